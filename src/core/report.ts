@@ -1,0 +1,50 @@
+/** The run report (`--json`), defined with zod so that it is validated and documented in one place. */
+import { z } from 'zod';
+
+export const taskStatus = z.enum(['ok', 'changed', 'failed', 'skipped', 'unknown']);
+export type TaskStatus = z.infer<typeof taskStatus>;
+
+export const changeReport = z.object({
+  action: z.string(),
+  target: z.string(),
+  summary: z.string(),
+  diff: z.string().optional(),
+  /** Real runs: whether this change was applied (false after an earlier change of the task failed). */
+  applied: z.boolean().optional(),
+});
+export type ChangeReport = z.infer<typeof changeReport>;
+
+export const taskReport = z.object({
+  host: z.string(),
+  play: z.string(),
+  task: z.string(),
+  module: z.string(),
+  status: taskStatus,
+  changes: z.array(changeReport),
+  durationMs: z.number(),
+  error: z.string().optional(),
+  /** Why a task did nothing, was skipped or is unknown ("not run: /x exists"). */
+  note: z.string().optional(),
+  handler: z.boolean().optional(),
+  ignored: z.boolean().optional(),
+});
+export type TaskReport = z.infer<typeof taskReport>;
+
+export const hostRecap = z.object({
+  ok: z.number(),
+  changed: z.number(),
+  failed: z.number(),
+  skipped: z.number(),
+  unknown: z.number(),
+  unreachable: z.boolean(),
+  error: z.string().optional(),
+});
+export type HostRecap = z.infer<typeof hostRecap>;
+
+export const runReport = z.object({
+  check: z.boolean(),
+  durationMs: z.number(),
+  recap: z.record(z.string(), hostRecap),
+  tasks: z.array(taskReport),
+});
+export type RunReport = z.infer<typeof runReport>;

@@ -1,0 +1,401 @@
+/**
+ * The runner: plays in order; within a play, hosts in parallel (p-limit, --forks), each
+ * host running the play's tasks in order, then its notified handlers.
+ *
+ * Per task: when -> render args -> facts (one round trip) -> plan -> [check: predict] |
+ * [apply: run the plan's commands -> re-gather facts -> re-plan must be empty].
+ */
+import { randomBytes } from 'node:crypto';
+import pLimit from 'p-limit';
+import { ExpressionError, Scope, UndefinedVariable } from './expr.js';
+import { gatherFacts, HOST_FACTS_SCRIPT, parseHostFacts } from './gather.js';
+import type { Inventory, InventoryHost } from './inventory.js';
+import { selectHosts } from './inventory.js';
+import type { Play, Playbook, Task } from './playbook.js';
+import type { ChangeReport, HostRecap, RunReport, TaskReport, TaskStatus } from './report.js';
+import type { Masker, SecretStore } from './secrets.js';
+import type { Emit } from './events.js';
+import {
+  ConnectionError,
+  TaskError,
+  Unknown,
+  type Change,
+  type Connection,
+  type ExecOptions,
+  type ExecResult,
+  type HostFacts,
+  type Module,
+  type ModuleContext,
+  type StateModule,
+} from './types.js';
+
+export interface RunOptions {
+  check: boolean;
+  limit?: string;
+  tags: string[];
+  skipTags: string[];
+  forks: number;
+  extraVars: Record<string, unknown>;
+  root: string;
+  modules: Map<string, Module>;
+  connect: (host: InventoryHost) => Promise<Connection>;
+  local: () => Connection;
+  emit: Emit;
+  masker: Masker;
+  secrets: SecretStore;
+  /** Emit command events (-v). */
+  traceCommands?: boolean;
+}
+
+interface HostState {
+  inv: InventoryHost;
+  conn?: Connection;
+  facts?: HostFacts;
+  unreachable?: string;
+  failed: boolean;
+  registered: Record<string, unknown>;
+  /** check mode: predicted facts by resource key */
+  overlay: Map<string, unknown>;
+  predicted: boolean;
+  predictedRegisters: Set<string>;
+  recap: HostRecap;
+}
+
+const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+function tail(s: string, lines = 8): string {
+  const t = s.trim();
+  if (!t) return '';
+  return t.split('\n').slice(-lines).join('\n');
+}
+
+export class Runner {
+  private hosts = new Map<string, HostState>();
+  private tasks: TaskReport[] = [];
+  private runPredicted = false;
+  private readonly runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  private localConn?: Connection;
+
+  constructor(
+    private readonly inventory: Inventory,
+    private readonly opts: RunOptions,
+  ) {}
+
+  private emit: Emit = (e) => this.opts.emit(this.opts.masker.maskDeep(e));
+
+  async run(playbooks: Playbook[]): Promise<RunReport> {
+    const started = Date.now();
+    const limited = this.opts.limit ? new Set(selectHosts(this.inventory, this.opts.limit)) : undefined;
+    const allTargets = new Set<string>();
+    for (const pb of playbooks)
+      for (const play of pb.plays) for (const h of selectHosts(this.inventory, play.hosts)) if (!limited || limited.has(h)) allTargets.add(h);
+    for (const name of allTargets) {
+      this.hosts.set(name, {
+        inv: this.inventory.hosts.get(name)!,
+        failed: false,
+        registered: {},
+        overlay: new Map(),
+        predicted: false,
+        predictedRegisters: new Set(),
+        recap: { ok: 0, changed: 0, failed: 0, skipped: 0, unknown: 0, unreachable: false },
+      });
+    }
+    this.emit({ type: 'run-start', check: this.opts.check, playbooks: playbooks.map((p) => p.file), inventory: this.inventory.file, hosts: [...allTargets] });
+    const limit = pLimit(Math.max(1, this.opts.forks));
+    try {
+      for (const pb of playbooks) {
+        for (const play of pb.plays) {
+          const hosts = selectHosts(this.inventory, play.hosts).filter((h) => this.hosts.has(h));
+          const active = hosts.filter((h) => !this.hosts.get(h)!.failed && !this.hosts.get(h)!.unreachable);
+          this.emit({ type: 'play-start', play: play.name, hosts: active });
+          await Promise.all(active.map((h) => limit(() => this.runPlayOnHost(play, this.hosts.get(h)!))));
+          this.emit({ type: 'play-end', play: play.name });
+        }
+      }
+    } finally {
+      await Promise.all([...this.hosts.values()].map((h) => h.conn?.close().catch(() => undefined)));
+      await this.localConn?.close().catch(() => undefined);
+    }
+    const recap: Record<string, HostRecap> = {};
+    for (const [name, h] of this.hosts) recap[name] = h.recap;
+    const report: RunReport = this.opts.masker.maskDeep({ check: this.opts.check, durationMs: Date.now() - started, recap, tasks: this.tasks });
+    this.emit({ type: 'run-end', report });
+    return report;
+  }
+
+  private async connect(h: HostState): Promise<boolean> {
+    if (h.conn) return true;
+    if (h.unreachable) return false;
+    const t0 = Date.now();
+    this.emit({ type: 'host-connecting', host: h.inv.name });
+    try {
+      const conn = await this.opts.connect(h.inv);
+      const r = await conn.exec(HOST_FACTS_SCRIPT, { become: false, timeoutMs: 30000 });
+      if (r.code !== 0 && !r.stdout) throw new ConnectionError(h.inv.name, `gathering host facts failed (exit ${r.code}): ${tail(r.stderr, 3)}`);
+      h.facts = parseHostFacts(r.stdout);
+      h.conn = conn;
+      this.emit({ type: 'host-connected', host: h.inv.name, ms: Date.now() - t0 });
+      return true;
+    } catch (e) {
+      h.unreachable = errMessage(e);
+      h.recap.unreachable = true;
+      h.recap.error = h.unreachable;
+      this.emit({ type: 'host-unreachable', host: h.inv.name, error: h.unreachable });
+      return false;
+    }
+  }
+
+  private async runPlayOnHost(play: Play, h: HostState): Promise<void> {
+    if (!(await this.connect(h))) return;
+    const notified = new Set<string>();
+    for (const task of play.tasks) {
+      if (!this.selected(task)) continue;
+      const status = await this.runTask(play, task, h, false);
+      if (status === 'changed') task.notify.forEach((n) => notified.add(n));
+      if (h.unreachable) return;
+      if (status === 'failed' && !task.ignoreErrors) {
+        h.failed = true;
+        break;
+      }
+    }
+    // Handlers run once, in definition order, for this host, even after a failed task.
+    for (const handler of play.handlers) {
+      if (!notified.has(handler.name) || h.unreachable) continue;
+      const status = await this.runTask(play, handler, h, true);
+      if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
+    }
+  }
+
+  private selected(task: Task): boolean {
+    const { tags, skipTags } = this.opts;
+    if (skipTags.length && task.tags.some((t) => skipTags.includes(t))) return false;
+    if (tags.length === 0) return true;
+    return task.tags.includes('always') || task.tags.some((t) => tags.includes(t));
+  }
+
+  private scope(play: Play, h: HostState): Scope {
+    const inv = this.inventory;
+    const hostvars: Record<string, unknown> = {};
+    for (const [name, ih] of inv.hosts) hostvars[name] = { ...ih.vars, name, address: ih.address, port: ih.port, user: ih.user, groups: ih.groups };
+    const groups: Record<string, string[]> = {};
+    for (const [g, hs] of inv.groups) groups[g] = [...hs];
+    const raw: Record<string, unknown> = {
+      ...h.inv.vars,
+      ...play.vars,
+      ...h.registered,
+      ...this.opts.extraVars,
+      host: { name: h.inv.name, address: h.inv.address, port: h.inv.port, user: h.inv.user, groups: h.inv.groups },
+      groups,
+      hostvars,
+      facts: h.facts ?? {},
+      run: { id: this.runId, check: this.opts.check },
+    };
+    return new Scope(raw, { secret: (name: string) => this.opts.secrets.get(String(name)) });
+  }
+
+  private async runTask(play: Play, task: Task, h: HostState, handler: boolean): Promise<TaskStatus> {
+    const t0 = Date.now();
+    const mod = this.opts.modules.get(task.module)!;
+    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler });
+    const notes: string[] = [];
+    let changes: ChangeReport[] = [];
+    let status: TaskStatus;
+    let error: string | undefined;
+    let registerData: Record<string, unknown> = {};
+    const scope = this.scope(play, h);
+    const delegated = task.delegateTo !== undefined;
+    try {
+      if (task.when !== undefined && !scope.condition(task.when)) {
+        status = 'skipped';
+        notes.push(`condition is false: ${String(task.when)}`);
+      } else {
+        const rendered = scope.render(task.args);
+        const parsed = mod.schema.safeParse(rendered);
+        if (!parsed.success) {
+          throw new TaskError(
+            `invalid arguments for ${mod.name} (${task.where}): ` +
+              parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message.replace(/^Invalid input: /, '')}`).join('; '),
+          );
+        }
+        const conn = this.connectionFor(task, h);
+        const become = task.become ?? play.become ?? h.inv.become;
+        const ctx: ModuleContext = {
+          host: h.inv.name,
+          vars: {},
+          check: this.opts.check,
+          predicted: this.opts.check && (delegated ? this.runPredicted : h.predicted),
+          root: this.opts.root,
+          mask: this.opts.masker.mask,
+          note: (s) => notes.push(s),
+          render: (source, filename) => scope.template(source, filename),
+        };
+        if (mod.type === 'check') {
+          ({ status, error, registerData } = await this.runCheck(mod, parsed.data, conn, ctx, task, h));
+        } else {
+          ({ status, error, changes, registerData } = await this.runState(mod, parsed.data, conn, ctx, task, h, become, delegated));
+        }
+      }
+    } catch (e) {
+      ({ status, error } = this.classify(e, h, task));
+    }
+    if (status === 'unknown' && error) {
+      notes.push(error);
+      error = undefined;
+    }
+    const result: TaskReport = {
+      host: h.inv.name,
+      play: play.name,
+      task: task.name,
+      module: task.module,
+      status,
+      changes,
+      durationMs: Date.now() - t0,
+      ...(error ? { error: this.opts.masker.mask(error) } : {}),
+      ...(notes.length ? { note: notes.join('; ') } : {}),
+      ...(handler ? { handler: true } : {}),
+      ...(status === 'failed' && task.ignoreErrors ? { ignored: true } : {}),
+    };
+    this.tasks.push(result);
+    h.recap[status === 'unknown' ? 'unknown' : status]++;
+    if (task.register) {
+      h.registered[task.register] = { ...registerData, status, changed: status === 'changed', failed: status === 'failed', skipped: status === 'skipped', changes: changes.map((c) => c.summary) };
+      if (this.opts.check && status === 'changed') h.predictedRegisters.add(task.register);
+    }
+    this.emit({ type: 'task-result', result });
+    return status;
+  }
+
+  private classify(e: unknown, h: HostState, task: Task): { status: TaskStatus; error: string } {
+    if (e instanceof Unknown) return { status: 'unknown', error: e.message };
+    if (e instanceof ConnectionError) {
+      h.unreachable = e.message;
+      h.recap.unreachable = true;
+      h.recap.error = e.message;
+      this.emit({ type: 'host-unreachable', host: h.inv.name, error: e.message });
+      return { status: 'failed', error: `host unreachable: ${e.message}` };
+    }
+    if (e instanceof UndefinedVariable) {
+      const root = e.variable.split(/[.[ ]/)[0];
+      if (this.opts.check && h.predictedRegisters.has(root)) {
+        return { status: 'unknown', error: `depends on '${e.variable}', the result of a task that has not run (check mode)` };
+      }
+      return { status: 'failed', error: `${e.message} (task at ${task.where})` };
+    }
+    if (e instanceof ExpressionError) return { status: 'failed', error: `${e.message} (task at ${task.where})` };
+    if (e instanceof TaskError) return { status: 'failed', error: e.message };
+    return { status: 'failed', error: `internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
+  }
+
+  private connectionFor(task: Task, h: HostState): Connection {
+    const target = task.delegateTo;
+    if (target === undefined || target === h.inv.name) return this.trace(h.conn!, h.inv.name, task.name);
+    if (target === 'localhost' || target === '127.0.0.1') {
+      this.localConn ??= this.opts.local();
+      return this.trace(this.localConn, h.inv.name, task.name);
+    }
+    const other = this.hosts.get(target);
+    if (!other?.conn) throw new TaskError(`delegate_to: '${target}' is not a connected host of this run (use localhost or a host in the play)`);
+    return this.trace(other.conn, h.inv.name, task.name);
+  }
+
+  /** Wrap a connection so that commands and outputs are reported (-v / -vv). */
+  private trace(conn: Connection, host: string, task: string): Connection {
+    if (!this.opts.traceCommands) return conn;
+    return {
+      host: conn.host,
+      close: () => conn.close(),
+      exec: async (cmd: string, o?: ExecOptions): Promise<ExecResult> => {
+        this.emit({ type: 'command', host, task, cmd, phase: 'apply' });
+        const r = await conn.exec(cmd, o);
+        this.emit({ type: 'command-output', host, task, code: r.code, stdout: r.stdout, stderr: r.stderr });
+        return r;
+      },
+    };
+  }
+
+  private async runCheck(
+    mod: Extract<Module, { type: 'check' }>,
+    args: unknown,
+    conn: Connection,
+    ctx: ModuleContext,
+    task: Task,
+    h: HostState,
+  ): Promise<{ status: TaskStatus; error?: string; registerData: Record<string, unknown> }> {
+    if (this.opts.check) {
+      if (mod.writes?.(args)) return { status: 'unknown', error: 'not run in check mode: this check writes', registerData: {} };
+      const pending = task.delegateTo !== undefined ? this.runPredicted : h.predicted || this.runPredicted;
+      if (pending) return { status: 'unknown', error: 'not run in check mode: earlier tasks are predicted to change the hosts', registerData: {} };
+    }
+    const r = await mod.run(args, conn, ctx);
+    ctx.note(r.message);
+    return { status: r.ok ? 'ok' : 'failed', error: r.ok ? undefined : r.message, registerData: r.data ?? {} };
+  }
+
+  private async runState(
+    mod: StateModule,
+    args0: unknown,
+    conn: Connection,
+    ctx: ModuleContext,
+    task: Task,
+    h: HostState,
+    become: boolean,
+    delegated: boolean,
+  ): Promise<{ status: TaskStatus; error?: string; changes: ChangeReport[]; registerData: Record<string, unknown> }> {
+    const args = mod.prepare ? await mod.prepare(args0, ctx) : args0;
+    const requests = mod.facts(args, ctx);
+    const overlay = this.opts.check && !delegated ? h.overlay : undefined;
+    const { facts } = await gatherFacts(conn, requests, { become, overlay });
+    const changes = mod.plan(args, facts, ctx);
+    const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
+    if (changes.length === 0) return { status: 'ok', changes: [], registerData: {} };
+
+    if (this.opts.check) {
+      const predicted = mod.predict?.(args, facts, changes, ctx);
+      if (!delegated) {
+        h.predicted = true;
+        if (predicted) {
+          for (const [name, value] of Object.entries(predicted)) {
+            const req = (requests as Record<string, { kind: { key(p: unknown): string }; params: unknown }>)[name];
+            if (req && value !== undefined) h.overlay.set(req.kind.key(req.params), value);
+          }
+        }
+      }
+      this.runPredicted = true;
+      return { status: 'changed', changes: reports, registerData: { predicted: true } };
+    }
+
+    // Apply exactly the plan, change by change.
+    let last: ExecResult | undefined;
+    for (const [i, change] of changes.entries()) {
+      for (const c of change.commands) {
+        last = await conn.exec(c.cmd, { stdin: c.stdin, become: c.become ?? become });
+        if (last.code !== 0) {
+          reports.forEach((r, j) => (r.applied = j < i));
+          const done = changes.slice(0, i).map((x) => x.summary);
+          const cmdLine = c.cmd.split('\n').find((l) => l.trim() && !/^(set -e|trap |tmp=)/.test(l.trim())) ?? c.cmd;
+          const msg =
+            `${change.summary}: command failed with exit code ${last.code}: ${cmdLine.trim().slice(0, 300)}` +
+            (tail(last.stderr) ? `\n  stderr: ${tail(last.stderr).replace(/\n/g, '\n          ')}` : tail(last.stdout) ? `\n  stdout: ${tail(last.stdout).replace(/\n/g, '\n          ')}` : '') +
+            (done.length ? `\n  already applied on this host before the failure: ${done.join('; ')}` : `\n  nothing of this task was applied`);
+          return { status: 'failed', error: msg, changes: reports, registerData: { rc: last.code, stdout: last.stdout, stderr: last.stderr } };
+        }
+      }
+    }
+    reports.forEach((r) => (r.applied = true));
+    const registerData = last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr } : {};
+
+    // Verify: re-read the facts; the plan must now be empty (one-shot actions aside).
+    const after = await gatherFacts(conn, mod.facts(args, ctx), { become });
+    const verifyNotes: string[] = [];
+    const remaining = mod.plan(args, after.facts, { ...ctx, note: (s) => verifyNotes.push(s) }).filter((c: Change) => !c.oneShot);
+    if (remaining.length) {
+      return {
+        status: 'failed',
+        error: `applied, but verification failed: the host still differs: ${remaining.map((c) => c.summary).join('; ')}`,
+        changes: reports,
+        registerData,
+      };
+    }
+    return { status: 'changed', changes: reports, registerData };
+  }
+}

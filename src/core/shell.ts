@@ -1,0 +1,10 @@
+/** POSIX shell quoting: wrap in single quotes, escaping embedded single quotes. */
+export function sq(s: string): string {
+  if (s !== '' && /^[A-Za-z0-9_\-./:=@%+,]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Join argv words into one shell-safe command string. */
+export function shellJoin(argv: string[]): string {
+  return argv.map(sq).join(' ');
+}

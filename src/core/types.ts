@@ -1,0 +1,183 @@
+/**
+ * Core contracts of provision: connections, facts, modules, changes.
+ *
+ * The flow for every task on every host is: facts -> plan -> apply -> verify.
+ *  - A module declares the facts it needs (FactRequest). The engine gathers all of a
+ *    task's facts in ONE round trip (one shell script, one SSH channel).
+ *  - plan(args, facts) is a pure function returning the list of changes. Each change
+ *    carries the exact shell commands that apply will run (pyinfra style: args + facts in,
+ *    commands out), so `--check` (plan only) can never disagree with a real run.
+ *  - After apply, the engine re-gathers the facts and re-plans: the plan must now be empty
+ *    (ignoring one-shot changes such as "restart"), or the task fails with what still differs.
+ */
+import type { z } from 'zod';
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  /** Bytes/text written to the command's standard input (then EOF). */
+  stdin?: string | Buffer;
+  /** Run with privilege escalation (sudo). Defaults to the host's `become` setting. */
+  become?: boolean;
+  /** Abort the command after this long (ms). */
+  timeoutMs?: number;
+}
+
+/** One live connection to one host. Implementations: SSH (node-ssh), local (child_process), fakes in tests. */
+export interface Connection {
+  readonly host: string;
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+}
+
+/** Raised by connections when the transport itself fails (drop, timeout, auth): the host becomes unreachable. */
+export class ConnectionError extends Error {
+  constructor(
+    public readonly host: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConnectionError';
+  }
+}
+
+/**
+ * A fact kind: how to read one kind of resource from a host with a POSIX sh snippet, and
+ * how to parse what it printed. Snippets must be read-only and must not fail on absence
+ * (absence is a fact). Output should be line-oriented; binary content base64-encoded.
+ */
+export interface FactKind<P, T> {
+  readonly kind: string;
+  /** Stable resource key, e.g. `file:/etc/nginx/nginx.conf`. Check mode's predictions are keyed by it. */
+  key(params: P): string;
+  script(params: P): string;
+  parse(stdout: string, params: P): T;
+}
+
+export interface FactRequest<T = unknown> {
+  kind: FactKind<any, T>;
+  params: unknown;
+}
+
+/** Helper to build a typed fact request. */
+export function fact<P, T>(kind: FactKind<P, T>, params: P): FactRequest<T> {
+  return { kind, params };
+}
+
+/** A shell command that apply will run, in order. */
+export interface Command {
+  cmd: string;
+  /** Fed to the command's stdin (file contents, SQL, ...). Never logged. */
+  stdin?: string | Buffer;
+  /** Run with become (default: the task's become). */
+  become?: boolean;
+}
+
+export interface Change {
+  /** Short machine-friendly verb: create, update, install, start, enable, ... */
+  action: string;
+  /** What is changed: a path, package, unit, user ... */
+  target: string;
+  /** One line for humans: "install nginx", "mode 0644 -> 0640". Must never contain secrets. */
+  summary: string;
+  /** Unified diff for file content changes (already masked of secrets by the module if needed). */
+  diff?: string;
+  /** A one-shot action (restart, run a command) that is not expected to vanish from a re-plan. */
+  oneShot?: boolean;
+  commands: Command[];
+}
+
+/** Throw from plan() when a prediction is impossible; the task is reported as "unknown". */
+export class Unknown extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'Unknown';
+  }
+}
+
+/** Throw from plan()/prepare() for a user-facing task failure (no stack trace is shown). */
+export class TaskError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TaskError';
+  }
+}
+
+export interface HostFacts {
+  hostname: string;
+  fqdn: string;
+  os: { id: string; version: string; codename: string };
+  arch: string;
+  kernel: string;
+  cpus: number;
+  memoryMb: number;
+  /** address of the default-route interface, or '' */
+  defaultIPv4: string;
+  ipv4: string[];
+  [k: string]: unknown;
+}
+
+export interface ModuleContext {
+  /** Inventory host name. */
+  host: string;
+  /** All variables visible to the task (inventory, play, registered, `facts`). */
+  vars: Record<string, unknown>;
+  /** True in --check mode. */
+  check: boolean;
+  /**
+   * True in check mode when an earlier task on this host was predicted to change something,
+   * so the host's real state may lag behind the predicted state (e.g. a package about to be
+   * installed does not exist yet). Modules use it to predict "will be provided" or throw Unknown.
+   */
+  predicted: boolean;
+  /** Project root (templates/, files/ are resolved against it). */
+  root: string;
+  /** Replace every known secret in a string with ********. */
+  mask(s: string): string;
+  /** Add a note to the task's result ("skipped: /x exists"). */
+  note(s: string): void;
+  /** Render an EJS template with the task's variables (undefined variables throw). */
+  render(source: string, filename: string): string;
+}
+
+export type FactsOf<F> = { [K in keyof F]: FactRequest<F[K]> };
+
+/** A state module: facts -> plan -> apply(commands) -> verify. */
+export interface StateModule<A = any, F = any> {
+  readonly name: string;
+  readonly type: 'state';
+  readonly schema: z.ZodType<A>;
+  /** Optional controller-side preparation (render a template, read a local file). May throw TaskError. */
+  prepare?(args: A, ctx: ModuleContext): Promise<A> | A;
+  facts(args: A, ctx: ModuleContext): FactsOf<F>;
+  plan(args: A, facts: F, ctx: ModuleContext): Change[];
+  /**
+   * Check mode: the facts as they will be after the changes are applied. Keyed like facts();
+   * the engine stores each under its resource key so later tasks are planned against it.
+   * Omit entries whose outcome cannot be known.
+   */
+  predict?(args: A, facts: F, changes: Change[], ctx: ModuleContext): Partial<F>;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  message: string;
+  /** Registered under `register:` for later tasks. */
+  data?: Record<string, unknown>;
+}
+
+/** A check module (assert, wait_for, http_check): never changes the host, only passes or fails. */
+export interface CheckModule<A = any> {
+  readonly name: string;
+  readonly type: 'check';
+  readonly schema: z.ZodType<A>;
+  /** Whether the check writes anything (then it is not run in --check mode). */
+  writes?(args: A): boolean;
+  run(args: A, conn: Connection, ctx: ModuleContext): Promise<CheckResult>;
+}
+
+export type Module = StateModule | CheckModule;

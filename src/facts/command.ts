@@ -1,0 +1,14 @@
+/** The exit code of a read-only command (for `unless:`). */
+import { sq } from '../core/shell.js';
+import type { FactKind } from '../core/types.js';
+
+export interface ExitFact {
+  rc: number;
+}
+
+export const exitFact: FactKind<{ cmd: string; chdir?: string }, ExitFact> = {
+  kind: 'exit',
+  key: (p) => `exit:${p.chdir ?? ''}:${p.cmd}`,
+  script: (p) => `( ${p.chdir ? `cd ${sq(p.chdir)} && ` : ''}${p.cmd} ) >/dev/null 2>&1; echo rc=$?`,
+  parse: (out) => ({ rc: Number(/rc=(\d+)/.exec(out)?.[1] ?? 255) }),
+};

@@ -1,0 +1,184 @@
+/**
+ * Check modules: they never change a host; they pass or fail.
+ *  - wait_for: a TCP port accepts connections, or a URL answers with a status.
+ *  - assert: a read-only command's exit code / output must match.
+ *  - http_check: HTTP requests (with curl on the target, usually the controller via
+ *    delegate_to: localhost) must answer as expected; can require that a header takes
+ *    every one of a set of values across the requests (round-robin over back ends).
+ */
+import { z } from 'zod';
+import { shellJoin, sq } from '../core/shell.js';
+import type { CheckModule, CheckResult, Connection } from '../core/types.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function tail(s: string, n = 5): string {
+  return s.trim().split('\n').slice(-n).join('\n');
+}
+
+const waitSchema = z
+  .object({
+    port: z.number().int().min(1).max(65535).optional(),
+    host: z.string().default('127.0.0.1'),
+    url: z.string().url().optional(),
+    status: z.number().int().default(200),
+    timeout: z.number().positive().default(30),
+  })
+  .strict()
+  .refine((a) => (a.port === undefined) !== (a.url === undefined), { message: "give exactly one of 'port' or 'url'" });
+
+export const waitFor: CheckModule<z.infer<typeof waitSchema>> = {
+  name: 'wait_for',
+  type: 'check',
+  schema: waitSchema,
+  async run(a, conn) {
+    const deadline = a.timeout;
+    const probe = a.port
+      ? `timeout 2 bash -c ${sq(`exec 3<>/dev/tcp/${a.host}/${a.port}`)} 2>/dev/null`
+      : `[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' ${sq(a.url!)})" = ${a.status} ]`;
+    const what = a.port ? `${a.host}:${a.port}` : `${a.url} -> ${a.status}`;
+    const script = `end=$(( $(date +%s) + ${Math.ceil(deadline)} )); while :; do if ${probe}; then exit 0; fi; [ $(date +%s) -ge $end ] && exit 1; sleep 0.5; done`;
+    const r = await conn.exec(script, { timeoutMs: (deadline + 10) * 1000 });
+    return r.code === 0 ? { ok: true, message: `${what} is up` } : { ok: false, message: `timed out after ${a.timeout}s waiting for ${what}` };
+  },
+};
+
+const assertSchema = z
+  .object({
+    cmd: z.string().min(1),
+    expect_rc: z.number().int().default(0),
+    expect_stdout: z.string().optional(),
+    retries: z.number().int().nonnegative().default(0),
+    delay: z.number().nonnegative().default(1),
+    msg: z.string().optional(),
+  })
+  .strict();
+
+export const assertModule: CheckModule<z.infer<typeof assertSchema>> = {
+  name: 'assert',
+  type: 'check',
+  schema: assertSchema,
+  async run(a, conn) {
+    const re = a.expect_stdout !== undefined ? new RegExp(a.expect_stdout, 'm') : undefined;
+    let last = '';
+    let data: Record<string, unknown> = {};
+    for (let attempt = 0; attempt <= a.retries; attempt++) {
+      if (attempt > 0) await sleep(a.delay * 1000);
+      const r = await conn.exec(a.cmd);
+      data = { rc: r.code, stdout: r.stdout, stderr: r.stderr, attempts: attempt + 1 };
+      const rcOk = r.code === a.expect_rc;
+      const outOk = !re || re.test(r.stdout);
+      if (rcOk && outOk) return { ok: true, message: a.msg ?? 'assertion holds', data };
+      last = !rcOk
+        ? `exit code ${r.code}, expected ${a.expect_rc}${r.stderr.trim() ? `; stderr: ${tail(r.stderr)}` : ''}`
+        : `stdout does not match /${a.expect_stdout}/: ${JSON.stringify(tail(r.stdout, 8))}`;
+    }
+    const tries = a.retries > 0 ? ` (after ${a.retries + 1} attempts)` : '';
+    return { ok: false, message: `${a.msg ? `${a.msg}: ` : ''}${last}${tries} — command: ${a.cmd}`, data };
+  },
+};
+
+const httpSchema = z
+  .object({
+    url: z.string().url(),
+    resolve: z.string().min(1).optional(),
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']).default('GET'),
+    body: z.string().optional(),
+    headers: z.record(z.string(), z.string()).default({}),
+    requests: z.number().int().min(1).max(1000).default(1),
+    expect_status: z.number().int().default(200),
+    expect_body: z.string().optional(),
+    expect_header: z.record(z.string(), z.string()).default({}),
+    expect_header_values: z.object({ header: z.string(), all_of: z.array(z.string()).min(1) }).strict().optional(),
+    insecure: z.boolean().default(false),
+    timeout: z.number().positive().default(10),
+    retries: z.number().int().nonnegative().default(0),
+    delay: z.number().nonnegative().default(1),
+  })
+  .strict();
+type HttpArgs = z.infer<typeof httpSchema>;
+
+interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+async function request(a: HttpArgs, conn: Connection): Promise<HttpResponse> {
+  const u = new URL(a.url);
+  const argv = ['curl', '-sS', '-i', '-X', a.method, '-m', String(a.timeout)];
+  if (a.insecure) argv.push('-k');
+  if (a.resolve) argv.push('--resolve', `${u.hostname}:${u.port || (u.protocol === 'https:' ? 443 : 80)}:${a.resolve}`);
+  for (const [k, v] of Object.entries(a.headers)) argv.push('-H', `${k}: ${v}`);
+  if (a.body !== undefined) argv.push('--data-binary', '@-');
+  argv.push(a.url);
+  const r = await conn.exec(shellJoin(argv), { stdin: a.body, become: false, timeoutMs: (a.timeout + 5) * 1000 });
+  if (r.code !== 0) throw new Error(`curl ${a.method} ${a.url}${a.resolve ? ` (resolved to ${a.resolve})` : ''} failed: ${tail(r.stderr, 2) || `exit ${r.code}`}`);
+  const text = r.stdout.replace(/\r\n/g, '\n');
+  // skip interim 1xx responses
+  let rest = text;
+  let head = '';
+  for (;;) {
+    const i = rest.indexOf('\n\n');
+    head = i >= 0 ? rest.slice(0, i) : rest;
+    rest = i >= 0 ? rest.slice(i + 2) : '';
+    if (!/^HTTP\/\S+ 1\d\d/.test(head)) break;
+  }
+  const lines = head.split('\n');
+  const status = Number(/^HTTP\/\S+ (\d+)/.exec(lines[0])?.[1] ?? 0);
+  const headers: Record<string, string> = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  return { status, headers, body: rest };
+}
+
+function checkResponse(a: HttpArgs, r: HttpResponse): string | undefined {
+  if (r.status !== a.expect_status) return `status ${r.status}, expected ${a.expect_status}`;
+  if (a.expect_body !== undefined && !new RegExp(a.expect_body, 'm').test(r.body)) return `body does not match /${a.expect_body}/: ${JSON.stringify(r.body.slice(0, 200))}`;
+  for (const [h, re] of Object.entries(a.expect_header)) {
+    const v = r.headers[h.toLowerCase()];
+    if (v === undefined || !new RegExp(re).test(v)) return `header ${h}: ${v === undefined ? 'missing' : JSON.stringify(v)}, expected /${re}/`;
+  }
+  return undefined;
+}
+
+export const httpCheck: CheckModule<HttpArgs> = {
+  name: 'http_check',
+  type: 'check',
+  schema: httpSchema,
+  writes: (a) => a.method !== 'GET' && a.method !== 'HEAD',
+  async run(a, conn): Promise<CheckResult> {
+    let lastError = '';
+    for (let attempt = 0; attempt <= a.retries; attempt++) {
+      if (attempt > 0) await sleep(a.delay * 1000);
+      const seen: string[] = [];
+      let last: HttpResponse | undefined;
+      let failed: string | undefined;
+      for (let i = 0; i < a.requests && !failed; i++) {
+        try {
+          last = await request(a, conn);
+        } catch (e) {
+          failed = (e as Error).message;
+          break;
+        }
+        const problem = checkResponse(a, last);
+        if (problem) failed = `request ${i + 1}/${a.requests}: ${problem}`;
+        if (a.expect_header_values) seen.push(last.headers[a.expect_header_values.header.toLowerCase()] ?? '(none)');
+      }
+      if (!failed && a.expect_header_values) {
+        const missing = a.expect_header_values.all_of.filter((v) => !seen.includes(v));
+        if (missing.length) failed = `${a.expect_header_values.header} never was ${missing.join(', ')} in ${a.requests} requests (saw: ${seen.join(', ')})`;
+      }
+      const data = { status: last?.status, headers: last?.headers, body: last?.body, seen };
+      if (!failed) {
+        const dist = a.expect_header_values ? `; ${a.expect_header_values.header}: ${seen.join(', ')}` : '';
+        return { ok: true, message: `${a.method} ${a.url}: ${a.requests} × ${last?.status}${dist}`, data };
+      }
+      lastError = failed;
+      if (attempt === a.retries) return { ok: false, message: `${a.method} ${a.url}${a.resolve ? ` via ${a.resolve}` : ''}: ${lastError}`, data };
+    }
+    return { ok: false, message: lastError };
+  },
+};

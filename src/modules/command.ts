@@ -1,0 +1,71 @@
+/**
+ * command / shell: run a command, only as `creates` / `unless` allow, and say so.
+ * Without creates/unless the command runs (and reports changed) on every run.
+ */
+import { z } from 'zod';
+import { sq } from '../core/shell.js';
+import { fact, type StateModule } from '../core/types.js';
+import { exitFact, type ExitFact } from '../facts/command.js';
+import { fileFact, type FileFact } from '../facts/files.js';
+
+const schema = z
+  .object({
+    cmd: z.string().min(1),
+    creates: z.string().startsWith('/', 'an absolute path').optional(),
+    removes: z.string().startsWith('/', 'an absolute path').optional(),
+    unless: z.string().min(1).optional(),
+    chdir: z.string().startsWith('/').optional(),
+  })
+  .strict();
+type Args = z.infer<typeof schema>;
+type Facts = { creates?: FileFact; removes?: FileFact; unless?: ExitFact };
+
+function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
+  return {
+    name,
+    type: 'state',
+    schema,
+    facts(a) {
+      const f: Record<string, unknown> = {};
+      if (a.creates) f.creates = fact(fileFact, { path: a.creates });
+      if (a.removes) f.removes = fact(fileFact, { path: a.removes });
+      if (a.unless) f.unless = fact(exitFact, { cmd: a.unless, chdir: a.chdir });
+      return f as never;
+    },
+    plan(a, facts, ctx) {
+      if (facts.creates && facts.creates.type !== 'absent') {
+        ctx.note(`not run: ${a.creates} exists`);
+        return [];
+      }
+      if (facts.removes && facts.removes.type === 'absent') {
+        ctx.note(`not run: ${a.removes} does not exist`);
+        return [];
+      }
+      if (facts.unless && facts.unless.rc === 0) {
+        ctx.note(`not run: 'unless' command succeeded`);
+        return [];
+      }
+      const guarded = Boolean(a.creates || a.removes || a.unless);
+      const why = a.creates ? ` (${a.creates} does not exist)` : a.unless ? ` ('unless' exited ${facts.unless?.rc})` : '';
+      return [
+        {
+          action: 'run',
+          target: a.cmd.split('\n')[0].slice(0, 80),
+          summary: `run: ${a.cmd.split('\n')[0].slice(0, 120)}${why}`,
+          // Unguarded commands are one-shot; guarded ones must satisfy their guard afterwards.
+          oneShot: !guarded,
+          commands: [{ cmd: a.chdir ? `cd ${sq(a.chdir)} && ${a.cmd}` : a.cmd }],
+        },
+      ];
+    },
+    predict(a, facts) {
+      const out: Facts = {};
+      if (a.creates) out.creates = { ...(facts.creates as FileFact), type: 'file', parentExists: true };
+      if (a.removes) out.removes = { type: 'absent', parentExists: true };
+      return out;
+    },
+  };
+}
+
+export const command = make('command');
+export const shell = make('shell');

@@ -1,0 +1,47 @@
+/** copy: a file with the given content (inline `content`, or `src` relative to files/). */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { fact, TaskError, type StateModule } from '../core/types.js';
+import { fileFact, type FileFact } from '../facts/files.js';
+import { planContent, predictContent } from './content.js';
+
+export const fileAttrs = {
+  mode: z.union([z.string().regex(/^(0o)?[0-7]{3,4}$/, "an octal mode like '0644' (quote it)"), z.number().int()]).transform((m) => (typeof m === 'number' ? m.toString(8) : m)).optional(),
+  owner: z.string().min(1).optional(),
+  group: z.string().min(1).optional(),
+};
+
+const schema = z
+  .object({
+    dest: z.string().startsWith('/', 'an absolute path'),
+    content: z.string().optional(),
+    src: z.string().min(1).optional(),
+    validate: z.string().min(1).optional(),
+    ...fileAttrs,
+  })
+  .strict()
+  .refine((a) => (a.content === undefined) !== (a.src === undefined), { message: "give exactly one of 'content' or 'src'" });
+
+type Args = z.infer<typeof schema> & { _bytes?: Buffer };
+
+export function readLocal(root: string, dir: string, rel: string): Buffer {
+  const path = resolve(join(root, dir), rel);
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new TaskError(`cannot read ${dir}/${rel}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export const copy: StateModule<Args, { file: FileFact }> = {
+  name: 'copy',
+  type: 'state',
+  schema,
+  prepare(args, ctx) {
+    return { ...args, _bytes: args.src !== undefined ? readLocal(ctx.root, 'files', args.src) : Buffer.from(args.content ?? '', 'utf8') };
+  },
+  facts: (args) => ({ file: fact(fileFact, { path: args.dest, content: true }) }),
+  plan: (args, facts, ctx) => planContent(args, args._bytes!, facts.file, ctx),
+  predict: (args, facts) => ({ file: predictContent(args, args._bytes!, facts.file) }),
+};

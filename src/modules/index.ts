@@ -1,0 +1,15 @@
+/** The module registry. */
+import type { Module } from '../core/types.js';
+import { apt } from './apt.js';
+import { assertModule, httpCheck, waitFor } from './checks.js';
+import { command, shell } from './command.js';
+import { copy } from './copy.js';
+import { file } from './file.js';
+import { service } from './service.js';
+import { template } from './template.js';
+import { group, user } from './user.js';
+
+export function builtinModules(): Map<string, Module> {
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck];
+  return new Map(list.map((m) => [m.name, m]));
+}
