@@ -143,7 +143,7 @@ export class Scope {
   /** Render an EJS template with the scope's variables as top-level names. */
   template(source: string, filename: string): string {
     try {
-      return ejs.render(source, this.proxy(), { filename, async: false, strict: false, _with: true } as ejs.Options) as string;
+      return ejs.render(source, this.proxy(), { filename, async: false, strict: false, _with: true, unsafePrototypeLocals: true } as ejs.Options) as string;
     } catch (e) {
       const err = e as Error;
       const inner = /undefined variable: (\S+)|(\S+) is not defined/.exec(err.message);

@@ -48,10 +48,10 @@ export function loadYaml(file: string): YamlSource {
 }
 
 /** Position (line:col) of the node at `path`, or of its nearest existing ancestor. */
-export function where(src: YamlSource, path: Path): string {
+export function where(src: YamlSource, path: Path, atKey = false): string {
   for (let n = path.length; n >= 0; n--) {
     const node = n === 0 ? src.doc.contents : src.doc.getIn(path.slice(0, n), true);
-    if (isNode(node) && node.range) {
+    if (isNode(node) && node.range && !(atKey && n === path.length)) {
       const pos = src.lines.linePos(node.range[0]);
       return `${displayPath(src.file)}:${pos.line}:${pos.col}`;
     }
@@ -82,7 +82,7 @@ export function zodIssues(src: YamlSource, error: z.ZodError, base: Path = []): 
     let msg = issue.message;
     const extra = (issue as { keys?: string[] }).keys;
     if (issue.code === 'unrecognized_keys' && extra) {
-      const at = where(src, [...path, extra[0]]);
+      const at = where(src, [...path, extra[0]], true);
       return `${at}: ${formatPath(path) || '(top level)'}: unknown key${extra.length > 1 ? 's' : ''} ${extra.map((k) => `'${k}'`).join(', ')}`;
     }
     msg = msg.replace(/^Invalid input: /, '');

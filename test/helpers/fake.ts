@@ -1,0 +1,112 @@
+/** Test doubles: a local "host" connection with fault injection, and a runner harness. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadInventory } from '../../src/core/inventory.js';
+import { loadPlaybook } from '../../src/core/playbook.js';
+import { Runner } from '../../src/core/runner.js';
+import { Masker, SecretStore } from '../../src/core/secrets.js';
+import type { RunEvent } from '../../src/core/events.js';
+import type { RunReport } from '../../src/core/report.js';
+import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../../src/core/types.js';
+import { builtinModules } from '../../src/modules/index.js';
+
+export function tmp(prefix = 'prov-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Runs commands with the local sh (tests only touch their temp dirs); can fail on demand. */
+export class FakeConnection implements Connection {
+  execs: string[] = [];
+  closed = false;
+  constructor(
+    public readonly host: string,
+    private readonly faults: { dropAfter?: number } = {},
+  ) {}
+
+  exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    this.execs.push(cmd);
+    if (this.faults.dropAfter !== undefined && this.execs.length > this.faults.dropAfter) {
+      return Promise.reject(new ConnectionError(this.host, `connection to ${this.host} lost: ECONNRESET`));
+    }
+    return new Promise((resolve) => {
+      const p = spawn('sh', ['-c', cmd], { env: { ...process.env, FAKE_HOST: this.host } });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+      p.stdin.on('error', () => undefined);
+      p.stdin.end(opts.stdin ?? '');
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+export interface Harness {
+  report: RunReport;
+  events: RunEvent[];
+  conns: Map<string, FakeConnection>;
+}
+
+export async function runPlaybook(opts: {
+  inventory: string;
+  playbook: string;
+  dir: string;
+  check?: boolean;
+  limit?: string;
+  tags?: string[];
+  skipTags?: string[];
+  unreachable?: string[];
+  dropAfter?: Record<string, number>;
+  extraVars?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+}): Promise<Harness> {
+  const invFile = join(opts.dir, 'inventory.yml');
+  const pbFile = join(opts.dir, 'playbook.yml');
+  writeFileSync(invFile, opts.inventory);
+  writeFileSync(pbFile, opts.playbook);
+  const modules = builtinModules();
+  const inventory = loadInventory(invFile, opts.dir);
+  const playbook = loadPlaybook(pbFile, modules);
+  const events: RunEvent[] = [];
+  const conns = new Map<string, FakeConnection>();
+  const masker = new Masker();
+  const runner = new Runner(inventory, {
+    check: opts.check ?? false,
+    limit: opts.limit,
+    tags: opts.tags ?? [],
+    skipTags: opts.skipTags ?? [],
+    forks: 4,
+    extraVars: opts.extraVars ?? {},
+    root: opts.dir,
+    modules,
+    connect: async (h) => {
+      if (opts.unreachable?.includes(h.name)) throw new ConnectionError(h.name, `${h.name} (${h.address}:22): connection refused`);
+      const c = new FakeConnection(h.name, { dropAfter: opts.dropAfter?.[h.name] });
+      conns.set(h.name, c);
+      return c;
+    },
+    local: () => new FakeConnection('localhost'),
+    emit: (e) => events.push(e),
+    masker,
+    secrets: new SecretStore(join(opts.dir, 'secrets.json'), masker, opts.env ?? {}),
+  });
+  const report = await runner.run([playbook]);
+  return { report, events, conns };
+}
+
+export function statuses(report: RunReport): string[] {
+  return report.tasks.map((t) => `${t.host}|${t.task}|${t.status}`);
+}
+
+export function changedSet(report: RunReport): string[] {
+  return report.tasks
+    .filter((t) => t.status === 'changed')
+    .map((t) => `${t.host}|${t.task}`)
+    .sort();
+}

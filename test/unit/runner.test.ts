@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { changedSet, runPlaybook, statuses, tmp } from '../helpers/fake.js';
+
+const inventory = (dir: string) => `
+hosts:
+  h1: { address: 10.0.0.1, vars: { sub: one } }
+  h2: { address: 10.0.0.2, vars: { sub: two } }
+groups:
+  web: { hosts: [h1, h2] }
+vars:
+  base: ${dir}
+`;
+
+describe('runner', () => {
+  it('applies, verifies, and converges to zero changes on the second run; check predicts exactly', async () => {
+    const dir = tmp();
+    const playbook = `
+- name: Files
+  hosts: web
+  tasks:
+    - name: Directory
+      file: { path: "{{ base }}/{{ sub }}", state: directory, mode: '0750' }
+    - name: File inside the new directory
+      copy: { dest: "{{ base }}/{{ sub }}/hello.txt", content: "hello {{ host.name }}\\n", mode: '0640' }
+    - name: Guarded command
+      command: { cmd: "touch {{ base }}/{{ sub }}/stamp", creates: "{{ base }}/{{ sub }}/stamp" }
+`;
+    const check = await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true });
+    // The copy is planned against the predicted directory, not refused for a missing parent.
+    assert.deepEqual(
+      check.report.tasks.map((t) => t.status),
+      ['changed', 'changed', 'changed', 'changed', 'changed', 'changed'],
+    );
+    assert.equal(existsSync(join(dir, 'one')), false, 'check mode changed nothing');
+
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(changedSet(real.report), changedSet(check.report));
+    assert.equal(readFileSync(join(dir, 'two', 'hello.txt'), 'utf8'), 'hello h2\n');
+
+    const again = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(changedSet(again.report), []);
+    assert.ok(again.report.tasks.every((t) => t.status === 'ok'));
+    const note = again.report.tasks.find((t) => t.task === 'Guarded command')?.note ?? '';
+    assert.match(note, /not run: .*stamp exists/);
+
+    const check2 = await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true });
+    assert.deepEqual(changedSet(check2.report), []);
+  });
+
+  it('a failed task stops that host only; handlers notified before still run; failed hosts skip later plays', async () => {
+    const dir = tmp();
+    const playbook = `
+- name: First
+  hosts: web
+  tasks:
+    - name: Notifying change
+      copy: { dest: "{{ base }}/{{ sub }}.txt", content: "x" }
+      notify: [announce]
+    - name: Fails on h1
+      command: { cmd: "test {{ host.name }} != h1" }
+    - name: After the failure
+      command: { cmd: "true" }
+  handlers:
+    - name: announce
+      command: { cmd: "touch {{ base }}/{{ sub }}.handled" }
+    - name: never notified
+      command: { cmd: "touch {{ base }}/never" }
+- name: Second
+  hosts: web
+  tasks:
+    - name: Later play
+      command: { cmd: "true" }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    const s = statuses(report);
+    assert.ok(s.includes('h1|Fails on h1|failed'));
+    assert.ok(!s.includes('h1|After the failure|changed'));
+    assert.ok(s.includes('h2|After the failure|changed'));
+    assert.ok(existsSync(join(dir, 'one.handled')), 'handler ran for the failed host');
+    assert.ok(existsSync(join(dir, 'two.handled')));
+    assert.ok(!existsSync(join(dir, 'never')));
+    assert.equal(report.tasks.filter((t) => t.task === 'announce').length, 2);
+    assert.ok(!s.some((x) => x.startsWith('h1|Later play')), 'failed host left out of later plays');
+    assert.ok(s.includes('h2|Later play|changed'));
+    assert.equal(report.recap.h1.failed, 1);
+    const fail = report.tasks.find((t) => t.status === 'failed')!;
+    assert.match(fail.error!, /exit code 1: test h1 != h1/);
+    assert.match(fail.error!, /nothing of this task was applied/);
+  });
+
+  it('an unreachable host is reported and the others proceed; a dropped connection fails only that host', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: all
+  tasks:
+    - name: one
+      command: { cmd: "true" }
+    - name: two
+      command: { cmd: "true" }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir, unreachable: ['h1'] });
+    assert.equal(report.recap.h1.unreachable, true);
+    assert.match(report.recap.h1.error!, /connection refused/);
+    assert.equal(report.recap.h2.changed, 2);
+
+    // h2 drops after host facts + first fact/exec round trips
+    const dropped = await runPlaybook({ inventory: inventory(dir), playbook, dir, dropAfter: { h2: 2 } });
+    assert.equal(dropped.report.recap.h2.unreachable, true);
+    assert.ok(dropped.report.tasks.some((t) => t.host === 'h2' && t.status === 'failed' && /unreachable/.test(t.error ?? '')));
+    assert.equal(dropped.report.recap.h1.changed, 2);
+  });
+
+  it('fails a task whose effect does not verify', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - name: Claims to create a file but does not
+      command: { cmd: "true", creates: "{{ base }}/never-created" }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.equal(report.tasks[0].status, 'failed');
+    assert.match(report.tasks[0].error!, /verification failed: the host still differs: run: true/);
+  });
+
+  it('when, register, tags, limit and skipped tasks', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: web
+  tasks:
+    - name: Probe
+      shell: { cmd: "echo {{ sub }}" }
+      register: probe
+      tags: [probe]
+    - name: Only when probe said one
+      command: { cmd: "touch {{ base }}/when-{{ host.name }}" }
+      when: "probe.stdout.trim() === 'one'"
+      tags: [probe]
+    - name: Untagged
+      command: { cmd: "touch {{ base }}/untagged" }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir, tags: ['probe'], limit: 'h*,!h2' });
+    assert.deepEqual(statuses(report), ['h1|Probe|changed', 'h1|Only when probe said one|changed']);
+    assert.ok(existsSync(join(dir, 'when-h1')));
+    assert.ok(!existsSync(join(dir, 'untagged')));
+    const r2 = await runPlaybook({ inventory: inventory(dir), playbook, dir, skipTags: ['probe'], limit: 'h2' });
+    assert.deepEqual(statuses(r2.report), ['h2|Untagged|changed']);
+    const r3 = await runPlaybook({ inventory: inventory(dir), playbook, dir, tags: ['probe'], limit: 'h2' });
+    assert.deepEqual(statuses(r3.report), ['h2|Probe|changed', 'h2|Only when probe said one|skipped']);
+  });
+
+  it('an undefined variable fails the task with its name; never renders as empty', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - name: Uses a missing variable
+      copy: { dest: "{{ base }}/x", content: "{{ nope.deeper }}" }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.equal(report.tasks[0].status, 'failed');
+    assert.match(report.tasks[0].error!, /undefined variable: nope/);
+    assert.ok(!existsSync(join(dir, 'x')));
+  });
+
+  it('masks secrets in diffs, errors and the report', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - name: Secret file
+      copy: { dest: "{{ base }}/secret.conf", content: "password={{ secret('db_pw') }}\\n", mode: '0600' }
+    - name: Failing command that prints it
+      shell: { cmd: "echo 'pw is {{ secret(\\"db_pw\\") }}' >&2; exit 3" }
+`;
+    const { report, events } = await runPlaybook({ inventory: inventory(dir), playbook, dir, env: { PROVISION_SECRET_DB_PW: 'hunter2-very-secret' } });
+    assert.equal(readFileSync(join(dir, 'secret.conf'), 'utf8'), 'password=hunter2-very-secret\n');
+    const json = JSON.stringify(report) + JSON.stringify(events);
+    assert.ok(!json.includes('hunter2-very-secret'), 'secret leaked into output');
+    assert.match(report.tasks[0].changes[0].diff!, /\+password=\*{8}/);
+    assert.match(report.tasks[1].error!, /pw is \*{8}/);
+  });
+
+  it('generates a secret once and reuses it (idempotent)', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - name: Generated secret
+      copy: { dest: "{{ base }}/gen.conf", content: "{{ secret('gen') }}", mode: '0600' }
+`;
+    const a = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.equal(a.report.tasks[0].status, 'changed');
+    const b = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.equal(b.report.tasks[0].status, 'ok');
+    assert.equal(readFileSync(join(dir, 'gen.conf'), 'utf8').length, 24);
+  });
+
+  it('check mode reports unknown instead of guessing for checks after predicted changes', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - name: Change
+      copy: { dest: "{{ base }}/f", content: "a" }
+    - name: Check it
+      assert: { cmd: "cat {{ base }}/f", expect_stdout: "^a$" }
+`;
+    const c = await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true });
+    assert.deepEqual(statuses(c.report), ['h1|Change|changed', 'h1|Check it|unknown']);
+    await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    const c2 = await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true });
+    assert.deepEqual(statuses(c2.report), ['h1|Change|ok', 'h1|Check it|ok']);
+  });
+});
