@@ -1,0 +1,161 @@
+/**
+ * End to end, on real hosts: fresh test hosts -> provision --check --json -> real run whose
+ * changed (host, task) set equals the prediction -> verification passes -> a second run
+ * changes nothing -> --check predicts nothing -> test hosts destroyed.
+ * Needs root (systemd-nspawn); skipped otherwise.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runReport, type RunReport } from '../../src/core/report.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+const BIN = join(ROOT, 'bin', 'provision.js');
+const isRoot = process.getuid?.() === 0;
+const KEEP = process.env.PROVISION_KEEP_TESTBED === '1';
+const timings: Record<string, number> = {};
+
+function provision(args: string[], timeoutMs = 40 * 60_000): { code: number; stdout: string; stderr: string; ms: number } {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, CI: '1' } });
+  const ms = Date.now() - t0;
+  if (r.stderr) process.stderr.write(r.stderr.split('\n').map((l) => `    | ${l}`).join('\n') + '\n');
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms };
+}
+
+function runJson(args: string[]): { report: RunReport; code: number; ms: number } {
+  const r = provision([...args, '--json']);
+  assert.ok(r.stdout.trim().startsWith('{'), `expected a JSON report, got exit ${r.code}: ${r.stdout.slice(0, 500)}`);
+  const report = runReport.parse(JSON.parse(r.stdout));
+  return { report, code: r.code, ms: r.ms };
+}
+
+const changed = (r: RunReport) =>
+  r.tasks
+    .filter((t) => t.status === 'changed')
+    .map((t) => `${t.host} | ${t.handler ? 'handler: ' : ''}${t.task}`)
+    .sort();
+
+function failures(r: RunReport): string {
+  return r.tasks
+    .filter((t) => t.status === 'failed')
+    .map((t) => `${t.host} ${t.task}: ${t.error}`)
+    .join('\n');
+}
+
+function httpGet(address: string, path: string, host = 'www.foobar.com'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolveP, reject) => {
+    const req = request({ host: address, port: 80, path, headers: { Host: host }, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolveP({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+function ssh(address: string, cmd: string): string {
+  const dir = join(ROOT, '.provision', 'testbed');
+  const r = spawnSync('ssh', ['-i', join(dir, 'id_ed25519'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `root@${address}`, cmd], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(r.status, 0, `ssh ${address} ${cmd}: ${r.stderr}`);
+  return r.stdout;
+}
+
+describe('www.foobar.com on three fresh test hosts', { skip: !isRoot && 'needs root (systemd-nspawn test hosts)' }, () => {
+  before(() => {
+    provision(['testbed', 'down']);
+    const up = provision(['testbed', 'up']);
+    assert.equal(up.code, 0, 'testbed up failed');
+    timings.testbedUpMs = up.ms;
+  });
+
+  after(() => {
+    const line = `${new Date().toISOString()} ${JSON.stringify(timings)}\n`;
+    mkdirSync(join(ROOT, '.provision'), { recursive: true });
+    appendFileSync(join(ROOT, '.provision', 'e2e-timings.log'), line);
+    process.stderr.write(`e2e timings: ${line}`);
+    if (!KEEP) provision(['testbed', 'down']);
+  });
+
+  let predicted: string[] = [];
+
+  it('--check on fresh hosts predicts the changes, with no failures', () => {
+    const { report, code, ms } = runJson(['--inventory', 'testbed', '--check']);
+    timings.checkFreshMs = ms;
+    assert.equal(failures(report), '');
+    assert.equal(code, 0);
+    assert.equal(report.check, true);
+    predicted = changed(report);
+    assert.ok(predicted.length > 20, `expected many predicted changes, got ${predicted.length}`);
+  });
+
+  it('the real run changes exactly the predicted (host, task) set, and its verification passes', () => {
+    const { report, code, ms } = runJson(['--inventory', 'testbed']);
+    timings.firstRunMs = ms;
+    assert.equal(failures(report), '');
+    assert.equal(code, 0);
+    assert.deepEqual(changed(report), predicted);
+    const verify = report.tasks.filter((t) => t.play.toLowerCase().startsWith('verify'));
+    assert.ok(verify.length >= 5, 'site.yml ends with the verification plays');
+    assert.ok(verify.every((t) => t.status === 'ok'), verify.map((t) => `${t.task}: ${t.status}`).join('\n'));
+  });
+
+  it('serves the site through the load balancer from both web servers, round-robin', async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await httpGet('10.77.0.10', '/');
+      assert.equal(r.status, 200);
+      seen.push(String(r.headers['x-served-by']));
+    }
+    assert.deepEqual([...new Set(seen)].sort(), ['web-01', 'web-02']);
+    for (let i = 1; i < seen.length; i++) assert.notEqual(seen[i], seen[i - 1], `round robin alternates: ${seen.join(',')}`);
+    const stat = await httpGet('10.77.0.10', '/static/');
+    assert.equal(stat.headers['x-static'], 'nginx');
+  });
+
+  it('a row written through the app on the primary is read back on the replica', async () => {
+    const token = `e2e-${Date.now()}`;
+    const status = await new Promise<number>((resolveP, reject) => {
+      const req = request({ host: '10.77.0.10', port: 80, path: '/api/messages', method: 'POST', headers: { Host: 'www.foobar.com', 'Content-Type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolveP(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ body: token }));
+    });
+    assert.equal(status, 201);
+    let count = '';
+    for (let i = 0; i < 20 && count !== '1'; i++) {
+      count = ssh('10.77.0.12', `mysql -N -B -e "SELECT COUNT(*) FROM foobar.messages WHERE body='${token}'"`).trim();
+      if (count !== '1') await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(count, '1', 'row replicated to web-02');
+    const status2 = ssh('10.77.0.12', `mysql -e 'SHOW REPLICA STATUS\\G'`);
+    assert.match(status2, /Slave_IO_Running: Yes/);
+    assert.match(status2, /Slave_SQL_Running: Yes/);
+    // the replica refuses writes from the app user (read_only)
+    assert.match(ssh('10.77.0.12', 'mysql -N -B -e "SELECT @@read_only"'), /^1/);
+  });
+
+  it('a second run changes nothing', () => {
+    const { report, code, ms } = runJson(['--inventory', 'testbed']);
+    timings.secondRunMs = ms;
+    assert.equal(failures(report), '');
+    assert.equal(code, 0);
+    assert.deepEqual(changed(report), []);
+  });
+
+  it('--check on the converged hosts predicts nothing', () => {
+    const { report, code, ms } = runJson(['--inventory', 'testbed', '--check']);
+    timings.checkConvergedMs = ms;
+    assert.equal(code, 0);
+    assert.deepEqual(changed(report), []);
+    assert.equal(failures(report), '');
+  });
+});
