@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(systemd-container debootstrap iptables iproute2 openssh-client openssh-server curl ca-certificates)
+DEBS=(systemd-container debootstrap iptables iproute2 openssh-client openssh-server sudo curl ca-certificates)
 if [ "${PROVISION_SETUP_TEST_DEBS:-0}" = 1 ]; then
   # for the tests: a throwaway MariaDB for the mysql module tests, vagrant for `vagrant validate`
   DEBS+=(mariadb-server mariadb-client vagrant)

@@ -372,7 +372,7 @@ export class Runner {
         if (last.code !== 0) {
           reports.forEach((r, j) => (r.applied = j < i));
           const done = changes.slice(0, i).map((x) => x.summary);
-          const cmdLine = c.cmd.split('\n').find((l) => l.trim() && !/^(set -e|trap |tmp=)/.test(l.trim())) ?? c.cmd;
+          const cmdLine = c.display ?? c.cmd.split('\n').find((l) => l.trim() && !/^(set -e|trap |tmp=|if \[ -e \/usr\/sbin\/policy-rc\.d)/.test(l.trim())) ?? c.cmd;
           const msg =
             `${change.summary}: command failed with exit code ${last.code}: ${cmdLine.trim().slice(0, 300)}` +
             (tail(last.stderr) ? `\n  stderr: ${tail(last.stderr).replace(/\n/g, '\n          ')}` : tail(last.stdout) ? `\n  stdout: ${tail(last.stdout).replace(/\n/g, '\n          ')}` : '') +

@@ -75,6 +75,8 @@ export interface Command {
   stdin?: string | Buffer;
   /** Run with become (default: the task's become). */
   become?: boolean;
+  /** How to name this command in messages, when the script itself is not telling. */
+  display?: string;
 }
 
 export interface Change {

@@ -19,8 +19,8 @@ export const packageFact: FactKind<{ name: string }, PackageFact> = {
   parse: (out) => {
     const kv = keyValues(out);
     if (kv.unavailable) return { installed: false, unavailable: true };
-    // db:Status-Abbrev is e.g. "ii " (desired=install, status=installed)
-    const installed = (kv.status ?? '').startsWith('ii');
+    // db:Status-Abbrev is e.g. "ii " (desired=install, status=installed); "hi " is a held, installed package
+    const installed = (kv.status ?? '').charAt(1) === 'i';
     return installed ? { installed, version: kv.version } : { installed: false };
   },
 };
@@ -35,7 +35,7 @@ export const aptCacheFact: FactKind<Record<string, never>, AptCacheFact> = {
   kind: 'apt_cache',
   key: () => 'apt_cache',
   script: () =>
-    `t=0; for f in /var/lib/apt/lists/*_Packages /var/lib/apt/lists/*_Packages.* ; do ` +
+    `t=0; for f in /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists/*_Packages /var/lib/apt/lists/*_Packages.* ; do ` +
     `[ -f "$f" ] || continue; m=$(stat -c %Y "$f"); [ "$m" -gt "$t" ] && t=$m; done; ` +
     `echo updated=$t; echo now=$(date +%s)`,
   parse: (out) => {

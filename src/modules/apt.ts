@@ -39,6 +39,8 @@ function noStart(cmd: string): string {
   ].join('\n');
 }
 
+const UPDATE_STAMP = '/var/lib/apt/periodic/update-success-stamp';
+
 const bare = (n: string) => n.replace(/=.*$/, '');
 
 export const apt: StateModule<Args, Facts> = {
@@ -71,7 +73,10 @@ export const apt: StateModule<Args, Facts> = {
           action: 'update',
           target: 'apt index',
           summary: cache.updatedAt === 0 ? 'update package index (never updated)' : `update package index (${Math.round(age / 60)} min old > ${Math.round(args.cache_valid_time / 60)} min)`,
-          commands: [{ cmd: `${ENV} apt-get update -q -o DPkg::Lock::Timeout=120` }],
+          // One-shot: with cache_valid_time 0 the index is stale again a second later.
+          oneShot: true,
+          // apt keeps the server's mtime on list files: stamp the update time (as Ubuntu's hook does).
+          commands: [{ cmd: `${ENV} apt-get update -q -o DPkg::Lock::Timeout=120 && mkdir -p /var/lib/apt/periodic && touch ${UPDATE_STAMP}` }],
         });
       } else if (missing.length === 0) {
         ctx.note(`package index is ${Math.round(age / 60)} min old (valid for ${Math.round(args.cache_valid_time / 60)} min)`);

@@ -106,7 +106,8 @@ interface HttpResponse {
 
 async function request(a: HttpArgs, conn: Connection): Promise<HttpResponse> {
   const u = new URL(a.url);
-  const argv = ['curl', '-sS', '-i', '-X', a.method, '-m', String(a.timeout)];
+  // HEAD must be -I: with -X HEAD curl waits for the body that Content-Length announces (until -m).
+  const argv = ['curl', '-sS', '-i', ...(a.method === 'HEAD' ? ['-I'] : ['-X', a.method]), '-m', String(a.timeout)];
   if (a.insecure) argv.push('-k');
   if (a.resolve) argv.push('--resolve', `${u.hostname}:${u.port || (u.protocol === 'https:' ? 443 : 80)}:${a.resolve}`);
   for (const [k, v] of Object.entries(a.headers)) argv.push('-H', `${k}: ${v}`);
@@ -117,7 +118,7 @@ async function request(a: HttpArgs, conn: Connection): Promise<HttpResponse> {
   const text = r.stdout.replace(/\r\n/g, '\n');
   // skip interim 1xx responses
   let rest = text;
-  let head = '';
+  let head: string;
   for (;;) {
     const i = rest.indexOf('\n\n');
     head = i >= 0 ? rest.slice(0, i) : rest;

@@ -62,6 +62,8 @@ function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
       const out: Facts = {};
       if (a.creates) out.creates = { ...(facts.creates as FileFact), type: 'file', parentExists: true };
       if (a.removes) out.removes = { type: 'absent', parentExists: true };
+      // a guarded command must satisfy its guard afterwards (verify enforces it)
+      if (a.unless) out.unless = { rc: 0 };
       return out;
     },
   };

@@ -81,10 +81,12 @@ function writeCommand(args: ContentArgs, content: Buffer, exists: boolean): Comm
   if (mode) steps.push(`chmod ${mode} "$tmp"`);
   else if (exists) steps.push(`chmod --reference=${dest} "$tmp"`);
   else steps.push(`chmod 0644 "$tmp"`);
+  // keep the existing owner/group unless given (owner alone must not reset the group to root)
+  if (exists) steps.push(`chown --reference=${dest} "$tmp"`);
   if (args.owner || args.group) steps.push(`chown ${sq(`${args.owner ?? ''}${args.group ? `:${args.group}` : ''}`)} "$tmp"`);
-  else if (exists) steps.push(`chown --reference=${dest} "$tmp"`);
   steps.push(`mv -f "$tmp" ${dest}`, `trap - EXIT`);
-  return { cmd: steps.join('\n'), stdin: content };
+  const display = `write ${args.dest} atomically${args.validate ? ` after validating with: ${args.validate}` : ''}`;
+  return { cmd: steps.join('\n'), stdin: content, display };
 }
 
 /** Mode/owner/group changes for an existing path. */

@@ -16,6 +16,14 @@ const schema = z
 
 type Args = z.infer<typeof schema>;
 
+/**
+ * systemctl with one retry after a second: in containers a job occasionally fails
+ * transiently (e.g. 219/CGROUP right after a oneshot unit started). A real failure fails twice.
+ */
+function ctl(verb: string, unit: string): string {
+  return `systemctl ${verb} ${unit} || { sleep 1; systemctl ${verb} ${unit}; }`;
+}
+
 const ENABLED = new Set(['enabled', 'enabled-runtime', 'static', 'indirect', 'generated', 'alias']);
 
 export const service: StateModule<Args, { unit: UnitFact }> = {
@@ -34,7 +42,7 @@ export const service: StateModule<Args, { unit: UnitFact }> = {
       if (args.state === undefined || args.state === 'stopped') {
         throw new Unknown(`${name} does not exist yet (provided by a pending package install); its enablement after install cannot be predicted`);
       }
-      changes.push({ action: 'start', target: name, summary: `start ${name} (unit provided by a pending package install)`, commands: [{ cmd: `systemctl start ${u}` }] });
+      changes.push({ action: 'start', target: name, summary: `start ${name} (unit provided by a pending package install)`, commands: [{ cmd: ctl('start', u) }] });
       if (args.enabled === true) changes.push({ action: 'enable', target: name, summary: `enable ${name} (if the package did not)`, commands: [{ cmd: `systemctl enable ${u}` }] });
       return changes;
     }
@@ -44,18 +52,18 @@ export const service: StateModule<Args, { unit: UnitFact }> = {
     const active = unit.active === 'active' || unit.active === 'activating' || unit.active === 'reloading';
     switch (args.state) {
       case 'started':
-        if (!active) changes.push({ action: 'start', target: name, summary: `start ${name} (${unit.active})`, commands: [{ cmd: `systemctl start ${u}` }] });
+        if (!active) changes.push({ action: 'start', target: name, summary: `start ${name} (${unit.active})`, commands: [{ cmd: ctl('start', u) }] });
         break;
       case 'stopped':
-        if (active) changes.push({ action: 'stop', target: name, summary: `stop ${name}`, commands: [{ cmd: `systemctl stop ${u}` }] });
+        if (active) changes.push({ action: 'stop', target: name, summary: `stop ${name}`, commands: [{ cmd: ctl('stop', u) }] });
         break;
       case 'restarted':
-        if (!active) changes.push({ action: 'start', target: name, summary: `start ${name} (${unit.active})`, commands: [{ cmd: `systemctl start ${u}` }] });
-        else changes.push({ action: 'restart', target: name, summary: `restart ${name}`, oneShot: true, commands: [{ cmd: `systemctl restart ${u}` }] });
+        if (!active) changes.push({ action: 'start', target: name, summary: `start ${name} (${unit.active})`, commands: [{ cmd: ctl('start', u) }] });
+        else changes.push({ action: 'restart', target: name, summary: `restart ${name}`, oneShot: true, commands: [{ cmd: ctl('restart', u) }] });
         break;
       case 'reloaded':
-        if (!active) changes.push({ action: 'start', target: name, summary: `start ${name} (${unit.active})`, commands: [{ cmd: `systemctl start ${u}` }] });
-        else changes.push({ action: 'reload', target: name, summary: `reload ${name}`, oneShot: true, commands: [{ cmd: `systemctl reload ${u}` }] });
+        if (!active) changes.push({ action: 'start', target: name, summary: `start ${name} (${unit.active})`, commands: [{ cmd: ctl('start', u) }] });
+        else changes.push({ action: 'reload', target: name, summary: `reload ${name}`, oneShot: true, commands: [{ cmd: ctl('reload', u) }] });
         break;
     }
     if (args.enabled === true && !ENABLED.has(unit.enabled)) {

@@ -1,0 +1,595 @@
+/**
+ * SSH connections (node-ssh / ssh2): one connection per host, reused for every exec.
+ *
+ * Traps handled here (see the notes on each):
+ *  - node-ssh accepts ANY host key unless ssh2's `hostVerifier` is passed: we always pass one
+ *    backed by known_hosts.
+ *  - node-ssh removes its own 'error' listener once connected: without ours, a later socket error
+ *    (peer reset, keepalive timeout) is an unhandled 'error' event that crashes the process.
+ *  - node-ssh's execCommand decodes each chunk separately (splits multi-byte UTF-8), trims the
+ *    output, does not accept a Buffer stdin and resolves with `code: null` when the connection
+ *    drops. We therefore run commands on the raw ssh2 Client (`ssh.connection`).
+ */
+import { readFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { NodeSSH } from 'node-ssh';
+import pLimit from 'p-limit';
+import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../core/types.js';
+import {
+  hostKeyAlgorithmsFor,
+  lookup,
+  verifyHostKey,
+  type HostKeyPolicy,
+  type VerifyResult,
+} from './knownhosts.js';
+import { sudoHint, withHint, wrapCommand } from './wrap.js';
+
+export interface SshJump {
+  address: string;
+  port: number;
+  user: string;
+  /** Private key for the jump host; defaults to the target's key, then ssh-agent. */
+  key?: string;
+}
+
+export interface SshTarget {
+  /** Inventory host name (for messages). */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  /** Absolute private key path; if absent, use ssh-agent via SSH_AUTH_SOCK. */
+  key?: string;
+  passphrase?: string;
+  /** Absolute path of the known_hosts file. */
+  knownHosts: string;
+  hostKeyPolicy: HostKeyPolicy;
+  /** Default for exec(): run commands via sudo when user != root. */
+  become: boolean;
+  /** If set, `sudo -S` with the password (never logged, never in argv), else `sudo -n`. */
+  becomePassword?: string;
+  jump?: SshJump;
+  /** Default 10000. */
+  connectTimeoutMs?: number;
+  /** Default 5000 (keepaliveCountMax 3). */
+  keepaliveIntervalMs?: number;
+  /** Default 8: OpenSSH MaxSessions is 10 per connection. */
+  maxChannels?: number;
+}
+
+/** A host key refusal (unknown / changed / revoked). */
+export class HostKeyError extends ConnectionError {
+  constructor(
+    host: string,
+    message: string,
+    public readonly reason: 'unknown' | 'changed' | 'revoked',
+  ) {
+    super(host, message);
+  }
+}
+
+const DEFAULT_HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+/** Grace period for a timed-out channel to close before its concurrency slot is released anyway. */
+const CHANNEL_CLOSE_GRACE_MS = 5000;
+/** After a timeout, how long the host-side `timeout` guard gets before the client kills the session. */
+const KILL_GRACE_MS = 2000;
+
+interface Endpoint {
+  /** Label for messages, e.g. `web1` or `web1 (jump host)`. */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  key?: string;
+  passphrase?: string;
+  knownHosts: string;
+  policy: HostKeyPolicy;
+  connectTimeoutMs: number;
+  keepaliveIntervalMs: number;
+  sock?: any;
+}
+
+interface Opened {
+  ssh: NodeSSH;
+  client: any;
+  state: LinkState;
+}
+
+/** Transport state of one ssh2 client, fed by listeners attached as soon as the client exists. */
+class LinkState {
+  lastError: Error | undefined;
+  down = false;
+  private listeners = new Set<() => void>();
+
+  attach(client: any): void {
+    client.on('error', (err: Error) => {
+      // Never let an ssh2 'error' go unhandled: it would crash the process.
+      this.lastError = err;
+    });
+    client.on('end', () => this.markDown());
+    client.on('close', () => this.markDown());
+  }
+
+  onDown(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private markDown(): void {
+    if (this.down) return;
+    this.down = true;
+    for (const fn of [...this.listeners]) fn();
+    this.listeners.clear();
+  }
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10}s`;
+}
+
+function authDesc(e: Endpoint): string {
+  return e.key ? `key ${e.key}` : `ssh-agent ${process.env.SSH_AUTH_SOCK ?? '(SSH_AUTH_SOCK not set)'}`;
+}
+
+/** Map a connect failure to a clear ConnectionError. */
+function connectError(host: string, e: Endpoint, err: any, refusal: VerifyResult | undefined): ConnectionError {
+  if (refusal && !refusal.ok) return new HostKeyError(host, `${e.name}: ${refusal.message}`, refusal.reason);
+  const msg: string = err?.message ?? String(err);
+  const code: string | undefined = err?.code;
+  const where = `${e.name} (${e.address}:${e.port})`;
+  const who = `${e.name} (${e.user}@${e.address}:${e.port})`;
+  if (err?.level === 'client-authentication' || /authentication methods failed/i.test(msg)) {
+    return new ConnectionError(host, `${who}: authentication failed (${authDesc(e)})`);
+  }
+  if (/Cannot parse privateKey|private key|passphrase/i.test(msg)) {
+    return new ConnectionError(host, `${who}: cannot use private key ${e.key ?? ''}: ${msg}`);
+  }
+  if (code === 'ECONNREFUSED' || /connection refused/i.test(msg)) {
+    return new ConnectionError(host, `${where}: connection refused`);
+  }
+  if (
+    err?.level === 'client-timeout' ||
+    code === 'ETIMEDOUT' ||
+    /timed out|No response from server/i.test(msg)
+  ) {
+    return new ConnectionError(host, `${where}: timed out after ${seconds(e.connectTimeoutMs)}`);
+  }
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+    return new ConnectionError(host, `${where}: no route to host`);
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new ConnectionError(host, `${where}: cannot resolve address ${e.address}`);
+  }
+  if (code === 'ECONNRESET' || /Connection lost before handshake/i.test(msg)) {
+    return new ConnectionError(host, `${where}: connection closed by the remote end during the handshake`);
+  }
+  return new ConnectionError(host, `${where}: ${msg}`);
+}
+
+/** Open one verified, authenticated node-ssh connection. Always rejects with ConnectionError. */
+async function open(host: string, e: Endpoint): Promise<Opened> {
+  const cfg: Record<string, any> = {
+    username: e.user,
+    readyTimeout: e.connectTimeoutMs,
+    keepaliveInterval: e.keepaliveIntervalMs,
+    keepaliveCountMax: 3,
+    tryKeyboard: false,
+  };
+  if (e.sock) cfg.sock = e.sock;
+  else {
+    cfg.host = e.address;
+    cfg.port = e.port;
+  }
+  if (e.key) {
+    try {
+      // Read the key ourselves (not node-ssh's privateKeyPath): a clear error, and no await inside
+      // NodeSSH.connect() before it creates the ssh2 Client (see below).
+      cfg.privateKey = await readFile(e.key, 'utf8');
+    } catch (err: any) {
+      throw new ConnectionError(host, `${e.name}: cannot read private key ${e.key}: ${err.message}`);
+    }
+    if (e.passphrase !== undefined) cfg.passphrase = e.passphrase;
+  } else if (process.env.SSH_AUTH_SOCK) {
+    cfg.agent = process.env.SSH_AUTH_SOCK;
+  } else {
+    throw new ConnectionError(
+      host,
+      `${e.name} (${e.user}@${e.address}:${e.port}): no private key configured and SSH_AUTH_SOCK is not set (no ssh-agent)`,
+    );
+  }
+
+  // Prefer the host key types already recorded for this host (like OpenSSH), so a server that has
+  // several host keys presents the one we know instead of a "new" one.
+  let known: string[] = [];
+  try {
+    known = lookup(e.knownHosts, e.address, e.port)
+      .filter((k) => k.marker === undefined)
+      .map((k) => k.keyType);
+  } catch {
+    // unreadable file: verifyHostKey reports it
+  }
+  const preferred = hostKeyAlgorithmsFor(known);
+  if (preferred.length > 0) {
+    cfg.algorithms = {
+      serverHostKey: [...preferred, ...DEFAULT_HOST_KEY_ALGORITHMS.filter((a) => !preferred.includes(a))],
+    };
+  }
+
+  // ssh2 calls hostVerifier(key, verify) with the raw wire-format key blob (a Buffer; it would be a
+  // hex digest only if `hostHash` were set). A boolean return is used synchronously. Beware: any
+  // non-undefined, non-false return is taken as "accept" -- returning a Promise accepts every key.
+  let refusal: VerifyResult | undefined;
+  cfg.hostVerifier = (key: Buffer): boolean => {
+    const res = verifyHostKey(e.knownHosts, e.address, e.port, Buffer.from(key), e.policy);
+    if (!res.ok) refusal = res;
+    return res.ok;
+  };
+
+  const ssh = new NodeSSH();
+  const state = new LinkState();
+  // NodeSSH.connect() creates the ssh2 Client synchronously (no await before it when privateKey is
+  // given as a string) and stores it in `ssh.connection`: attach our listeners right away.
+  const pending = ssh.connect(cfg as any);
+  let client: any = ssh.connection;
+  if (client) state.attach(client);
+  try {
+    await pending;
+  } catch (err: any) {
+    try {
+      ssh.dispose();
+    } catch {
+      // ignore
+    }
+    throw connectError(host, e, state.lastError ?? err, refusal);
+  }
+  if (!client) {
+    client = ssh.connection;
+    state.attach(client);
+  }
+  if (!client || state.down) {
+    throw connectError(host, e, state.lastError ?? new Error('connection closed right after login'), refusal);
+  }
+  return { ssh, client, state };
+}
+
+function exitCode(code: number | null | undefined, signal: string | null | undefined): number | undefined {
+  if (typeof code === 'number') return code;
+  if (signal) {
+    // ssh2 reports exit-signal names with a SIG prefix ("SIGKILL")
+    const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
+    const n = (osConstants.signals as Record<string, number>)[name];
+    return 128 + (n ?? 127);
+  }
+  return undefined;
+}
+
+/**
+ * Send SIGKILL to a session's command. OpenSSH (>= 7.9) delivers it to the session's process
+ * group (killpg), so pipelines and `sh -c` children die too.
+ * Trap: ssh2's `channel.signal()` silently does nothing once our side has sent EOF (i.e. after
+ * stdin was ended, which is always the case here) because it checks `channel.writable`; so the
+ * request is sent through the protocol object directly while the channel is open.
+ */
+function killChannel(ch: any): void {
+  try {
+    const state = ch?.outgoing?.state;
+    if (state === 'open' || state === 'eof') ch._client._protocol.signal(ch.outgoing.id, 'KILL');
+  } catch {
+    // best effort
+  }
+}
+
+class SshConnection implements Connection {
+  readonly host: string;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly t: SshTarget,
+    private readonly main: Opened,
+    private readonly jump?: Opened,
+  ) {
+    this.host = t.name;
+    this.limit = pLimit(Math.max(1, t.maxChannels ?? 8));
+  }
+
+  private lostError(): ConnectionError {
+    if (this.closed) return new ConnectionError(this.t.name, `connection to ${this.t.name} was closed`);
+    const why =
+      this.main.state.lastError?.message ??
+      (this.jump?.state.lastError ? `jump host: ${this.jump.state.lastError.message}` : undefined) ??
+      'connection closed by the remote end';
+    return new ConnectionError(this.t.name, `connection to ${this.t.name} lost: ${why}`);
+  }
+
+  private unusable(): ConnectionError | undefined {
+    if (this.closed) return new ConnectionError(this.t.name, `connection to ${this.t.name} is closed`);
+    if (this.main.state.down) return this.lostError();
+    return undefined;
+  }
+
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const early = this.unusable();
+    if (early) return Promise.reject(early);
+    const become = opts.become ?? this.t.become;
+    let wrapped;
+    try {
+      wrapped = wrapCommand(command, {
+        become,
+        isRoot: this.t.user === 'root',
+        becomePassword: this.t.becomePassword,
+        stdin: opts.stdin,
+        timeoutMs: opts.timeoutMs,
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const w = wrapped;
+    return new Promise<ExecResult>((resolve, reject) => {
+      this.limit(() => this.run(w.command, w.stdin, opts.timeoutMs, w.sudo, resolve, reject)).catch(reject);
+    });
+  }
+
+  /**
+   * Run one command on its own channel. Settles the caller's promise as soon as the outcome is
+   * known; the returned promise (which holds the concurrency slot) resolves once the channel is
+   * really closed, so a timed-out channel still counts against MaxSessions until it is gone.
+   */
+  private run(
+    command: string,
+    stdin: Buffer | undefined,
+    timeoutMs: number | undefined,
+    sudo: boolean,
+    resolve: (r: ExecResult) => void,
+    reject: (e: Error) => void,
+  ): Promise<void> {
+    return new Promise<void>((release) => {
+      const early = this.unusable();
+      if (early) {
+        reject(early);
+        release();
+        return;
+      }
+      let settled = false;
+      let channel: any;
+      let timer: NodeJS.Timeout | undefined;
+      let graceTimer: NodeJS.Timeout | undefined;
+      let released = false;
+      const done = () => {
+        if (released) return;
+        released = true;
+        clearTimeout(timer);
+        clearTimeout(graceTimer);
+        offDown();
+        release();
+      };
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        fn();
+      };
+      const offDown = this.main.state.onDown(() => {
+        settle(() => reject(this.lostError()));
+        done();
+      });
+      if (timeoutMs !== undefined && timeoutMs > 0) {
+        timer = setTimeout(() => {
+          settle(() =>
+            reject(new Error(`command timed out after ${seconds(timeoutMs)} on ${this.t.name}`)),
+          );
+          if (channel) {
+            // The host-side `timeout` guard (wrap.ts) normally kills the command now and the
+            // channel closes by itself, letting the wrapper scripts clean up (sudo temp file).
+            // If it is still open after a grace period, kill the session and close the channel.
+            graceTimer = setTimeout(() => {
+              killChannel(channel);
+              try {
+                channel.close();
+              } catch {
+                // ignore
+              }
+              graceTimer = setTimeout(done, CHANNEL_CLOSE_GRACE_MS);
+            }, KILL_GRACE_MS);
+          }
+          // If the channel is not open yet, the exec callback closes it when it arrives.
+        }, timeoutMs);
+      }
+      try {
+        this.main.client.exec(command, (err: Error | undefined, ch: any) => {
+          if (err) {
+            settle(() =>
+              reject(
+                this.main.state.down
+                  ? this.lostError()
+                  : new Error(`${this.t.name}: cannot start a command (SSH channel): ${err.message}`),
+              ),
+            );
+            done();
+            return;
+          }
+          channel = ch;
+          const out: Buffer[] = [];
+          const errOut: Buffer[] = [];
+          let code: number | null = null;
+          let signal: string | null = null;
+          ch.on('error', () => {
+            // e.g. writing stdin to a command that already exited; the exit status tells the story
+          });
+          ch.stderr.on('error', () => {});
+          ch.on('data', (d: Buffer) => out.push(d));
+          ch.stderr.on('data', (d: Buffer) => errOut.push(d));
+          ch.on('exit', (c: number | null, s?: string | null) => {
+            code = c ?? null;
+            signal = s ?? null;
+          });
+          ch.on('close', () => {
+            if (!settled) {
+              if (this.main.state.down) {
+                settle(() => reject(this.lostError()));
+              } else {
+                const stdout = Buffer.concat(out).toString('utf8');
+                let stderr = Buffer.concat(errOut).toString('utf8');
+                let rc = exitCode(code, signal);
+                if (rc === undefined) {
+                  rc = 255;
+                  stderr = withHint(stderr, `provision: ${this.t.name}: the command ended without an exit status`);
+                }
+                if (sudo && rc !== 0) {
+                  stderr = withHint(stderr, sudoHint(stderr, this.t.name, this.t.becomePassword !== undefined));
+                }
+                const result: ExecResult = { code: rc, stdout, stderr };
+                settle(() => resolve(result));
+              }
+            }
+            done();
+          });
+          if (settled) {
+            // timed out (or lost) before the channel opened
+            try {
+              ch.close();
+            } catch {
+              // ignore
+            }
+            graceTimer = setTimeout(done, CHANNEL_CLOSE_GRACE_MS);
+            return;
+          }
+          if (stdin && stdin.length > 0) ch.end(stdin);
+          else ch.end();
+        });
+      } catch (err: any) {
+        // ssh2 throws synchronously ("Not connected") when the socket is already gone
+        settle(() =>
+          reject(
+            this.main.state.down || /not connected/i.test(err?.message ?? '')
+              ? this.lostError()
+              : err,
+          ),
+        );
+        done();
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    const waitClosed = (o: Opened | undefined): Promise<void> => {
+      if (!o || o.state.down) return Promise.resolve();
+      return new Promise<void>((res) => {
+        const t = setTimeout(() => {
+          try {
+            o.client.destroy();
+          } catch {
+            // ignore
+          }
+          res();
+        }, 2000);
+        o.state.onDown(() => {
+          clearTimeout(t);
+          res();
+        });
+        try {
+          o.ssh.dispose(); // client.end(): polite SSH disconnect
+        } catch {
+          clearTimeout(t);
+          res();
+        }
+      });
+    };
+    this.closing = (async () => {
+      await waitClosed(this.main);
+      await waitClosed(this.jump);
+    })();
+    return this.closing;
+  }
+}
+
+/** Connect to a host over SSH (optionally through a jump host). Rejects with ConnectionError. */
+export async function connectSsh(t: SshTarget): Promise<Connection> {
+  const connectTimeoutMs = t.connectTimeoutMs ?? 10000;
+  const keepaliveIntervalMs = t.keepaliveIntervalMs ?? 5000;
+  let jump: Opened | undefined;
+  let sock: any;
+  if (t.jump) {
+    const j = t.jump;
+    jump = await open(t.name, {
+      name: `${t.name} (jump host ${j.user}@${j.address}:${j.port})`,
+      address: j.address,
+      port: j.port,
+      user: j.user,
+      key: j.key ?? t.key,
+      passphrase: j.key === undefined || j.key === t.key ? t.passphrase : undefined,
+      knownHosts: t.knownHosts,
+      policy: t.hostKeyPolicy,
+      connectTimeoutMs,
+      keepaliveIntervalMs,
+    });
+    try {
+      sock = await new Promise<any>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`timed out after ${seconds(connectTimeoutMs)}`)),
+          connectTimeoutMs,
+        );
+        jump!.client.forwardOut('127.0.0.1', 0, t.address, t.port, (err: Error | undefined, stream: any) => {
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve(stream);
+        });
+      });
+      sock.on('error', () => {
+        // surfaced through the target connection's close
+      });
+    } catch (err: any) {
+      jump.ssh.dispose();
+      const msg = /refused/i.test(err?.message ?? '')
+        ? 'connection refused'
+        : err?.message ?? String(err);
+      throw new ConnectionError(
+        t.name,
+        `${t.name} (${t.address}:${t.port} via jump host ${j.address}:${j.port}): ${msg}`,
+      );
+    }
+  }
+  let main: Opened;
+  try {
+    main = await open(t.name, {
+      name: t.name,
+      address: t.address,
+      port: t.port,
+      user: t.user,
+      key: t.key,
+      passphrase: t.passphrase,
+      knownHosts: t.knownHosts,
+      policy: t.hostKeyPolicy,
+      connectTimeoutMs,
+      keepaliveIntervalMs,
+      sock,
+    });
+  } catch (err) {
+    jump?.ssh.dispose();
+    throw err;
+  }
+  if (jump) {
+    // If the jump connection goes, the tunnel goes: make sure the target is marked down too.
+    const j = jump;
+    j.state.onDown(() => {
+      try {
+        main.client.destroy();
+      } catch {
+        // ignore
+      }
+    });
+  }
+  return new SshConnection(t, main, jump);
+}

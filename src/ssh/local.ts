@@ -1,0 +1,105 @@
+/**
+ * Running commands on the controller itself (`delegate_to: localhost`).
+ */
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../core/types.js';
+import { sudoHint, withHint, wrapCommand } from './wrap.js';
+
+export interface LocalConnectionOptions {
+  /** Name used in messages and as `host` (default `localhost`). */
+  name?: string;
+  /** Default for exec(): escalate with sudo (ignored when already root). */
+  become?: boolean;
+  /** sudo password (`sudo -S`); without it `sudo -n`. */
+  becomePassword?: string;
+}
+
+export class LocalConnection implements Connection {
+  readonly host: string;
+  private closed = false;
+  private readonly become: boolean;
+  private readonly becomePassword?: string;
+
+  constructor(opts: LocalConnectionOptions = {}) {
+    this.host = opts.name ?? 'localhost';
+    this.become = opts.become ?? false;
+    this.becomePassword = opts.becomePassword;
+  }
+
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.closed) return Promise.reject(new ConnectionError(this.host, `connection to ${this.host} is closed`));
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    const become = (opts.become ?? this.become) && !isRoot;
+    let argv: string[];
+    let stdin: Buffer | undefined;
+    let sudo = false;
+    if (!become) {
+      argv = ['-c', command];
+      stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin as any);
+    } else {
+      let w;
+      try {
+        w = wrapCommand(command, { become: true, isRoot: false, becomePassword: this.becomePassword, stdin: opts.stdin });
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      argv = ['-c', w.command];
+      stdin = w.stdin;
+      sudo = w.sudo;
+    }
+    const timeoutMs = opts.timeoutMs;
+    return new Promise<ExecResult>((resolve, reject) => {
+      let child;
+      try {
+        // detached: own process group, so a timeout kills the whole pipeline
+        child = spawn('sh', argv, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      } catch (err: any) {
+        reject(new Error(`${this.host}: cannot run sh: ${err.message}`));
+        return;
+      }
+      const out: Buffer[] = [];
+      const errOut: Buffer[] = [];
+      let timedOut = false;
+      let timer: NodeJS.Timeout | undefined;
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => errOut.push(d));
+      child.stdin.on('error', () => {
+        // EPIPE: the command did not read its stdin
+      });
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.host}: cannot run sh: ${err.message}`));
+      });
+      if (timeoutMs !== undefined && timeoutMs > 0) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+          reject(new Error(`command timed out after ${Math.round(timeoutMs / 100) / 10}s on ${this.host}`));
+        }, timeoutMs);
+      }
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        if (timedOut) return;
+        let rc: number;
+        if (typeof code === 'number') rc = code;
+        else if (signal) rc = 128 + ((osConstants.signals as Record<string, number>)[signal] ?? 127);
+        else rc = 255;
+        const stdout = Buffer.concat(out).toString('utf8');
+        let stderr = Buffer.concat(errOut).toString('utf8');
+        if (sudo && rc !== 0) stderr = withHint(stderr, sudoHint(stderr, this.host, this.becomePassword !== undefined));
+        resolve({ code: rc, stdout, stderr });
+      });
+      if (stdin && stdin.length > 0) child.stdin.end(stdin);
+      else child.stdin.end();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

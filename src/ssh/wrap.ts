@@ -1,0 +1,125 @@
+/**
+ * Turning a POSIX sh command string into what is actually run on a host: `sh -c` (so the login
+ * shell does not matter) and, with become, `sudo`. Shared by the SSH and the local connection.
+ */
+
+/** Single-quote a string for POSIX sh (always quotes; safe for any content). */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface WrapOptions {
+  /** Escalate with sudo. Ignored when `isRoot`. */
+  become: boolean;
+  /** The login user is already root: never use sudo. */
+  isRoot: boolean;
+  /** sudo password: fed to `sudo -S` on stdin, never on argv. Without it, `sudo -n`. */
+  becomePassword?: string;
+  stdin?: string | Buffer;
+  /**
+   * Also enforce the timeout on the host: the command runs under `timeout -s KILL` (when the host
+   * has it) inside the privilege boundary, so it dies with its whole process group even where the
+   * client cannot signal it (OpenSSH refuses channel signals for root sessions, and a login user
+   * cannot kill a sudo'd command).
+   */
+  timeoutMs?: number;
+}
+
+export interface Wrapped {
+  /** The command line to hand to the remote login shell (or to `sh -c` locally). */
+  command: string;
+  /** What to write to the channel's stdin (then EOF). */
+  stdin?: Buffer;
+  /** True when the sudo path was taken. */
+  sudo: boolean;
+}
+
+/** `sh -c '<cmd>'`, optionally guarded by the host's `timeout` utility. */
+export function shCommand(cmd: string, timeoutMs?: number): string {
+  if (timeoutMs === undefined || !(timeoutMs > 0)) return `sh -c ${shQuote(cmd)}`;
+  const secs = String(Math.ceil(timeoutMs / 100) / 10);
+  const guard =
+    `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${secs} sh -c "$1"; ` +
+    `else exec sh -c "$1"; fi`;
+  return `sh -c ${shQuote(guard)} sh ${shQuote(cmd)}`;
+}
+
+function toBuffer(s: string | Buffer | undefined): Buffer | undefined {
+  if (s === undefined) return undefined;
+  return typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
+}
+
+/**
+ * Wrap a command.
+ *
+ *  - no become (or already root): `sh -c '<cmd>'`, stdin passed through.
+ *  - become, no password: `sudo -n -- sh -c '<cmd>'`, stdin passed through.
+ *  - become with password, no stdin: `sudo -S -p '' -- sh -c 'exec </dev/null; <cmd>'` and the
+ *    password as the only stdin line. The command's stdin is /dev/null, so when sudo does not
+ *    need the password (NOPASSWD, cached credentials) it can never leak into the command.
+ *  - become with password and stdin: one channel whose stdin is `password\n` + payload. A login
+ *    user shell reads the password line with the `read` builtin, stores the payload in a private
+ *    mktemp file, pipes the password to `sudo -S` with the `printf` builtin (never on an argv),
+ *    and the sudo'd shell redirects its stdin from the temp file and removes it at once (the
+ *    login shell's EXIT trap removes it when sudo fails).
+ *
+ * With `timeoutMs`, every `sh -c` above is guarded by the host's `timeout -s KILL` (see shCommand).
+ */
+export function wrapCommand(cmd: string, o: WrapOptions): Wrapped {
+  const stdin = toBuffer(o.stdin);
+  if (!o.become || o.isRoot) {
+    return { command: shCommand(cmd, o.timeoutMs), stdin, sudo: false };
+  }
+  if (o.becomePassword === undefined) {
+    return { command: `sudo -n -- ${shCommand(cmd, o.timeoutMs)}`, stdin, sudo: true };
+  }
+  if (/[\r\n]/.test(o.becomePassword)) {
+    throw new Error('the become password must not contain a newline');
+  }
+  const pwLine = Buffer.from(`${o.becomePassword}\n`, 'utf8');
+  if (stdin === undefined || stdin.length === 0) {
+    return {
+      command: `sudo -S -p '' -- sh -c ${shQuote(`exec </dev/null || exit 125\n${shCommand(cmd, o.timeoutMs)}`)}`,
+      stdin: pwLine,
+      sudo: true,
+    };
+  }
+  const inner = `exec <"$1" || exit 125\nrm -f "$1"\n${shCommand(cmd, o.timeoutMs)}`;
+  const outer = [
+    'umask 077',
+    't=$(mktemp) || exit 125',
+    `trap 'rm -f "$t"' EXIT`,
+    'IFS= read -r p || exit 125',
+    'cat >"$t" || exit 125',
+    `printf '%s\\n' "$p" | sudo -S -p '' -- sh -c ${shQuote(inner)} sh "$t"`,
+  ].join('\n');
+  return { command: `sh -c ${shQuote(outer)}`, stdin: Buffer.concat([pwLine, stdin]), sudo: true };
+}
+
+/**
+ * Recognise sudo failures in stderr and return a hint line to append (or undefined).
+ */
+export function sudoHint(stderr: string, host: string, hadPassword: boolean): string | undefined {
+  if (/sudo: (a password is required|a terminal is required)/.test(stderr)) {
+    return (
+      `provision: sudo on ${host} requires a password: set PROVISION_BECOME_PASSWORD or use ` +
+      `--ask-become-pass (or allow NOPASSWD for this user)`
+    );
+  }
+  if (hadPassword && /(incorrect password attempt|Sorry, try again|no password was provided)/.test(stderr)) {
+    return `provision: sudo on ${host} rejected the become password`;
+  }
+  if (/is not in the sudoers file|is not allowed to execute/.test(stderr)) {
+    return `provision: the login user on ${host} may not use sudo (become); fix sudoers or connect as root`;
+  }
+  if (/sudo: (command )?not found/.test(stderr)) {
+    return `provision: sudo is not installed on ${host}; install it or connect as root`;
+  }
+  return undefined;
+}
+
+/** Append a hint line to stderr (keeping it newline-terminated). */
+export function withHint(stderr: string, hint: string | undefined): string {
+  if (!hint) return stderr;
+  return `${stderr}${stderr === '' || stderr.endsWith('\n') ? '' : '\n'}${hint}\n`;
+}

@@ -1,0 +1,278 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { buildFactScript, parseFactOutput } from '../../src/core/gather.js';
+import { fact, TaskError, type FactRequest } from '../../src/core/types.js';
+import { aptCacheFact, packageFact } from '../../src/facts/apt.js';
+import { exitFact } from '../../src/facts/command.js';
+import { fileFact, keyValues, normMode } from '../../src/facts/files.js';
+import { unitFact, unitName } from '../../src/facts/systemd.js';
+import { groupFact, userFact } from '../../src/facts/users.js';
+
+const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
+
+describe('keyValues and normMode', () => {
+  test('keyValues splits at the first = and ignores other lines', () => {
+    assert.deepEqual(keyValues('a=1\nb=x=y\n\nnoise\n=bad\nc=\n'), { a: '1', b: 'x=y', c: '' });
+  });
+
+  test('normMode', () => {
+    assert.equal(normMode('644'), '0644');
+    assert.equal(normMode('0o750'), '0750');
+    assert.equal(normMode('2775'), '2775');
+    assert.equal(normMode(0o600), '0600');
+    assert.equal(normMode(undefined), undefined);
+    assert.throws(() => normMode('rw-r--r--'), /invalid mode 'rw-r--r--'/);
+  });
+});
+
+describe('file fact: parse', () => {
+  const params = { path: '/etc/nginx/nginx.conf', content: true };
+
+  test('a regular file with content', () => {
+    const body = 'user www-data;\n';
+    const out = `type=file\nparent=yes\nmode=644\nowner=root\ngroup=root\nsize=${body.length}\nsha256=${sha(body)}\ncontent=${Buffer.from(body).toString('base64')}\n`;
+    assert.deepEqual(fileFact.parse(out, params), {
+      type: 'file',
+      parentExists: true,
+      mode: '0644',
+      owner: 'root',
+      group: 'root',
+      size: body.length,
+      sha256: sha(body),
+      content: Buffer.from(body).toString('base64'),
+    });
+  });
+
+  test('an empty file has an empty content (not missing)', () => {
+    const out = `type=file\nparent=yes\nmode=600\nowner=app\ngroup=app\nsize=0\nsha256=${sha('')}\ncontent=\n`;
+    const f = fileFact.parse(out, params);
+    assert.equal(f.content, '');
+    assert.equal(f.size, 0);
+  });
+
+  test('absent, with and without its parent', () => {
+    assert.deepEqual(fileFact.parse('type=absent\nparent=yes\n', params), { type: 'absent', parentExists: true });
+    assert.deepEqual(fileFact.parse('type=absent\nparent=no\n', params), { type: 'absent', parentExists: false });
+  });
+
+  test('a symlink and a directory', () => {
+    assert.deepEqual(fileFact.parse('type=link\ntarget=../sites-available/app\nparent=yes\nmode=777\nowner=root\ngroup=root\nsize=22\n', params), {
+      type: 'link',
+      target: '../sites-available/app',
+      parentExists: true,
+      mode: '0777',
+      owner: 'root',
+      group: 'root',
+      size: 22,
+    });
+    assert.deepEqual(fileFact.parse('type=directory\nparent=yes\nmode=2775\nowner=www-data\ngroup=adm\nsize=4096\n', params), {
+      type: 'directory',
+      parentExists: true,
+      mode: '2775',
+      owner: 'www-data',
+      group: 'adm',
+      size: 4096,
+    });
+  });
+
+  test('key and script', () => {
+    assert.equal(fileFact.key(params), 'file:/etc/nginx/nginx.conf');
+    assert.match(fileFact.script(params), /base64 -w0/);
+    assert.doesNotMatch(fileFact.script({ path: '/x' }), /base64/);
+    assert.match(fileFact.script({ path: "/srv/it's" }), /^p='\/srv\/it'\\''s'$/m);
+  });
+});
+
+describe('package facts: parse', () => {
+  test('dpkg-query output for an installed package', () => {
+    assert.deepEqual(packageFact.parse('status=ii \nversion=1.22.1-9+deb12u1\n', { name: 'nginx' }), { installed: true, version: '1.22.1-9+deb12u1' });
+  });
+
+  test('a held, installed package is installed', () => {
+    assert.deepEqual(packageFact.parse('status=hi \nversion=10.11.6-0+deb12u1\n', { name: 'mariadb-server' }), { installed: true, version: '10.11.6-0+deb12u1' });
+  });
+
+  test('removed (config files left), half-configured, unknown and never-heard-of packages are not installed', () => {
+    assert.deepEqual(packageFact.parse('status=rc \nversion=2.4.57-2\n', { name: 'apache2' }), { installed: false });
+    assert.deepEqual(packageFact.parse('status=iF \nversion=1.0\n', { name: 'x' }), { installed: false });
+    assert.deepEqual(packageFact.parse('status=un \nversion=\n', { name: 'x' }), { installed: false });
+    assert.deepEqual(packageFact.parse('status=none\n', { name: 'nosuch' }), { installed: false });
+  });
+
+  test('no dpkg-query: unavailable', () => {
+    assert.deepEqual(packageFact.parse('unavailable=yes\n', { name: 'nginx' }), { installed: false, unavailable: true });
+  });
+
+  test('key and apt cache', () => {
+    assert.equal(packageFact.key({ name: 'nginx' }), 'package:nginx');
+    assert.deepEqual(aptCacheFact.parse('updated=1700000000\nnow=1700000600\n', {}), { updatedAt: 1_700_000_000, now: 1_700_000_600 });
+    assert.deepEqual(aptCacheFact.parse('updated=0\nnow=1700000600\n', {}), { updatedAt: 0, now: 1_700_000_600 });
+  });
+});
+
+describe('unit facts: parse systemctl show', () => {
+  test('unitName adds .service unless a unit type is given', () => {
+    assert.equal(unitName('nginx'), 'nginx.service');
+    assert.equal(unitName('nginx.service'), 'nginx.service');
+    assert.equal(unitName('docker.socket'), 'docker.socket');
+    assert.equal(unitName('apt-daily.timer'), 'apt-daily.timer');
+    assert.equal(unitName('srv-data.mount'), 'srv-data.mount');
+    assert.equal(unitFact.key({ name: 'nginx' }), 'unit:nginx.service');
+  });
+
+  test('loaded, running, enabled', () => {
+    // systemctl prints the properties in its own order, not the -p order
+    const out = 'NeedDaemonReload=no\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n';
+    assert.deepEqual(unitFact.parse(out, { name: 'nginx' }), { exists: true, active: 'active', enabled: 'enabled', needDaemonReload: false });
+  });
+
+  test('loaded, failed, static, changed on disk', () => {
+    const out = 'NeedDaemonReload=yes\nLoadState=loaded\nActiveState=failed\nUnitFileState=static\n';
+    assert.deepEqual(unitFact.parse(out, { name: 'app' }), { exists: true, active: 'failed', enabled: 'static', needDaemonReload: true });
+  });
+
+  test('not found', () => {
+    const out = 'NeedDaemonReload=no\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n';
+    assert.deepEqual(unitFact.parse(out, { name: 'nginx' }), { exists: false, active: 'inactive', enabled: 'unknown', needDaemonReload: false });
+  });
+
+  test('masked exists', () => {
+    const out = 'NeedDaemonReload=no\nLoadState=masked\nActiveState=inactive\nUnitFileState=masked\n';
+    assert.deepEqual(unitFact.parse(out, { name: 'nginx' }), { exists: true, active: 'inactive', enabled: 'masked', needDaemonReload: false });
+  });
+
+  test('systemctl failed (no systemd)', () => {
+    assert.deepEqual(unitFact.parse('LoadState=error\n', { name: 'nginx' }), { exists: false, active: 'unknown', enabled: 'unknown', needDaemonReload: false });
+  });
+});
+
+describe('user and group facts: parse getent', () => {
+  test('an existing user', () => {
+    const out = 'passwd=deploy:x:1001:1001:Deploy User,,,:/home/deploy:/bin/bash\ngroup=deploy\ngroups=deploy sudo adm docker\n';
+    assert.deepEqual(userFact.parse(out, { name: 'deploy' }), { exists: true, uid: 1001, home: '/home/deploy', shell: '/bin/bash', group: 'deploy', groups: ['adm', 'docker', 'sudo'] });
+  });
+
+  test('a system user with only its primary group; a GECOS field with =', () => {
+    const out = 'passwd=www-data:x:33:33:www-data=web:/var/www:/usr/sbin/nologin\ngroup=www-data\ngroups=www-data\n';
+    assert.deepEqual(userFact.parse(out, { name: 'www-data' }), { exists: true, uid: 33, home: '/var/www', shell: '/usr/sbin/nologin', group: 'www-data', groups: [] });
+  });
+
+  test('an absent user', () => {
+    assert.deepEqual(userFact.parse('passwd=\n', { name: 'nosuch' }), { exists: false });
+  });
+
+  test('groups', () => {
+    assert.deepEqual(groupFact.parse('docker:x:999:deploy,ci\n', { name: 'docker' }), { exists: true, gid: 999 });
+    assert.deepEqual(groupFact.parse('', { name: 'nosuch' }), { exists: false });
+    assert.equal(groupFact.key({ name: 'docker' }), 'group:docker');
+  });
+});
+
+describe('exit fact', () => {
+  test('parse', () => {
+    assert.deepEqual(exitFact.parse('rc=0\n', { cmd: 'true' }), { rc: 0 });
+    assert.deepEqual(exitFact.parse('rc=127\n', { cmd: 'nosuch' }), { rc: 127 });
+    assert.deepEqual(exitFact.parse('', { cmd: 'x' }), { rc: 255 });
+  });
+
+  test('script discards output and keeps the exit code', () => {
+    const out = execFileSync('sh', ['-c', exitFact.script({ cmd: 'echo rc=9; exit 3', chdir: '/' })], { encoding: 'utf8' });
+    assert.equal(out, 'rc=3\n');
+    assert.deepEqual(exitFact.parse(out, { cmd: 'x' }), { rc: 3 });
+  });
+});
+
+describe('gather: buildFactScript / parseFactOutput', () => {
+  const BOUNDARY = 'PROVISION-0123456789ab';
+
+  test('parses each section by its boundary; noisy and empty sections', () => {
+    const reqs: FactRequest[] = [fact(exitFact, { cmd: 'a' }), fact(groupFact, { name: 'g' }), fact(exitFact, { cmd: 'b' })];
+    const out = `junk\n@@${BOUNDARY} 0\nrc=4\n\n@@${BOUNDARY} end 0\n@@${BOUNDARY} 1\n\n@@${BOUNDARY} end 0\n@@${BOUNDARY} 2\nrc=0\n\n@@${BOUNDARY} end 0\n`;
+    assert.deepEqual(parseFactOutput(reqs, out, BOUNDARY), [{ rc: 4 }, { exists: false }, { rc: 0 }]);
+  });
+
+  test('a missing or truncated section is a TaskError', () => {
+    const reqs: FactRequest[] = [fact(exitFact, { cmd: 'a' }), fact(groupFact, { name: 'g' })];
+    assert.throws(
+      () => parseFactOutput(reqs, `@@${BOUNDARY} 0\nrc=0\n\n@@${BOUNDARY} end 0\n`, BOUNDARY),
+      (e: unknown) => e instanceof TaskError && e.message === 'fact group: no output (did the fact script abort?)',
+    );
+    assert.throws(
+      () => parseFactOutput(reqs, `@@${BOUNDARY} 0\nrc=0\n\n@@${BOUNDARY} end 0\n@@${BOUNDARY} 1\nroot:x:0:\n`, BOUNDARY),
+      (e: unknown) => e instanceof TaskError && e.message === 'fact group: truncated output',
+    );
+  });
+
+  test('round trip: the generated script run for real with sh -c on this machine (read-only)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'provision-facts-'));
+    const body = 'hello facts\nline 2\n';
+    const filePath = join(dir, 'conf file.txt');
+    writeFileSync(filePath, body);
+    chmodSync(filePath, 0o640);
+    mkdirSync(join(dir, 'sub'));
+    chmodSync(join(dir, 'sub'), 0o2750);
+    symlinkSync('conf file.txt', join(dir, 'link'));
+    const me = userInfo();
+    const myGroup = execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim();
+    const hasDpkg = spawnSync('sh', ['-c', 'command -v dpkg-query']).status === 0;
+
+    const reqs: FactRequest[] = [
+      fact(fileFact, { path: filePath, content: true }),
+      fact(fileFact, { path: filePath }),
+      fact(fileFact, { path: join(dir, 'missing') }),
+      fact(fileFact, { path: join(dir, 'nodir', 'missing') }),
+      fact(fileFact, { path: join(dir, 'link') }),
+      fact(fileFact, { path: join(dir, 'sub') }),
+      fact(packageFact, { name: 'coreutils' }),
+      fact(packageFact, { name: 'provision-no-such-package' }),
+      fact(exitFact, { cmd: 'test -d sub', chdir: dir }),
+      fact(exitFact, { cmd: 'exit 7' }),
+      fact(userFact, { name: me.username }),
+      fact(userFact, { name: 'provision-no-such-user' }),
+      fact(groupFact, { name: myGroup }),
+      fact(groupFact, { name: 'provision-no-such-group' }),
+      fact(aptCacheFact, {}),
+    ];
+    const script = buildFactScript(reqs, BOUNDARY);
+    const r = spawnSync('sh', ['-c', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [content, plain, missing, noParent, link, sub, coreutils, nopkg, exitOk, exit7, userMe, noUser, groupMe, noGroup, cache] = parseFactOutput(reqs, r.stdout, BOUNDARY) as any[];
+
+    assert.deepEqual(content, { type: 'file', parentExists: true, mode: '0640', owner: me.username, group: myGroup, size: body.length, sha256: sha(body), content: Buffer.from(body).toString('base64') });
+    assert.deepEqual(plain, { type: 'file', parentExists: true, mode: '0640', owner: me.username, group: myGroup, size: body.length, sha256: sha(body) });
+    assert.deepEqual(missing, { type: 'absent', parentExists: true });
+    assert.deepEqual(noParent, { type: 'absent', parentExists: false });
+    assert.equal(link.type, 'link');
+    assert.equal(link.target, 'conf file.txt');
+    assert.equal(link.mode, '0777');
+    assert.equal(link.sha256, undefined);
+    assert.equal(sub.type, 'directory');
+    assert.equal(sub.mode, '2750');
+    if (hasDpkg) {
+      assert.equal(coreutils.installed, true);
+      assert.match(coreutils.version, /^\d/);
+      assert.equal(coreutils.version, execFileSync('dpkg-query', ['-W', '-f=${Version}', 'coreutils'], { encoding: 'utf8' }));
+    } else {
+      assert.deepEqual(coreutils, { installed: false, unavailable: true });
+    }
+    assert.deepEqual(nopkg, hasDpkg ? { installed: false } : { installed: false, unavailable: true });
+    assert.deepEqual(exitOk, { rc: 0 });
+    assert.deepEqual(exit7, { rc: 7 });
+    assert.equal(userMe.exists, true);
+    assert.equal(userMe.uid, me.uid);
+    assert.equal(userMe.home, me.homedir);
+    assert.equal(userMe.group, myGroup);
+    assert.ok(!userMe.groups.includes(myGroup));
+    assert.deepEqual(noUser, { exists: false });
+    assert.deepEqual(groupMe, { exists: true, gid: me.gid });
+    assert.deepEqual(noGroup, { exists: false });
+    const now = Math.floor(Date.now() / 1000);
+    assert.ok(Math.abs(cache.now - now) <= 5, `now=${cache.now}`);
+    assert.ok(cache.updatedAt >= 0 && cache.updatedAt <= cache.now);
+  });
+});
