@@ -60,7 +60,8 @@ function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
     },
     predict(a, facts) {
       const out: Facts = {};
-      if (a.creates) out.creates = { ...(facts.creates as FileFact), type: 'file', parentExists: true };
+      // The command creates the path: its kind, mode and owner are not known before it runs.
+      if (a.creates) out.creates = { type: 'file', parentExists: true };
       if (a.removes) out.removes = { type: 'absent', parentExists: true };
       // a guarded command must satisfy its guard afterwards (verify enforces it)
       if (a.unless) out.unless = { rc: 0 };

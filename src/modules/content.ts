@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import { sq } from '../core/shell.js';
 import type { Change, Command, ModuleContext } from '../core/types.js';
-import { TaskError } from '../core/types.js';
+import { TaskError, Unknown } from '../core/types.js';
 import { normMode, type FileFact } from '../facts/files.js';
 
 export interface ContentArgs {
@@ -49,6 +49,9 @@ export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, 
   if (fact.type === 'other') throw new TaskError(`${dest} exists and is not a regular file`);
   if (!fact.parentExists && !ctx.predicted) {
     throw new TaskError(`parent directory of ${dest} does not exist (create it with a 'file' task, state: directory)`);
+  }
+  if (ctx.predicted && fact.type === 'file' && fact.sha256 === undefined) {
+    throw new Unknown(`${dest} will be created by an earlier task; its content is known only after it runs`);
   }
   const want = sha256(content);
   const exists = fact.type === 'file';

@@ -1,7 +1,7 @@
 /** file: a file, directory or symlink exists (or not), with mode, owner and group. */
 import { z } from 'zod';
 import { sq } from '../core/shell.js';
-import { fact, TaskError, type Change, type StateModule } from '../core/types.js';
+import { fact, TaskError, Unknown, type Change, type StateModule } from '../core/types.js';
 import { fileFact, normMode, type FileFact } from '../facts/files.js';
 import { planAttributes } from './content.js';
 import { fileAttrs } from './copy.js';
@@ -27,6 +27,15 @@ export const file: StateModule<Args, { file: FileFact }> = {
     const p = sq(args.path);
     const mode = normMode(args.mode);
     const changes: Change[] = [];
+    if (ctx.predicted) {
+      // Check mode after earlier predicted changes: say so when the outcome cannot be known.
+      if (f.type === 'absent' && !f.parentExists && args.state === 'absent') {
+        throw new Unknown(`${args.path} and its directory do not exist yet; a pending package install may create them`);
+      }
+      if (f.type !== 'absent' && ((mode && f.mode === undefined) || (args.owner && f.owner === undefined) || (args.group && f.group === undefined))) {
+        throw new Unknown(`${args.path} will be created by an earlier task; its mode and owner are known only after it runs`);
+      }
+    }
     switch (args.state) {
       case 'absent':
         if (f.type !== 'absent') changes.push({ action: 'remove', target: args.path, summary: `remove ${f.type} ${args.path}`, commands: [{ cmd: `rm -rf -- ${p}` }] });

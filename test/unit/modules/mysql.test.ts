@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -318,6 +318,7 @@ describe('mysql_db plan', () => {
     assert.deepEqual(mysqlDb.plan(args, dbFacts(PRESENT), c), []);
     await assert.rejects(async () => mysqlDb.prepare!(dbArgs({ import: '../secret.sql' }), c), isTaskError(/inside files/));
     await assert.rejects(async () => mysqlDb.prepare!(dbArgs({ import: 'missing.sql' }), c), isTaskError(/cannot read/));
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('present -> no change; wrong collation -> ALTER DATABASE', () => {
