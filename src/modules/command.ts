@@ -58,7 +58,7 @@ function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
         },
       ];
     },
-    predict(a, facts) {
+    predict(a) {
       const out: Facts = {};
       // The command creates the path: its kind, mode and owner are not known before it runs.
       if (a.creates) out.creates = { type: 'file', parentExists: true };
