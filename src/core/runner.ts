@@ -6,6 +6,7 @@
  * [apply: run the plan's commands -> re-gather facts -> re-plan must be empty].
  */
 import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
 import pLimit from 'p-limit';
 import { ExpressionError, Scope, UndefinedVariable } from './expr.js';
 import { gatherFacts, HOST_FACTS_SCRIPT, parseHostFacts } from './gather.js';
@@ -225,6 +226,7 @@ export class Runner {
           check: this.opts.check,
           predicted: this.opts.check && (delegated ? this.runPredicted : h.predicted),
           root: this.opts.root,
+          playbookDir: dirname(play.file),
           mask: this.opts.masker.mask,
           note: (s) => notes.push(s),
           render: (source, filename) => scope.template(source, filename),

@@ -136,8 +136,10 @@ export interface ModuleContext {
    * installed does not exist yet). Modules use it to predict "will be provided" or throw Unknown.
    */
   predicted: boolean;
-  /** Project root (templates/, files/ are resolved against it). */
+  /** Project root: templates/ and files/ are looked up next to the playbook first, then here. */
   root: string;
+  /** Directory of the playbook file the task comes from. */
+  playbookDir?: string;
   /** Replace every known secret in a string with ********. */
   mask(s: string): string;
   /** Add a note to the task's result ("skipped: /x exists"). */

@@ -1,5 +1,5 @@
 /** copy: a file with the given content (inline `content`, or `src` relative to files/). */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { fact, TaskError, type StateModule } from '../core/types.js';
@@ -25,8 +25,10 @@ const schema = z
 
 type Args = z.infer<typeof schema> & { _bytes?: Buffer };
 
-export function readLocal(root: string, dir: string, rel: string): Buffer {
-  const path = resolve(join(root, dir), rel);
+/** Read `dir/rel` (dir: files or templates) next to the playbook, else under the project root. */
+export function readLocal(ctx: { root: string; playbookDir?: string }, dir: string, rel: string): Buffer {
+  const near = ctx.playbookDir ? resolve(join(ctx.playbookDir, dir), rel) : undefined;
+  const path = near && existsSync(near) ? near : resolve(join(ctx.root, dir), rel);
   try {
     return readFileSync(path);
   } catch (e) {
@@ -39,7 +41,7 @@ export const copy: StateModule<Args, { file: FileFact }> = {
   type: 'state',
   schema,
   prepare(args, ctx) {
-    return { ...args, _bytes: args.src !== undefined ? readLocal(ctx.root, 'files', args.src) : Buffer.from(args.content ?? '', 'utf8') };
+    return { ...args, _bytes: args.src !== undefined ? readLocal(ctx, 'files', args.src) : Buffer.from(args.content ?? '', 'utf8') };
   },
   facts: (args) => ({ file: fact(fileFact, { path: args.dest, content: true }) }),
   plan: (args, facts, ctx) => planContent(args, args._bytes!, facts.file, ctx),

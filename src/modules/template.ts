@@ -21,7 +21,7 @@ export const template: StateModule<Args, { file: FileFact }> = {
   type: 'state',
   schema,
   prepare(args, ctx) {
-    const source = readLocal(ctx.root, 'templates', args.src).toString('utf8');
+    const source = readLocal(ctx, 'templates', args.src).toString('utf8');
     return { ...args, _bytes: Buffer.from(ctx.render(source, `templates/${args.src}`), 'utf8') };
   },
   facts: (args) => ({ file: fact(fileFact, { path: args.dest, content: true }) }),
