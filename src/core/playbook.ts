@@ -19,6 +19,8 @@ export interface Task {
   become?: boolean;
   delegateTo?: string;
   ignoreErrors: boolean;
+  /** `loop:` a list, or a `{{ }}` expression giving one; the task runs once per `item`. */
+  loop?: unknown;
   /** file:line:col of the task, for messages. */
   where: string;
 }
@@ -40,7 +42,7 @@ export interface Playbook {
   plays: Play[];
 }
 
-const TASK_KEYS = new Set(['name', 'when', 'notify', 'tags', 'register', 'become', 'delegate_to', 'ignore_errors']);
+const TASK_KEYS = new Set(['name', 'when', 'notify', 'tags', 'register', 'become', 'delegate_to', 'ignore_errors', 'loop']);
 const stringList = z.union([z.string().min(1), z.array(z.string().min(1))]).transform((v) => (Array.isArray(v) ? v : [v]));
 const varName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name: letters, digits, _');
 
@@ -53,6 +55,7 @@ const taskMeta = z.object({
   become: z.boolean().optional(),
   delegate_to: z.string().min(1).optional(),
   ignore_errors: z.boolean().optional(),
+  loop: z.union([z.array(z.unknown()), z.string().regex(/\{\{[\s\S]*\}\}/, "a list, or a '{{ expression }}' giving one")]).optional(),
 });
 
 const playSchema = z
@@ -176,6 +179,7 @@ function loadTask(src: YamlSource, raw: unknown, path: Path, modules: Map<string
     become: meta.become,
     delegateTo: meta.delegate_to,
     ignoreErrors: meta.ignore_errors ?? false,
+    loop: meta.loop,
     where: where(src, path),
   };
 }

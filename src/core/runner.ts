@@ -30,6 +30,13 @@ import {
   type StateModule,
 } from './types.js';
 
+interface Outcome {
+  status: TaskStatus;
+  error?: string;
+  changes: ChangeReport[];
+  registerData: Record<string, unknown>;
+}
+
 export interface RunOptions {
   check: boolean;
   limit?: string;
@@ -174,7 +181,7 @@ export class Runner {
     return task.tags.includes('always') || task.tags.some((t) => tags.includes(t));
   }
 
-  private scope(play: Play, h: HostState): Scope {
+  private scope(play: Play, h: HostState, extra: Record<string, unknown> = {}): Scope {
     const inv = this.inventory;
     const hostvars: Record<string, unknown> = {};
     for (const [name, ih] of inv.hosts) hostvars[name] = { ...ih.vars, name, address: ih.address, port: ih.port, user: ih.user, groups: ih.groups };
@@ -185,6 +192,7 @@ export class Runner {
       ...play.vars,
       ...h.registered,
       ...this.opts.extraVars,
+      ...extra,
       host: { name: h.inv.name, address: h.inv.address, port: h.inv.port, user: h.inv.user, groups: h.inv.groups },
       groups,
       hostvars,
@@ -196,50 +204,11 @@ export class Runner {
 
   private async runTask(play: Play, task: Task, h: HostState, handler: boolean): Promise<TaskStatus> {
     const t0 = Date.now();
-    const mod = this.opts.modules.get(task.module)!;
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler });
     const notes: string[] = [];
-    let changes: ChangeReport[] = [];
-    let status: TaskStatus;
-    let error: string | undefined;
-    let registerData: Record<string, unknown> = {};
-    const scope = this.scope(play, h);
-    const delegated = task.delegateTo !== undefined;
-    try {
-      if (task.when !== undefined && !scope.condition(task.when)) {
-        status = 'skipped';
-        notes.push(`condition is false: ${String(task.when)}`);
-      } else {
-        const rendered = scope.render(task.args);
-        const parsed = mod.schema.safeParse(rendered);
-        if (!parsed.success) {
-          throw new TaskError(
-            `invalid arguments for ${mod.name} (${task.where}): ` +
-              parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message.replace(/^Invalid input: /, '')}`).join('; '),
-          );
-        }
-        const conn = this.connectionFor(task, h);
-        const become = task.become ?? play.become ?? h.inv.become;
-        const ctx: ModuleContext = {
-          host: h.inv.name,
-          vars: {},
-          check: this.opts.check,
-          predicted: this.opts.check && (delegated ? this.runPredicted : h.predicted),
-          root: this.opts.root,
-          playbookDir: dirname(play.file),
-          mask: this.opts.masker.mask,
-          note: (s) => notes.push(s),
-          render: (source, filename) => scope.template(source, filename),
-        };
-        if (mod.type === 'check') {
-          ({ status, error, registerData } = await this.runCheck(mod, parsed.data, conn, ctx, task, h));
-        } else {
-          ({ status, error, changes, registerData } = await this.runState(mod, parsed.data, conn, ctx, task, h, become, delegated));
-        }
-      }
-    } catch (e) {
-      ({ status, error } = this.classify(e, h, task));
-    }
+    const outcome = task.loop === undefined ? await this.execute(play, task, h, this.scope(play, h), notes) : await this.executeLoop(play, task, h, notes);
+    const { status, changes, registerData } = outcome;
+    let error = outcome.error;
     if (status === 'unknown' && error) {
       notes.push(error);
       error = undefined;
@@ -265,6 +234,79 @@ export class Runner {
     }
     this.emit({ type: 'task-result', result });
     return status;
+  }
+
+  private async execute(play: Play, task: Task, h: HostState, scope: Scope, notes: string[]): Promise<Outcome> {
+    const mod = this.opts.modules.get(task.module)!;
+    const delegated = task.delegateTo !== undefined;
+    try {
+      if (task.when !== undefined && !scope.condition(task.when)) {
+        notes.push(`condition is false: ${String(task.when)}`);
+        return { status: 'skipped', changes: [], registerData: {} };
+      }
+      const rendered = scope.render(task.args);
+      const parsed = mod.schema.safeParse(rendered);
+      if (!parsed.success) {
+        throw new TaskError(
+          `invalid arguments for ${mod.name} (${task.where}): ` +
+            parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message.replace(/^Invalid input: /, '')}`).join('; '),
+        );
+      }
+      const conn = this.connectionFor(task, h);
+      const become = task.become ?? play.become ?? h.inv.become;
+      const ctx: ModuleContext = {
+        host: h.inv.name,
+        vars: {},
+        check: this.opts.check,
+        predicted: this.opts.check && (delegated ? this.runPredicted : h.predicted),
+        root: this.opts.root,
+        playbookDir: dirname(play.file),
+        mask: this.opts.masker.mask,
+        note: (s) => notes.push(s),
+        render: (source, filename) => scope.template(source, filename),
+      };
+      if (mod.type === 'check') return { changes: [], ...(await this.runCheck(mod, parsed.data, conn, ctx, task, h)) };
+      return await this.runState(mod, parsed.data, conn, ctx, task, h, become, delegated);
+    } catch (e) {
+      return { ...this.classify(e, h, task), changes: [], registerData: {} };
+    }
+  }
+
+  /** `loop:` runs the task once per item (as `item`); the first failure stops the loop. */
+  private async executeLoop(play: Play, task: Task, h: HostState, notes: string[]): Promise<Outcome> {
+    let items: unknown;
+    try {
+      items = this.scope(play, h).render(task.loop);
+    } catch (e) {
+      return { ...this.classify(e, h, task), changes: [], registerData: {} };
+    }
+    if (!Array.isArray(items)) {
+      return { status: 'failed', error: `loop: expected a list, got ${typeof items} (task at ${task.where})`, changes: [], registerData: {} };
+    }
+    const results: Record<string, unknown>[] = [];
+    const changes: ChangeReport[] = [];
+    const statuses: TaskStatus[] = [];
+    for (const item of items) {
+      const label = typeof item === 'string' || typeof item === 'number' ? String(item) : JSON.stringify(item);
+      const itemNotes: string[] = [];
+      const o = await this.execute(play, task, h, this.scope(play, h, { item }), itemNotes);
+      statuses.push(o.status);
+      changes.push(...o.changes.map((c) => ({ ...c, summary: `[${label}] ${c.summary}` })));
+      itemNotes.forEach((n) => notes.push(`[${label}] ${n}`));
+      results.push({ item, status: o.status, changed: o.status === 'changed', ...o.registerData });
+      if (o.status === 'failed') {
+        return { status: 'failed', error: `item ${label}: ${o.error}`, changes, registerData: { results } };
+      }
+      if (h.unreachable) break;
+    }
+    const status: TaskStatus = statuses.includes('changed')
+      ? 'changed'
+      : statuses.includes('unknown')
+        ? 'unknown'
+        : statuses.length > 0 && statuses.every((s) => s === 'skipped')
+          ? 'skipped'
+          : 'ok';
+    return { status, changes, registerData: { results } };
   }
 
   private classify(e: unknown, h: HostState, task: Task): { status: TaskStatus; error: string } {

@@ -216,3 +216,34 @@ describe('runner', () => {
     assert.deepEqual(statuses(c2.report), ['h1|Change|ok', 'h1|Check it|ok']);
   });
 });
+
+describe('loop', () => {
+  it('runs a task once per item, reports one result, registers results, and stops at the first failure', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - name: Files per item
+      copy: { dest: "{{ base }}/{{ item }}.txt", content: "{{ item }}" }
+      loop: [a, b, c]
+      register: made
+    - name: Derived loop
+      command: { cmd: "touch {{ base }}/{{ item.name }}", creates: "{{ base }}/{{ item.name }}" }
+      loop: "{{ made.results.map((r) => ({ name: r.item + '.stamp' })) }}"
+    - name: Fails on b
+      command: { cmd: "test {{ item }} != b" }
+      loop: [a, b, c]
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(statuses(report), ['h1|Files per item|changed', 'h1|Derived loop|changed', 'h1|Fails on b|failed']);
+    assert.deepEqual(
+      report.tasks[0].changes.map((c) => c.summary),
+      ['[a] create ' + join(dir, 'a.txt') + ' (1 bytes)', '[b] create ' + join(dir, 'b.txt') + ' (1 bytes)', '[c] create ' + join(dir, 'c.txt') + ' (1 bytes)'],
+    );
+    assert.ok(existsSync(join(dir, 'c.stamp')));
+    assert.match(report.tasks[2].error!, /^item b: .*exit code 1/);
+    assert.equal(report.tasks[2].changes.length, 2, 'item a ran (changed), item b failed, item c never ran');
+    const again = await runPlaybook({ inventory: inventory(dir), playbook: playbook.replace(/ {4}- name: Fails on b[\s\S]*$/, ''), dir });
+    assert.deepEqual(statuses(again.report), ['h1|Files per item|ok', 'h1|Derived loop|ok']);
+  });
+});
