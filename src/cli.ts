@@ -121,9 +121,26 @@ export async function runCommand(playbookArgs: string[], o: CliOptions): Promise
     secrets,
     traceCommands: o.verbose > 0,
   });
-  const report = await runner.run(playbooks);
-  const bad = Object.values(report.recap).some((r) => r.unreachable || r.failed > 0);
-  return bad ? 1 : 0;
+  let sigints = 0;
+  const onSigint = () => {
+    sigints++;
+    if (sigints === 1) {
+      process.stderr.write('\ninterrupted: finishing the tasks in flight, then stopping (Ctrl-C again to abort at once)\n');
+      runner.interrupt();
+    } else {
+      process.stderr.write('\naborted: tasks in flight may be half-applied; run again (or with --check) to see the state\n');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const report = await runner.run(playbooks);
+    if (report.interrupted) return 130;
+    const bad = Object.values(report.recap).some((r) => r.unreachable || r.failed > 0);
+    return bad ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
 
 function collect(v: string, prev: string[]): string[] {

@@ -69,7 +69,10 @@ export function formatRecap(report: RunReport): string {
   }
   const changed = Object.values(report.recap).reduce((n, r) => n + r.changed, 0);
   const failed = Object.values(report.recap).some((r) => r.failed > 0 || r.unreachable);
-  const summary = failed ? pc.red('FAILED') : changed === 0 ? pc.green('no changes: every host is converged') : pc.yellow(`${changed} task(s) ${report.check ? 'would change' : 'changed'}`);
+  const summary = report.interrupted
+    ? pc.red('INTERRUPTED: the tasks listed above ran; the rest did not')
+    : failed
+      ? pc.red('FAILED') : changed === 0 ? pc.green('no changes: every host is converged') : pc.yellow(`${changed} task(s) ${report.check ? 'would change' : 'changed'}`);
   lines.push(`${summary} ${pc.dim(`in ${(report.durationMs / 1000).toFixed(1)} s`)}`);
   return lines.join('\n');
 }

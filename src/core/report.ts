@@ -46,5 +46,7 @@ export const runReport = z.object({
   durationMs: z.number(),
   recap: z.record(z.string(), hostRecap),
   tasks: z.array(taskReport),
+  /** The run was interrupted (Ctrl-C): tasks after the ones listed did not run. */
+  interrupted: z.boolean().optional(),
 });
 export type RunReport = z.infer<typeof runReport>;

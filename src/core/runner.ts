@@ -83,6 +83,12 @@ export class Runner {
   private runPredicted = false;
   private readonly runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   private localConn?: Connection;
+  private interrupted = false;
+
+  /** Stop after the tasks in flight (Ctrl-C): nothing new starts; the report says so. */
+  interrupt(): void {
+    this.interrupted = true;
+  }
 
   constructor(
     private readonly inventory: Inventory,
@@ -113,6 +119,7 @@ export class Runner {
     try {
       for (const pb of playbooks) {
         for (const play of pb.plays) {
+          if (this.interrupted) break;
           const hosts = selectHosts(this.inventory, play.hosts).filter((h) => this.hosts.has(h));
           const active = hosts.filter((h) => !this.hosts.get(h)!.failed && !this.hosts.get(h)!.unreachable);
           this.emit({ type: 'play-start', play: play.name, hosts: active });
@@ -126,7 +133,13 @@ export class Runner {
     }
     const recap: Record<string, HostRecap> = {};
     for (const [name, h] of this.hosts) recap[name] = h.recap;
-    const report: RunReport = this.opts.masker.maskDeep({ check: this.opts.check, durationMs: Date.now() - started, recap, tasks: this.tasks });
+    const report: RunReport = this.opts.masker.maskDeep({
+      check: this.opts.check,
+      durationMs: Date.now() - started,
+      recap,
+      tasks: this.tasks,
+      ...(this.interrupted ? { interrupted: true } : {}),
+    });
     this.emit({ type: 'run-end', report });
     return report;
   }
@@ -157,6 +170,7 @@ export class Runner {
     if (!(await this.connect(h))) return;
     const notified = new Set<string>();
     for (const task of play.tasks) {
+      if (this.interrupted) return;
       if (!this.selected(task)) continue;
       const status = await this.runTask(play, task, h, false);
       if (status === 'changed') task.notify.forEach((n) => notified.add(n));

@@ -65,6 +65,8 @@ export async function runPlaybook(opts: {
   dropAfter?: Record<string, number>;
   extraVars?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
+  /** Interrupt the run (as Ctrl-C does) after this many task results. */
+  interruptAfter?: number;
 }): Promise<Harness> {
   const invFile = join(opts.dir, 'inventory.yml');
   const pbFile = join(opts.dir, 'playbook.yml');
@@ -92,7 +94,12 @@ export async function runPlaybook(opts: {
       return c;
     },
     local: () => new FakeConnection('localhost'),
-    emit: (e) => events.push(e),
+    emit: (e) => {
+      events.push(e);
+      if (e.type === 'task-result' && opts.interruptAfter !== undefined && events.filter((x) => x.type === 'task-result').length === opts.interruptAfter) {
+        runner.interrupt();
+      }
+    },
     masker,
     secrets: new SecretStore(join(opts.dir, 'secrets.json'), masker, opts.env ?? {}),
   });

@@ -247,3 +247,21 @@ describe('loop', () => {
     assert.deepEqual(statuses(again.report), ['h1|Files per item|ok', 'h1|Derived loop|ok']);
   });
 });
+
+describe('interrupt', () => {
+  it('stops after the tasks in flight and says so in the report', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - { name: one, command: { cmd: "true" } }
+    - { name: two, command: { cmd: "true" } }
+- hosts: h1
+  tasks:
+    - { name: three, command: { cmd: "true" } }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir, interruptAfter: 1 });
+    assert.deepEqual(statuses(report), ['h1|one|changed']);
+    assert.equal(report.interrupted, true);
+  });
+});
