@@ -63,6 +63,7 @@ export function formatRecap(report: RunReport): string {
       (r.failed ? pc.red : pc.dim)(`failed=${r.failed}`),
       pc.dim(`skipped=${r.skipped}`),
       (r.unknown ? pc.magenta : pc.dim)(`unknown=${r.unknown}`),
+      ...(r.ignored ? [pc.dim(`ignored=${r.ignored}`)] : []),
       (r.unreachable ? pc.red : pc.dim)(`unreachable=${r.unreachable ? 1 : 0}`),
     ];
     lines.push(`${pc.bold(host.padEnd(10))} ${parts.join('  ')}${r.unreachable && r.error ? `\n${' '.repeat(11)}${pc.red(r.error)}` : ''}`);

@@ -1,10 +1,11 @@
 /** Read a line from the terminal without echoing it (for passwords). */
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
+import { ConfigError } from './core/yamlsource.js';
 
 export function promptHidden(question: string): Promise<string> {
   if (!process.stdin.isTTY) {
-    return Promise.reject(new Error('--ask-become-pass needs a terminal; set PROVISION_BECOME_PASSWORD instead'));
+    return Promise.reject(new ConfigError('--ask-become-pass needs a terminal; set PROVISION_BECOME_PASSWORD instead'));
   }
   let muted = false;
   const output = new Writable({

@@ -27,9 +27,14 @@ export class ExpressionError extends Error {
 const PROBED = new Set(['toJSON', 'then', 'constructor', 'asymmetricMatch', '$$typeof', 'nodeType', 'inspect', 'length']);
 
 /** Wrap a value so that reading a missing property throws UndefinedVariable. */
+const proxies = new WeakMap<object, object>();
+
 export function strict<T>(value: T, path: string): T {
   if (value === null || typeof value !== 'object') return value;
-  return new Proxy(value as object, {
+  // one proxy per object, so that identity holds (list.indexOf(list[0]) === 0)
+  const known = proxies.get(value as object);
+  if (known) return known as T;
+  const proxy = new Proxy(value as object, {
     get(target, key, receiver) {
       if (typeof key === 'string' && !(key in target) && !PROBED.has(key)) {
         throw new UndefinedVariable(`${path}.${key}`);
@@ -37,7 +42,9 @@ export function strict<T>(value: T, path: string): T {
       const v = Reflect.get(target, key, receiver);
       return typeof key === 'string' && v !== null && typeof v === 'object' ? strict(v, `${path}.${key}`) : v;
     },
-  }) as T;
+  });
+  proxies.set(value as object, proxy);
+  return proxy as T;
 }
 
 const TEMPLATE_RE = /\{\{([\s\S]+?)\}\}/g;
@@ -48,7 +55,11 @@ export function hasTemplate(v: unknown): boolean {
 }
 
 /**
- * A scope: variables plus functions (secret(), ...). Values are resolved lazily and cached.
+ * A scope: variables plus functions (secret(), ...).
+ *  - `raw` values come from configuration (inventory, playbooks, extra vars): `{{ }}` in them
+ *    is rendered lazily, when used, and cached.
+ *  - `literal` values come from hosts and the engine (registered results, facts, loop items):
+ *    they are data and are NEVER rendered (host output must not be evaluated).
  */
 export class Scope {
   private cache = new Map<string, unknown>();
@@ -57,19 +68,21 @@ export class Scope {
   constructor(
     private readonly raw: Record<string, unknown>,
     private readonly functions: Record<string, (...a: any[]) => unknown> = {},
+    private readonly literal: Record<string, unknown> = {},
   ) {}
 
   has(name: string): boolean {
-    return name in this.raw || name in this.functions;
+    return Object.hasOwn(this.literal, name) || Object.hasOwn(this.raw, name) || Object.hasOwn(this.functions, name);
   }
 
   names(): string[] {
-    return [...new Set([...Object.keys(this.raw), ...Object.keys(this.functions)])];
+    return [...new Set([...Object.keys(this.raw), ...Object.keys(this.literal), ...Object.keys(this.functions)])];
   }
 
   get(name: string): unknown {
-    if (name in this.functions) return this.functions[name];
-    if (!(name in this.raw)) throw new UndefinedVariable(name);
+    if (Object.hasOwn(this.functions, name)) return this.functions[name];
+    if (Object.hasOwn(this.literal, name)) return this.literal[name];
+    if (!Object.hasOwn(this.raw, name)) throw new UndefinedVariable(name);
     if (this.cache.has(name)) return this.cache.get(name);
     if (this.resolving.has(name)) throw new ExpressionError(`variable ${name} refers to itself`);
     this.resolving.add(name);
@@ -83,15 +96,22 @@ export class Scope {
   }
 
   /** A proxy usable as `with (proxy)` scope: known names resolve, unknown names fall through. */
-  proxy(): Record<string, unknown> {
-    return new Proxy(Object.create(null), {
+  proxy(prefix = ''): Record<string, unknown> {
+    const target = Object.create(null) as Record<string, unknown>;
+    return new Proxy(target, {
       has: (_t, key) => typeof key === 'string' && this.has(key),
       get: (_t, key) => {
         if (typeof key !== 'string') return undefined;
-        if (key === Symbol.unscopables.toString()) return undefined;
-        const v = this.get(key);
-        return strict(v, key);
+        if (!prefix) return strict(this.get(key), key);
+        if (!this.has(key)) {
+          if (PROBED.has(key)) return undefined;
+          throw new UndefinedVariable(`${prefix}.${key}`);
+        }
+        return strict(this.get(key), `${prefix}.${key}`);
       },
+      ownKeys: () => this.names(),
+      getOwnPropertyDescriptor: (_t, key) =>
+        typeof key === 'string' && this.has(key) ? { configurable: true, enumerable: true, writable: false, value: this.get(key) } : undefined,
     });
   }
 
@@ -150,7 +170,9 @@ export class Scope {
       const where = /^(?:ejs|.*?):(\d+)/.exec(err.message);
       const line = where ? `:${where[1]}` : '';
       if (inner) throw new UndefinedVariable(`${inner[1] ?? inner[2]} (in ${filename}${line})`);
-      throw new ExpressionError(`template ${filename}${line}: ${err.message.split('\n').pop()}`);
+      const lines = err.message.split('\n').map((l) => l.trim()).filter(Boolean);
+      const why = lines.find((l) => /Error|Unexpected|missing|Could not|not defined|Invalid/.test(l) && !/^>>|^\d+\|/.test(l)) ?? lines[lines.length - 1];
+      throw new ExpressionError(`template ${filename}${line}: ${why}`);
     }
   }
 }

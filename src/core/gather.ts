@@ -53,6 +53,10 @@ export async function gatherFacts<F extends Record<string, unknown>>(
     boundary,
   );
   const res = await conn.exec(script, { become: opts.become });
+  if (res.code !== 0 && !res.stdout.includes(`@@${boundary} 0\n`)) {
+    const err = res.stderr.trim().split('\n').slice(-4).join('\n');
+    throw new TaskError(`reading facts failed (exit ${res.code})${err ? `: ${err}` : ''}`);
+  }
   const parsed = parseFactOutput(
     needed.map((n) => n.req),
     res.stdout,

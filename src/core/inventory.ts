@@ -205,7 +205,12 @@ export function selectHosts(inv: Inventory, pattern: string): string[] {
     if (inv.groups.has(p)) return new Set(inv.groups.get(p));
     if (inv.hosts.has(p)) return new Set([p]);
     if (/[*?[]/.test(p)) {
-      const re = new RegExp(`^${p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+      let re: RegExp;
+      try {
+        re = new RegExp(`^${p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+      } catch {
+        throw new ConfigError(`invalid host pattern '${p}' (globs: * ? [abc])`);
+      }
       const out = new Set<string>();
       for (const h of all) if (re.test(h)) out.add(h);
       for (const [g, hs] of inv.groups) if (re.test(g)) hs.forEach((h) => out.add(h));
@@ -213,7 +218,10 @@ export function selectHosts(inv: Inventory, pattern: string): string[] {
     }
     return new Set();
   };
-  for (const p of parts.filter((p) => !p.startsWith('!') && !p.startsWith('&'))) for (const h of matchOne(p)) selected.add(h);
+  const positive = parts.filter((p) => !p.startsWith('!') && !p.startsWith('&'));
+  // only exclusions/intersections ('!web-02'): start from every host
+  if (positive.length === 0) selected = new Set(all);
+  for (const p of positive) for (const h of matchOne(p)) selected.add(h);
   for (const p of parts.filter((p) => p.startsWith('&'))) {
     const keep = matchOne(p.slice(1));
     selected = new Set([...selected].filter((h) => keep.has(h)));

@@ -36,6 +36,8 @@ export const hostRecap = z.object({
   failed: z.number(),
   skipped: z.number(),
   unknown: z.number(),
+  /** Failed tasks with ignore_errors: true (not counted in failed). */
+  ignored: z.number(),
   unreachable: z.boolean(),
   error: z.string().optional(),
 });

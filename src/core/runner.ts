@@ -84,6 +84,7 @@ export class Runner {
   private readonly runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   private localConn?: Connection;
   private interrupted = false;
+  private playPredicted = false;
 
   /** Stop after the tasks in flight (Ctrl-C): nothing new starts; the report says so. */
   interrupt(): void {
@@ -111,7 +112,7 @@ export class Runner {
         overlay: new Map(),
         predicted: false,
         predictedRegisters: new Set(),
-        recap: { ok: 0, changed: 0, failed: 0, skipped: 0, unknown: 0, unreachable: false },
+        recap: { ok: 0, changed: 0, failed: 0, skipped: 0, unknown: 0, ignored: 0, unreachable: false },
       });
     }
     this.emit({ type: 'run-start', check: this.opts.check, playbooks: playbooks.map((p) => p.file), inventory: this.inventory.file, hosts: [...allTargets] });
@@ -123,6 +124,9 @@ export class Runner {
           const hosts = selectHosts(this.inventory, play.hosts).filter((h) => this.hosts.has(h));
           const active = hosts.filter((h) => !this.hosts.get(h)!.failed && !this.hosts.get(h)!.unreachable);
           this.emit({ type: 'play-start', play: play.name, hosts: active });
+          // Cross-host check-mode state is read as it was when the play started, so that the
+          // outcome does not depend on which host runs first.
+          this.playPredicted = this.runPredicted;
           await Promise.all(active.map((h) => limit(() => this.runPlayOnHost(play, this.hosts.get(h)!))));
           this.emit({ type: 'play-end', play: play.name });
         }
@@ -149,8 +153,9 @@ export class Runner {
     if (h.unreachable) return false;
     const t0 = Date.now();
     this.emit({ type: 'host-connecting', host: h.inv.name });
+    let conn: Connection | undefined;
     try {
-      const conn = await this.opts.connect(h.inv);
+      conn = await this.opts.connect(h.inv);
       const r = await conn.exec(HOST_FACTS_SCRIPT, { become: false, timeoutMs: 30000 });
       if (r.code !== 0 && !r.stdout) throw new ConnectionError(h.inv.name, `gathering host facts failed (exit ${r.code}): ${tail(r.stderr, 3)}`);
       h.facts = parseHostFacts(r.stdout);
@@ -158,6 +163,7 @@ export class Runner {
       this.emit({ type: 'host-connected', host: h.inv.name, ms: Date.now() - t0 });
       return true;
     } catch (e) {
+      await conn?.close().catch(() => undefined);
       h.unreachable = errMessage(e);
       h.recap.unreachable = true;
       h.recap.error = h.unreachable;
@@ -169,11 +175,16 @@ export class Runner {
   private async runPlayOnHost(play: Play, h: HostState): Promise<void> {
     if (!(await this.connect(h))) return;
     const notified = new Set<string>();
+    const maybe = new Set<string>();
     for (const task of play.tasks) {
       if (this.interrupted) return;
       if (!this.selected(task)) continue;
       const status = await this.runTask(play, task, h, false);
-      if (status === 'changed') task.notify.forEach((n) => notified.add(n));
+      const last = this.tasks[this.tasks.length - 1];
+      // A task that failed after applying part of its changes changed the host too.
+      const partly = status === 'failed' && last.changes.some((c) => c.applied);
+      if (status === 'changed' || partly) task.notify.forEach((n) => notified.add(n));
+      if (status === 'unknown') task.notify.forEach((n) => maybe.add(n));
       if (h.unreachable) return;
       if (status === 'failed' && !task.ignoreErrors) {
         h.failed = true;
@@ -182,10 +193,33 @@ export class Runner {
     }
     // Handlers run once, in definition order, for this host, even after a failed task.
     for (const handler of play.handlers) {
-      if (!notified.has(handler.name) || h.unreachable) continue;
+      if (h.unreachable) break;
+      if (!notified.has(handler.name) && maybe.has(handler.name)) {
+        this.reportUnknownHandler(play, handler, h);
+        continue;
+      }
+      if (!notified.has(handler.name)) continue;
       const status = await this.runTask(play, handler, h, true);
       if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
     }
+  }
+
+  /** Check mode: a handler notified only by tasks whose outcome is unknown is itself unknown. */
+  private reportUnknownHandler(play: Play, handler: Task, h: HostState): void {
+    const result: TaskReport = {
+      host: h.inv.name,
+      play: play.name,
+      task: handler.name,
+      module: handler.module,
+      status: 'unknown',
+      changes: [],
+      durationMs: 0,
+      note: 'notified by a task whose outcome is unknown in check mode',
+      handler: true,
+    };
+    this.tasks.push(result);
+    h.recap.unknown++;
+    this.emit({ type: 'task-result', result });
   }
 
   private selected(task: Task): boolean {
@@ -197,23 +231,29 @@ export class Runner {
 
   private scope(play: Play, h: HostState, extra: Record<string, unknown> = {}): Scope {
     const inv = this.inventory;
-    const hostvars: Record<string, unknown> = {};
-    for (const [name, ih] of inv.hosts) hostvars[name] = { ...ih.vars, name, address: ih.address, port: ih.port, user: ih.user, groups: ih.groups };
+    const fns = { secret: (name: string) => this.opts.secrets.get(String(name)) };
     const groups: Record<string, string[]> = {};
     for (const [g, hs] of inv.groups) groups[g] = [...hs];
-    const raw: Record<string, unknown> = {
-      ...h.inv.vars,
-      ...play.vars,
+    const hostInfo = (ih: InventoryHost) => ({ name: ih.name, address: ih.address, port: ih.port, user: ih.user, groups: ih.groups });
+    // Every host's variables, rendered lazily in that host's own context, only when read.
+    const hostvars: Record<string, unknown> = {};
+    for (const [name, ih] of inv.hosts) {
+      hostvars[name] = new Scope(ih.vars, fns, { ...hostInfo(ih), host: hostInfo(ih), groups }).proxy(`hostvars.${name}`);
+    }
+    // Configuration (rendered when used) ...
+    const raw: Record<string, unknown> = { ...h.inv.vars, ...play.vars };
+    // ... and data, never rendered: registered host output, extra vars, loop items, built-ins.
+    const literal: Record<string, unknown> = {
       ...h.registered,
       ...this.opts.extraVars,
       ...extra,
-      host: { name: h.inv.name, address: h.inv.address, port: h.inv.port, user: h.inv.user, groups: h.inv.groups },
+      host: hostInfo(h.inv),
       groups,
       hostvars,
       facts: h.facts ?? {},
       run: { id: this.runId, check: this.opts.check },
     };
-    return new Scope(raw, { secret: (name: string) => this.opts.secrets.get(String(name)) });
+    return new Scope(raw, fns, literal);
   }
 
   private async runTask(play: Play, task: Task, h: HostState, handler: boolean): Promise<TaskStatus> {
@@ -241,10 +281,11 @@ export class Runner {
       ...(status === 'failed' && task.ignoreErrors ? { ignored: true } : {}),
     };
     this.tasks.push(result);
-    h.recap[status === 'unknown' ? 'unknown' : status]++;
+    if (status === 'failed' && task.ignoreErrors) h.recap.ignored++;
+    else h.recap[status]++;
     if (task.register) {
       h.registered[task.register] = { ...registerData, status, changed: status === 'changed', failed: status === 'failed', skipped: status === 'skipped', changes: changes.map((c) => c.summary) };
-      if (this.opts.check && status === 'changed') h.predictedRegisters.add(task.register);
+      if (this.opts.check && (status === 'changed' || status === 'unknown')) h.predictedRegisters.add(task.register);
     }
     this.emit({ type: 'task-result', result });
     return status;
@@ -266,13 +307,15 @@ export class Runner {
             parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message.replace(/^Invalid input: /, '')}`).join('; '),
         );
       }
-      const conn = this.connectionFor(task, h);
-      const become = task.become ?? play.become ?? h.inv.become;
+      const conn = await this.connectionFor(task, h);
+      const toController = task.delegateTo === 'localhost' || task.delegateTo === '127.0.0.1';
+      // the play's `become` is about the managed hosts, not the controller
+      const become = task.become ?? (toController ? false : (play.become ?? h.inv.become));
       const ctx: ModuleContext = {
         host: h.inv.name,
         vars: {},
         check: this.opts.check,
-        predicted: this.opts.check && (delegated ? this.runPredicted : h.predicted),
+        predicted: this.opts.check && (delegated ? this.playPredicted || h.predicted : h.predicted),
         root: this.opts.root,
         playbookDir: dirname(play.file),
         mask: this.opts.masker.mask,
@@ -326,11 +369,14 @@ export class Runner {
   private classify(e: unknown, h: HostState, task: Task): { status: TaskStatus; error: string } {
     if (e instanceof Unknown) return { status: 'unknown', error: e.message };
     if (e instanceof ConnectionError) {
-      h.unreachable = e.message;
-      h.recap.unreachable = true;
-      h.recap.error = e.message;
-      this.emit({ type: 'host-unreachable', host: h.inv.name, error: e.message });
-      return { status: 'failed', error: `host unreachable: ${e.message}` };
+      const owner = this.hosts.get(e.host) ?? (e.host === h.inv.name ? h : undefined);
+      if (owner && !owner.unreachable) {
+        owner.unreachable = e.message;
+        owner.recap.unreachable = true;
+        owner.recap.error = e.message;
+        this.emit({ type: 'host-unreachable', host: owner.inv.name, error: e.message });
+      }
+      return { status: 'failed', error: owner === h ? `host unreachable: ${e.message}` : `connection to ${e.host} failed: ${e.message}` };
     }
     if (e instanceof UndefinedVariable) {
       const root = e.variable.split(/[.[ ]/)[0];
@@ -344,7 +390,7 @@ export class Runner {
     return { status: 'failed', error: `internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
   }
 
-  private connectionFor(task: Task, h: HostState): Connection {
+  private async connectionFor(task: Task, h: HostState): Promise<Connection> {
     const target = task.delegateTo;
     if (target === undefined || target === h.inv.name) return this.trace(h.conn!, h.inv.name, task.name);
     if (target === 'localhost' || target === '127.0.0.1') {
@@ -352,20 +398,35 @@ export class Runner {
       return this.trace(this.localConn, h.inv.name, task.name);
     }
     const other = this.hosts.get(target);
-    if (!other?.conn) throw new TaskError(`delegate_to: '${target}' is not a connected host of this run (use localhost or a host in the play)`);
-    return this.trace(other.conn, h.inv.name, task.name);
+    if (!other) throw new TaskError(`delegate_to: '${target}' is not a host of this run (use localhost, or a host the run targets)`);
+    if (!(await this.connect(other))) throw new TaskError(`delegate_to: ${target} is unreachable: ${other.unreachable}`);
+    return this.trace(other.conn!, h.inv.name, task.name);
   }
 
-  /** Wrap a connection so that commands and outputs are reported (-v / -vv). */
+  /**
+   * Wrap a connection: commands and outputs are reported (-v / -vv), and errors of a command
+   * that are not transport failures (timeouts, refused channels) become task failures.
+   */
   private trace(conn: Connection, host: string, task: string): Connection {
-    if (!this.opts.traceCommands) return conn;
+    const trace = this.opts.traceCommands;
     return {
       host: conn.host,
       close: () => conn.close(),
       exec: async (cmd: string, o?: ExecOptions): Promise<ExecResult> => {
-        this.emit({ type: 'command', host, task, cmd, phase: 'apply' });
-        const r = await conn.exec(cmd, o);
-        this.emit({ type: 'command-output', host, task, code: r.code, stdout: r.stdout, stderr: r.stderr });
+        if (trace) this.emit({ type: 'command', host, task, cmd, phase: 'apply' });
+        let r: ExecResult;
+        try {
+          r = await conn.exec(cmd, o);
+        } catch (e) {
+          if (e instanceof ConnectionError) throw e;
+          const first = this.opts.masker.mask(cmd).split('\n')[0].slice(0, 160);
+          throw new TaskError(`${conn.host}: ${errMessage(e)} (command: ${first})`);
+        }
+        if (trace) {
+          // file contents read as facts are never printed (they may hold secrets in any encoding)
+          const stdout = r.stdout.replace(/^content=.*$/gm, 'content=<not shown>');
+          this.emit({ type: 'command-output', host, task, code: r.code, stdout, stderr: r.stderr });
+        }
         return r;
       },
     };
@@ -381,7 +442,7 @@ export class Runner {
   ): Promise<{ status: TaskStatus; error?: string; registerData: Record<string, unknown> }> {
     if (this.opts.check) {
       if (mod.writes?.(args)) return { status: 'unknown', error: 'not run in check mode: this check writes', registerData: {} };
-      const pending = task.delegateTo !== undefined ? this.runPredicted : h.predicted || this.runPredicted;
+      const pending = h.predicted || this.playPredicted;
       if (pending) return { status: 'unknown', error: 'not run in check mode: earlier tasks are predicted to change the hosts', registerData: {} };
     }
     const r = await mod.run(args, conn, ctx);
@@ -432,7 +493,7 @@ export class Runner {
           const done = changes.slice(0, i).map((x) => x.summary);
           const cmdLine = c.display ?? c.cmd.split('\n').find((l) => l.trim() && !/^(set -e|trap |tmp=|if \[ -e \/usr\/sbin\/policy-rc\.d)/.test(l.trim())) ?? c.cmd;
           const msg =
-            `${change.summary}: command failed with exit code ${last.code}: ${cmdLine.trim().slice(0, 300)}` +
+            `${change.summary}: command failed with exit code ${last.code}: ${this.opts.masker.mask(cmdLine.trim()).slice(0, 300)}` +
             (tail(last.stderr) ? `\n  stderr: ${tail(last.stderr).replace(/\n/g, '\n          ')}` : tail(last.stdout) ? `\n  stdout: ${tail(last.stdout).replace(/\n/g, '\n          ')}` : '') +
             (done.length ? `\n  already applied on this host before the failure: ${done.join('; ')}` : `\n  nothing of this task was applied`);
           return { status: 'failed', error: msg, changes: reports, registerData: { rc: last.code, stdout: last.stdout, stderr: last.stderr } };
@@ -443,9 +504,15 @@ export class Runner {
     const registerData = last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr } : {};
 
     // Verify: re-read the facts; the plan must now be empty (one-shot actions aside).
-    const after = await gatherFacts(conn, mod.facts(args, ctx), { become });
-    const verifyNotes: string[] = [];
-    const remaining = mod.plan(args, after.facts, { ...ctx, note: (s) => verifyNotes.push(s) }).filter((c: Change) => !c.oneShot);
+    let remaining: Change[];
+    try {
+      const after = await gatherFacts(conn, mod.facts(args, ctx), { become });
+      const verifyNotes: string[] = [];
+      remaining = mod.plan(args, after.facts, { ...ctx, note: (s) => verifyNotes.push(s) }).filter((c: Change) => !c.oneShot);
+    } catch (e) {
+      const { error } = this.classify(e, h, task);
+      return { status: 'failed', error: `applied, but verification could not run: ${error}`, changes: reports, registerData };
+    }
     if (remaining.length) {
       return {
         status: 'failed',

@@ -15,7 +15,11 @@ export class Masker {
   private values = new Set<string>();
 
   add(value: string): void {
-    if (value.length >= 4) this.values.add(value);
+    if (value.length < 4) return;
+    this.values.add(value);
+    // the shell-quoted form (sq) and each line of a multi-line secret (diffs, re-indented tails)
+    if (value.includes("'")) this.values.add(value.replace(/'/g, `'\\''`));
+    for (const line of value.split('\n')) if (line.trim().length >= 8) this.values.add(line.trim());
   }
 
   mask = (s: string): string => {
@@ -46,12 +50,19 @@ export class SecretStore {
     private readonly file: string,
     private readonly masker: Masker,
     private readonly env: NodeJS.ProcessEnv = process.env,
-  ) {}
+  ) {
+    // Known secrets are masked from the start, even before a task asks for them.
+    for (const [k, v] of Object.entries(env)) if (k.startsWith('PROVISION_SECRET_') && v) masker.add(v);
+    if (existsSync(file)) for (const v of Object.values(this.load())) masker.add(v);
+  }
 
   get(name: string): string {
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) throw new Error(`invalid secret name '${name}' (letters, digits, _)`);
     const envName = `PROVISION_SECRET_${name.toUpperCase()}`;
     let value = this.env[envName];
+    if (value !== undefined && value !== '' && value.length < 4) {
+      throw new Error(`secret '${name}' from ${envName} is shorter than 4 characters: too short to mask reliably in output`);
+    }
     if (value === undefined || value === '') {
       const data = this.load();
       value = data[name];

@@ -9,6 +9,6 @@ export interface ExitFact {
 export const exitFact: FactKind<{ cmd: string; chdir?: string }, ExitFact> = {
   kind: 'exit',
   key: (p) => `exit:${p.chdir ?? ''}:${p.cmd}`,
-  script: (p) => `( ${p.chdir ? `cd ${sq(p.chdir)} && ` : ''}${p.cmd} ) >/dev/null 2>&1; echo rc=$?`,
+  script: (p) => `(\n${p.chdir ? `cd ${sq(p.chdir)} || exit 1\n` : ''}${p.cmd}\n) </dev/null >/dev/null 2>&1; echo rc=$?`,
   parse: (out) => ({ rc: Number(/rc=(\d+)/.exec(out)?.[1] ?? 255) }),
 };

@@ -14,6 +14,8 @@ export interface FileFact {
   target?: string; // link target
   /** Whether the parent directory exists (for messages and check-mode predictions). */
   parentExists: boolean;
+  /** Check mode only: an earlier task will create the path, but what exactly is not known. */
+  unknown?: boolean;
 }
 
 export const MAX_CONTENT = 4 * 1024 * 1024;

@@ -16,6 +16,19 @@ function tail(s: string, n = 5): string {
   return s.trim().split('\n').slice(-n).join('\n');
 }
 
+/** A regular expression, checked when the playbook is loaded (not a crash at run time). */
+const regex = z.string().refine(
+  (s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'a valid regular expression' },
+);
+
 const waitSchema = z
   .object({
     port: z.number().int().min(1).max(65535).optional(),
@@ -34,7 +47,7 @@ export const waitFor: CheckModule<z.infer<typeof waitSchema>> = {
   async run(a, conn) {
     const deadline = a.timeout;
     const probe = a.port
-      ? `timeout 2 bash -c ${sq(`exec 3<>/dev/tcp/${a.host}/${a.port}`)} 2>/dev/null`
+      ? `timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ ${sq(a.host)} ${a.port} 2>/dev/null`
       : `[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' ${sq(a.url!)})" = ${a.status} ]`;
     const what = a.port ? `${a.host}:${a.port}` : `${a.url} -> ${a.status}`;
     const script = `end=$(( $(date +%s) + ${Math.ceil(deadline)} )); while :; do if ${probe}; then exit 0; fi; [ $(date +%s) -ge $end ] && exit 1; sleep 0.5; done`;
@@ -47,7 +60,7 @@ const assertSchema = z
   .object({
     cmd: z.string().min(1),
     expect_rc: z.number().int().default(0),
-    expect_stdout: z.string().optional(),
+    expect_stdout: regex.optional(),
     retries: z.number().int().nonnegative().default(0),
     delay: z.number().nonnegative().default(1),
     msg: z.string().optional(),
@@ -87,8 +100,8 @@ const httpSchema = z
     headers: z.record(z.string(), z.string()).default({}),
     requests: z.number().int().min(1).max(1000).default(1),
     expect_status: z.number().int().default(200),
-    expect_body: z.string().optional(),
-    expect_header: z.record(z.string(), z.string()).default({}),
+    expect_body: regex.optional(),
+    expect_header: z.record(z.string(), regex).default({}),
     expect_header_values: z.object({ header: z.string(), all_of: z.array(z.string()).min(1) }).strict().optional(),
     insecure: z.boolean().default(false),
     timeout: z.number().positive().default(10),
@@ -110,10 +123,15 @@ async function request(a: HttpArgs, conn: Connection): Promise<HttpResponse> {
   const argv = ['curl', '-sS', '-i', ...(a.method === 'HEAD' ? ['-I'] : ['-X', a.method]), '-m', String(a.timeout)];
   if (a.insecure) argv.push('-k');
   if (a.resolve) argv.push('--resolve', `${u.hostname}:${u.port || (u.protocol === 'https:' ? 443 : 80)}:${a.resolve}`);
-  for (const [k, v] of Object.entries(a.headers)) argv.push('-H', `${k}: ${v}`);
-  if (a.body !== undefined) argv.push('--data-binary', '@-');
+  // Headers and body go through a curl config read from stdin, never on the command line
+  // (they may carry secrets: tokens, passwords).
+  const quote = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
+  const config: string[] = [];
+  for (const [k, v] of Object.entries(a.headers)) config.push(`header = ${quote(`${k}: ${v}`)}`);
+  if (a.body !== undefined) config.push(`data-raw = ${quote(a.body)}`);
+  if (config.length) argv.push('-K', '-');
   argv.push(a.url);
-  const r = await conn.exec(shellJoin(argv), { stdin: a.body, become: false, timeoutMs: (a.timeout + 5) * 1000 });
+  const r = await conn.exec(shellJoin(argv), { stdin: config.length ? config.join('\n') + '\n' : undefined, become: false, timeoutMs: (a.timeout + 5) * 1000 });
   if (r.code !== 0) throw new Error(`curl ${a.method} ${a.url}${a.resolve ? ` (resolved to ${a.resolve})` : ''} failed: ${tail(r.stderr, 2) || `exit ${r.code}`}`);
   const text = r.stdout.replace(/\r\n/g, '\n');
   // skip interim 1xx responses

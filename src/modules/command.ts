@@ -46,22 +46,25 @@ function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
         return [];
       }
       const guarded = Boolean(a.creates || a.removes || a.unless);
+      // mask secrets before shortening, so that no fragment of one survives the cut
+      const first = ctx.mask(a.cmd).split('\n')[0];
       const why = a.creates ? ` (${a.creates} does not exist)` : a.unless ? ` ('unless' exited ${facts.unless?.rc})` : '';
       return [
         {
           action: 'run',
-          target: a.cmd.split('\n')[0].slice(0, 80),
-          summary: `run: ${a.cmd.split('\n')[0].slice(0, 120)}${why}`,
+          target: first.slice(0, 80),
+          summary: `run: ${first.slice(0, 120)}${why}`,
           // Unguarded commands are one-shot; guarded ones must satisfy their guard afterwards.
           oneShot: !guarded,
-          commands: [{ cmd: a.chdir ? `cd ${sq(a.chdir)} && ${a.cmd}` : a.cmd }],
+          commands: [{ cmd: a.chdir ? `cd ${sq(a.chdir)} || exit 1\n${a.cmd}` : a.cmd }],
         },
       ];
     },
     predict(a) {
       const out: Facts = {};
-      // The command creates the path: its kind, mode and owner are not known before it runs.
-      if (a.creates) out.creates = { type: 'file', parentExists: true };
+      // The command creates the path: what it is (file? directory?), its mode and owner are
+      // not known before it runs; later tasks that manage the path report 'unknown'.
+      if (a.creates) out.creates = { type: 'other', parentExists: true, unknown: true };
       if (a.removes) out.removes = { type: 'absent', parentExists: true };
       // a guarded command must satisfy its guard afterwards (verify enforces it)
       if (a.unless) out.unless = { rc: 0 };

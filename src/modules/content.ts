@@ -45,13 +45,13 @@ export function unifiedDiff(path: string, before: Buffer | undefined, after: Buf
 export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, ctx: ModuleContext): Change[] {
   const dest = args.dest;
   const mode = normMode(args.mode);
+  if (fact.unknown || (ctx.predicted && fact.type === 'file' && fact.sha256 === undefined)) {
+    throw new Unknown(`${dest} will be created by an earlier task; its content is known only after it runs`);
+  }
   if (fact.type === 'directory') throw new TaskError(`${dest} is a directory; give the full path of the file`);
   if (fact.type === 'other') throw new TaskError(`${dest} exists and is not a regular file`);
   if (!fact.parentExists && !ctx.predicted) {
     throw new TaskError(`parent directory of ${dest} does not exist (create it with a 'file' task, state: directory)`);
-  }
-  if (ctx.predicted && fact.type === 'file' && fact.sha256 === undefined) {
-    throw new Unknown(`${dest} will be created by an earlier task; its content is known only after it runs`);
   }
   const want = sha256(content);
   const exists = fact.type === 'file';

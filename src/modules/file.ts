@@ -27,6 +27,7 @@ export const file: StateModule<Args, { file: FileFact }> = {
     const p = sq(args.path);
     const mode = normMode(args.mode);
     const changes: Change[] = [];
+    if (f.unknown) throw new Unknown(`${args.path} is created by an earlier task (a command); what it will be is known only after it runs`);
     if (ctx.predicted) {
       // Check mode after earlier predicted changes: say so when the outcome cannot be known.
       if (f.type === 'absent' && !f.parentExists && args.state === 'absent') {

@@ -265,3 +265,87 @@ describe('interrupt', () => {
     assert.equal(report.interrupted, true);
   });
 });
+
+describe('review regressions', () => {
+  it('never evaluates host output as an expression', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - name: Output that looks like a template
+      shell: { cmd: "printf '\\\\173\\\\173 process.pid \\\\175\\\\175 and \\\\173\\\\173 nope \\\\175\\\\175'" }
+      register: out
+    - name: Use it
+      copy: { dest: "{{ base }}/echo.txt", content: "{{ out.stdout }}" }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(statuses(report), ['h1|Output that looks like a template|changed', 'h1|Use it|changed']);
+    assert.equal(readFileSync(join(dir, 'echo.txt'), 'utf8'), '{{ process.pid }} and {{ nope }}');
+  });
+
+  it("--limit with only exclusions starts from every host; ignore_errors does not count as failed", async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: all
+  tasks:
+    - name: Fails but ignored
+      command: { cmd: "false" }
+      ignore_errors: true
+    - name: Goes on
+      command: { cmd: "true" }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir, limit: '!h2' });
+    assert.deepEqual(statuses(report), ['h1|Fails but ignored|failed', 'h1|Goes on|changed']);
+    assert.equal(report.recap.h1.failed, 0);
+    assert.equal(report.recap.h1.ignored, 1);
+    assert.equal(report.tasks[0].ignored, true);
+  });
+
+  it('check mode: a handler notified only by an unknown task is unknown, not silently dropped', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - name: Creates a directory
+      command: { cmd: "mkdir -p {{ base }}/made", creates: "{{ base }}/made" }
+    - name: Manage what the command made
+      file: { path: "{{ base }}/made", state: directory, mode: '0700' }
+      notify: react
+  handlers:
+    - name: react
+      command: { cmd: "true" }
+`;
+    const c = await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true });
+    assert.deepEqual(statuses(c.report), ['h1|Creates a directory|changed', 'h1|Manage what the command made|unknown', 'h1|react|unknown']);
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.equal(real.report.tasks.filter((t) => t.status === 'failed').length, 0);
+  });
+
+  it('a failing chdir stops the whole command', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - name: In a missing directory
+      shell: { cmd: "pwd; touch {{ base }}/ran", chdir: "{{ base }}/missing" }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.equal(report.tasks[0].status, 'failed');
+    assert.ok(!existsSync(join(dir, 'ran')));
+  });
+
+  it('masks every line of a multi-line secret in diffs', async () => {
+    const dir = tmp();
+    const pem = '-----BEGIN KEY-----\nQUFBQUJCQkJDQ0NDRERERA==\nRUVFRUZGRkZHR0dHSEhISA==\n-----END KEY-----';
+    const playbook = `
+- hosts: h1
+  tasks:
+    - name: Key file
+      copy: { dest: "{{ base }}/key.pem", content: "{{ secret('tls_key') }}", mode: '0600' }
+`;
+    const { report, events } = await runPlaybook({ inventory: inventory(dir), playbook, dir, env: { PROVISION_SECRET_TLS_KEY: pem } });
+    const text = JSON.stringify(report) + JSON.stringify(events);
+    assert.ok(!text.includes('QUFBQUJCQkJDQ0NDRERERA=='), 'a line of the secret leaked');
+    assert.equal(readFileSync(join(dir, 'key.pem'), 'utf8'), pem);
+  });
+});

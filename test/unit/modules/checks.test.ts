@@ -65,8 +65,9 @@ describe('http_check: request and parsing', () => {
     const a = parse(httpCheck, { url: 'https://app.example.com/health', resolve: '10.0.0.5', headers: { 'X-Token': 'a b' }, insecure: true, timeout: 3 });
     const r = await httpCheck.run(a, conn, makeCtx());
     assert.equal(r.ok, true);
-    assert.equal(conn.calls[0].cmd, `curl -sS -i -X GET -m 3 -k --resolve app.example.com:443:10.0.0.5 -H 'X-Token: a b' https://app.example.com/health`);
-    assert.deepEqual(conn.calls[0].opts, { stdin: undefined, become: false, timeoutMs: 8000 });
+    // headers travel in a curl config on stdin, never on the command line
+    assert.equal(conn.calls[0].cmd, `curl -sS -i -X GET -m 3 -k --resolve app.example.com:443:10.0.0.5 -K - https://app.example.com/health`);
+    assert.deepEqual(conn.calls[0].opts, { stdin: 'header = "X-Token: a b"\n', become: false, timeoutMs: 8000 });
   });
 
   test('parses status, lower-cased headers and body (CRLF)', async () => {
@@ -168,11 +169,11 @@ describe('http_check: methods that write', () => {
     assert.equal(httpCheck.writes!(parse(httpCheck, { url: 'http://x/', method: 'HEAD' })), false);
   });
 
-  test('POST sends the body on stdin with --data-binary @-', async () => {
+  test('POST sends headers and body in a curl config on stdin (quoted), not in argv', async () => {
     const conn = FakeConnection.sequence([ok(response('200 OK', {}, ''))]);
-    await httpCheck.run(parse(httpCheck, { url: 'http://api/login', method: 'POST', body: '{"user":"a"}', headers: { 'Content-Type': 'application/json' } }), conn, makeCtx());
-    assert.equal(conn.calls[0].cmd, `curl -sS -i -X POST -m 10 -H 'Content-Type: application/json' --data-binary @- http://api/login`);
-    assert.equal(conn.calls[0].opts!.stdin, '{"user":"a"}');
+    await httpCheck.run(parse(httpCheck, { url: 'http://api/login', method: 'POST', body: '{"user":"a\\b"}\nline2', headers: { 'Content-Type': 'application/json' } }), conn, makeCtx());
+    assert.equal(conn.calls[0].cmd, `curl -sS -i -X POST -m 10 -K - http://api/login`);
+    assert.equal(conn.calls[0].opts!.stdin, 'header = "Content-Type: application/json"\ndata-raw = "{\\"user\\":\\"a\\\\b\\"}\\nline2"\n');
   });
 
   test('HEAD uses curl -I (not -X HEAD, which waits for a body)', async () => {
@@ -194,7 +195,7 @@ describe('wait_for', () => {
     const conn = FakeConnection.sequence([ok()]);
     const r = await waitFor.run(parse(waitFor, { port: 5432, timeout: 20 }), conn, makeCtx());
     assert.deepEqual(r, { ok: true, message: '127.0.0.1:5432 is up' });
-    assert.match(conn.calls[0].cmd, /^end=\$\(\( \$\(date \+%s\) \+ 20 \)\); while :; do if timeout 2 bash -c 'exec 3<>\/dev\/tcp\/127\.0\.0\.1\/5432' 2>\/dev\/null; then exit 0; fi;/);
+    assert.match(conn.calls[0].cmd, /^end=\$\(\( \$\(date \+%s\) \+ 20 \)\); while :; do if timeout 2 bash -c 'exec 3<>"\/dev\/tcp\/\$1\/\$2"' _ 127\.0\.0\.1 5432 2>\/dev\/null; then exit 0; fi;/);
     assert.equal(conn.calls[0].opts!.timeoutMs, 30_000);
   });
 

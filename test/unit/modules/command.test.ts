@@ -40,8 +40,8 @@ describe('command: plan', () => {
   });
 
   test('chdir prefixes a cd (quoted when needed)', () => {
-    assert.deepEqual(cmds(command.plan(parse(command, { cmd: 'make install', chdir: '/srv/app' }), {}, makeCtx())), ['cd /srv/app && make install']);
-    assert.deepEqual(cmds(shell.plan(parse(shell, { cmd: 'ls | wc -l', chdir: '/srv/my app' }), {}, makeCtx())), [`cd '/srv/my app' && ls | wc -l`]);
+    assert.deepEqual(cmds(command.plan(parse(command, { cmd: 'make install', chdir: '/srv/app' }), {}, makeCtx())), ['cd /srv/app || exit 1\nmake install']);
+    assert.deepEqual(cmds(shell.plan(parse(shell, { cmd: 'ls | wc -l', chdir: '/srv/my app' }), {}, makeCtx())), [`cd '/srv/my app' || exit 1\nls | wc -l`]);
   });
 
   test('a multi-line script is summarised by its first line', () => {
@@ -107,10 +107,10 @@ describe('command: plan', () => {
 });
 
 describe('command: predict and convergence', () => {
-  test('predict: created path exists, removed path gone, unless succeeds', () => {
+  test('predict: created path exists (what it is: unknown), removed path gone, unless succeeds', () => {
     const a = parse(command, { cmd: 'make', creates: '/out', removes: '/in', unless: 'test -e /done' });
     const p = command.predict!(a, { creates: absentFile(false), removes: regularFile(), unless: { rc: 1 } }, [], makeCtx());
-    assert.deepEqual(p, { creates: { type: 'file', parentExists: true }, removes: { type: 'absent', parentExists: true }, unless: { rc: 0 } });
+    assert.deepEqual(p, { creates: { type: 'other', parentExists: true, unknown: true }, removes: { type: 'absent', parentExists: true }, unless: { rc: 0 } });
   });
 
   const cases: [string, unknown, Facts][] = [
