@@ -75,6 +75,7 @@ export const HOST_FACTS_SCRIPT = [
   `echo "cpus=$(nproc 2>/dev/null || echo 1)"`,
   `echo "mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"`,
   `dev=$(ip -4 route show default 2>/dev/null | awk '{for (i=1;i<NF;i++) if ($i=="dev") {print $(i+1); exit}}')`,
+  `echo "default_if=$dev"`,
   `echo "default_ipv4=$( [ -n "$dev" ] && ip -4 -o addr show dev "$dev" scope global 2>/dev/null | awk '{split($4,a,"/"); print a[1]; exit}')"`,
   `echo "ipv4=$(ip -4 -o addr show scope global 2>/dev/null | awk '{split($4,a,"/"); printf "%s ", a[1]}')"`,
 ].join('\n');
@@ -94,6 +95,7 @@ export function parseHostFacts(out: string): HostFacts {
     cpus: Number(kv.cpus ?? 1),
     memoryMb: Math.round(Number(kv.mem_kb ?? 0) / 1024),
     defaultIPv4: kv.default_ipv4 ?? '',
+    defaultInterface: kv.default_if ?? '',
     ipv4: (kv.ipv4 ?? '').split(/\s+/).filter(Boolean),
   };
 }

@@ -2,7 +2,7 @@
  * Inventory: hosts, groups (with child groups) and variables, in YAML.
  *
  * Variable precedence, lowest first:
- *   inventory `vars` (all hosts) < group `vars` (parent groups before their children,
+ *   play `defaults_files` < play `defaults` < inventory `vars` (all hosts) < group `vars` (parent groups before their children,
  *   otherwise in file order) < host `vars` < play `vars_files` < play `vars` <
  *   registered results < `--extra-vars`.
  */

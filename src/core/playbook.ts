@@ -29,6 +29,8 @@ export interface Play {
   name: string;
   hosts: string;
   become?: boolean;
+  /** `defaults` / `defaults_files`: the lowest precedence, below the inventory (like role defaults). */
+  defaults: Record<string, unknown>;
   vars: Record<string, unknown>;
   tags: string[];
   tasks: Task[];
@@ -65,6 +67,8 @@ const playSchema = z
     become: z.boolean().optional(),
     vars: z.record(varName, z.unknown()).optional(),
     vars_files: z.array(z.string().min(1)).optional(),
+    defaults: z.record(varName, z.unknown()).optional(),
+    defaults_files: z.array(z.string().min(1)).optional(),
     tags: stringList.optional(),
     tasks: z.array(z.unknown()).optional(),
     handlers: z.array(z.unknown()).optional(),
@@ -106,17 +110,23 @@ function loadInto(file: string, modules: Map<string, Module>, plays: Play[], sta
 
 function loadPlay(src: YamlSource, entry: unknown, i: number, modules: Map<string, Module>): Play {
   const p = parseWith(src, playSchema, entry, [i]);
-  const vars: Record<string, unknown> = {};
-  for (const [j, vf] of (p.vars_files ?? []).entries()) {
-    const path = resolve(dirname(src.file), vf);
-    const vsrc = loadYaml(path);
-    const v = vsrc.value ?? {};
-    if (typeof v !== 'object' || Array.isArray(v)) {
-      throw new ConfigError(`${where(src, [i, 'vars_files', j])}: vars file ${displayPath(path)} must be a mapping of variables`);
+  const loadFiles = (key: 'vars_files' | 'defaults_files', files: string[] | undefined, into: Record<string, unknown>) => {
+    for (const [j, vf] of (files ?? []).entries()) {
+      const path = resolve(dirname(src.file), vf);
+      const vsrc = loadYaml(path);
+      const v = vsrc.value ?? {};
+      if (typeof v !== 'object' || Array.isArray(v)) {
+        throw new ConfigError(`${where(src, [i, key, j])}: ${key} file ${displayPath(path)} must be a mapping of variables`);
+      }
+      parseWith(vsrc, z.record(varName, z.unknown()), v);
+      Object.assign(into, v);
     }
-    parseWith(vsrc, z.record(varName, z.unknown()), v);
-    Object.assign(vars, v);
-  }
+  };
+  const defaults: Record<string, unknown> = {};
+  loadFiles('defaults_files', p.defaults_files, defaults);
+  Object.assign(defaults, p.defaults ?? {});
+  const vars: Record<string, unknown> = {};
+  loadFiles('vars_files', p.vars_files, vars);
   Object.assign(vars, p.vars ?? {});
   const hosts = Array.isArray(p.hosts) ? p.hosts.join(',') : p.hosts;
   const tags = p.tags ?? [];
@@ -142,7 +152,7 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, modules: Map<strin
     }),
   );
   if (errors.length) throw new ConfigError(errors.join('\n'));
-  return { name: p.name ?? `hosts: ${hosts}`, hosts, become: p.become, vars, tags, tasks, handlers, where: where(src, [i]), file: src.file };
+  return { name: p.name ?? `hosts: ${hosts}`, hosts, become: p.become, defaults, vars, tags, tasks, handlers, where: where(src, [i]), file: src.file };
 }
 
 function loadTask(src: YamlSource, raw: unknown, path: Path, modules: Map<string, Module>, playTags: string[]): Task {

@@ -241,7 +241,7 @@ export class Runner {
       hostvars[name] = new Scope(ih.vars, fns, { ...hostInfo(ih), host: hostInfo(ih), groups }).proxy(`hostvars.${name}`);
     }
     // Configuration (rendered when used) ...
-    const raw: Record<string, unknown> = { ...h.inv.vars, ...play.vars };
+    const raw: Record<string, unknown> = { ...play.defaults, ...h.inv.vars, ...play.vars };
     // ... and data, never rendered: registered host output, extra vars, loop items, built-ins.
     const literal: Record<string, unknown> = {
       ...h.registered,

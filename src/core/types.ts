@@ -119,6 +119,8 @@ export interface HostFacts {
   memoryMb: number;
   /** address of the default-route interface, or '' */
   defaultIPv4: string;
+  /** interface of the default route, or '' */
+  defaultInterface: string;
   ipv4: string[];
   [k: string]: unknown;
 }

@@ -41,6 +41,11 @@ export interface TestbedOptions {
   root?: string;
   /** Progress lines. */
   log?: (line: string) => void;
+  /**
+   * A second load balancer `lb-02` and a virtual IP (`lb_vip`, .100 of the subnet) for the
+   * keepalived pair (env PROVISION_TESTBED_LB_PAIR=1).
+   */
+  lbPair?: boolean;
 }
 
 export interface TestbedHost {
@@ -110,6 +115,7 @@ interface HostPlan {
 
 interface Config {
   hosts: number;
+  lbPair: boolean;
   subnet: Subnet;
   bridge: string;
   root: string;
@@ -154,7 +160,8 @@ export function projectRoot(): string {
 }
 
 function resolveConfig(opts: TestbedOptions): Config {
-  const hosts = opts.hosts ?? DEFAULT_HOSTS;
+  const lbPair = opts.lbPair ?? process.env.PROVISION_TESTBED_LB_PAIR === '1';
+  const hosts = Math.max(opts.hosts ?? DEFAULT_HOSTS, lbPair ? DEFAULT_HOSTS + 1 : 1);
   if (!Number.isInteger(hosts) || hosts < 1) throw new TestbedError(`--hosts must be a positive integer, got ${hosts}`);
   if (hosts > 99) throw new TestbedError(`--hosts ${hosts} is too many (max 99)`);
   const subnet = parseSubnet(opts.subnet ?? process.env.PROVISION_TESTBED_SUBNET ?? DEFAULT_SUBNET);
@@ -169,6 +176,7 @@ function resolveConfig(opts: TestbedOptions): Config {
   const root = path.resolve(opts.root ?? projectRoot());
   return {
     hosts,
+    lbPair,
     subnet,
     bridge,
     root,
@@ -227,16 +235,16 @@ function bridgeAddress(s: Subnet): string {
   return intToIp(s.network + 1);
 }
 
-/** lb-01, web-01, web-02, node-04, node-05, ... */
-export function testbedHostNames(count: number): string[] {
-  const fixed = ['lb-01', 'web-01', 'web-02'];
+/** lb-01, web-01, web-02, [lb-02,] node-04, node-05, ... */
+export function testbedHostNames(count: number, lbPair = false): string[] {
+  const fixed = ['lb-01', 'web-01', 'web-02', ...(lbPair ? ['lb-02'] : [])];
   const names: string[] = [];
   for (let i = 0; i < count; i++) names.push(i < fixed.length ? fixed[i] : `node-${String(i + 1).padStart(2, '0')}`);
   return names;
 }
 
 function planHosts(cfg: Config): HostPlan[] {
-  return testbedHostNames(cfg.hosts).map((name, i) => ({ name, address: intToIp(cfg.subnet.network + HOST_OFFSET + i) }));
+  return testbedHostNames(cfg.hosts, cfg.lbPair).map((name, i) => ({ name, address: intToIp(cfg.subnet.network + HOST_OFFSET + i) }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -756,7 +764,12 @@ IPv6AcceptRA=no
 `;
 }
 
-function inventoryText(plan: HostPlan[]): string {
+/** The virtual IP of the load balancer pair: .100 of the subnet. */
+function lbVip(cfg: Config): string {
+  return intToIp(cfg.subnet.network + 100);
+}
+
+function inventoryText(plan: HostPlan[], cfg: Config): string {
   const names = new Set(plan.map((h) => h.name));
   const list = (xs: string[]) => `[${xs.filter((x) => names.has(x)).join(', ')}]`;
   const extra = plan.map((h) => h.name).filter((n) => n.startsWith('node-'));
@@ -770,13 +783,14 @@ function inventoryText(plan: HostPlan[]): string {
     'hosts:',
     ...plan.map((h) => `  ${h.name}: { address: ${h.address} }`),
     'groups:',
-    `  loadbalancers: { hosts: ${list(['lb-01'])} }`,
+    `  loadbalancers: { hosts: ${list(['lb-01', 'lb-02'])} }`,
     `  webservers: { hosts: ${list(['web-01', 'web-02'])} }`,
     `  db_primary: { hosts: ${list(['web-01'])} }`,
     `  db_replica: { hosts: ${list(['web-02'])} }`,
     `  extra: { hosts: ${list(extra)} }`,
     'vars:',
     '  testbed: true',
+    ...(names.has('lb-02') ? [`  lb_vip: ${lbVip(cfg)}   # keepalived virtual IP of the load balancer pair`] : []),
     '',
   ].join('\n');
 }
@@ -793,7 +807,7 @@ async function writeInventory(cfg: Config, plan: HostPlan[], hostKeys: Map<strin
   const invDir = path.join(cfg.root, 'inventory');
   await fs.mkdir(invDir, { recursive: true });
   const invFile = path.join(invDir, 'testbed.yml');
-  await writeAtomic(invFile, inventoryText(plan), 0o644);
+  await writeAtomic(invFile, inventoryText(plan, cfg), 0o644);
   await chownLikeRoot(cfg, [knownFile, invFile]);
 }
 
@@ -1239,6 +1253,7 @@ export async function testbedExec(
 
 interface CliOptions {
   hosts?: number;
+  lbPair?: boolean;
   subnet?: string;
   bridge?: string;
   root?: string;
@@ -1288,12 +1303,14 @@ export function registerTestbedCommand(program: Command): void {
   const withCommon = (c: Command) =>
     c
       .option('--hosts <n>', 'total number of hosts (lb-01, web-01, web-02, node-04, ...)', parseHostCount)
+      .option('--lb-pair', 'add lb-02 and a virtual IP (lb_vip) for a keepalived load balancer pair')
       .option('--subnet <cidr>', `IPv4 subnet (default $PROVISION_TESTBED_SUBNET or ${DEFAULT_SUBNET})`)
       .option('--bridge <name>', `bridge interface (default ${DEFAULT_BRIDGE})`)
       .option('--root <dir>', 'project root where inventory/testbed.yml is written (default: this checkout)')
       .option('-q, --quiet', 'no progress output');
   const toOpts = (o: CliOptions): TestbedOptions => ({
     hosts: o.hosts,
+    lbPair: o.lbPair,
     subnet: o.subnet,
     bridge: o.bridge,
     root: o.root,

@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { runReport, type RunReport } from '../../src/core/report.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -67,12 +68,24 @@ function ssh(address: string, cmd: string): string {
   return r.stdout;
 }
 
-describe('www.foobar.com on three fresh test hosts', { skip: !isRoot && 'needs root (systemd-nspawn test hosts)' }, () => {
+interface TestbedInventory {
+  hosts: Record<string, { address: string }>;
+  vars: { lb_vip?: string };
+}
+
+describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, web-01, web-02)', { skip: !isRoot && 'needs root (systemd-nspawn test hosts)' }, () => {
+  let addr: Record<string, string> = {};
+  let vip = '';
+
   before(() => {
     provision(['testbed', 'down']);
-    const up = provision(['testbed', 'up']);
+    const up = provision(['testbed', 'up', '--lb-pair']);
     assert.equal(up.code, 0, 'testbed up failed');
     timings.testbedUpMs = up.ms;
+    const inv = parse(readFileSync(join(ROOT, 'inventory', 'testbed.yml'), 'utf8')) as TestbedInventory;
+    addr = Object.fromEntries(Object.entries(inv.hosts).map(([n, h]) => [n, h.address]));
+    vip = inv.vars.lb_vip ?? '';
+    assert.ok(vip, 'the testbed inventory has lb_vip');
   });
 
   after(() => {
@@ -103,26 +116,37 @@ describe('www.foobar.com on three fresh test hosts', { skip: !isRoot && 'needs r
     assert.deepEqual(changed(report), predicted);
     const verify = report.tasks.filter((t) => t.play.toLowerCase().startsWith('verify'));
     assert.ok(verify.length >= 5, 'site.yml ends with the verification plays');
-    assert.ok(verify.every((t) => t.status === 'ok'), verify.map((t) => `${t.task}: ${t.status}`).join('\n'));
+    // every check passed (some run on one load balancer only, and are skipped on the other)
+    assert.ok(verify.every((t) => t.status === 'ok' || t.status === 'skipped'), verify.map((t) => `${t.host} ${t.task}: ${t.status}`).join('\n'));
+    for (const name of [
+      'Home page is served round robin by every web server',
+      'Static files come from Nginx',
+      'HAProxy stats report every web server backend UP',
+      'The site answers on the virtual IP (keepalived), from both web servers',
+      'Replication IO and SQL threads are running',
+      'The message written through the load balancer reached the replica',
+    ]) {
+      assert.ok(verify.some((t) => t.task === name && t.status === 'ok'), `verification '${name}' passed`);
+    }
   });
 
   it('serves the site through the load balancer from both web servers, round-robin', async () => {
     const seen: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const r = await httpGet('10.77.0.10', '/');
+      const r = await httpGet(addr['lb-01'], '/');
       assert.equal(r.status, 200);
       seen.push(String(r.headers['x-served-by']));
     }
     assert.deepEqual([...new Set(seen)].sort(), ['web-01', 'web-02']);
     for (let i = 1; i < seen.length; i++) assert.notEqual(seen[i], seen[i - 1], `round robin alternates: ${seen.join(',')}`);
-    const stat = await httpGet('10.77.0.10', '/static/');
+    const stat = await httpGet(addr['lb-01'], '/static/');
     assert.equal(stat.headers['x-static'], 'nginx');
   });
 
   it('a row written through the app on the primary is read back on the replica', async () => {
     const token = `e2e-${Date.now()}`;
     const status = await new Promise<number>((resolveP, reject) => {
-      const req = request({ host: '10.77.0.10', port: 80, path: '/api/messages', method: 'POST', headers: { Host: 'www.foobar.com', 'Content-Type': 'application/json' } }, (res) => {
+      const req = request({ host: addr['lb-01'], port: 80, path: '/api/messages', method: 'POST', headers: { Host: 'www.foobar.com', 'Content-Type': 'application/json' } }, (res) => {
         res.resume();
         res.on('end', () => resolveP(res.statusCode ?? 0));
       });
@@ -132,15 +156,15 @@ describe('www.foobar.com on three fresh test hosts', { skip: !isRoot && 'needs r
     assert.equal(status, 201);
     let count = '';
     for (let i = 0; i < 20 && count !== '1'; i++) {
-      count = ssh('10.77.0.12', `mysql -N -B -e "SELECT COUNT(*) FROM foobar.messages WHERE body='${token}'"`).trim();
+      count = ssh(addr['web-02'], `mysql -N -B -e "SELECT COUNT(*) FROM foobar.messages WHERE body='${token}'"`).trim();
       if (count !== '1') await new Promise((r) => setTimeout(r, 500));
     }
     assert.equal(count, '1', 'row replicated to web-02');
-    const status2 = ssh('10.77.0.12', `mysql -e 'SHOW REPLICA STATUS\\G'`);
+    const status2 = ssh(addr['web-02'], `mysql -e 'SHOW REPLICA STATUS\\G'`);
     assert.match(status2, /Slave_IO_Running: Yes/);
     assert.match(status2, /Slave_SQL_Running: Yes/);
     // the replica refuses writes from the app user (read_only)
-    assert.match(ssh('10.77.0.12', 'mysql -N -B -e "SELECT @@read_only"'), /^1/);
+    assert.match(ssh(addr['web-02'], 'mysql -N -B -e "SELECT @@read_only"'), /^1/);
   });
 
   it('a second run changes nothing', () => {
@@ -157,5 +181,32 @@ describe('www.foobar.com on three fresh test hosts', { skip: !isRoot && 'needs r
     assert.equal(code, 0);
     assert.deepEqual(changed(report), []);
     assert.equal(failures(report), '');
+  });
+
+  it('when HAProxy on lb-01 stops, the virtual IP moves to lb-02 and the site stays up', async () => {
+    const hasVip = (host: string) => ssh(addr[host], 'ip -4 -o addr show').includes(` ${vip}/`);
+    const waitFor = async (what: string, cond: () => boolean) => {
+      for (let i = 0; i < 40; i++) {
+        if (cond()) return;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.fail(`timed out waiting until ${what}`);
+    };
+    await waitFor('lb-01 holds the virtual IP', () => hasVip('lb-01'));
+    assert.equal(hasVip('lb-02'), false);
+    ssh(addr['lb-01'], 'systemctl stop haproxy');
+    try {
+      await waitFor('lb-02 takes the virtual IP over', () => hasVip('lb-02'));
+      const seen = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        const r = await httpGet(vip, '/');
+        assert.equal(r.status, 200);
+        seen.add(String(r.headers['x-served-by']));
+      }
+      assert.deepEqual([...seen].sort(), ['web-01', 'web-02']);
+    } finally {
+      ssh(addr['lb-01'], 'systemctl start haproxy');
+    }
+    await waitFor('lb-01 takes the virtual IP back', () => hasVip('lb-01') && !hasVip('lb-02'));
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { changedSet, runPlaybook, statuses, tmp } from '../helpers/fake.js';
@@ -347,5 +347,31 @@ describe('review regressions', () => {
     const text = JSON.stringify(report) + JSON.stringify(events);
     assert.ok(!text.includes('QUFBQUJCQkJDQ0NDRERERA=='), 'a line of the secret leaked');
     assert.equal(readFileSync(join(dir, 'key.pem'), 'utf8'), pem);
+  });
+});
+
+describe('variable precedence', () => {
+  it('play defaults < inventory (all < group < host) < play vars < extra vars', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'defaults.yml'), 'a: from-defaults-file\nb: from-defaults-file\nc: from-defaults-file\nd: from-defaults-file\ne: from-defaults-file\n');
+    const inv = `
+hosts:
+  h1: { vars: { c: from-host } }
+groups:
+  g: { hosts: [h1], vars: { b: from-group, c: from-group } }
+vars: { a: from-all, b: from-all, c: from-all }
+`;
+    const playbook = `
+- hosts: h1
+  defaults_files: [defaults.yml]
+  defaults: { e: from-play-defaults }
+  vars: { d: from-play-vars }
+  tasks:
+    - name: Show
+      copy: { dest: "{{ base }}/vars.txt", content: "{{ [a, b, c, d, e, f].join(' ') }}" }
+`;
+    const { report } = await runPlaybook({ inventory: inv.replace('vars: { a:', `vars: { base: ${dir}, a:`), playbook, dir, extraVars: { f: 'from-extra' } });
+    assert.equal(report.tasks[0].status, 'changed', report.tasks[0].error);
+    assert.equal(readFileSync(join(dir, 'vars.txt'), 'utf8'), 'from-all from-group from-host from-play-vars from-play-defaults from-extra');
   });
 });
