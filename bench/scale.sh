@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-12}
 P="node bin/provision.js"
-t() { local s; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; echo "$(echo "$(date +%s.%N) - $s" | bc)"; }
+t() { local s; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }'; }
 $P testbed down -q >/dev/null 2>&1 || true
 echo "testbed up, $N hosts:        $(t $P testbed up -q --hosts "$N") s"
 echo "first apply ($N hosts):       $(t $P bench/scale.yml --inventory testbed) s"

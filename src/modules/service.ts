@@ -46,7 +46,9 @@ export const service: StateModule<Args, { unit: UnitFact }> = {
       if (args.enabled === true) changes.push({ action: 'enable', target: name, summary: `enable ${name} (if the package did not)`, commands: [{ cmd: `systemctl enable ${u}` }] });
       return changes;
     }
-    if (unit.needDaemonReload || (args.daemon_reload && unit.needDaemonReload)) {
+    // A unit file changed on disk is always reloaded first (systemd says so: NeedDaemonReload);
+    // `daemon_reload: true` is accepted for Ansible familiarity and means the same.
+    if (unit.needDaemonReload) {
       changes.push({ action: 'daemon-reload', target: name, summary: `systemctl daemon-reload (${name} changed on disk)`, commands: [{ cmd: 'systemctl daemon-reload' }] });
     }
     const active = unit.active === 'active' || unit.active === 'activating' || unit.active === 'reloading';
