@@ -1,6 +1,6 @@
 /** The shipped inventories and playbooks load and validate (static checks, no hosts). */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -19,11 +19,21 @@ describe('shipped examples', () => {
       assert.deepEqual(selectHosts(inv, 'webservers'), ['web-01', 'web-02']);
     });
   }
+  it("no configuration template uses EJS's HTML-escaping <%= (config files need <%-)", () => {
+    for (const dir of [join(ROOT, 'templates'), join(ROOT, 'bench', 'templates')]) {
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.ejs'))) {
+        const text = readFileSync(join(dir, f), 'utf8');
+        assert.ok(!/<%=/.test(text), `${f} uses <%= (HTML-escapes & < > " ')`);
+        assert.ok(/<%-/.test(text) || !/<%/.test(text), `${f} has no raw output tags`);
+      }
+    }
+  });
+
   it('every playbook loads and validates', () => {
     const files = readdirSync(join(ROOT, 'playbooks')).filter((f) => f.endsWith('.yml'));
     assert.ok(files.includes('site.yml'));
-    for (const f of files) {
-      const pb = loadPlaybook(join(ROOT, 'playbooks', f), modules);
+    for (const f of [...files.map((x) => join(ROOT, 'playbooks', x)), join(ROOT, 'bench', 'scale.yml')]) {
+      const pb = loadPlaybook(f, modules);
       assert.ok(pb.plays.length > 0, f);
     }
   });
