@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point: the compiled CLI (run `npm run build` first; `npm install` does it via `prepare`).
+// Entry point: the compiled CLI (run `npm run build` or scripts/setup.sh first).
 import { main } from '../dist/src/cli.js';
 
 main(process.argv).then((code) => {

@@ -31,9 +31,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   trap - EXIT
 fi
 
+if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "setup: Node.js >= 20 with npm is needed (found: $(node --version 2>/dev/null || echo none)); Debian 12's nodejs is 18: install Node 20+ (e.g. from nodejs.org or NodeSource) first" >&2
+  exit 1
+fi
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 echo "setup: build"
+rm -rf dist   # no stale compiled files (e.g. of a deleted test) survive
 npx tsc -p tsconfig.json

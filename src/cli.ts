@@ -172,12 +172,9 @@ export function buildProgram(): Command {
     });
   program
     .command('verify')
-    .description('run the verification playbook (playbooks/verify.yml) alone')
-    .option('-i, --inventory <name|path>', 'inventory name or path', 'testbed')
-    .option('--json', 'JSON report on stdout')
-    .option('-v, --verbose', 'show commands', (_v: string, prev: number) => prev + 1, 0)
-    .action(async (opts: Partial<CliOptions>) => {
-      process.exitCode = await runCommand([join(ROOT, 'playbooks', 'verify.yml')], { forks: '10', extraVars: [], verbose: 0, ...opts } as CliOptions);
+    .description('run the verification playbook (playbooks/verify.yml) alone; takes the same options (-i, --json, -v, --limit, ...)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      process.exitCode = await runCommand([join(ROOT, 'playbooks', 'verify.yml')], cmd.optsWithGlobals() as CliOptions);
     });
   registerTestbedCommand(program);
   program.exitOverride();

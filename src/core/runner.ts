@@ -230,30 +230,15 @@ export class Runner {
   }
 
   private scope(play: Play, h: HostState, extra: Record<string, unknown> = {}): Scope {
-    const inv = this.inventory;
-    const fns = { secret: (name: string) => this.opts.secrets.get(String(name)) };
-    const groups: Record<string, string[]> = {};
-    for (const [g, hs] of inv.groups) groups[g] = [...hs];
-    const hostInfo = (ih: InventoryHost) => ({ name: ih.name, address: ih.address, port: ih.port, user: ih.user, groups: ih.groups });
-    // Every host's variables, rendered lazily in that host's own context, only when read.
-    const hostvars: Record<string, unknown> = {};
-    for (const [name, ih] of inv.hosts) {
-      hostvars[name] = new Scope(ih.vars, fns, { ...hostInfo(ih), host: hostInfo(ih), groups }).proxy(`hostvars.${name}`);
-    }
-    // Configuration (rendered when used) ...
-    const raw: Record<string, unknown> = { ...play.defaults, ...h.inv.vars, ...play.vars };
-    // ... and data, never rendered: registered host output, extra vars, loop items, built-ins.
-    const literal: Record<string, unknown> = {
-      ...h.registered,
-      ...this.opts.extraVars,
-      ...extra,
-      host: hostInfo(h.inv),
-      groups,
-      hostvars,
-      facts: h.facts ?? {},
+    return taskScope({
+      inventory: this.inventory,
+      host: h.inv,
+      play,
+      data: { ...h.registered, ...this.opts.extraVars, ...extra },
+      facts: h.facts,
       run: { id: this.runId, check: this.opts.check },
-    };
-    return new Scope(raw, fns, literal);
+      secret: (name) => this.opts.secrets.get(name),
+    });
   }
 
   private async runTask(play: Play, task: Task, h: HostState, handler: boolean): Promise<TaskStatus> {
@@ -523,4 +508,39 @@ export class Runner {
     }
     return { status: 'changed', changes: reports, registerData };
   }
+}
+
+/**
+ * The variables of one task on one host (see the precedence in inventory.ts):
+ * configuration is rendered lazily when used; data from hosts and the engine never is.
+ */
+export function taskScope(o: {
+  inventory: Inventory;
+  host: InventoryHost;
+  play: Pick<Play, 'defaults' | 'vars'>;
+  /** registered results, extra vars, loop item: data, never rendered */
+  data: Record<string, unknown>;
+  facts?: HostFacts;
+  run: { id: string; check: boolean };
+  secret: (name: string) => string;
+}): Scope {
+  const fns = { secret: (name: string) => o.secret(String(name)) };
+  const groups: Record<string, string[]> = {};
+  for (const [g, hs] of o.inventory.groups) groups[g] = [...hs];
+  const hostInfo = (ih: InventoryHost) => ({ name: ih.name, address: ih.address, port: ih.port, user: ih.user, groups: ih.groups });
+  // Every host's variables, rendered lazily in that host's own context, only when read.
+  const hostvars: Record<string, unknown> = {};
+  for (const [name, ih] of o.inventory.hosts) {
+    hostvars[name] = new Scope(ih.vars, fns, { ...hostInfo(ih), host: hostInfo(ih) }).proxy(`hostvars.${name}`);
+  }
+  const raw: Record<string, unknown> = { ...o.play.defaults, ...o.host.vars, ...o.play.vars };
+  const literal: Record<string, unknown> = {
+    ...o.data,
+    host: hostInfo(o.host),
+    groups,
+    hostvars,
+    facts: o.facts ?? {},
+    run: o.run,
+  };
+  return new Scope(raw, fns, literal);
 }

@@ -7,7 +7,8 @@ import { fileFact, type FileFact } from '../facts/files.js';
 import { planContent, predictContent } from './content.js';
 
 export const fileAttrs = {
-  mode: z.union([z.string().regex(/^(0o)?[0-7]{3,4}$/, "an octal mode like '0644' (quote it)"), z.number().int()]).transform((m) => (typeof m === 'number' ? m.toString(8) : m)).optional(),
+  // A number is refused: YAML reads an unquoted 0640 as the decimal 640.
+  mode: z.string({ error: "a quoted octal mode like '0644' (unquoted, YAML reads 0644 as a decimal number)" }).regex(/^(0o)?[0-7]{3,4}$/, "an octal mode like '0644'").optional(),
   owner: z.string().min(1).optional(),
   group: z.string().min(1).optional(),
 };

@@ -139,8 +139,10 @@ describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, w
     }
     assert.deepEqual([...new Set(seen)].sort(), ['web-01', 'web-02']);
     for (let i = 1; i < seen.length; i++) assert.notEqual(seen[i], seen[i - 1], `round robin alternates: ${seen.join(',')}`);
-    const stat = await httpGet(addr['lb-01'], '/static/');
+    const stat = await httpGet(addr['lb-01'], '/static/hello.txt');
+    assert.equal(stat.status, 200);
     assert.equal(stat.headers['x-static'], 'nginx');
+    assert.match(stat.body, /foobar static ok/);
   });
 
   it('a row written through the app on the primary is read back on the replica', async () => {
@@ -163,8 +165,13 @@ describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, w
     const status2 = ssh(addr['web-02'], `mysql -e 'SHOW REPLICA STATUS\\G'`);
     assert.match(status2, /Slave_IO_Running: Yes/);
     assert.match(status2, /Slave_SQL_Running: Yes/);
-    // the replica refuses writes from the app user (read_only)
+    // the replica is read-only: the app's account cannot write there
     assert.match(ssh(addr['web-02'], 'mysql -N -B -e "SELECT @@read_only"'), /^1/);
+    const pw = (JSON.parse(readFileSync(join(ROOT, '.provision', 'secrets', 'testbed.json'), 'utf8')) as Record<string, string>).db_app_password;
+    const denied = spawnSync('ssh', ['-i', join(ROOT, '.provision', 'testbed', 'id_ed25519'), '-o', `UserKnownHostsFile=${join(ROOT, '.provision', 'testbed', 'known_hosts')}`, '-o', 'BatchMode=yes', `root@${addr['web-02']}`,
+      `MYSQL_PWD='${pw}' mysql -h 127.0.0.1 -u foobar -e "INSERT INTO foobar.messages (body) VALUES ('must-fail')"`], { encoding: 'utf8', timeout: 30000 });
+    assert.notEqual(denied.status, 0);
+    assert.match(denied.stderr, /read-only|1290/);
   });
 
   it('a second run changes nothing', () => {

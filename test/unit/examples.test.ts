@@ -6,6 +6,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadInventory, selectHosts } from '../../src/core/inventory.js';
 import { loadPlaybook } from '../../src/core/playbook.js';
+import { taskScope } from '../../src/core/runner.js';
+import type { HostFacts } from '../../src/core/types.js';
 import { builtinModules } from '../../src/modules/index.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -37,4 +39,38 @@ describe('shipped examples', () => {
       assert.ok(pb.plays.length > 0, f);
     }
   });
+
+  // Every template of every play renders for every host of the shipped inventories
+  // (with made-up facts), and every task's arguments render: catches undefined variables
+  // and inventory shapes the templates do not handle, without any host.
+  for (const name of ['prod', 'vagrant']) {
+    it(`site.yml renders every task and template for every host of inventory/${name}.yml`, () => {
+      const inv = loadInventory(name, ROOT);
+      const pb = loadPlaybook(join(ROOT, 'playbooks', 'site.yml'), modules);
+      let rendered = 0;
+      for (const play of pb.plays) {
+        for (const hostName of selectHosts(inv, play.hosts)) {
+          const host = inv.hosts.get(hostName)!;
+          const facts: HostFacts = {
+            hostname: hostName, fqdn: `${hostName}.example.org`, os: { id: 'debian', version: '12', codename: 'bookworm' },
+            arch: 'x86_64', kernel: '6.1.0', cpus: 2, memoryMb: 2048, defaultIPv4: host.address, defaultInterface: 'eth0', ipv4: [host.address],
+          };
+          const scope = taskScope({ inventory: inv, host, play, data: { item: 'x' }, facts, run: { id: 'static', check: true }, secret: (s) => `secret-${s}-value` });
+          for (const task of [...play.tasks, ...play.handlers]) {
+            if (task.when !== undefined && !scope.condition(task.when)) continue;
+            const args = scope.render(task.args) as Record<string, unknown>;
+            const parsed = modules.get(task.module)!.schema.safeParse(args);
+            assert.ok(parsed.success, `${name}/${hostName}: ${task.name}: ${parsed.success ? '' : parsed.error.message}`);
+            if (task.module === 'template') {
+              const src = String(args.src);
+              const out = scope.template(readFileSync(join(ROOT, 'templates', src), 'utf8'), `templates/${src}`);
+              assert.ok(!out.includes('undefined') || src.endsWith('.js'), `${src} for ${hostName} renders 'undefined'`);
+              rendered++;
+            }
+          }
+        }
+      }
+      assert.ok(rendered >= 10, `rendered ${rendered} templates`);
+    });
+  }
 });

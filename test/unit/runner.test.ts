@@ -353,25 +353,33 @@ describe('review regressions', () => {
 describe('variable precedence', () => {
   it('play defaults < inventory (all < group < host) < play vars < extra vars', async () => {
     const dir = tmp();
-    writeFileSync(join(dir, 'defaults.yml'), 'a: from-defaults-file\nb: from-defaults-file\nc: from-defaults-file\nd: from-defaults-file\ne: from-defaults-file\n');
+    // every key is set at every level up to the one that must win
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const upTo = (n: number, level: string) => keys.slice(n).map((k) => `${k}: ${level}`).join(', ');
+    writeFileSync(join(dir, 'defaults.yml'), keys.map((k) => `${k}: defaults-file`).join('\n') + '\n');
     const inv = `
 hosts:
-  h1: { vars: { c: from-host } }
+  h1: { vars: { ${upTo(3, 'host')} } }
 groups:
-  g: { hosts: [h1], vars: { b: from-group, c: from-group } }
-vars: { a: from-all, b: from-all, c: from-all }
+  g: { hosts: [h1], vars: { ${upTo(2, 'group')} } }
+vars: { base: ${dir}, ${upTo(1, 'all')} }
 `;
     const playbook = `
 - hosts: h1
   defaults_files: [defaults.yml]
-  defaults: { e: from-play-defaults }
-  vars: { d: from-play-vars }
+  defaults: { ${keys.map((k) => `${k}: play-defaults`).join(', ')} }
+  vars: { ${upTo(4, 'play-vars')} }
   tasks:
+    - name: Register
+      shell: { cmd: "printf registered" }
+      register: f
     - name: Show
-      copy: { dest: "{{ base }}/vars.txt", content: "{{ [a, b, c, d, e, f].join(' ') }}" }
+      copy: { dest: "{{ base }}/vars.txt", content: "{{ [a, b, c, d, e, typeof f === 'object' ? 'registered' : f, g].join(' ') }}" }
 `;
-    const { report } = await runPlaybook({ inventory: inv.replace('vars: { a:', `vars: { base: ${dir}, a:`), playbook, dir, extraVars: { f: 'from-extra' } });
-    assert.equal(report.tasks[0].status, 'changed', report.tasks[0].error);
-    assert.equal(readFileSync(join(dir, 'vars.txt'), 'utf8'), 'from-all from-group from-host from-play-vars from-play-defaults from-extra');
+    const { report } = await runPlaybook({ inventory: inv, playbook, dir, extraVars: { g: 'extra' } });
+    assert.equal(report.tasks[1].status, 'changed', report.tasks[1].error);
+    // a: play defaults beat the defaults file; b: all; c: group; d: host; e: play vars;
+    // f: a registered result beats play vars; g: extra vars beat everything
+    assert.equal(readFileSync(join(dir, 'vars.txt'), 'utf8'), 'play-defaults all group host play-vars registered extra');
   });
 });

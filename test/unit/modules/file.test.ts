@@ -13,7 +13,8 @@ const summary = (args: unknown, f: FileFact) => plan(args, f).map((c) => [c.acti
 describe('file: args', () => {
   test('defaults to state file; modes are normalised', () => {
     assert.deepEqual(parse(file, { path: '/etc/x' }), { path: '/etc/x', state: 'file' });
-    assert.equal(parse(file, { path: '/etc/x', mode: 0o640 }).mode, '640');
+    // a number is refused: YAML reads an unquoted 0640 as the decimal 640
+    assert.throws(() => parse(file, { path: '/etc/x', mode: 0o640 }), /quoted octal mode/);
     assert.equal(parse(file, { path: '/etc/x', mode: '0o750' }).mode, '0o750');
   });
 
@@ -174,7 +175,7 @@ describe('file: predict and convergence', () => {
     ['link create', { path: '/a', state: 'link', src: '/b', owner: 'nobody' }, absentFile()],
     ['link retarget', { path: '/a', state: 'link', src: '/b' }, link('/c')],
     ['link over file', { path: '/a', state: 'link', src: '/b' }, regularFile()],
-    ['touch', { path: '/a', state: 'touch', mode: 416, owner: 'app', group: 'app' }, absentFile()],
+    ['touch', { path: '/a', state: 'touch', mode: '0640', owner: 'app', group: 'app' }, absentFile()],
     ['touch, parent predicted', { path: '/new/a', state: 'touch' }, absentFile(false), true],
     ['file attrs', { path: '/a', mode: '0600', owner: 'app', group: 'app' }, regularFile()],
     ['converged', { path: '/a', mode: '0644' }, regularFile()],
