@@ -177,12 +177,13 @@ export class Runner {
     const notified = new Set<string>();
     const maybe = new Set<string>();
     for (const task of play.tasks) {
-      if (this.interrupted) return;
+      // Interrupted: no new task starts, but the handlers of what did change still run.
+      if (this.interrupted) break;
       if (!this.selected(task)) continue;
-      const status = await this.runTask(play, task, h, false);
-      const last = this.tasks[this.tasks.length - 1];
+      const result = await this.runTask(play, task, h, false);
+      const status = result.status;
       // A task that failed after applying part of its changes changed the host too.
-      const partly = status === 'failed' && last.changes.some((c) => c.applied);
+      const partly = status === 'failed' && result.changes.some((c) => c.applied);
       if (status === 'changed' || partly) task.notify.forEach((n) => notified.add(n));
       if (status === 'unknown') task.notify.forEach((n) => maybe.add(n));
       if (h.unreachable) return;
@@ -199,7 +200,7 @@ export class Runner {
         continue;
       }
       if (!notified.has(handler.name)) continue;
-      const status = await this.runTask(play, handler, h, true);
+      const { status } = await this.runTask(play, handler, h, true);
       if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
     }
   }
@@ -241,7 +242,7 @@ export class Runner {
     });
   }
 
-  private async runTask(play: Play, task: Task, h: HostState, handler: boolean): Promise<TaskStatus> {
+  private async runTask(play: Play, task: Task, h: HostState, handler: boolean): Promise<TaskReport> {
     const t0 = Date.now();
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler });
     const notes: string[] = [];
@@ -273,7 +274,7 @@ export class Runner {
       if (this.opts.check && (status === 'changed' || status === 'unknown')) h.predictedRegisters.add(task.register);
     }
     this.emit({ type: 'task-result', result });
-    return status;
+    return result;
   }
 
   private async execute(play: Play, task: Task, h: HostState, scope: Scope, notes: string[]): Promise<Outcome> {

@@ -383,3 +383,21 @@ vars: { base: ${dir}, ${upTo(1, 'all')} }
     assert.equal(readFileSync(join(dir, 'vars.txt'), 'utf8'), 'play-defaults all group host play-vars registered extra');
   });
 });
+
+describe('interrupt and handlers', () => {
+  it('runs the handlers of what changed before the interrupt, then stops', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - { name: one, copy: { dest: "{{ base }}/one", content: "1" }, notify: [react] }
+    - { name: two, command: { cmd: "true" } }
+  handlers:
+    - { name: react, command: { cmd: "touch {{ base }}/reacted" } }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir, interruptAfter: 1 });
+    assert.deepEqual(statuses(report), ['h1|one|changed', 'h1|react|changed']);
+    assert.ok(existsSync(join(dir, 'reacted')));
+    assert.equal(report.interrupted, true);
+  });
+});
