@@ -36,20 +36,26 @@ import {
 
 export const mysqlReplicationSchema = z
   .object({
-    primary_host: z.string().min(1),
+    primary_host: z.string().min(1).optional(),
     primary_port: z.coerce.number().int().min(1).max(65535).default(3306),
     /** Replication account on the primary (needs REPLICATION SLAVE). */
-    user: z.string().min(1),
-    password: z.string(),
+    user: z.string().min(1).optional(),
+    password: z.string().optional(),
     use_gtid: z.enum(['slave_pos', 'current_pos']).default('slave_pos'),
-    state: z.enum(['running', 'stopped']).default('running'),
+    /** absent: this server is not a replica (a promoted former replica forgets its primary). */
+    state: z.enum(['running', 'stopped', 'absent']).default('running'),
     /** MASTER_CONNECT_RETRY seconds; default: left as is (60 on a new replica). */
     connect_retry: z.coerce.number().int().min(1).optional(),
     login_unix_socket: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .refine((a) => a.state === 'absent' || (a.primary_host !== undefined && a.user !== undefined && a.password !== undefined), {
+    message: "a replica needs 'primary_host', 'user' and 'password' (or state: absent)",
+  })
+  // checked above: with state running/stopped these are set; with absent they are unused
+  .transform((a) => a as typeof a & { primary_host: string; user: string; password: string });
 
-export type MysqlReplicationArgs = z.infer<typeof mysqlReplicationSchema>;
+export type MysqlReplicationArgs = z.output<typeof mysqlReplicationSchema>;
 
 export interface MysqlReplicationFacts {
   replica: MysqlReplicationFact;
@@ -124,6 +130,18 @@ function configDiffs(args: MysqlReplicationArgs, f: MysqlReplicationFact, r: Rep
 
 function planReplication(args: MysqlReplicationArgs, f: MysqlReplicationFact, ctx: ModuleContext): Change[] {
   const client = mysqlClient(args.login_unix_socket);
+  if (args.state === 'absent') {
+    if (!f.replica) return [];
+    const was = `${f.replica.masterHost}:${f.replica.masterPort}`;
+    return [
+      {
+        action: 'remove',
+        target: `replica of ${was}`,
+        summary: `stop replicating from ${was} and forget it (RESET SLAVE ALL): this server is no replica any more`,
+        commands: [{ cmd: client, stdin: sqlScript(['STOP SLAVE', 'RESET SLAVE ALL']) }],
+      },
+    ];
+  }
   const target = `replica of ${args.primary_host}:${args.primary_port}`;
   const start = { cmd: startAndWaitCommand(args.login_unix_socket) };
   const r = f.replica;
@@ -182,6 +200,7 @@ export const mysqlReplication: StateModule<MysqlReplicationArgs, MysqlReplicatio
   predict(args, facts, changes, ctx) {
     const f = effectiveFacts(facts.replica, ctx, () => freshReplica(facts.replica.salt), false);
     if (changes.length === 0) return { replica: f };
+    if (args.state === 'absent') return { replica: { ...f, replica: null } };
     const running = args.state === 'running' ? 'Yes' : 'No';
     const prev = f.replica;
     const replica: ReplicaStatus = {

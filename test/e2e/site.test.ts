@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -215,5 +215,39 @@ describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, w
       ssh(addr['lb-01'], 'systemctl start haproxy');
     }
     await waitFor('lb-01 takes the virtual IP back', () => hasVip('lb-01') && !hasVip('lb-02'));
+  });
+
+  it('database failover: with the primary down and the groups swapped, a run promotes web-02 and writes work again', async () => {
+    ssh(addr['web-01'], 'systemctl stop mariadb');
+    // The operator's move: swap db_primary and db_replica in the inventory, run without the dead host.
+    const invFile = join(ROOT, 'inventory', 'testbed.yml');
+    const inv = readFileSync(invFile, 'utf8');
+    const swapped = inv.replace('db_primary: { hosts: [web-01] }', 'db_primary: { hosts: [web-02] }').replace('db_replica: { hosts: [web-02] }', 'db_replica: { hosts: [web-01] }');
+    assert.notEqual(swapped, inv);
+    writeFileSync(invFile, swapped);
+    const { report, code, ms } = runJson(['--inventory', 'testbed', '--limit', '!web-01', '--skip-tags', 'verify']);
+    timings.failoverRunMs = ms;
+    assert.equal(failures(report), '');
+    assert.equal(code, 0);
+    assert.ok(changed(report).includes('web-02 | The primary is not a replica'), changed(report).join('\n'));
+    assert.match(ssh(addr['web-02'], 'mysql -N -B -e "SELECT @@read_only"'), /^0/);
+    assert.equal(ssh(addr['web-02'], "mysql -N -B -e 'SHOW REPLICA STATUS'").trim(), '');
+    // HAProxy takes web-01 out once its /health fails (its database is down); then every write lands on web-02.
+    const token = `failover-${Date.now()}`;
+    let ok = 0;
+    for (let i = 0; i < 60 && ok < 4; i++) {
+      const status = await new Promise<number>((resolveP, reject) => {
+        const req = request({ host: vip, port: 80, path: '/api/messages', method: 'POST', headers: { Host: 'www.foobar.com', 'Content-Type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolveP(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ body: `${token}-${i}` }));
+      });
+      ok = status === 201 ? ok + 1 : 0;
+      if (ok < 4) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(ok, 4, 'writes through the load balancer succeed again after the failover');
+    assert.notEqual(ssh(addr['web-02'], `mysql -N -B -e "SELECT COUNT(*) FROM foobar.messages WHERE body LIKE '${token}-%'"`).trim(), '0');
   });
 });

@@ -629,3 +629,26 @@ describe('mysql_replication plan', () => {
     assert.match(renderReplicaStatus(replFacts(null).replica), /not a replica/);
   });
 });
+
+describe('mysql_replication state: absent (promotion after a failover)', () => {
+  const absent = () => mysqlReplicationSchema.parse({ state: 'absent' });
+  it('a configured replica forgets its primary: STOP SLAVE; RESET SLAVE ALL', () => {
+    const changes = mysqlReplication.plan(absent(), replFacts(status()), ctx());
+    assert.deepEqual(
+      changes.map((c) => [c.action, c.target]),
+      [['remove', 'replica of db0.internal:3306']],
+    );
+    assert.equal(changes[0].commands[0].stdin, sql('STOP SLAVE', 'RESET SLAVE ALL'));
+    assert.match(changes[0].summary, /RESET SLAVE ALL/);
+  });
+  it('not a replica: nothing to do; the prediction converges', () => {
+    assert.deepEqual(mysqlReplication.plan(absent(), replFacts(null), ctx()), []);
+    const facts = replFacts(status());
+    const changes = mysqlReplication.plan(absent(), facts, ctx());
+    const after = mysqlReplication.predict!(absent(), facts, changes, ctx());
+    assert.deepEqual(mysqlReplication.plan(absent(), { replica: after.replica! }, ctx()), []);
+  });
+  it('a replica still needs its primary, user and password', () => {
+    assert.throws(() => mysqlReplicationSchema.parse({ state: 'running' }), /needs 'primary_host', 'user' and 'password'/);
+  });
+});
