@@ -787,6 +787,7 @@ function inventoryText(plan: HostPlan[], cfg: Config): string {
     `  webservers: { hosts: ${list(['web-01', 'web-02'])} }`,
     `  db_primary: { hosts: ${list(['web-01'])} }`,
     `  db_replica: { hosts: ${list(['web-02'])} }`,
+    `  monitoring: { hosts: ${list(['lb-01'])} }`,
     `  extra: { hosts: ${list(extra)} }`,
     'vars:',
     '  testbed: true',

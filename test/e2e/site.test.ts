@@ -125,6 +125,8 @@ describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, w
       'The site answers on the virtual IP (keepalived), from both web servers',
       'Replication IO and SQL threads are running',
       'The message written through the load balancer reached the replica',
+      'Prometheus scrapes every target (node exporters, HAProxy, itself)',
+      'The alert rules are loaded and none is firing',
     ]) {
       assert.ok(verify.some((t) => t.task === name && t.status === 'ok'), `verification '${name}' passed`);
     }
