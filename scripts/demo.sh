@@ -16,6 +16,7 @@ www.foobar.com is up on the local test hosts:
   a dry run:      node bin/provision.js --inventory testbed --check --diff
   verify only:    node bin/provision.js verify --inventory testbed
   HAProxy stats:  ssh -i .provision/testbed/id_ed25519 -o UserKnownHostsFile=.provision/testbed/known_hosts root@$lb curl -s 'http://127.0.0.1:8404/stats;csv'
+  Prometheus:     ssh -i .provision/testbed/id_ed25519 -o UserKnownHostsFile=.provision/testbed/known_hosts -L 9090:127.0.0.1:9090 root@$lb   then http://127.0.0.1:9090/alerts
   tear down:      node bin/provision.js testbed down
 MSG
 curl -s -H 'Host: www.foobar.com' "http://$lb/" | sed -n '1,20p'
