@@ -116,6 +116,7 @@ test('testbed: three Debian 12 hosts in systemd-nspawn', { timeout: 20 * 60_000 
         webservers: { hosts: ['web-01', 'web-02'] },
         db_primary: { hosts: ['web-01'] },
         db_replica: { hosts: ['web-02'] },
+        monitoring: { hosts: ['lb-01'] },
         extra: { hosts: [] },
       });
       assert.deepEqual(inv.vars, { testbed: true });
