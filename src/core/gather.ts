@@ -3,6 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Connection, FactRequest, HostFacts } from './types.js';
+import { lastLines } from './shell.js';
 import { TaskError } from './types.js';
 
 export interface GatherResult<F> {
@@ -54,7 +55,7 @@ export async function gatherFacts<F extends Record<string, unknown>>(
   );
   const res = await conn.exec(script, { become: opts.become });
   if (res.code !== 0 && !res.stdout.includes(`@@${boundary} 0\n`)) {
-    const err = res.stderr.trim().split('\n').slice(-4).join('\n');
+    const err = lastLines(res.stderr, 4);
     throw new TaskError(`reading facts failed (exit ${res.code})${err ? `: ${err}` : ''}`);
   }
   const parsed = parseFactOutput(

@@ -15,9 +15,10 @@ import { ConfigError, displayPath, loadYaml, parseWith, where, type YamlSource }
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const hostName = z.string().regex(NAME, 'a host name: letters, digits, . _ -');
 
+const JUMP = /^(?:([^@\s]+)@)?([^:@\s]+)(?::(\d+))?$/;
 const jumpSchema = z
   .string()
-  .regex(/^(?:([^@\s]+)@)?([^:@\s]+)(?::(\d+))?$/, "expected 'user@host:port'")
+  .regex(JUMP, "expected 'user@host:port'")
   .describe('jump host');
 
 const connectionFields = {
@@ -162,15 +163,14 @@ function buildInventory(src: YamlSource, inv: z.infer<typeof inventorySchema>, a
     const vars: Record<string, unknown> = { ...(inv.vars ?? {}) };
     for (const g of ordered) Object.assign(vars, groupsDef[g]?.vars ?? {});
     Object.assign(vars, h.vars ?? {});
+    const key = h.key ?? d.key;
     const jumpSpec = h.jump ?? d.jump;
     let jump: InventoryHost['jump'];
     if (jumpSpec) {
-      const m = /^(?:([^@\s]+)@)?([^:@\s]+)(?::(\d+))?$/.exec(jumpSpec)!;
+      const m = JUMP.exec(jumpSpec)!;
       jump = { user: m[1] ?? h.user ?? d.user ?? 'root', address: m[2], port: m[3] ? Number(m[3]) : 22 };
-      const key = h.key ?? d.key;
       if (key) jump.key = expand(key, base);
     }
-    const key = h.key ?? d.key;
     hosts.set(name, {
       name,
       address: h.address ?? name,

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import pLimit from 'p-limit';
 import { ExpressionError, Scope, UndefinedVariable } from './expr.js';
+import { lastLines } from './shell.js';
 import { gatherFacts, HOST_FACTS_SCRIPT, parseHostFacts } from './gather.js';
 import type { Inventory, InventoryHost } from './inventory.js';
 import { selectHosts } from './inventory.js';
@@ -71,11 +72,7 @@ interface HostState {
 
 const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-function tail(s: string, lines = 8): string {
-  const t = s.trim();
-  if (!t) return '';
-  return t.split('\n').slice(-lines).join('\n');
-}
+const tail = (s: string, lines = 8) => lastLines(s, lines);
 
 export class Runner {
   private hosts = new Map<string, HostState>();
@@ -164,12 +161,16 @@ export class Runner {
       return true;
     } catch (e) {
       await conn?.close().catch(() => undefined);
-      h.unreachable = errMessage(e);
-      h.recap.unreachable = true;
-      h.recap.error = h.unreachable;
-      this.emit({ type: 'host-unreachable', host: h.inv.name, error: h.unreachable });
+      this.markUnreachable(h, errMessage(e));
       return false;
     }
+  }
+
+  private markUnreachable(h: HostState, error: string): void {
+    h.unreachable = error;
+    h.recap.unreachable = true;
+    h.recap.error = error;
+    this.emit({ type: 'host-unreachable', host: h.inv.name, error });
   }
 
   private async runPlayOnHost(play: Play, h: HostState): Promise<void> {
@@ -308,7 +309,7 @@ export class Runner {
         note: (s) => notes.push(s),
         render: (source, filename) => scope.template(source, filename),
       };
-      if (mod.type === 'check') return { changes: [], ...(await this.runCheck(mod, parsed.data, conn, ctx, task, h)) };
+      if (mod.type === 'check') return { changes: [], ...(await this.runCheck(mod, parsed.data, conn, ctx, h)) };
       return await this.runState(mod, parsed.data, conn, ctx, task, h, become, delegated);
     } catch (e) {
       return { ...this.classify(e, h, task), changes: [], registerData: {} };
@@ -355,13 +356,8 @@ export class Runner {
   private classify(e: unknown, h: HostState, task: Task): { status: TaskStatus; error: string } {
     if (e instanceof Unknown) return { status: 'unknown', error: e.message };
     if (e instanceof ConnectionError) {
-      const owner = this.hosts.get(e.host) ?? (e.host === h.inv.name ? h : undefined);
-      if (owner && !owner.unreachable) {
-        owner.unreachable = e.message;
-        owner.recap.unreachable = true;
-        owner.recap.error = e.message;
-        this.emit({ type: 'host-unreachable', host: owner.inv.name, error: e.message });
-      }
+      const owner = this.hosts.get(e.host);
+      if (owner && !owner.unreachable) this.markUnreachable(owner, e.message);
       return { status: 'failed', error: owner === h ? `host unreachable: ${e.message}` : `connection to ${e.host} failed: ${e.message}` };
     }
     if (e instanceof UndefinedVariable) {
@@ -423,7 +419,6 @@ export class Runner {
     args: unknown,
     conn: Connection,
     ctx: ModuleContext,
-    task: Task,
     h: HostState,
   ): Promise<{ status: TaskStatus; error?: string; registerData: Record<string, unknown> }> {
     if (this.opts.check) {
@@ -477,7 +472,7 @@ export class Runner {
         if (last.code !== 0) {
           reports.forEach((r, j) => (r.applied = j < i));
           const done = changes.slice(0, i).map((x) => x.summary);
-          const cmdLine = c.display ?? c.cmd.split('\n').find((l) => l.trim() && !/^(set -e|trap |tmp=|if \[ -e \/usr\/sbin\/policy-rc\.d)/.test(l.trim())) ?? c.cmd;
+          const cmdLine = c.display ?? c.cmd.split('\n').find((l) => l.trim()) ?? c.cmd;
           const msg =
             `${change.summary}: command failed with exit code ${last.code}: ${this.opts.masker.mask(cmdLine.trim()).slice(0, 300)}` +
             (tail(last.stderr) ? `\n  stderr: ${tail(last.stderr).replace(/\n/g, '\n          ')}` : tail(last.stdout) ? `\n  stdout: ${tail(last.stdout).replace(/\n/g, '\n          ')}` : '') +

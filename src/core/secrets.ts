@@ -13,6 +13,8 @@ export const MASK = '********';
 
 export class Masker {
   private values = new Set<string>();
+  /** longest first, so that a secret containing another is masked whole */
+  private sorted: string[] = [];
 
   add(value: string): void {
     if (value.length < 4) return;
@@ -20,11 +22,12 @@ export class Masker {
     // the shell-quoted form (sq) and each line of a multi-line secret (diffs, re-indented tails)
     if (value.includes("'")) this.values.add(value.replace(/'/g, `'\\''`));
     for (const line of value.split('\n')) if (line.trim().length >= 8) this.values.add(line.trim());
+    this.sorted = [...this.values].sort((a, b) => b.length - a.length);
   }
 
   mask = (s: string): string => {
     let out = s;
-    for (const v of [...this.values].sort((a, b) => b.length - a.length)) {
+    for (const v of this.sorted) {
       if (out.includes(v)) out = out.split(v).join(MASK);
     }
     return out;

@@ -4,6 +4,12 @@ export function sq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The last `n` lines of a command's output (trimmed), for messages. */
+export function lastLines(s: string, n: number): string {
+  const t = s.trim();
+  return t ? t.split('\n').slice(-n).join('\n') : '';
+}
+
 /** Join argv words into one shell-safe command string. */
 export function shellJoin(argv: string[]): string {
   return argv.map(sq).join(' ');

@@ -1,6 +1,7 @@
 /** User and group facts from the host's account databases. */
 import { sq } from '../core/shell.js';
 import type { FactKind } from '../core/types.js';
+import { keyValues } from './files.js';
 
 export interface UserFact {
   exists: boolean;
@@ -19,7 +20,7 @@ export const userFact: FactKind<{ name: string }, UserFact> = {
     return `if e=$(getent passwd ${n}); then echo "passwd=$e"; echo "group=$(id -gn ${n})"; echo "groups=$(id -Gn ${n})"; else echo passwd=; fi`;
   },
   parse: (out) => {
-    const lines = Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const lines = keyValues(out);
     if (!lines.passwd) return { exists: false };
     const f = lines.passwd.split(':');
     const primary = lines.group ?? '';

@@ -90,7 +90,7 @@ export const apt: StateModule<Args, Facts> = {
         action: 'install',
         target: missing.map(bare).join(' '),
         summary: `install ${missing.join(', ')}`,
-        commands: [{ cmd: args.start_services ? cmd : noStart(cmd) }],
+        commands: [{ cmd: args.start_services ? cmd : noStart(cmd), display: cmd }],
       });
     } else {
       changes.push({

@@ -7,14 +7,12 @@
  *    every one of a set of values across the requests (round-robin over back ends).
  */
 import { z } from 'zod';
-import { shellJoin, sq } from '../core/shell.js';
+import { lastLines, shellJoin, sq } from '../core/shell.js';
 import type { CheckModule, CheckResult, Connection } from '../core/types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function tail(s: string, n = 5): string {
-  return s.trim().split('\n').slice(-n).join('\n');
-}
+const tail = (s: string, n = 5) => lastLines(s, n);
 
 /** A regular expression, checked when the playbook is loaded (not a crash at run time). */
 const regex = z.string().refine(

@@ -243,7 +243,3 @@ export function renderReplicaStatus(f: MysqlReplicationFact): string {
   return lines.join('\n');
 }
 
-/** For tests: the salt this process uses for replication password digests. */
-export function replicationSalt(): string {
-  return SALT;
-}

@@ -12,6 +12,7 @@
  * Everything here is synchronous: the files are small and a synchronous check keeps concurrent
  * accept-new appends from interleaving.
  */
+import { sq } from '../core/shell.js';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -198,13 +199,9 @@ export function hostKeyAlgorithmsFor(keyTypes: string[]): string[] {
   return out;
 }
 
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 function addHint(file: string, host: string, port: number): string {
   return (
-    `add it with: ssh-keyscan -p ${port} ${shellQuote(host)} >> ${shellQuote(file)} ` +
+    `add it with: ssh-keyscan -p ${port} ${sq(host)} >> ${sq(file)} ` +
     `(then compare the fingerprint with the one shown on the host: ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), ` +
     `or opt in to trust-on-first-use with --accept-new-host-keys`
   );
@@ -268,7 +265,7 @@ export function verifyHostKey(
         `the one recorded in ${where}. Someone could be eavesdropping on you right now ` +
         `(possible man-in-the-middle attack), or the host key has just been changed. ` +
         `Refusing to connect. If the change is expected, remove the old key with ` +
-        `ssh-keygen -f ${shellQuote(file)} -R ${shellQuote(name)} and add the new one.`,
+        `ssh-keygen -f ${sq(file)} -R ${sq(name)} and add the new one.`,
     };
   }
 
@@ -281,8 +278,8 @@ export function verifyHostKey(
         `REMOTE HOST KEY CHANGED for ${name}? The host presented a ${type} key (${fp}) but known_hosts ` +
         `only records other key types for it (${known}). This is a possible man-in-the-middle attack; ` +
         `refusing to connect and not adding the key automatically. If the host's keys really changed, ` +
-        `update ${file} (ssh-keygen -f ${shellQuote(file)} -R ${shellQuote(name)}, then ` +
-        `ssh-keyscan -p ${port} ${shellQuote(host)} >> ${shellQuote(file)}).`,
+        `update ${file} (ssh-keygen -f ${sq(file)} -R ${sq(name)}, then ` +
+        `ssh-keyscan -p ${port} ${sq(host)} >> ${sq(file)}).`,
     };
   }
 

@@ -64,6 +64,8 @@ describe('apt: plan', () => {
     assert.equal(c.summary, 'install nginx, libnginx-mod-stream');
     assert.equal(c.oneShot, undefined);
     assert.deepEqual(cmds(changes), [noStart(`${ENV} apt-get install ${OPTS} --no-install-recommends nginx libnginx-mod-stream`)]);
+    // errors name the apt-get command, not the policy-rc.d wrapping around it
+    assert.equal(changes[0].commands[0].display, `${ENV} apt-get install ${OPTS} --no-install-recommends nginx libnginx-mod-stream`);
   });
 
   test('install_recommends and start_services change the command', () => {
