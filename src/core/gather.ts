@@ -8,8 +8,6 @@ import { TaskError } from './types.js';
 
 export interface GatherResult<F> {
   facts: F;
-  script: string;
-  stderr: string;
 }
 
 /** Build one script for many fact requests; each section is framed by a random boundary. */
@@ -47,7 +45,7 @@ export async function gatherFacts<F extends Record<string, unknown>>(
     if (opts.overlay?.has(key)) facts[n] = opts.overlay.get(key) as F[keyof F];
     else needed.push({ name: n, req });
   }
-  if (needed.length === 0) return { facts, script: '', stderr: '' };
+  if (needed.length === 0) return { facts };
   const boundary = `PROVISION-${randomBytes(6).toString('hex')}`;
   const script = buildFactScript(
     needed.map((n) => n.req),
@@ -64,7 +62,7 @@ export async function gatherFacts<F extends Record<string, unknown>>(
     boundary,
   );
   needed.forEach((n, i) => (facts[n.name] = parsed[i] as F[keyof F]));
-  return { facts, script, stderr: res.stderr };
+  return { facts };
 }
 
 /** Host facts, one round trip at connect time. */

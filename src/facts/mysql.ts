@@ -113,7 +113,7 @@ export interface MysqlConnParams {
  * `#mysql:error MESSAGE`.
  */
 export function mysqlFactScript(socket: string | undefined, body: string): string {
-  const base = `mysql --batch${socket ? ' ' + sq(`--socket=${socket}`) : ''}`;
+  const base = mysqlClient(socket, { columnNames: true });
   return [
     '(',
     `__myq() { __mys=$1; shift; if __myo=$(${base} "$@" </dev/null 2>/dev/null); then printf '#mysql:%s\\n' "$__mys"; if [ -n "$__myo" ]; then printf '%s\\n' "$__myo"; fi; else printf '#mysql:error %s\\n' "$(${base} "$@" </dev/null 2>&1 >/dev/null | tr '\\n' ' ')"; fi; }`,

@@ -11,7 +11,6 @@
  *    drops. We therefore run commands on the raw ssh2 Client (`ssh.connection`).
  */
 import { readFile } from 'node:fs/promises';
-import { constants as osConstants } from 'node:os';
 import { NodeSSH } from 'node-ssh';
 import pLimit from 'p-limit';
 import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../core/types.js';
@@ -22,7 +21,7 @@ import {
   type HostKeyPolicy,
   type VerifyResult,
 } from './knownhosts.js';
-import { sudoHint, withHint, wrapCommand } from './wrap.js';
+import { exitCode, sudoHint, withHint, wrapCommand } from './wrap.js';
 
 export interface SshJump {
   address: string;
@@ -259,17 +258,6 @@ async function open(host: string, e: Endpoint): Promise<Opened> {
     throw connectError(host, e, state.lastError ?? new Error('connection closed right after login'), refusal);
   }
   return { ssh, client, state };
-}
-
-function exitCode(code: number | null | undefined, signal: string | null | undefined): number | undefined {
-  if (typeof code === 'number') return code;
-  if (signal) {
-    // ssh2 reports exit-signal names with a SIG prefix ("SIGKILL")
-    const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
-    const n = (osConstants.signals as Record<string, number>)[name];
-    return 128 + (n ?? 127);
-  }
-  return undefined;
 }
 
 /**

@@ -2,9 +2,8 @@
  * Running commands on the controller itself (`delegate_to: localhost`).
  */
 import { spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../core/types.js';
-import { sudoHint, withHint, wrapCommand } from './wrap.js';
+import { exitCode, sudoHint, withHint, wrapCommand } from './wrap.js';
 
 export interface LocalConnectionOptions {
   /** Name used in messages and as `host` (default `localhost`). */
@@ -85,10 +84,7 @@ export class LocalConnection implements Connection {
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         if (timedOut) return;
-        let rc: number;
-        if (typeof code === 'number') rc = code;
-        else if (signal) rc = 128 + ((osConstants.signals as Record<string, number>)[signal] ?? 127);
-        else rc = 255;
+        const rc = exitCode(code, signal) ?? 255;
         const stdout = Buffer.concat(out).toString('utf8');
         let stderr = Buffer.concat(errOut).toString('utf8');
         if (sudo && rc !== 0) stderr = withHint(stderr, sudoHint(stderr, this.host, this.becomePassword !== undefined));

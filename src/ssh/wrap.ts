@@ -2,6 +2,7 @@
  * Turning a POSIX sh command string into what is actually run on a host: `sh -c` (so the login
  * shell does not matter) and, with become, `sudo`. Shared by the SSH and the local connection.
  */
+import { constants as osConstants } from 'node:os';
 
 /** Single-quote a string for POSIX sh (always quotes; safe for any content). */
 export function shQuote(s: string): string {
@@ -99,6 +100,18 @@ export function wrapCommand(cmd: string, o: WrapOptions): Wrapped {
 /**
  * Recognise sudo failures in stderr and return a hint line to append (or undefined).
  */
+/** A command's exit status: its code, or 128 + the number of the signal that killed it (like a shell). */
+export function exitCode(code: number | null | undefined, signal: string | null | undefined): number | undefined {
+  if (typeof code === 'number') return code;
+  if (signal) {
+    // ssh2 reports exit-signal names with a SIG prefix ("SIGKILL")
+    const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
+    const n = (osConstants.signals as Record<string, number>)[name];
+    return 128 + (n ?? 127);
+  }
+  return undefined;
+}
+
 export function sudoHint(stderr: string, host: string, hadPassword: boolean): string | undefined {
   if (/sudo: (a password is required|a terminal is required)/.test(stderr)) {
     return (
