@@ -77,6 +77,8 @@ const DEFAULT_HOST_KEY_ALGORITHMS = [
   'ssh-rsa',
 ];
 
+/** Retries of a channel open that sshd refused (see openExec): 20, 40, 80, 160 ms. */
+const OPEN_RETRIES = 4;
 /** Grace period for a timed-out channel to close before its concurrency slot is released anyway. */
 const CHANNEL_CLOSE_GRACE_MS = 5000;
 /** After a timeout, how long the host-side `timeout` guard gets before the client kills the session. */
@@ -394,7 +396,23 @@ class SshConnection implements Connection {
         }, timeoutMs);
       }
       try {
+      // sshd frees a session slot a moment after the channel closes (it also waits for the
+      // command's exit status), so a channel opened right after another closed can be refused
+      // ("no more sessions") although the cap holds: retry such a refusal briefly (0.3 s in
+      // all). A connection really over its MaxSessions still fails.
+      const openExec = (attempt: number) =>
         this.main.client.exec(command, (err: Error | undefined, ch: any) => {
+          if (err && /Channel open failure/.test(err.message) && attempt < OPEN_RETRIES && !settled && !this.main.state.down) {
+            setTimeout(() => {
+              try {
+                openExec(attempt + 1);
+              } catch (e) {
+                settle(() => reject(e as Error));
+                done();
+              }
+            }, 20 * 2 ** attempt);
+            return;
+          }
           if (err) {
             settle(() =>
               reject(
@@ -455,6 +473,7 @@ class SshConnection implements Connection {
           if (stdin && stdin.length > 0) ch.end(stdin);
           else ch.end();
         });
+        openExec(0);
       } catch (err: any) {
         // ssh2 throws synchronously ("Not connected") when the socket is already gone
         settle(() =>
