@@ -135,6 +135,11 @@ describe('ssh connection', { skip }, () => {
     assert.ok(elapsed >= 1100, `took ${elapsed} ms: the cap did not hold`);
   });
 
+  test('60 quick concurrent execs succeed (sshd frees session slots a moment after a channel closes)', async () => {
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => conn.exec(`echo ${i}`)));
+    results.forEach((r, i) => assert.deepEqual(r, { code: 0, stdout: `${i}\n`, stderr: '' }));
+  });
+
   test('without the cap, OpenSSH MaxSessions (10) really refuses channels', async () => {
     const c = await connectSsh(target({ maxChannels: 20 }));
     try {

@@ -173,7 +173,11 @@ async function startIn(dir: string, opts: SshdOptions): Promise<SshdHarness> {
   keygen('ed25519', clientKey, 'provision-test-client');
   const clientPublicKey = readFileSync(`${clientKey}.pub`, 'utf8').trim();
   const authorizedKeys = join(dir, 'authorized_keys');
-  writeFileSync(authorizedKeys, [clientPublicKey, ...(opts.extraAuthorizedKeys ?? [])].join('\n') + '\n', {
+  // SHLVL=1 makes the users' login bash skip ~/.bashrc, which bash otherwise reads for every
+  // SSH command: a machine's rc file (e.g. a pyenv rehash racing across 30 parallel sessions)
+  // must not write onto the stderr the tests assert on.
+  const keyLine = (k: string) => `environment="SHLVL=1" ${k}`;
+  writeFileSync(authorizedKeys, [clientPublicKey, ...(opts.extraAuthorizedKeys ?? [])].map(keyLine).join('\n') + '\n', {
     mode: 0o644,
   });
 
@@ -195,6 +199,7 @@ async function startIn(dir: string, opts: SshdOptions): Promise<SshdHarness> {
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
       'MaxSessions 10',
+      'PermitUserEnvironment SHLVL',
       'MaxStartups 100:30:200',
       'AllowTcpForwarding yes',
       'UseDNS no',
