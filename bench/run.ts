@@ -8,12 +8,12 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildFactScript, parseFactOutput } from '../src/core/gather.js';
-import { fact, type ModuleContext } from '../src/core/types.js';
-import { packageFact } from '../src/facts/apt.js';
-import { fileFact } from '../src/facts/files.js';
-import { copy } from '../src/modules/copy.js';
-import { apt } from '../src/modules/apt.js';
+import { buildFactScript, parseFactOutput } from '../src/engine/pipeline/facts.js';
+import { fact, type ModuleContext } from '../src/modules/contract.js';
+import { packageFact } from '../src/modules/packages/facts.js';
+import { fileFact } from '../src/modules/files/facts.js';
+import { copy } from '../src/modules/files/copy.js';
+import { apt } from '../src/modules/packages/apt.js';
 import { LocalConnection } from '../src/ssh/local.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -65,7 +65,7 @@ const report0 = (m: { recap: Record<string, unknown> }) => m.recap;
 // 3. the site on the test hosts (if they are up): a no-op run and a no-op --check
 if (existsSync(join(ROOT, 'inventory', 'testbed.yml'))) {
   const measure = (args: string[]) => {
-    const code = `import('${join(ROOT, 'dist/src/cli.js')}').then(async (m) => { const c = await m.main(['node', 'provision', ...${JSON.stringify(args)}]); process.stderr.write('\\nMAXRSS ' + process.resourceUsage().maxRSS + '\\n'); process.exitCode = c; })`;
+    const code = `import('${join(ROOT, 'dist/src/cli/main.js')}').then(async (m) => { const c = await m.main(['node', 'provision', ...${JSON.stringify(args)}]); process.stderr.write('\\nMAXRSS ' + process.resourceUsage().maxRSS + '\\n'); process.exitCode = c; })`;
     const t0 = Date.now();
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, CI: '1' }, maxBuffer: 64 << 20 });
     const ms = Date.now() - t0;

@@ -5,7 +5,7 @@
 #   sudo scripts/testbed.sh status [--json]
 #   sudo scripts/testbed.sh down
 #
-# Same as `provision testbed ...`; this wrapper works before the main CLI wires the command in.
+# Same as `provision testbed ...` and bin/provision-testbed.js.
 # Builds dist/ when the testbed sources are newer than the compiled output.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,16 +1,19 @@
 /** The module registry. */
-import type { Module } from '../core/types.js';
-import { apt } from './apt.js';
-import { assertModule, httpCheck, waitFor } from './checks.js';
-import { command, shell } from './command.js';
-import { copy } from './copy.js';
-import { file } from './file.js';
-import { mysqlDb } from './mysql_db.js';
-import { mysqlReplication } from './mysql_replication.js';
-import { mysqlUser } from './mysql_user.js';
-import { service } from './service.js';
-import { template } from './template.js';
-import { group, user } from './user.js';
+import type { Module } from './contract.js';
+import { apt } from './packages/apt.js';
+import { assertModule } from './checks/assert.js';
+import { httpCheck } from './checks/http_check.js';
+import { waitFor } from './checks/wait_for.js';
+import { command, shell } from './commands/command.js';
+import { copy } from './files/copy.js';
+import { file } from './files/file.js';
+import { mysqlDb } from './mysql/mysql_db.js';
+import { mysqlReplication } from './mysql/mysql_replication.js';
+import { mysqlUser } from './mysql/mysql_user.js';
+import { service } from './services/service.js';
+import { template } from './files/template.js';
+import { group } from './users/group.js';
+import { user } from './users/user.js';
 
 export function builtinModules(): Map<string, Module> {
   const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication];

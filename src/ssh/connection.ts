@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { NodeSSH } from 'node-ssh';
 import pLimit from 'p-limit';
-import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../core/types.js';
+import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../modules/contract.js';
 import {
   hostKeyAlgorithmsFor,
   lookup,

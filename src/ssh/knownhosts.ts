@@ -12,7 +12,7 @@
  * Everything here is synchronous: the files are small and a synchronous check keeps concurrent
  * accept-new appends from interleaving.
  */
-import { sq } from '../core/shell.js';
+import { sq } from '../engine/shell.js';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -2,7 +2,7 @@
  * Running commands on the controller itself (`delegate_to: localhost`).
  */
 import { spawn } from 'node:child_process';
-import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../core/types.js';
+import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../modules/contract.js';
 import { exitCode, sudoHint, withHint, wrapCommand } from './wrap.js';
 
 export interface LocalConnectionOptions {

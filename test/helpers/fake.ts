@@ -3,13 +3,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadInventory } from '../../src/core/inventory.js';
-import { loadPlaybook } from '../../src/core/playbook.js';
-import { Runner } from '../../src/core/runner.js';
-import { Masker, SecretStore } from '../../src/core/secrets.js';
-import type { RunEvent } from '../../src/core/events.js';
-import type { RunReport } from '../../src/core/report.js';
-import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../../src/core/types.js';
+import { loadInventory } from '../../src/load/inventory.js';
+import { loadPlaybook } from '../../src/load/playbook.js';
+import { Runner } from '../../src/engine/scheduler.js';
+import { Masker, SecretStore } from '../../src/engine/secrets.js';
+import type { RunEvent } from '../../src/engine/events.js';
+import type { RunReport } from '../../src/engine/report.js';
+import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../../src/modules/contract.js';
 import { builtinModules } from '../../src/modules/index.js';
 
 export function tmp(prefix = 'prov-test-'): string {

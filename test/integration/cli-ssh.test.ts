@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runReport, type RunReport } from '../../src/core/report.js';
+import { runReport, type RunReport } from '../../src/engine/report.js';
 import { freePort, sshdAvailable, startSshd, type SshdHarness } from './sshd-harness.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');

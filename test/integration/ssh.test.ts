@@ -6,7 +6,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConnectionError, type Connection } from '../../src/core/types.js';
+import { ConnectionError, type Connection } from '../../src/modules/contract.js';
 import { connectSsh, HostKeyError, type SshTarget } from '../../src/ssh/connection.js';
 import { LocalConnection } from '../../src/ssh/local.js';
 import {

@@ -4,10 +4,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadInventory, selectHosts } from '../../src/core/inventory.js';
-import { loadPlaybook } from '../../src/core/playbook.js';
-import { taskScope } from '../../src/core/runner.js';
-import type { HostFacts } from '../../src/core/types.js';
+import { loadInventory, selectHosts } from '../../src/load/inventory.js';
+import { loadPlaybook } from '../../src/load/playbook.js';
+import { taskScope } from '../../src/engine/scheduler.js';
+import type { HostFacts } from '../../src/modules/contract.js';
 import { builtinModules } from '../../src/modules/index.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');

@@ -5,13 +5,13 @@ import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { buildFactScript, parseFactOutput } from '../../src/core/gather.js';
-import { fact, TaskError, type FactRequest } from '../../src/core/types.js';
-import { aptCacheFact, packageFact } from '../../src/facts/apt.js';
-import { exitFact } from '../../src/facts/command.js';
-import { fileFact, keyValues, normMode } from '../../src/facts/files.js';
-import { unitFact, unitName } from '../../src/facts/systemd.js';
-import { groupFact, userFact } from '../../src/facts/users.js';
+import { buildFactScript, parseFactOutput } from '../../src/engine/pipeline/facts.js';
+import { fact, TaskError, type FactRequest } from '../../src/modules/contract.js';
+import { aptCacheFact, packageFact } from '../../src/modules/packages/facts.js';
+import { exitFact } from '../../src/modules/commands/facts.js';
+import { fileFact, keyValues, normMode } from '../../src/modules/files/facts.js';
+import { unitFact, unitName } from '../../src/modules/services/facts.js';
+import { groupFact, userFact } from '../../src/modules/users/facts.js';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 

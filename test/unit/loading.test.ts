@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Scope, UndefinedVariable } from '../../src/core/expr.js';
-import { loadInventory, selectHosts } from '../../src/core/inventory.js';
-import { loadPlaybook } from '../../src/core/playbook.js';
-import { ConfigError } from '../../src/core/yamlsource.js';
+import { Scope, UndefinedVariable } from '../../src/engine/expr.js';
+import { loadInventory, selectHosts } from '../../src/load/inventory.js';
+import { loadPlaybook } from '../../src/load/playbook.js';
+import { ConfigError } from '../../src/load/yaml.js';
 import { builtinModules } from '../../src/modules/index.js';
 import { tmp } from '../helpers/fake.js';
 

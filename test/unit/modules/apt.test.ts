@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TaskError } from '../../../src/core/types.js';
-import type { AptCacheFact, PackageFact } from '../../../src/facts/apt.js';
-import { apt } from '../../../src/modules/apt.js';
+import { TaskError } from '../../../src/modules/contract.js';
+import type { AptCacheFact, PackageFact } from '../../../src/modules/packages/facts.js';
+import { apt } from '../../../src/modules/packages/apt.js';
 import { assertConverges, cmds, makeCtx, parse } from './helpers.js';
 
 const ENV = 'DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a';

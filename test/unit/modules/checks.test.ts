@@ -2,7 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { assertModule, httpCheck, waitFor } from '../../../src/modules/checks.js';
+import { assertModule } from '../../../src/modules/checks/assert.js';
+import { httpCheck } from '../../../src/modules/checks/http_check.js';
+import { waitFor } from '../../../src/modules/checks/wait_for.js';
 import { fail, FakeConnection, localConnection, makeCtx, ok, parse } from './helpers.js';
 
 const CRLF = (lines: string[]) => lines.join('\r\n');

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ExitFact } from '../../../src/facts/command.js';
-import type { FileFact } from '../../../src/facts/files.js';
-import { command, shell } from '../../../src/modules/command.js';
+import type { ExitFact } from '../../../src/modules/commands/facts.js';
+import type { FileFact } from '../../../src/modules/files/facts.js';
+import { command, shell } from '../../../src/modules/commands/command.js';
 import { absentFile, assertConverges, cmds, directory, makeCtx, parse, regularFile } from './helpers.js';
 
 type Facts = { creates?: FileFact; removes?: FileFact; unless?: ExitFact };

@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TaskError } from '../../../src/core/types.js';
-import type { FileFact } from '../../../src/facts/files.js';
-import { copy } from '../../../src/modules/copy.js';
+import { TaskError } from '../../../src/modules/contract.js';
+import type { FileFact } from '../../../src/modules/files/facts.js';
+import { copy } from '../../../src/modules/files/copy.js';
 import { absentFile, assertConverges, cmds, directory, makeCtx, parse, regularFile, sh } from './helpers.js';
 
 const isTaskError = (re: RegExp) => (e: unknown) => e instanceof TaskError && re.test(e.message);

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TaskError } from '../../../src/core/types.js';
-import type { FileFact } from '../../../src/facts/files.js';
-import { file } from '../../../src/modules/file.js';
+import { TaskError } from '../../../src/modules/contract.js';
+import type { FileFact } from '../../../src/modules/files/facts.js';
+import { file } from '../../../src/modules/files/file.js';
 import { absentFile, assertConverges, cmds, directory, makeCtx, parse, regularFile } from './helpers.js';
 
 const isTaskError = (re: RegExp) => (e: unknown) => e instanceof TaskError && re.test(e.message);

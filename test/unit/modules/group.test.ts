@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GroupFact } from '../../../src/facts/users.js';
-import { group } from '../../../src/modules/user.js';
+import type { GroupFact } from '../../../src/modules/users/facts.js';
+import { group } from '../../../src/modules/users/group.js';
 import { assertConverges, cmds, makeCtx, parse } from './helpers.js';
 
 const present = (gid: number): GroupFact => ({ exists: true, gid });

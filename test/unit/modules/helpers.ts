@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Scope } from '../../../src/core/expr.js';
-import type { Change, Connection, ExecOptions, ExecResult, ModuleContext, StateModule } from '../../../src/core/types.js';
-import type { FileFact } from '../../../src/facts/files.js';
+import { Scope } from '../../../src/engine/expr.js';
+import type { Change, Connection, ExecOptions, ExecResult, ModuleContext, StateModule } from '../../../src/modules/contract.js';
+import type { FileFact } from '../../../src/modules/files/facts.js';
 
 export const SECRET = 'hunter2-Sup3rS3cret';
 

@@ -3,35 +3,19 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Change, ModuleContext } from '../../../src/core/types.js';
-import { TaskError, Unknown } from '../../../src/core/types.js';
-import {
-  mysqlDatabaseFact,
-  mysqlNativePasswordHash,
-  mysqlReplicationFact,
-  mysqlUserFact,
-  normalisePrivileges,
-  parseAnsiblePriv,
-  parseCreateUserAuth,
-  parseShowGrants,
-  parseSlaveStatus,
-  quoteIdent,
-  quoteString,
-  replicationPasswordDigest,
-  SQL_PRELUDE,
-  type MysqlDbFact,
-  type MysqlReplicationFact,
-  type MysqlUserFact,
-  type ReplicaStatus,
-} from '../../../src/facts/mysql.js';
-import { desiredCharset, mysqlDb, mysqlDbSchema, type MysqlDbArgs } from '../../../src/modules/mysql_db.js';
-import { mysqlUser, mysqlUserSchema, type MysqlUserArgs } from '../../../src/modules/mysql_user.js';
+import type { Change, ModuleContext } from '../../../src/modules/contract.js';
+import { TaskError, Unknown } from '../../../src/modules/contract.js';
+import { mysqlDatabaseFact, mysqlReplicationFact, mysqlUserFact, parseSlaveStatus, replicationPasswordDigest, type MysqlDbFact, type MysqlReplicationFact, type MysqlUserFact, type ReplicaStatus } from '../../../src/modules/mysql/facts.js';
+import { mysqlNativePasswordHash, quoteIdent, quoteString, SQL_PRELUDE } from '../../../src/modules/mysql/sql.js';
+import { normalisePrivileges, parseAnsiblePriv, parseCreateUserAuth, parseShowGrants } from '../../../src/modules/mysql/grants.js';
+import { desiredCharset, mysqlDb, mysqlDbSchema, type MysqlDbArgs } from '../../../src/modules/mysql/mysql_db.js';
+import { mysqlUser, mysqlUserSchema, type MysqlUserArgs } from '../../../src/modules/mysql/mysql_user.js';
 import {
   mysqlReplication,
   mysqlReplicationSchema,
   renderReplicaStatus,
   type MysqlReplicationArgs,
-} from '../../../src/modules/mysql_replication.js';
+} from '../../../src/modules/mysql/mysql_replication.js';
 
 type Ctx = ModuleContext & { notes: string[] };
 

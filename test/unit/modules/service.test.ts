@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TaskError, Unknown } from '../../../src/core/types.js';
-import type { UnitFact } from '../../../src/facts/systemd.js';
-import { service } from '../../../src/modules/service.js';
+import { TaskError, Unknown } from '../../../src/modules/contract.js';
+import type { UnitFact } from '../../../src/modules/services/facts.js';
+import { service } from '../../../src/modules/services/service.js';
 import { assertConverges, cmds, makeCtx, parse } from './helpers.js';
 
 const unit = (active: string, enabled: string, needDaemonReload = false): UnitFact => ({ exists: true, active, enabled, needDaemonReload });

@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UndefinedVariable } from '../../../src/core/expr.js';
-import { TaskError } from '../../../src/core/types.js';
-import type { FileFact } from '../../../src/facts/files.js';
-import { template } from '../../../src/modules/template.js';
+import { UndefinedVariable } from '../../../src/engine/expr.js';
+import { TaskError } from '../../../src/modules/contract.js';
+import type { FileFact } from '../../../src/modules/files/facts.js';
+import { template } from '../../../src/modules/files/template.js';
 import { absentFile, assertConverges, cmds, makeCtx, parse, regularFile, SECRET } from './helpers.js';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');

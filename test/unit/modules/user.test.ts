@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { UserFact } from '../../../src/facts/users.js';
-import { user } from '../../../src/modules/user.js';
+import type { UserFact } from '../../../src/modules/users/facts.js';
+import { user } from '../../../src/modules/users/user.js';
 import { assertConverges, cmds, makeCtx, parse } from './helpers.js';
 
 const deploy: UserFact = { exists: true, uid: 1001, group: 'deploy', groups: ['adm', 'sudo'], home: '/home/deploy', shell: '/bin/bash' };

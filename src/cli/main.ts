@@ -1,0 +1,203 @@
+/**
+ * provision [PLAYBOOK...] --inventory NAME|PATH [--check] [--diff] ...
+ * Exit codes: 0 success; 1 a host failed or was unreachable; 2 invalid usage, inventory or playbook.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import pc from 'picocolors';
+import { loadInventory, selectHosts, unknownPatternParts, type InventoryHost } from '../load/inventory.js';
+import { loadPlaybook, type Playbook } from '../load/playbook.js';
+import { Runner } from '../engine/scheduler.js';
+import { Masker, SecretStore } from '../engine/secrets.js';
+import { ConfigError } from '../load/yaml.js';
+import { builtinModules } from '../modules/index.js';
+import { createReporter } from './output.js';
+import { connectSsh } from '../ssh/connection.js';
+import { LocalConnection } from '../ssh/local.js';
+import { promptHidden } from './prompt.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface CliOptions {
+  inventory: string;
+  check?: boolean;
+  diff?: boolean;
+  limit?: string;
+  tags?: string;
+  skipTags?: string;
+  forks: string;
+  json?: boolean;
+  verbose: number;
+  extraVars: string[];
+  acceptNewHostKeys?: boolean;
+  askBecomePass?: boolean;
+}
+
+function parseExtraVars(list: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of list) {
+    const trimmed = item.trim();
+    if (trimmed.startsWith('{')) {
+      try {
+        Object.assign(out, JSON.parse(trimmed));
+        continue;
+      } catch {
+        throw new ConfigError(`--extra-vars: invalid JSON: ${item}`);
+      }
+    }
+    const i = item.indexOf('=');
+    if (i <= 0) throw new ConfigError(`--extra-vars: expected key=value or JSON, got '${item}'`);
+    const key = item.slice(0, i);
+    const raw = item.slice(i + 1);
+    let value: unknown = raw;
+    if (/^(true|false|null|-?\d+(\.\d+)?)$/.test(raw)) value = JSON.parse(raw);
+    out[key] = value;
+  }
+  return out;
+}
+
+export async function runCommand(playbookArgs: string[], o: CliOptions): Promise<number> {
+  const modules = builtinModules();
+  const files = (playbookArgs.length ? playbookArgs : [join(ROOT, 'playbooks', 'site.yml')]).map((p) => {
+    const candidates = [resolve(p), join(ROOT, p), join(ROOT, 'playbooks', p), join(ROOT, 'playbooks', `${p}.yml`)];
+    const found = candidates.find((c) => existsSync(c));
+    if (!found) throw new ConfigError(`playbook '${p}' not found`);
+    return found;
+  });
+  const forks = Number(o.forks);
+  if (!Number.isInteger(forks) || forks < 1) throw new ConfigError(`--forks: expected a positive integer, got '${o.forks}'`);
+  const inventory = loadInventory(o.inventory, ROOT, o.acceptNewHostKeys);
+  const playbooks: Playbook[] = files.map((f) => loadPlaybook(f, modules));
+  const extraVars = parseExtraVars(o.extraVars);
+  if (o.limit) {
+    const unknown = unknownPatternParts(inventory, o.limit);
+    if (unknown.length) throw new ConfigError(`--limit: no host or group named ${unknown.map((u) => `'${u}'`).join(', ')} in ${inventory.file}`);
+    if (selectHosts(inventory, o.limit).length === 0) throw new ConfigError(`--limit '${o.limit}' matches no host`);
+  }
+  for (const pb of playbooks)
+    for (const play of pb.plays) {
+      const unknown = unknownPatternParts(inventory, play.hosts);
+      if (unknown.length) throw new ConfigError(`${play.where}: hosts: no host or group named ${unknown.map((u) => `'${u}'`).join(', ')} in inventory ${inventory.file}`);
+    }
+
+  let becomePassword = process.env.PROVISION_BECOME_PASSWORD || undefined;
+  if (o.askBecomePass) becomePassword = await promptHidden('BECOME password: ');
+  const masker = new Masker();
+  if (becomePassword) masker.add(becomePassword);
+  const secrets = new SecretStore(join(ROOT, '.provision', 'secrets', `${inventory.name}.json`), masker);
+  const stream = o.json ? process.stderr : process.stdout;
+  const emit = createReporter({ json: Boolean(o.json), diff: Boolean(o.diff), verbosity: o.verbose, stream, tty: Boolean(stream.isTTY) && !process.env.CI });
+  const connect = (h: InventoryHost) =>
+    connectSsh({
+      name: h.name,
+      address: h.address,
+      port: h.port,
+      user: h.user,
+      key: h.key,
+      knownHosts: h.knownHosts,
+      hostKeyPolicy: h.hostKeyPolicy,
+      become: h.become,
+      becomePassword,
+      jump: h.jump,
+      connectTimeoutMs: h.connectTimeoutMs,
+    });
+  const runner = new Runner(inventory, {
+    check: Boolean(o.check),
+    limit: o.limit,
+    tags: o.tags ? o.tags.split(',').map((t) => t.trim()).filter(Boolean) : [],
+    skipTags: o.skipTags ? o.skipTags.split(',').map((t) => t.trim()).filter(Boolean) : [],
+    forks,
+    extraVars,
+    root: ROOT,
+    modules,
+    connect,
+    local: () => new LocalConnection({ becomePassword }),
+    emit,
+    masker,
+    secrets,
+    traceCommands: o.verbose > 0,
+  });
+  let sigints = 0;
+  const onSigint = () => {
+    sigints++;
+    if (sigints === 1) {
+      process.stderr.write('\ninterrupted: finishing the tasks in flight, then stopping (Ctrl-C again to abort at once)\n');
+      runner.interrupt();
+    } else {
+      process.stderr.write('\naborted: tasks in flight may be half-applied; run again (or with --check) to see the state\n');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const report = await runner.run(playbooks);
+    if (report.interrupted) return 130;
+    const bad = Object.values(report.recap).some((r) => r.unreachable || r.failed > 0);
+    return bad ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('provision')
+    .description('Agentless, idempotent provisioning over SSH: facts, plan, apply, verify.')
+    .version(VERSION, '--version')
+    .argument('[playbooks...]', 'playbook files (default: playbooks/site.yml)')
+    .option('-i, --inventory <name|path>', 'inventory name (inventory/NAME.yml) or path', 'testbed')
+    .option('-C, --check', 'dry run: show what would change, change nothing')
+    .option('-D, --diff', 'show unified diffs of file changes')
+    .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs; comma-separated; !x excludes')
+    .option('-t, --tags <tags>', 'only tasks with these tags (comma-separated)')
+    .option('--skip-tags <tags>', 'skip tasks with these tags (comma-separated)')
+    .option('-f, --forks <n>', 'hosts in parallel', '10')
+    .option('-e, --extra-vars <key=value|json>', 'extra variables (highest precedence); repeatable', collect, [])
+    .option('--json', 'print one JSON report on stdout (human output goes to stderr)')
+    .option('-v, --verbose', '-v: show commands; -vv: and their output', (_v: string, prev: number) => prev + 1, 0)
+    .option('--accept-new-host-keys', 'accept and remember unknown host keys (like OpenSSH accept-new); changed keys are always refused')
+    .addOption(new Option('-K, --ask-become-pass', 'prompt for the sudo password (or set PROVISION_BECOME_PASSWORD)'))
+    .showHelpAfterError()
+    .action(async (playbooks: string[], opts: CliOptions) => {
+      process.exitCode = await runCommand(playbooks, opts);
+    });
+  program
+    .command('verify')
+    .description('run the verification playbook (playbooks/verify.yml) alone; takes the same options (-i, --json, -v, --limit, ...)')
+    .action(async (_opts: unknown, cmd: Command) => {
+      process.exitCode = await runCommand([join(ROOT, 'playbooks', 'verify.yml')], cmd.optsWithGlobals() as CliOptions);
+    });
+  // Listed for --help; `main` hands `testbed …` to the testbed tool before parsing.
+  program.command('testbed').description('local test hosts (needs root): testbed up|down|status; see provision testbed --help');
+  program.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // The testbed is a tool of its own, loaded only when asked for.
+  if (argv[2] === 'testbed') return (await import('../testbed/main.js')).testbedMain(argv);
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${pc.red('error:')} ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`${pc.red('internal error:')} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 70;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Gather facts: all of a task's fact snippets run in ONE shell round trip.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Connection, FactRequest, HostFacts } from '../../modules/contract.js';
+import { lastLines } from '../shell.js';
+import { TaskError } from '../../modules/contract.js';
+
+export interface GatherResult<F> {
+  facts: F;
+}
+
+/** Build one script for many fact requests; each section is framed by a random boundary. */
+export function buildFactScript(requests: FactRequest[], boundary: string): string {
+  return requests
+    .map((r, i) => `printf '%s\\n' '@@${boundary} ${i}'\n(\n${r.kind.script(r.params)}\n)\nprintf '\\n@@${boundary} end %s\\n' "$?"`)
+    .join('\n');
+}
+
+export function parseFactOutput(requests: FactRequest[], out: string, boundary: string): unknown[] {
+  const results: unknown[] = [];
+  for (let i = 0; i < requests.length; i++) {
+    const start = out.indexOf(`@@${boundary} ${i}\n`);
+    if (start < 0) throw new TaskError(`fact ${requests[i].kind.kind}: no output (did the fact script abort?)`);
+    const from = start + `@@${boundary} ${i}\n`.length;
+    const end = out.indexOf(`\n@@${boundary} end `, from - 1);
+    if (end < 0) throw new TaskError(`fact ${requests[i].kind.kind}: truncated output`);
+    const body = out.slice(from, end);
+    results.push(requests[i].kind.parse(body, requests[i].params));
+  }
+  return results;
+}
+
+export async function gatherFacts<F extends Record<string, unknown>>(
+  conn: Connection,
+  named: { [K in keyof F]: FactRequest<F[K]> },
+  opts: { become?: boolean; overlay?: Map<string, unknown> },
+): Promise<GatherResult<F>> {
+  const names = Object.keys(named) as (keyof F)[];
+  const facts = {} as F;
+  const needed: { name: keyof F; req: FactRequest }[] = [];
+  for (const n of names) {
+    const req = named[n];
+    const key = req.kind.key(req.params);
+    if (opts.overlay?.has(key)) facts[n] = opts.overlay.get(key) as F[keyof F];
+    else needed.push({ name: n, req });
+  }
+  if (needed.length === 0) return { facts };
+  const boundary = `PROVISION-${randomBytes(6).toString('hex')}`;
+  const script = buildFactScript(
+    needed.map((n) => n.req),
+    boundary,
+  );
+  const res = await conn.exec(script, { become: opts.become });
+  if (res.code !== 0 && !res.stdout.includes(`@@${boundary} 0\n`)) {
+    const err = lastLines(res.stderr, 4);
+    throw new TaskError(`reading facts failed (exit ${res.code})${err ? `: ${err}` : ''}`);
+  }
+  const parsed = parseFactOutput(
+    needed.map((n) => n.req),
+    res.stdout,
+    boundary,
+  );
+  needed.forEach((n, i) => (facts[n.name] = parsed[i] as F[keyof F]));
+  return { facts };
+}
+
+/** Host facts, one round trip at connect time. */
+export const HOST_FACTS_SCRIPT = [
+  `echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"`,
+  `echo "fqdn=$(hostname -f 2>/dev/null || hostname)"`,
+  `if [ -r /etc/os-release ]; then . /etc/os-release; fi; echo "os_id=\${ID:-unknown}"; echo "os_version=\${VERSION_ID:-}"; echo "os_codename=\${VERSION_CODENAME:-}"`,
+  `echo "arch=$(uname -m)"; echo "kernel=$(uname -r)"`,
+  `echo "cpus=$(nproc 2>/dev/null || echo 1)"`,
+  `echo "mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo 2>/dev/null)"`,
+  `dev=$(ip -4 route show default 2>/dev/null | awk '{for (i=1;i<NF;i++) if ($i=="dev") {print $(i+1); exit}}')`,
+  `echo "default_if=$dev"`,
+  `echo "default_ipv4=$( [ -n "$dev" ] && ip -4 -o addr show dev "$dev" scope global 2>/dev/null | awk '{split($4,a,"/"); print a[1]; exit}')"`,
+  `echo "ipv4=$(ip -4 -o addr show scope global 2>/dev/null | awk '{split($4,a,"/"); printf "%s ", a[1]}')"`,
+].join('\n');
+
+export function parseHostFacts(out: string): HostFacts {
+  const kv: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv[line.slice(0, i)] = line.slice(i + 1).trim();
+  }
+  return {
+    hostname: kv.hostname ?? '',
+    fqdn: kv.fqdn ?? '',
+    os: { id: kv.os_id ?? 'unknown', version: kv.os_version ?? '', codename: kv.os_codename ?? '' },
+    arch: kv.arch ?? '',
+    kernel: kv.kernel ?? '',
+    cpus: Number(kv.cpus ?? 1),
+    memoryMb: Math.round(Number(kv.mem_kb ?? 0) / 1024),
+    defaultIPv4: kv.default_ipv4 ?? '',
+    defaultInterface: kv.default_if ?? '',
+    ipv4: (kv.ipv4 ?? '').split(/\s+/).filter(Boolean),
+  };
+}

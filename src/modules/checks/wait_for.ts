@@ -1,0 +1,32 @@
+/** wait_for: a TCP port accepts connections, or a URL answers with a status. */
+import { z } from 'zod';
+import { sq } from '../../engine/shell.js';
+import type { CheckModule } from '../contract.js';
+
+const waitSchema = z
+  .object({
+    port: z.number().int().min(1).max(65535).optional(),
+    host: z.string().default('127.0.0.1'),
+    url: z.string().url().optional(),
+    status: z.number().int().default(200),
+    timeout: z.number().positive().default(30),
+  })
+  .strict()
+  .refine((a) => (a.port === undefined) !== (a.url === undefined), { message: "give exactly one of 'port' or 'url'" });
+
+export const waitFor: CheckModule<z.infer<typeof waitSchema>> = {
+  name: 'wait_for',
+  type: 'check',
+  schema: waitSchema,
+  async run(a, conn) {
+    const deadline = a.timeout;
+    const probe = a.port
+      ? `timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ ${sq(a.host)} ${a.port} 2>/dev/null`
+      : `[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' ${sq(a.url!)})" = ${a.status} ]`;
+    const what = a.port ? `${a.host}:${a.port}` : `${a.url} -> ${a.status}`;
+    const script = `end=$(( $(date +%s) + ${Math.ceil(deadline)} )); while :; do if ${probe}; then exit 0; fi; [ $(date +%s) -ge $end ] && exit 1; sleep 0.5; done`;
+    const r = await conn.exec(script, { timeoutMs: (deadline + 10) * 1000 });
+    return r.code === 0 ? { ok: true, message: `${what} is up` } : { ok: false, message: `timed out after ${a.timeout}s waiting for ${what}` };
+  },
+};
+

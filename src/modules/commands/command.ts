@@ -1,0 +1,77 @@
+/**
+ * command / shell: run a command, only as `creates` / `unless` allow, and say so.
+ * Without creates/unless the command runs (and reports changed) on every run.
+ */
+import { z } from 'zod';
+import { sq } from '../../engine/shell.js';
+import { fact, type StateModule } from '../contract.js';
+import { exitFact, type ExitFact } from './facts.js';
+import { fileFact, type FileFact } from '../files/facts.js';
+
+const schema = z
+  .object({
+    cmd: z.string().min(1),
+    creates: z.string().startsWith('/', 'an absolute path').optional(),
+    removes: z.string().startsWith('/', 'an absolute path').optional(),
+    unless: z.string().min(1).optional(),
+    chdir: z.string().startsWith('/').optional(),
+  })
+  .strict();
+type Args = z.infer<typeof schema>;
+type Facts = { creates?: FileFact; removes?: FileFact; unless?: ExitFact };
+
+function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
+  return {
+    name,
+    type: 'state',
+    schema,
+    facts(a) {
+      const f: Record<string, unknown> = {};
+      if (a.creates) f.creates = fact(fileFact, { path: a.creates });
+      if (a.removes) f.removes = fact(fileFact, { path: a.removes });
+      if (a.unless) f.unless = fact(exitFact, { cmd: a.unless, chdir: a.chdir });
+      return f as never;
+    },
+    plan(a, facts, ctx) {
+      if (facts.creates && facts.creates.type !== 'absent') {
+        ctx.note(`not run: ${a.creates} exists`);
+        return [];
+      }
+      if (facts.removes && facts.removes.type === 'absent') {
+        ctx.note(`not run: ${a.removes} does not exist`);
+        return [];
+      }
+      if (facts.unless && facts.unless.rc === 0) {
+        ctx.note(`not run: 'unless' command succeeded`);
+        return [];
+      }
+      const guarded = Boolean(a.creates || a.removes || a.unless);
+      // mask secrets before shortening, so that no fragment of one survives the cut
+      const first = ctx.mask(a.cmd).split('\n')[0];
+      const why = a.creates ? ` (${a.creates} does not exist)` : a.unless ? ` ('unless' exited ${facts.unless?.rc})` : '';
+      return [
+        {
+          action: 'run',
+          target: first.slice(0, 80),
+          summary: `run: ${first.slice(0, 120)}${why}`,
+          // Unguarded commands are one-shot; guarded ones must satisfy their guard afterwards.
+          oneShot: !guarded,
+          commands: [{ cmd: a.chdir ? `cd ${sq(a.chdir)} || exit 1\n${a.cmd}` : a.cmd }],
+        },
+      ];
+    },
+    predict(a) {
+      const out: Facts = {};
+      // The command creates the path: what it is (file? directory?), its mode and owner are
+      // not known before it runs; later tasks that manage the path report 'unknown'.
+      if (a.creates) out.creates = { type: 'other', parentExists: true, unknown: true };
+      if (a.removes) out.removes = { type: 'absent', parentExists: true };
+      // a guarded command must satisfy its guard afterwards (verify enforces it)
+      if (a.unless) out.unless = { rc: 0 };
+      return out;
+    },
+  };
+}
+
+export const command = make('command');
+export const shell = make('shell');

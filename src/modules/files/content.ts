@@ -1,0 +1,124 @@
+/**
+ * Shared plan logic for modules that manage a file's content (copy, template):
+ * compare desired content with the file fact, produce a diff, and the commands that
+ * write it atomically (temp file in the same directory, optional validate, chmod/chown, mv).
+ */
+import { createHash } from 'node:crypto';
+import { createTwoFilesPatch } from 'diff';
+import { sq } from '../../engine/shell.js';
+import type { Change, Command, ModuleContext } from '../contract.js';
+import { TaskError, Unknown } from '../contract.js';
+import { normMode, type FileFact } from './facts.js';
+
+export interface ContentArgs {
+  dest: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  validate?: string;
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function isText(buf: Buffer): boolean {
+  return !buf.subarray(0, 8000).includes(0);
+}
+
+export function unifiedDiff(path: string, before: Buffer | undefined, after: Buffer, mask: (s: string) => string): string {
+  if ((before && !isText(before)) || !isText(after)) return `Binary file ${path} differs\n`;
+  const patch = createTwoFilesPatch(
+    before ? path : '/dev/null',
+    path,
+    before ? before.toString('utf8') : '',
+    after.toString('utf8'),
+    before ? 'before' : '',
+    'after',
+    { context: 3 },
+  );
+  // drop the "=====" header line createTwoFilesPatch emits
+  return mask(patch.replace(/^Index: .*\n/m, '').replace(/^=+\n/m, ''));
+}
+
+/** Plan the changes that make `fact` hold exactly `content` with the given attributes. */
+export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, ctx: ModuleContext): Change[] {
+  const dest = args.dest;
+  const mode = normMode(args.mode);
+  if (fact.unknown || (ctx.predicted && fact.type === 'file' && fact.sha256 === undefined)) {
+    throw new Unknown(`${dest} will be created by an earlier task; its content is known only after it runs`);
+  }
+  if (fact.type === 'directory') throw new TaskError(`${dest} is a directory; give the full path of the file`);
+  if (fact.type === 'other') throw new TaskError(`${dest} exists and is not a regular file`);
+  if (!fact.parentExists && !ctx.predicted) {
+    throw new TaskError(`parent directory of ${dest} does not exist (create it with a 'file' task, state: directory)`);
+  }
+  const want = sha256(content);
+  const exists = fact.type === 'file';
+  const changes: Change[] = [];
+  if (!exists || fact.sha256 !== want || fact.type !== 'file') {
+    const before = exists && fact.content !== undefined ? Buffer.from(fact.content, 'base64') : undefined;
+    const diff = exists && before === undefined ? `(${dest}: previous content too large to diff)\n` : unifiedDiff(dest, before, content, ctx.mask);
+    changes.push({
+      action: exists ? 'update' : 'create',
+      target: dest,
+      summary: exists ? `update ${dest} (${content.length} bytes)` : `create ${dest} (${content.length} bytes)`,
+      diff,
+      commands: [writeCommand(args, content, exists || fact.type === 'link')],
+    });
+    return changes;
+  }
+  changes.push(...planAttributes(dest, fact, mode, args.owner, args.group));
+  return changes;
+}
+
+function writeCommand(args: ContentArgs, content: Buffer, exists: boolean): Command {
+  const dest = sq(args.dest);
+  const dir = sq(args.dest.replace(/\/[^/]*$/, '') || '/');
+  const mode = normMode(args.mode);
+  const steps = [`set -e`, `tmp=$(mktemp ${dir}/.provision-tmp.XXXXXX)`, `trap 'rm -f "$tmp"' EXIT`, `cat > "$tmp"`];
+  if (args.validate) {
+    const v = args.validate.includes('%s') ? args.validate.split('%s').join('"$tmp"') : `${args.validate} "$tmp"`;
+    steps.push(`if ! ( ${v} ) >&2; then echo "validation failed: ${args.validate.replace(/["\\$`]/g, '\\$&')}" >&2; exit 3; fi`);
+  }
+  if (mode) steps.push(`chmod ${mode} "$tmp"`);
+  else if (exists) steps.push(`chmod --reference=${dest} "$tmp"`);
+  else steps.push(`chmod 0644 "$tmp"`);
+  // keep the existing owner/group unless given (owner alone must not reset the group to root)
+  if (exists) steps.push(`chown --reference=${dest} "$tmp"`);
+  if (args.owner || args.group) steps.push(`chown ${sq(`${args.owner ?? ''}${args.group ? `:${args.group}` : ''}`)} "$tmp"`);
+  steps.push(`mv -f "$tmp" ${dest}`, `trap - EXIT`);
+  const display = `write ${args.dest} atomically${args.validate ? ` after validating with: ${args.validate}` : ''}`;
+  return { cmd: steps.join('\n'), stdin: content, display };
+}
+
+/** Mode/owner/group changes for an existing path. */
+export function planAttributes(path: string, fact: FileFact, mode?: string, owner?: string, group?: string): Change[] {
+  const changes: Change[] = [];
+  const p = sq(path);
+  const h = fact.type === 'link' ? '-h ' : '';
+  if (mode && fact.type !== 'link' && fact.mode !== mode) {
+    changes.push({ action: 'chmod', target: path, summary: `mode ${fact.mode ?? '?'} -> ${mode}`, commands: [{ cmd: `chmod ${mode} ${p}` }] });
+  }
+  if (owner && fact.owner !== owner) {
+    changes.push({ action: 'chown', target: path, summary: `owner ${fact.owner ?? '?'} -> ${owner}`, commands: [{ cmd: `chown ${h}${sq(owner)} ${p}` }] });
+  }
+  if (group && fact.group !== group) {
+    changes.push({ action: 'chgrp', target: path, summary: `group ${fact.group ?? '?'} -> ${group}`, commands: [{ cmd: `chgrp ${h}${sq(group)} ${p}` }] });
+  }
+  return changes;
+}
+
+/** The file fact after writing `content` (check mode predictions). */
+export function predictContent(args: ContentArgs, content: Buffer, fact: FileFact): FileFact {
+  return {
+    type: 'file',
+    parentExists: true,
+    mode: normMode(args.mode) ?? (fact.type === 'file' ? fact.mode : '0644'),
+    owner: args.owner ?? fact.owner ?? 'root',
+    group: args.group ?? fact.group ?? 'root',
+    size: content.length,
+    sha256: sha256(content),
+    content: content.toString('base64'),
+  };
+}

@@ -1,0 +1,80 @@
+/** File facts: type, mode, owner, group, checksum and (optionally) content. */
+import { sq } from '../../engine/shell.js';
+import type { FactKind } from '../contract.js';
+
+export interface FileFact {
+  type: 'file' | 'directory' | 'link' | 'absent' | 'other';
+  mode?: string; // octal, 4 digits: '0644'
+  owner?: string;
+  group?: string;
+  size?: number;
+  sha256?: string;
+  /** base64 content, when requested and the file is at most MAX_CONTENT bytes. */
+  content?: string;
+  target?: string; // link target
+  /** Whether the parent directory exists (for messages and check-mode predictions). */
+  parentExists: boolean;
+  /** Check mode only: an earlier task will create the path, but what exactly is not known. */
+  unknown?: boolean;
+}
+
+export const MAX_CONTENT = 4 * 1024 * 1024;
+
+export interface FileParams {
+  path: string;
+  content?: boolean;
+}
+
+export const fileFact: FactKind<FileParams, FileFact> = {
+  kind: 'file',
+  key: (p) => `file:${p.path}`,
+  script: (p) => {
+    const path = sq(p.path);
+    const parent = sq(p.path.replace(/\/[^/]*\/?$/, '') || '/');
+    return [
+      `p=${path}`,
+      `if [ -L "$p" ]; then echo type=link; printf 'target=%s\\n' "$(readlink "$p")";`,
+      `elif [ -d "$p" ]; then echo type=directory;`,
+      `elif [ -f "$p" ]; then echo type=file;`,
+      `elif [ -e "$p" ]; then echo type=other;`,
+      `else echo type=absent; fi`,
+      `if [ -d ${parent} ]; then echo parent=yes; else echo parent=no; fi`,
+      `if [ -e "$p" ] || [ -L "$p" ]; then stat --printf 'mode=%a\\nowner=%U\\ngroup=%G\\nsize=%s\\n' "$p"; fi`,
+      `if [ -f "$p" ] && [ ! -L "$p" ]; then printf 'sha256=%s\\n' "$(sha256sum < "$p" | cut -d' ' -f1)";`,
+      p.content
+        ? `  if [ "$(stat -c %s "$p")" -le ${MAX_CONTENT} ]; then printf 'content='; base64 -w0 < "$p"; echo; fi; fi`
+        : `fi`,
+    ].join('\n');
+  },
+  parse: (out) => {
+    const kv = keyValues(out);
+    const f: FileFact = { type: (kv.type as FileFact['type']) ?? 'absent', parentExists: kv.parent === 'yes' };
+    if (kv.mode !== undefined) f.mode = kv.mode.padStart(4, '0');
+    if (kv.owner !== undefined) f.owner = kv.owner;
+    if (kv.group !== undefined) f.group = kv.group;
+    if (kv.size !== undefined) f.size = Number(kv.size);
+    if (kv.sha256) f.sha256 = kv.sha256;
+    if (kv.content !== undefined) f.content = kv.content;
+    if (kv.target !== undefined) f.target = kv.target;
+    return f;
+  },
+};
+
+/** Parse `key=value` lines (first `=` splits). */
+export function keyValues(out: string): Record<string, string> {
+  const kv: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return kv;
+}
+
+/** Normalise a mode given by a user ('644', '0644', 0o644 as number 420) to '0644'. */
+export function normMode(mode: string | number | undefined): string | undefined {
+  if (mode === undefined) return undefined;
+  if (typeof mode === 'number') return mode.toString(8).padStart(4, '0');
+  const m = mode.replace(/^0o/, '');
+  if (!/^[0-7]{3,4}$/.test(m)) throw new Error(`invalid mode '${mode}': expected octal like '0644'`);
+  return m.padStart(4, '0');
+}

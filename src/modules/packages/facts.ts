@@ -1,0 +1,45 @@
+/** Debian package facts: installed state and version; age of the package index. */
+import { sq } from '../../engine/shell.js';
+import type { FactKind } from '../contract.js';
+import { keyValues } from '../files/facts.js';
+
+export interface PackageFact {
+  installed: boolean;
+  version?: string;
+  /** dpkg could not be queried (not a Debian host). */
+  unavailable?: boolean;
+}
+
+export const packageFact: FactKind<{ name: string }, PackageFact> = {
+  kind: 'package',
+  key: (p) => `package:${p.name}`,
+  script: (p) =>
+    `if ! command -v dpkg-query >/dev/null 2>&1; then echo unavailable=yes; else ` +
+    `dpkg-query -W -f='status=\${db:Status-Abbrev}\\nversion=\${Version}\\n' ${sq(p.name)} 2>/dev/null || echo status=none; fi`,
+  parse: (out) => {
+    const kv = keyValues(out);
+    if (kv.unavailable) return { installed: false, unavailable: true };
+    // db:Status-Abbrev is e.g. "ii " (desired=install, status=installed); "hi " is a held, installed package
+    const installed = (kv.status ?? '').charAt(1) === 'i';
+    return installed ? { installed, version: kv.version } : { installed: false };
+  },
+};
+
+export interface AptCacheFact {
+  /** mtime (epoch s) of the newest package list, 0 if there is none. */
+  updatedAt: number;
+  now: number;
+}
+
+export const aptCacheFact: FactKind<Record<string, never>, AptCacheFact> = {
+  kind: 'apt_cache',
+  key: () => 'apt_cache',
+  script: () =>
+    `t=0; for f in /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists/*_Packages /var/lib/apt/lists/*_Packages.* ; do ` +
+    `[ -f "$f" ] || continue; m=$(stat -c %Y "$f"); [ "$m" -gt "$t" ] && t=$m; done; ` +
+    `echo updated=$t; echo now=$(date +%s)`,
+  parse: (out) => {
+    const kv = keyValues(out);
+    return { updatedAt: Number(kv.updated ?? 0), now: Number(kv.now ?? 0) };
+  },
+};
