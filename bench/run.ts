@@ -22,7 +22,7 @@ const record = (what: string, value: number, unit: string, target: number) =>
   rows.push({ what, value: `${value.toFixed(value < 10 ? 3 : 1)} ${unit}`, target: `< ${target} ${unit}`, ok: value < target });
 
 function ctx(): ModuleContext {
-  return { host: 'bench', vars: {}, check: false, predicted: false, root: ROOT, mask: (s) => s, note: () => undefined, render: (s) => s };
+  return { host: 'bench', check: false, become: true, root: ROOT, mask: (s) => s, note: () => undefined, render: (s) => s };
 }
 
 // 1. plan throughput: a 64 KiB file whose content differs (diff included)
@@ -30,7 +30,7 @@ function ctx(): ModuleContext {
   const content = 'x'.repeat(64 * 1024);
   const args = copy.prepare!(copy.schema.parse({ dest: '/etc/bench.conf', content, mode: '0644' }), ctx()) as never;
   const old = Buffer.from('y'.repeat(64 * 1024)).toString('base64');
-  const facts = { file: { type: 'file' as const, parentExists: true, mode: '0644', owner: 'root', group: 'root', sha256: 'z', content: old } };
+  const facts = { who: { user: 'root', group: 'root', umask: '0022' }, file: { type: 'file' as const, parentExists: true, mode: '0644', owner: 'root', group: 'root', sha256: 'z', content: old } };
   const n = 300;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) copy.plan(args, facts, ctx());

@@ -16,6 +16,36 @@ export class UndefinedVariable extends Error {
   }
 }
 
+/**
+ * Check mode: a value that cannot be known before the real run (the output of a command that
+ * has not run). Reading it makes the task that reads it unknown, and so, transitively, what
+ * depends on that task.
+ */
+export class UnknownValue extends Error {
+  constructor(public readonly reason: string) {
+    super(reason);
+    this.name = 'UnknownValue';
+  }
+}
+
+/**
+ * A registered result whose `known` fields are known in check mode, and every other field
+ * (rc, stdout, results, ...) unknown: reading one throws UnknownValue with `reason`.
+ */
+export function partlyUnknown(known: Record<string, unknown>, reason: string): Record<string, unknown> {
+  return new Proxy(known, {
+    has: (_t, key) => typeof key === 'string' || key in known,
+    get: (t, key) => {
+      if (typeof key !== 'string' || Object.hasOwn(t, key) || PROBED.has(key)) return Reflect.get(t, key);
+      throw new UnknownValue(`${reason} (reads .${key})`);
+    },
+    // Enumerating it (whole-value use, JSON) would silently drop the unknown fields.
+    ownKeys: () => {
+      throw new UnknownValue(reason);
+    },
+  });
+}
+
 export class ExpressionError extends Error {
   constructor(message: string) {
     super(message);
@@ -127,7 +157,7 @@ export class Scope {
     try {
       return unwrap(fn(this.proxy()));
     } catch (e) {
-      if (e instanceof UndefinedVariable || e instanceof ExpressionError) throw e;
+      if (e instanceof UndefinedVariable || e instanceof ExpressionError || e instanceof UnknownValue) throw e;
       if (e instanceof ReferenceError) {
         const m = /^(\S+) is not defined/.exec(e.message);
         if (m) throw new UndefinedVariable(m[1]);
@@ -165,6 +195,7 @@ export class Scope {
     try {
       return ejs.render(source, this.proxy(), { filename, async: false, strict: false, _with: true, unsafePrototypeLocals: true } as ejs.Options) as string;
     } catch (e) {
+      if (e instanceof UnknownValue) throw e;
       const err = e as Error;
       const inner = /undefined variable: (\S+)|(\S+) is not defined/.exec(err.message);
       const where = /^(?:ejs|.*?):(\d+)/.exec(err.message);

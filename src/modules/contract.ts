@@ -25,6 +25,8 @@ export interface ExecOptions {
   become?: boolean;
   /** Abort the command after this long (ms). */
   timeoutMs?: number;
+  /** Which stage runs it, for -v output: reading facts, applying a plan, or a check module (the default). */
+  phase?: 'facts' | 'apply' | 'check';
 }
 
 /** One live connection to one host. Implementations: SSH (node-ssh), local (child_process), fakes in tests. */
@@ -56,6 +58,10 @@ export interface FactKind<P, T> {
   key(params: P): string;
   script(params: P): string;
   parse(stdout: string, params: P): T;
+  /** The snippet reads state no fact models (a user's guard command): unknown once anything on the host is predicted to change. */
+  readonly readsAnything?: boolean;
+  /** Other keys of the same resource, known from its live value (a file reached through a symlink). */
+  aliases?(params: P, live: T): string[];
 }
 
 export interface FactRequest<T = unknown> {
@@ -128,16 +134,10 @@ export interface HostFacts {
 export interface ModuleContext {
   /** Inventory host name. */
   host: string;
-  /** All variables visible to the task (inventory, play, registered, `facts`). */
-  vars: Record<string, unknown>;
   /** True in --check mode. */
   check: boolean;
-  /**
-   * True in check mode when an earlier task on this host was predicted to change something,
-   * so the host's real state may lag behind the predicted state (e.g. a package about to be
-   * installed does not exist yet). Modules use it to predict "will be provided" or throw Unknown.
-   */
-  predicted: boolean;
+  /** Whether the task's commands run through sudo (created files then belong to root). */
+  become: boolean;
   /** Project root: templates/ and files/ are looked up next to the playbook first, then here. */
   root: string;
   /** Directory of the playbook file the task comes from. */
@@ -148,6 +148,18 @@ export interface ModuleContext {
   note(s: string): void;
   /** Render an EJS template with the task's variables (undefined variables throw). */
   render(source: string, filename: string): string;
+}
+
+/**
+ * Check mode: what applying a change does to one kind of resource. `touches` says which
+ * resource keys (FactKind.key) it affects; `apply` turns the fact before it (the live one, or
+ * what earlier effects left) into the fact after it, or an UnknownFact (engine/prediction.ts)
+ * when that cannot be known. Effects include indirect ones (parent directories of mkdir -p,
+ * a home directory, packages pulled in as dependencies).
+ */
+export interface Effect {
+  touches(key: string): boolean;
+  apply(before: unknown, key: string): unknown;
 }
 
 export type FactsOf<F> = { [K in keyof F]: FactRequest<F[K]> };
@@ -162,11 +174,11 @@ export interface StateModule<A = any, F = any> {
   facts(args: A, ctx: ModuleContext): FactsOf<F>;
   plan(args: A, facts: F, ctx: ModuleContext): Change[];
   /**
-   * Check mode: the facts as they will be after the changes are applied. Keyed like facts();
-   * the engine stores each under its resource key so later tasks are planned against it.
-   * Omit entries whose outcome cannot be known.
+   * Check mode: the effects of applying `changes` (see Effect). Later tasks' facts are the
+   * live facts with these folded over them. A module without predict() makes everything on
+   * the host unknown after it changes something.
    */
-  predict?(args: A, facts: F, changes: Change[], ctx: ModuleContext): Partial<F>;
+  predict?(args: A, facts: F, changes: Change[], ctx: ModuleContext): Effect[];
 }
 
 export interface CheckResult {

@@ -160,9 +160,8 @@ function makeCtx(over: Partial<ModuleContext> = {}): ModuleContext & { notes: st
   const notes: string[] = [];
   return {
     host: 'local',
-    vars: {},
     check: false,
-    predicted: false,
+    become: false,
     root: ROOT,
     mask: (s) => s,
     note: (s) => notes.push(s),
@@ -356,8 +355,7 @@ describe('mysql modules against a real MariaDB', { timeout: 600_000 }, () => {
     const facts = gather<any>(mysqlUser.facts(args, ctx) as Record<string, FactRequest>);
     assert.equal(facts.user.server, 'unavailable');
     assert.throws(() => mysqlUser.plan(args, facts, ctx), (e) => e instanceof TaskError && /MariaDB is not running on this host \(mysql: ERROR 2002/.test(e.message));
-    const predicted = makeCtx({ check: true, predicted: true });
-    assert.equal(mysqlUser.plan(args, facts, predicted)[0].action, 'create');
+    assert.equal(mysqlUser.plan(args, { user: { ...facts.user, freshServer: true } }, makeCtx({ check: true }))[0].action, 'create');
   });
 
   it('mysql_replication: configure against an unreachable primary, rotate password, stop, start', async (t) => {

@@ -4,11 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Connection, FactRequest, HostFacts } from '../../modules/contract.js';
 import { lastLines } from '../shell.js';
-import { TaskError } from '../../modules/contract.js';
-
-export interface GatherResult<F> {
-  facts: F;
-}
+import { TaskError, Unknown } from '../../modules/contract.js';
+import type { HostPrediction } from '../prediction.js';
 
 /** Build one script for many fact requests; each section is framed by a random boundary. */
 export function buildFactScript(requests: FactRequest[], boundary: string): string {
@@ -31,38 +28,37 @@ export function parseFactOutput(requests: FactRequest[], out: string, boundary: 
   return results;
 }
 
+/**
+ * Read a task's facts in ONE round trip. In check mode (`prediction` given), each fact is the
+ * live value with the predicted effects of earlier tasks folded over it: exact where no
+ * effect touches it, predicted where effects do, and Unknown (thrown) where that cannot be known.
+ */
 export async function gatherFacts<F extends Record<string, unknown>>(
   conn: Connection,
   named: { [K in keyof F]: FactRequest<F[K]> },
-  opts: { become?: boolean; overlay?: Map<string, unknown> },
-): Promise<GatherResult<F>> {
+  opts: { become?: boolean; prediction?: HostPrediction },
+): Promise<F> {
   const names = Object.keys(named) as (keyof F)[];
   const facts = {} as F;
-  const needed: { name: keyof F; req: FactRequest }[] = [];
-  for (const n of names) {
-    const req = named[n];
-    const key = req.kind.key(req.params);
-    if (opts.overlay?.has(key)) facts[n] = opts.overlay.get(key) as F[keyof F];
-    else needed.push({ name: n, req });
-  }
-  if (needed.length === 0) return { facts };
+  if (names.length === 0) return facts;
+  const requests = names.map((n) => named[n]);
   const boundary = `PROVISION-${randomBytes(6).toString('hex')}`;
-  const script = buildFactScript(
-    needed.map((n) => n.req),
-    boundary,
-  );
-  const res = await conn.exec(script, { become: opts.become });
+  const script = buildFactScript(requests, boundary);
+  const res = await conn.exec(script, { become: opts.become, phase: 'facts' });
   if (res.code !== 0 && !res.stdout.includes(`@@${boundary} 0\n`)) {
     const err = lastLines(res.stderr, 4);
     throw new TaskError(`reading facts failed (exit ${res.code})${err ? `: ${err}` : ''}`);
   }
-  const parsed = parseFactOutput(
-    needed.map((n) => n.req),
-    res.stdout,
-    boundary,
-  );
-  needed.forEach((n, i) => (facts[n.name] = parsed[i] as F[keyof F]));
-  return { facts };
+  const parsed = parseFactOutput(requests, res.stdout, boundary);
+  names.forEach((n, i) => {
+    const live = parsed[i] as F[keyof F];
+    const req = requests[i];
+    if (opts.prediction?.changed && req.kind.readsAnything) {
+      throw new Unknown(`${req.kind.kind} '${req.kind.key(req.params).slice(req.kind.kind.length + 1, 80)}' reads state that earlier tasks are predicted to change`);
+    }
+    facts[n] = opts.prediction ? opts.prediction.foldAll([req.kind.key(req.params), ...(req.kind.aliases?.(req.params, live) ?? [])], live) : live;
+  });
+  return facts;
 }
 
 /** Host facts, one round trip at connect time. */

@@ -4,7 +4,9 @@
  */
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
-import { fact, type StateModule } from '../contract.js';
+import { fact, type Effect, type StateModule } from '../contract.js';
+import { unknownEverything } from '../../engine/prediction.js';
+import { namesOf, normPath, removedTree, unknownTree } from '../files/effects.js';
 import { exitFact, type ExitFact } from './facts.js';
 import { fileFact, type FileFact } from '../files/facts.js';
 
@@ -15,6 +17,8 @@ const schema = z
     removes: z.string().startsWith('/', 'an absolute path').optional(),
     unless: z.string().min(1).optional(),
     chdir: z.string().startsWith('/').optional(),
+    /** paths (their whole subtrees) the command may change, for check mode; creates/removes count too */
+    writes: z.array(z.string().startsWith('/', 'an absolute path')).optional(),
   })
   .strict();
 type Args = z.infer<typeof schema>;
@@ -60,15 +64,17 @@ function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
         },
       ];
     },
-    predict(a) {
-      const out: Facts = {};
-      // The command creates the path: what it is (file? directory?), its mode and owner are
-      // not known before it runs; later tasks that manage the path report 'unknown'.
-      if (a.creates) out.creates = { type: 'other', parentExists: true, unknown: true };
-      if (a.removes) out.removes = { type: 'absent', parentExists: true };
-      // a guarded command must satisfy its guard afterwards (verify enforces it)
-      if (a.unless) out.unless = { rc: 0 };
-      return out;
+    predict(a, facts) {
+      // A command's effects are what it declares: `creates` (what is there afterwards is not
+      // known), `removes`, and `writes`. A command that declares nothing may have changed anything.
+      const declared = [a.creates, a.removes, ...(a.writes ?? [])].filter((p): p is string => p !== undefined);
+      if (declared.length === 0) return [unknownEverything(`the command '${a.cmd.split('\n')[0].slice(0, 60)}' runs in an earlier task and declares no effects (creates/removes/writes)`)];
+      const effects: Effect[] = [];
+      const reason = `written by the command '${a.cmd.split('\n')[0].slice(0, 60)}' in an earlier task`;
+      if (a.creates) effects.push(unknownTree(namesOf(a.creates, facts.creates!), reason));
+      if (a.removes) effects.push(removedTree(namesOf(a.removes, facts.removes!)));
+      for (const w of a.writes ?? []) effects.push(unknownTree([normPath(w)], reason));
+      return effects;
     },
   };
 }

@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
 import { createTwoFilesPatch } from 'diff';
 import { sq } from '../../engine/shell.js';
 import type { Change, Command, ModuleContext } from '../contract.js';
-import { TaskError, Unknown } from '../contract.js';
-import { normMode, type FileFact } from './facts.js';
+import { TaskError, type Effect } from '../contract.js';
+import { normMode, type FileFact, type IdentityFact } from './facts.js';
+import { namesOf, pathBecomes } from './effects.js';
+import { unitFileWritten } from '../services/facts.js';
 
 export interface ContentArgs {
   dest: string;
@@ -42,15 +44,12 @@ export function unifiedDiff(path: string, before: Buffer | undefined, after: Buf
 }
 
 /** Plan the changes that make `fact` hold exactly `content` with the given attributes. */
-export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, ctx: ModuleContext): Change[] {
+export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, ctx: Pick<ModuleContext, 'mask'>): Change[] {
   const dest = args.dest;
   const mode = normMode(args.mode);
-  if (fact.unknown || (ctx.predicted && fact.type === 'file' && fact.sha256 === undefined)) {
-    throw new Unknown(`${dest} will be created by an earlier task; its content is known only after it runs`);
-  }
   if (fact.type === 'directory') throw new TaskError(`${dest} is a directory; give the full path of the file`);
   if (fact.type === 'other') throw new TaskError(`${dest} exists and is not a regular file`);
-  if (!fact.parentExists && !ctx.predicted) {
+  if (!fact.parentExists && !fact.parentByInstall) {
     throw new TaskError(`parent directory of ${dest} does not exist (create it with a 'file' task, state: directory)`);
   }
   const want = sha256(content);
@@ -109,16 +108,20 @@ export function planAttributes(path: string, fact: FileFact, mode?: string, owne
   return changes;
 }
 
-/** The file fact after writing `content` (check mode predictions). */
-export function predictContent(args: ContentArgs, content: Buffer, fact: FileFact): FileFact {
-  return {
-    type: 'file',
-    parentExists: true,
-    mode: normMode(args.mode) ?? (fact.type === 'file' ? fact.mode : '0644'),
-    owner: args.owner ?? fact.owner ?? 'root',
-    group: args.group ?? fact.group ?? 'root',
-    size: content.length,
-    sha256: sha256(content),
-    content: content.toString('base64'),
-  };
+/** Check mode: the file after writing `content` (mktemp by `who`, chmod, chown, mv). */
+export function predictContent(args: ContentArgs, content: Buffer, fact: FileFact, who: IdentityFact): Effect[] {
+  const existed = fact.type === 'file' || fact.type === 'link';
+  return [
+    pathBecomes(namesOf(args.dest, fact), (before) => ({
+      type: 'file',
+      parentExists: true,
+      mode: normMode(args.mode) ?? (existed && before.type === 'file' ? before.mode : '0644'),
+      owner: args.owner ?? (existed ? before.owner : who.user),
+      group: args.group ?? (existed ? before.group : who.group),
+      size: content.length,
+      sha256: sha256(content),
+      content: content.toString('base64'),
+    })),
+    ...unitFileWritten(args.dest, content),
+  ];
 }

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { fact, TaskError, type StateModule } from '../contract.js';
-import { fileFact, type FileFact } from './facts.js';
+import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
 import { planContent, predictContent } from './content.js';
 
 export const fileAttrs = {
@@ -37,14 +37,14 @@ export function readLocal(ctx: { root: string; playbookDir?: string }, dir: stri
   }
 }
 
-export const copy: StateModule<Args, { file: FileFact }> = {
+export const copy: StateModule<Args, { file: FileFact; who: IdentityFact }> = {
   name: 'copy',
   type: 'state',
   schema,
   prepare(args, ctx) {
     return { ...args, _bytes: args.src !== undefined ? readLocal(ctx, 'files', args.src) : Buffer.from(args.content ?? '', 'utf8') };
   },
-  facts: (args) => ({ file: fact(fileFact, { path: args.dest, content: true }) }),
+  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }) }),
   plan: (args, facts, ctx) => planContent(args, args._bytes!, facts.file, ctx),
-  predict: (args, facts) => ({ file: predictContent(args, args._bytes!, facts.file) }),
+  predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
 };

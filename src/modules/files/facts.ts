@@ -14,8 +14,10 @@ export interface FileFact {
   target?: string; // link target
   /** Whether the parent directory exists (for messages and check-mode predictions). */
   parentExists: boolean;
-  /** Check mode only: an earlier task will create the path, but what exactly is not known. */
-  unknown?: boolean;
+  /** The path with symlinks resolved (realpath -m): another name for the same file. */
+  real?: string;
+  /** Check mode: a pending package install may create the parent directory (see packages/apt.ts). */
+  parentByInstall?: boolean;
 }
 
 export const MAX_CONTENT = 4 * 1024 * 1024;
@@ -39,6 +41,7 @@ export const fileFact: FactKind<FileParams, FileFact> = {
       `elif [ -e "$p" ]; then echo type=other;`,
       `else echo type=absent; fi`,
       `if [ -d ${parent} ]; then echo parent=yes; else echo parent=no; fi`,
+      `printf 'real=%s\\n' "$(realpath -m -- "$p" 2>/dev/null)"`,
       `if [ -e "$p" ] || [ -L "$p" ]; then stat --printf 'mode=%a\\nowner=%U\\ngroup=%G\\nsize=%s\\n' "$p"; fi`,
       `if [ -f "$p" ] && [ ! -L "$p" ]; then printf 'sha256=%s\\n' "$(sha256sum < "$p" | cut -d' ' -f1)";`,
       p.content
@@ -46,7 +49,7 @@ export const fileFact: FactKind<FileParams, FileFact> = {
         : `fi`,
     ].join('\n');
   },
-  parse: (out) => {
+  parse: (out, p) => {
     const kv = keyValues(out);
     const f: FileFact = { type: (kv.type as FileFact['type']) ?? 'absent', parentExists: kv.parent === 'yes' };
     if (kv.mode !== undefined) f.mode = kv.mode.padStart(4, '0');
@@ -56,9 +59,33 @@ export const fileFact: FactKind<FileParams, FileFact> = {
     if (kv.sha256) f.sha256 = kv.sha256;
     if (kv.content !== undefined) f.content = kv.content;
     if (kv.target !== undefined) f.target = kv.target;
+    if (kv.real && kv.real !== p.path) f.real = kv.real;
     return f;
   },
+  aliases: (_p, live) => (live.real ? [`file:${live.real}`] : []),
 };
+
+/** Who creates files, and with which umask: the login user, or root through sudo (become). */
+export interface IdentityFact {
+  user: string;
+  group: string;
+  umask: string;
+}
+
+export const identityFact: FactKind<{ become: boolean }, IdentityFact> = {
+  kind: 'identity',
+  key: (p) => `identity:${p.become ? 'become' : 'login'}`,
+  script: () => `echo "user=$(id -un)"; echo "group=$(id -gn)"; echo "umask=$(umask)"`,
+  parse: (out) => {
+    const kv = keyValues(out);
+    return { user: kv.user ?? '', group: kv.group ?? '', umask: (kv.umask ?? '0022').padStart(4, '0') };
+  },
+};
+
+/** The mode a new file (base 0666) or directory (base 0777) gets under `umask`. */
+export function modeUnder(umask: string, base: number): string {
+  return (base & ~parseInt(umask, 8)).toString(8).padStart(4, '0');
+}
 
 /** Parse `key=value` lines (first `=` splits). */
 export function keyValues(out: string): Record<string, string> {

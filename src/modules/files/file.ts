@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import { fact, TaskError, Unknown, type Change, type StateModule } from '../contract.js';
-import { fileFact, normMode, type FileFact } from './facts.js';
+import { fileFact, identityFact, modeUnder, normMode, type FileFact, type IdentityFact } from './facts.js';
+import { linkedTree, madeDirectory, namesOf, pathBecomes, removedTree } from './effects.js';
 import { planAttributes } from './content.js';
 import { fileAttrs } from './copy.js';
 
@@ -18,25 +19,19 @@ const schema = z
 
 type Args = z.infer<typeof schema>;
 
-export const file: StateModule<Args, { file: FileFact }> = {
+type Facts = { file: FileFact; who: IdentityFact };
+
+export const file: StateModule<Args, Facts> = {
   name: 'file',
   type: 'state',
   schema,
-  facts: (args) => ({ file: fact(fileFact, { path: args.path }) }),
-  plan(args, { file: f }, ctx) {
+  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.path }), who: fact(identityFact, { become: ctx.become }) }),
+  plan(args, { file: f, who }) {
     const p = sq(args.path);
     const mode = normMode(args.mode);
     const changes: Change[] = [];
-    if (f.unknown) throw new Unknown(`${args.path} is created by an earlier task (a command); what it will be is known only after it runs`);
-    if (ctx.predicted) {
-      // Check mode after earlier predicted changes: say so when the outcome cannot be known.
-      if (f.type === 'absent' && !f.parentExists && args.state === 'absent') {
-        throw new Unknown(`${args.path} and its directory do not exist yet; a pending package install may create them`);
-      }
-      if (f.type !== 'absent' && ((mode && f.mode === undefined) || (args.owner && f.owner === undefined) || (args.group && f.group === undefined))) {
-        throw new Unknown(`${args.path} will be created by an earlier task; its mode and owner are known only after it runs`);
-      }
-    }
+    // What a new path looks like before chmod/chown: the creating user's, with the umask's mode.
+    const fresh = (type: FileFact['type'], base: number): FileFact => ({ ...f, type, mode: mode ?? modeUnder(who.umask, base), owner: who.user, group: who.group });
     switch (args.state) {
       case 'absent':
         if (f.type !== 'absent') changes.push({ action: 'remove', target: args.path, summary: `remove ${f.type} ${args.path}`, commands: [{ cmd: `rm -rf -- ${p}` }] });
@@ -44,8 +39,7 @@ export const file: StateModule<Args, { file: FileFact }> = {
       case 'directory':
         if (f.type === 'absent') {
           changes.push({ action: 'create', target: args.path, summary: `create directory ${args.path}`, commands: [{ cmd: `mkdir -p -- ${p}${mode ? ` && chmod ${mode} ${p}` : ''}` }] });
-          const after: FileFact = { ...f, type: 'directory', mode: mode ?? '0755', owner: 'root', group: 'root' };
-          changes.push(...planAttributes(args.path, after, undefined, args.owner, args.group));
+          changes.push(...planAttributes(args.path, fresh('directory', 0o777), undefined, args.owner, args.group));
           return changes;
         }
         if (f.type !== 'directory') throw new TaskError(`${args.path} exists and is a ${f.type}, not a directory`);
@@ -53,13 +47,15 @@ export const file: StateModule<Args, { file: FileFact }> = {
       case 'link':
         if (f.type !== 'link' || f.target !== args.src) {
           if (f.type === 'directory') throw new TaskError(`${args.path} is a directory; refusing to replace it with a link`);
+          if (!f.parentExists && !f.parentByInstall) throw new TaskError(`parent directory of ${args.path} does not exist`);
+          if (f.parentByInstall) throw new Unknown(`the directory of ${args.path} may be created by a pending package install`);
           changes.push({
             action: f.type === 'absent' ? 'create' : 'update',
             target: args.path,
             summary: f.type === 'link' ? `link ${args.path} -> ${args.src} (was -> ${f.target})` : `link ${args.path} -> ${args.src}`,
             commands: [{ cmd: `ln -sfn -- ${sq(args.src!)} ${p}` }],
           });
-          changes.push(...planAttributes(args.path, { ...f, type: 'link', owner: 'root', group: 'root' }, undefined, args.owner, args.group));
+          changes.push(...planAttributes(args.path, { ...fresh('link', 0o777), mode: undefined }, undefined, args.owner, args.group));
           return changes;
         }
         return planAttributes(args.path, f, undefined, args.owner, args.group);
@@ -67,28 +63,42 @@ export const file: StateModule<Args, { file: FileFact }> = {
       case 'file':
         if (f.type === 'absent') {
           if (args.state === 'file') throw new TaskError(`${args.path} does not exist (state: file only manages attributes; use copy/template or state: touch to create it)`);
-          if (!f.parentExists && !ctx.predicted) throw new TaskError(`parent directory of ${args.path} does not exist`);
+          if (f.parentByInstall) throw new Unknown(`the directory of ${args.path} may be created by a pending package install`);
+          if (!f.parentExists) throw new TaskError(`parent directory of ${args.path} does not exist`);
           changes.push({ action: 'create', target: args.path, summary: `create empty file ${args.path}`, commands: [{ cmd: `touch -- ${p}${mode ? ` && chmod ${mode} ${p}` : ''}` }] });
-          changes.push(...planAttributes(args.path, { ...f, type: 'file', mode: mode ?? '0644', owner: 'root', group: 'root' }, undefined, args.owner, args.group));
+          changes.push(...planAttributes(args.path, fresh('file', 0o666), undefined, args.owner, args.group));
           return changes;
         }
         if (f.type !== 'file') throw new TaskError(`${args.path} is a ${f.type}, not a regular file`);
         return planAttributes(args.path, f, mode, args.owner, args.group);
     }
   },
-  predict(args, { file: f }) {
-    if (args.state === 'absent') return { file: { type: 'absent', parentExists: f.parentExists } };
-    const type = args.state === 'touch' ? 'file' : args.state;
-    return {
-      file: {
-        ...f,
-        type,
-        parentExists: true,
-        target: args.state === 'link' ? args.src : f.target,
-        mode: normMode(args.mode) ?? f.mode ?? (type === 'directory' ? '0755' : '0644'),
-        owner: args.owner ?? f.owner ?? 'root',
-        group: args.group ?? f.group ?? 'root',
-      },
-    };
+  predict(args, { file: f, who }) {
+    const names = namesOf(args.path, f);
+    const mode = normMode(args.mode);
+    const attrs = (after: FileFact): FileFact => ({ ...after, owner: args.owner ?? after.owner, group: args.group ?? after.group });
+    switch (args.state) {
+      case 'absent':
+        return [removedTree(names)];
+      case 'directory':
+        return [
+          madeDirectory(names, who, (before) =>
+            attrs(before.type === 'absent' ? { type: 'directory', parentExists: true, mode: mode ?? modeUnder(who.umask, 0o777), owner: who.user, group: who.group } : { ...before, mode: mode ?? before.mode }),
+          ),
+        ];
+      case 'link':
+        return [
+          pathBecomes(names, (before) => attrs({ type: 'link', parentExists: true, target: args.src, mode: '0777', owner: before.type === 'link' ? before.owner : who.user, group: before.type === 'link' ? before.group : who.group })),
+          linkedTree(names, args.src!),
+        ];
+      default:
+        return [
+          pathBecomes(names, (before) =>
+            attrs(before.type === 'absent' ? { type: 'file', parentExists: true, mode: mode ?? modeUnder(who.umask, 0o666), owner: who.user, group: who.group, size: 0, sha256: EMPTY_SHA256, content: '' } : { ...before, mode: mode ?? before.mode }),
+          ),
+        ];
+    }
   },
 };
+
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

@@ -1,7 +1,7 @@
 /** template: an EJS file under templates/, rendered on the controller with the host's variables and facts. */
 import { z } from 'zod';
 import { fact, type StateModule } from '../contract.js';
-import { fileFact, type FileFact } from './facts.js';
+import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
 import { planContent, predictContent } from './content.js';
 import { fileAttrs, readLocal } from './copy.js';
 
@@ -16,7 +16,7 @@ const schema = z
 
 type Args = z.infer<typeof schema> & { _bytes?: Buffer };
 
-export const template: StateModule<Args, { file: FileFact }> = {
+export const template: StateModule<Args, { file: FileFact; who: IdentityFact }> = {
   name: 'template',
   type: 'state',
   schema,
@@ -24,7 +24,7 @@ export const template: StateModule<Args, { file: FileFact }> = {
     const source = readLocal(ctx, 'templates', args.src).toString('utf8');
     return { ...args, _bytes: Buffer.from(ctx.render(source, `templates/${args.src}`), 'utf8') };
   },
-  facts: (args) => ({ file: fact(fileFact, { path: args.dest, content: true }) }),
+  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }) }),
   plan: (args, facts, ctx) => planContent(args, args._bytes!, facts.file, ctx),
-  predict: (args, facts) => ({ file: predictContent(args, args._bytes!, facts.file) }),
+  predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
 };

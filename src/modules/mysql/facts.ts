@@ -32,6 +32,8 @@ export interface ServerFact {
   server: ServerStatus;
   /** The client's message when server !== 'ok'. */
   error?: string;
+  /** Check mode: an earlier task starts a freshly installed server (see services/service.ts). */
+  freshServer?: boolean;
 }
 
 export interface MysqlConnParams {
@@ -125,16 +127,15 @@ export function batchFields(line: string): string[] {
  * The facts to plan against, given the server's availability:
  * - ok: the facts as read;
  * - error (connected, but a query failed): TaskError;
- * - unavailable and ctx.predicted (check mode, an earlier task such as the package install is
- *   predicted to change the host): the state of a fresh, empty server, which is exact for a fresh
- *   install;
+ * - unavailable, and check mode predicts that an earlier task starts a freshly installed server
+ *   (`freshServer`, set by the service module's effects): the state of a fresh, empty server;
  * - unavailable otherwise: TaskError.
  */
-export function effectiveFacts<T extends ServerFact>(f: T, ctx: ModuleContext, fresh: () => T, note = true): T {
+export function effectiveFacts<T extends ServerFact>(f: T, ctx: Pick<ModuleContext, 'note'>, fresh: () => T, note = true): T {
   if (f.server === 'ok') return f;
   if (f.server === 'error') throw new TaskError(`MariaDB query failed: ${f.error ?? 'unknown error'}`);
-  if (ctx.predicted) {
-    if (note) ctx.note('MariaDB is not available yet (an earlier task is predicted to install or start it): planned against a fresh, empty server');
+  if (f.freshServer) {
+    if (note) ctx.note('MariaDB is not running yet (an earlier task starts the freshly installed server): planned against a fresh, empty server');
     return fresh();
   }
   throw new TaskError(`MariaDB is not running on this host (mysql: ${f.error ?? 'unavailable'})`);

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Change, ModuleContext, StateModule } from '../contract.js';
 import { TaskError, Unknown, fact } from '../contract.js';
 import { sq } from '../../engine/shell.js';
+import { factEffects } from '../../engine/prediction.js';
 import { effectiveFacts, mysqlDatabaseFact, type MysqlDbFact } from './facts.js';
 import { mysqlClient, quoteIdent, sqlScript } from './sql.js';
 
@@ -107,8 +108,8 @@ export const mysqlDb: StateModule<MysqlDbArgs, MysqlDbFacts> = {
 
   predict(args, facts, _changes, ctx) {
     effectiveFacts(facts.db, ctx, () => freshDb(args.name), false);
-    if (args.state === 'absent') return { db: { server: 'ok', exists: false } };
-    return { db: { server: 'ok', exists: true, ...desiredCharset(args) } };
+    if (args.state === 'absent') return factEffects(mysqlDb.facts(args, ctx), { db: { server: 'ok', exists: false } });
+    return factEffects(mysqlDb.facts(args, ctx), { db: { server: 'ok', exists: true, ...desiredCharset(args) } });
   },
 };
 

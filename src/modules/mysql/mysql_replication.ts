@@ -21,6 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { factEffects } from '../../engine/prediction.js';
 import type { Change, ModuleContext, StateModule } from '../contract.js';
 import { fact } from '../contract.js';
 import { effectiveFacts, mysqlReplicationFact, replicationPasswordDigest, type MysqlReplicationFact, type ReplicaStatus } from './facts.js';
@@ -191,8 +192,8 @@ export const mysqlReplication: StateModule<MysqlReplicationArgs, MysqlReplicatio
 
   predict(args, facts, changes, ctx) {
     const f = effectiveFacts(facts.replica, ctx, () => freshReplica(facts.replica.salt), false);
-    if (changes.length === 0) return { replica: f };
-    if (args.state === 'absent') return { replica: { ...f, replica: null } };
+    if (changes.length === 0) return factEffects(mysqlReplication.facts(args, ctx), { replica: f });
+    if (args.state === 'absent') return factEffects(mysqlReplication.facts(args, ctx), { replica: { ...f, replica: null } });
     const running = args.state === 'running' ? 'Yes' : 'No';
     const prev = f.replica;
     const replica: ReplicaStatus = {
@@ -213,7 +214,7 @@ export const mysqlReplication: StateModule<MysqlReplicationArgs, MysqlReplicatio
       lastSqlError: prev?.lastSqlError ?? '',
     };
     const { error: _error, ...rest } = f;
-    return { replica: { ...rest, server: 'ok', replica, passwordDigest: replicationPasswordDigest(f.salt, args.password) } };
+    return factEffects(mysqlReplication.facts(args, ctx), { replica: { ...rest, server: 'ok', replica, passwordDigest: replicationPasswordDigest(f.salt, args.password) } });
   },
 };
 

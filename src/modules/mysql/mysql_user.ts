@@ -13,6 +13,7 @@
  * `priv` the grants are left alone. PROXY grants and role grants are never touched.
  */
 import { z } from 'zod';
+import { factEffects } from '../../engine/prediction.js';
 import type { Change, ModuleContext, StateModule } from '../contract.js';
 import { fact } from '../contract.js';
 import { effectiveFacts, mysqlUserFact, type MysqlUserFact } from './facts.js';
@@ -178,9 +179,9 @@ export const mysqlUser: StateModule<MysqlUserArgs, MysqlUserFacts> = {
 
   predict(args, facts, _changes, ctx) {
     const f = effectiveFacts(facts.user, ctx, () => freshUser(args.name, args.host), false);
-    if (args.state === 'absent') return { user: { server: 'ok', exists: false, auth: [], grants: {}, roles: [] } };
+    if (args.state === 'absent') return factEffects(mysqlUser.facts(args, ctx), { user: { server: 'ok', exists: false, auth: [], grants: {}, roles: [] } });
     const auth = desiredAuth(args, f.exists ? f.auth : []) ?? (f.exists ? f.auth : []);
     const grants = args.priv === undefined ? (f.exists ? f.grants : {}) : parseAnsiblePriv(args.priv);
-    return { user: { server: 'ok', exists: true, auth, grants, roles: f.exists ? f.roles : [] } };
+    return factEffects(mysqlUser.facts(args, ctx), { user: { server: 'ok', exists: true, auth, grants, roles: f.exists ? f.roles : [] } });
   },
 };

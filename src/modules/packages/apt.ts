@@ -6,8 +6,11 @@
  */
 import { z } from 'zod';
 import { shellJoin } from '../../engine/shell.js';
-import { fact, TaskError, type Change, type FactRequest, type StateModule } from '../contract.js';
-import { aptCacheFact, packageFact, type AptCacheFact, type PackageFact } from './facts.js';
+import { fact, TaskError, Unknown, type Change, type Effect, type FactRequest, type StateModule } from '../contract.js';
+import { setsTo, unknownUnder, UnknownFact } from '../../engine/prediction.js';
+import type { FileFact } from '../files/facts.js';
+import type { UnitFact } from '../services/facts.js';
+import { aptCacheFact, aptSimulationFact, packageFact, type AptCacheFact, type AptSimulationFact, type PackageFact } from './facts.js';
 
 const pkgName = z.string().regex(/^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:-]+)?$/, 'a Debian package name');
 
@@ -24,7 +27,7 @@ const schema = z
   .refine((a) => (a.name && a.name.length > 0) || a.update_cache, { message: "give 'name' (packages) and/or update_cache: true" });
 
 type Args = z.infer<typeof schema>;
-type Facts = Record<string, PackageFact | AptCacheFact>;
+type Facts = Record<string, PackageFact | AptCacheFact | AptSimulationFact>;
 
 const ENV = 'DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a';
 const APT_OPTS = '-y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
@@ -47,9 +50,11 @@ export const apt: StateModule<Args, Facts> = {
   name: 'apt',
   type: 'state',
   schema,
-  facts(args) {
+  facts(args, ctx) {
     const f: Record<string, FactRequest> = {};
     if (args.update_cache) f.__cache = fact(aptCacheFact, {});
+    // check mode: the dependencies an install pulls in are a fact (apt-get -s), not a guess
+    if (ctx.check && args.name?.length) f.__sim = fact(aptSimulationFact, { names: args.name, state: args.state, recommends: args.install_recommends });
     for (const n of args.name ?? []) f[bare(n)] = fact(packageFact, { name: bare(n) });
     return f as never;
   },
@@ -67,7 +72,8 @@ export const apt: StateModule<Args, Facts> = {
     });
     if (cache) {
       const age = cache.now - cache.updatedAt;
-      const stale = cache.updatedAt === 0 || age > args.cache_valid_time;
+      // cache_valid_time 0 (the default): always refresh, as Ansible does
+      const stale = cache.updatedAt === 0 || args.cache_valid_time === 0 || age > args.cache_valid_time;
       if (stale) {
         changes.push({
           action: 'update',
@@ -83,6 +89,8 @@ export const apt: StateModule<Args, Facts> = {
       }
     }
     if (missing.length === 0) return changes;
+    const sim = facts.__sim as AptSimulationFact | undefined;
+    if (sim && !sim.ok) throw new Unknown(`apt-get -s cannot simulate this install now: ${sim.error}`);
     if (args.state === 'present') {
       const rec = args.install_recommends ? '' : ' --no-install-recommends';
       const cmd = `${ENV} apt-get install ${APT_OPTS}${rec} ${shellJoin(missing)}`;
@@ -103,13 +111,66 @@ export const apt: StateModule<Args, Facts> = {
     return changes;
   },
   predict(args, facts) {
-    const out: Facts = {};
+    const effects: Effect[] = [];
     const cache = facts.__cache as AptCacheFact | undefined;
-    if (cache) out.__cache = { updatedAt: cache.now, now: cache.now };
-    for (const n of args.name ?? []) {
-      const version = n.includes('=') ? n.slice(n.indexOf('=') + 1) : (facts[bare(n)] as PackageFact).version;
-      out[bare(n)] = args.state === 'present' ? { installed: true, version: version ?? 'predicted' } : { installed: false };
+    if (cache) effects.push(setsTo('apt_cache', { updatedAt: cache.now, now: cache.now }));
+    const sim = facts.__sim as AptSimulationFact | undefined;
+    const named = (args.name ?? []).map(bare);
+    if (args.state === 'absent') {
+      const removed = sim?.ok ? [...new Set([...sim.removes, ...named])] : named;
+      for (const n of removed) effects.push(setsTo(`package:${n}`, { installed: false }));
+      // removal runs maintainer scripts: what they stop or delete is not modelled
+      effects.push(unknownUnder('unit:', `units after removing ${named.join(', ')}`));
+      return effects;
     }
-    return out;
+    if (!sim?.ok) {
+      // without a simulation (no package index yet) the dependencies are not known
+      effects.push(unknownUnder('package:', `the packages an install of ${named.join(', ')} pulls in (apt-get -s: ${sim?.error ?? 'not run'})`));
+      return effects;
+    }
+    const installed = Object.keys(sim.installs);
+    for (const [n, version] of Object.entries(sim.installs)) effects.push(setsTo(`package:${n}`, { installed: true, version } satisfies PackageFact));
+    effects.push(...providedByInstall(installed));
+    return effects;
   },
 };
+
+/** Package names' stems: `mariadb` for mariadb-server, mariadb-server-core … */
+function provides(installed: string[], name: string): boolean {
+  return installed.some((p) => p === name || p.startsWith(`${name}-`) || name.startsWith(`${p}-`));
+}
+
+/**
+ * What a pending install may bring that this engine does not read from the packages
+ * themselves: units named after an installed package exist (stopped: policy-rc.d), other
+ * missing units, users and groups named after one are unknown; the missing directories of a
+ * path outside what Debian policy leaves to the admin (/srv, /home, /opt, /usr/local, /root,
+ * /tmp) may be created.
+ */
+function providedByInstall(installed: string[]): Effect[] {
+  const why = `a pending install of ${installed.join(', ')}`;
+  return [
+    {
+      touches: (k) => k.startsWith('unit:'),
+      apply: (before, key) => {
+        const u = before as UnitFact;
+        if (u.exists) return before;
+        const stem = key.slice(5).replace(/\.(service|socket|timer|target|mount|path)$/, '');
+        return provides(installed, stem) ? { exists: true, active: 'inactive', enabled: 'unknown', needDaemonReload: false, byInstall: true } : new UnknownFact(`whether ${key.slice(5)} comes with ${why}`);
+      },
+    },
+    {
+      touches: (k) => k.startsWith('user:') || k.startsWith('group:'),
+      apply: (before, key) => ((before as { exists: boolean }).exists || !provides(installed, key.slice(key.indexOf(':') + 1)) ? before : new UnknownFact(`whether ${why} creates ${key}`)),
+    },
+    {
+      touches: (k) => k.startsWith('file:') && !ADMIN_PATHS.test(k.slice(5)),
+      apply: (before) => {
+        const f = before as FileFact;
+        return f.type === 'absent' && !f.parentExists ? { ...f, parentByInstall: true } : before;
+      },
+    },
+  ];
+}
+
+const ADMIN_PATHS = /^\/(srv|home|opt|usr\/local|root|tmp)(\/|$)/;

@@ -43,3 +43,32 @@ export const aptCacheFact: FactKind<Record<string, never>, AptCacheFact> = {
     return { updatedAt: Number(kv.updated ?? 0), now: Number(kv.now ?? 0) };
   },
 };
+
+/** Check mode: what `apt-get -s` says an install or removal would do (dependencies included). */
+export interface AptSimulationFact {
+  ok: boolean;
+  /** packages that would be installed or upgraded: name -> version */
+  installs: Record<string, string>;
+  removes: string[];
+  error?: string;
+}
+
+export const aptSimulationFact: FactKind<{ names: string[]; state: 'present' | 'absent'; recommends: boolean }, AptSimulationFact> = {
+  kind: 'apt_simulation',
+  key: (p) => `apt_simulation:${p.state}:${p.names.join(',')}`,
+  script: (p) =>
+    `LC_ALL=C apt-get -s -q ${p.state === 'present' ? `install${p.recommends ? '' : ' --no-install-recommends'}` : 'remove'} ${p.names.map(sq).join(' ')} 2>&1; echo "rc=$?"`,
+  parse: (out) => {
+    const installs: Record<string, string> = {};
+    const removes: string[] = [];
+    for (const line of out.split('\n')) {
+      const inst = /^Inst (\S+) (?:\[[^\]]*\] )?\((\S+)/.exec(line);
+      if (inst) installs[inst[1]] = inst[2];
+      const remv = /^Remv (\S+)/.exec(line);
+      if (remv) removes.push(remv[1]);
+    }
+    const rc = Number(/^rc=(\d+)$/m.exec(out)?.[1] ?? 1);
+    const error = out.split('\n').filter((l) => /^E: /.test(l)).join('; ');
+    return { ok: rc === 0, installs, removes, ...(rc !== 0 ? { error: error || `apt-get -s exited ${rc}` } : {}) };
+  },
+};

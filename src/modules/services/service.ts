@@ -1,7 +1,8 @@
 /** service: a systemd unit started/stopped/restarted/reloaded and enabled/disabled. */
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
-import { fact, TaskError, Unknown, type Change, type StateModule } from '../contract.js';
+import { fact, TaskError, Unknown, type Change, type Effect, type StateModule } from '../contract.js';
+import { UnknownFact } from '../../engine/prediction.js';
 import { unitFact, unitName, type UnitFact } from './facts.js';
 
 const schema = z
@@ -31,13 +32,13 @@ export const service: StateModule<Args, { unit: UnitFact }> = {
   type: 'state',
   schema,
   facts: (args) => ({ unit: fact(unitFact, { name: args.name }) }),
-  plan(args, { unit }, ctx) {
+  plan(args, { unit }) {
     const name = unitName(args.name);
     const u = sq(name);
     const changes: Change[] = [];
-    if (!unit.exists) {
-      if (!ctx.predicted) throw new TaskError(`unit ${name} not found on this host (is its package installed?)`);
-      // The unit will be provided by a package an earlier task installs: packages are
+    if (!unit.exists) throw new TaskError(`unit ${name} not found on this host (is its package installed?)`);
+    if (unit.byInstall) {
+      // Check mode: the unit comes with a package an earlier task installs. Packages are
       // installed with services stopped, so a start is certain; enablement is not.
       if (args.state === undefined || args.state === 'stopped') {
         throw new Unknown(`${name} does not exist yet (provided by a pending package install); its enablement after install cannot be predicted`);
@@ -78,8 +79,31 @@ export const service: StateModule<Args, { unit: UnitFact }> = {
     return changes;
   },
   predict(args, { unit }) {
+    const name = unitName(args.name);
     const active = args.state === undefined ? unit.active : args.state === 'stopped' ? 'inactive' : 'active';
-    const enabled = args.enabled === undefined ? unit.enabled : args.enabled ? (ENABLED.has(unit.enabled) ? unit.enabled : 'enabled') : unit.enabled === 'static' ? 'static' : 'disabled';
-    return { unit: { exists: true, active, enabled, needDaemonReload: false } };
+    const enabled =
+      args.enabled === undefined ? unit.enabled : args.enabled ? (ENABLED.has(unit.enabled) ? unit.enabled : 'enabled') : unit.enabled === 'static' ? 'static' : 'disabled';
+    const effects: Effect[] = [
+      {
+        touches: (k) => k === `unit:${name}`,
+        // enablement of a unit a package brings is not known (the package may enable it)
+        apply: () => (unit.byInstall && args.enabled === undefined ? new UnknownFact(`whether the package enabled ${name}`) : { exists: true, active, enabled, needDaemonReload: false }),
+      },
+    ];
+    if (/^(mariadb|mysql)\.service$/.test(name) && active === 'active') effects.push(databaseServerStarts(name, Boolean(unit.byInstall)));
+    return effects;
   },
 };
+
+/** Starting the database server: what the MySQL modules then read (mysql/facts.ts). */
+function databaseServerStarts(name: string, fresh: boolean): Effect {
+  return {
+    touches: (k) => k.startsWith('mysql_'),
+    apply: (before) => {
+      const f = before as { server: string };
+      if (f.server === 'ok') return before;
+      // a freshly installed server starts empty; a stopped one has data nobody has read
+      return fresh ? { ...f, freshServer: true } : new UnknownFact(`${name} is started by an earlier task; its databases and accounts are known only then`);
+    },
+  };
+}

@@ -50,3 +50,24 @@ export const groupFact: FactKind<{ name: string }, GroupFact> = {
     return { exists: true, gid: Number(line.split(':')[2]) };
   },
 };
+
+/** What useradd reads from /etc/login.defs: the mode of new home directories. */
+export interface LoginDefsFact {
+  homeMode: string;
+}
+
+export const loginDefsFact: FactKind<Record<string, never>, LoginDefsFact> = {
+  kind: 'login_defs',
+  key: () => 'login_defs',
+  script: () => `grep -E '^[[:space:]]*(HOME_MODE|UMASK)[[:space:]]' /etc/login.defs 2>/dev/null || true`,
+  parse: (out) => {
+    const kv: Record<string, string> = {};
+    for (const line of out.split('\n')) {
+      const m = /^\s*(HOME_MODE|UMASK)\s+(\S+)/.exec(line);
+      if (m) kv[m[1]] = m[2];
+    }
+    // useradd: HOME_MODE, else 0777 & ~UMASK (UMASK defaults to 022)
+    const mode = kv.HOME_MODE ? parseInt(kv.HOME_MODE, 8) : 0o777 & ~parseInt(kv.UMASK ?? '022', 8);
+    return { homeMode: mode.toString(8).padStart(4, '0') };
+  },
+};

@@ -1,7 +1,8 @@
 /** group: a local group. */
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
-import { fact, type StateModule } from '../contract.js';
+import { fact, Unknown, type StateModule } from '../contract.js';
+import { setsTo } from '../../engine/prediction.js';
 import { groupFact, type GroupFact } from './facts.js';
 import { accountName } from './user.js';
 
@@ -27,10 +28,11 @@ export const group: StateModule<GroupArgs, { group: GroupFact }> = {
       const opts = [a.system ? '--system' : '', a.gid !== undefined ? `--gid ${a.gid}` : ''].filter(Boolean).join(' ');
       return [{ action: 'create', target: a.name, summary: `create ${a.system ? 'system ' : ''}group ${a.name}`, commands: [{ cmd: `groupadd ${opts} ${n}`.replace(/ +/g, ' ') }] }];
     }
+    if (a.gid !== undefined && g.gid === undefined) throw new Unknown(`the gid of ${a.name} is chosen by an earlier task (groupadd/useradd)`);
     if (a.gid !== undefined && g.gid !== a.gid) {
       return [{ action: 'modify', target: a.name, summary: `group ${a.name}: gid ${g.gid} -> ${a.gid}`, commands: [{ cmd: `groupmod --gid ${a.gid} ${n}` }] }];
     }
     return [];
   },
-  predict: (a, { group: g }) => ({ group: a.state === 'absent' ? { exists: false } : { exists: true, gid: a.gid ?? g.gid } }),
+  predict: (a, { group: g }) => [setsTo(`group:${a.name}`, a.state === 'absent' ? { exists: false } : { exists: true, gid: a.gid ?? g.gid })],
 };

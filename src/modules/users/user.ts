@@ -1,8 +1,11 @@
 /** user: a local account. */
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
-import { fact, type Change, type StateModule } from '../contract.js';
-import { userFact, type UserFact } from './facts.js';
+import { fact, Unknown, type Change, type Effect, type StateModule } from '../contract.js';
+import { setsTo, unknownUnder } from '../../engine/prediction.js';
+import { fileFact, type FileFact } from '../files/facts.js';
+import { namesOf, pathBecomes, unknownTree } from '../files/effects.js';
+import { loginDefsFact, userFact, type GroupFact, type LoginDefsFact, type UserFact } from './facts.js';
 
 export const accountName = z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user/group name: lower-case letters, digits, _ -');
 
@@ -21,11 +24,11 @@ const userSchema = z
   .strict();
 type UserArgs = z.infer<typeof userSchema>;
 
-export const user: StateModule<UserArgs, { user: UserFact }> = {
+export const user: StateModule<UserArgs, { user: UserFact; home: FileFact; defs: LoginDefsFact }> = {
   name: 'user',
   type: 'state',
   schema: userSchema,
-  facts: (a) => ({ user: fact(userFact, { name: a.name }) }),
+  facts: (a) => ({ user: fact(userFact, { name: a.name }), home: fact(fileFact, { path: homeOf(a) }), defs: fact(loginDefsFact, {}) }),
   plan(a, { user: u }) {
     const n = sq(a.name);
     if (a.state === 'absent') {
@@ -46,6 +49,7 @@ export const user: StateModule<UserArgs, { user: UserFact }> = {
     const changes: Change[] = [];
     const mod = (what: string, opt: string) =>
       changes.push({ action: 'modify', target: a.name, summary: `user ${a.name}: ${what}`, commands: [{ cmd: `usermod ${opt} ${n}` }] });
+    if (a.uid !== undefined && u.uid === undefined) throw new Unknown(`the uid of ${a.name} is chosen by useradd in an earlier task`);
     if (a.uid !== undefined && u.uid !== a.uid) mod(`uid ${u.uid} -> ${a.uid}`, `--uid ${a.uid}`);
     if (a.group && u.group !== a.group) mod(`group ${u.group} -> ${a.group}`, `--gid ${sq(a.group)}`);
     if (a.groups) {
@@ -56,18 +60,38 @@ export const user: StateModule<UserArgs, { user: UserFact }> = {
     if (a.shell && u.shell !== a.shell) mod(`shell ${u.shell} -> ${a.shell}`, `--shell ${sq(a.shell)}`);
     return changes;
   },
-  predict(a, { user: u }) {
-    if (a.state === 'absent') return { user: { exists: false } };
-    return {
-      user: {
+  predict(a, { user: u, home, defs }) {
+    if (a.state === 'absent') {
+      // userdel also removes the user's own group when nobody else is in it (USERGROUPS_ENAB)
+      return [setsTo(`user:${a.name}`, { exists: false }), unknownUnder(`group:${a.name}`, `userdel ${a.name} may remove the group ${a.name}`)];
+    }
+    const group = a.group ?? u.group ?? a.name;
+    const effects: Effect[] = [
+      setsTo(`user:${a.name}`, {
         exists: true,
+        // useradd picks the next free uid: known only after it runs
         uid: a.uid ?? u.uid,
-        group: a.group ?? u.group ?? a.name,
-        groups: a.groups ? [...new Set(a.groups.filter((g) => g !== (a.group ?? u.group ?? a.name)))].sort() : (u.groups ?? []),
-        home: a.home ?? u.home ?? (a.system ? '/' : `/home/${a.name}`),
+        group,
+        groups: a.groups ? [...new Set(a.groups.filter((g) => g !== group))].sort() : (u.groups ?? []),
+        home: a.home ?? u.home ?? `/home/${a.name}`,
         shell: a.shell ?? u.shell ?? (a.system ? '/usr/sbin/nologin' : '/bin/bash'),
-      },
-    };
+      } satisfies UserFact),
+    ];
+    if (u.exists) return effects;
+    if (!a.group) effects.push(setsTo(`group:${a.name}`, { exists: true } satisfies GroupFact));
+    if (a.create_home ?? !a.system) {
+      const path = homeOf(a);
+      const names = namesOf(path, home);
+      if (home.type === 'absent' && home.parentExists) {
+        effects.push(pathBecomes(names, () => ({ type: 'directory', parentExists: true, mode: defs.homeMode, owner: a.name, group, real: home.real })));
+        effects.push(unknownTree(names, `${path} is filled from /etc/skel by useradd`, false));
+      } else if (home.type === 'absent') {
+        effects.push(unknownTree(names, `useradd creates ${path}, whose parent directory does not exist now`));
+      }
+    }
+    return effects;
   },
 };
 
+/** The home directory useradd uses. */
+const homeOf = (a: UserArgs) => a.home ?? `/home/${a.name}`;

@@ -1,9 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TaskError } from '../../../src/modules/contract.js';
-import type { AptCacheFact, PackageFact } from '../../../src/modules/packages/facts.js';
+import type { AptCacheFact, AptSimulationFact, PackageFact } from '../../../src/modules/packages/facts.js';
 import { apt } from '../../../src/modules/packages/apt.js';
-import { assertConverges, cmds, makeCtx, parse } from './helpers.js';
+import { assertConverges, cmds, makeCtx, parse, predictedFacts } from './helpers.js';
+import { HostPrediction } from '../../../src/engine/prediction.js';
 
 const ENV = 'DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a';
 const OPTS = '-y -q -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
@@ -19,7 +20,7 @@ function noStart(cmd: string): string {
   ].join('\n');
 }
 
-type Facts = Record<string, PackageFact | AptCacheFact>;
+type Facts = Record<string, PackageFact | AptCacheFact | AptSimulationFact>;
 const installed = (version: string): PackageFact => ({ installed: true, version });
 const notInstalled: PackageFact = { installed: false };
 const NOW = 1_800_000_000;
@@ -153,29 +154,44 @@ describe('apt: plan', () => {
 });
 
 describe('apt: predict and convergence', () => {
-  test('predict: installed with the pinned or known version, or "predicted"; the index fresh', () => {
+  const check = () => makeCtx({ check: true });
+  const sim = (installs: Record<string, string>, removes: string[] = []) => ({ ok: true, installs, removes });
+  test('predict: what apt-get -s installs (dependencies included) with its versions; the index fresh', () => {
     const a = parse(apt, { name: ['nginx=1.22.1-9', 'curl', 'jq'], update_cache: true });
-    const facts: Facts = { __cache: { updatedAt: 0, now: NOW }, nginx: notInstalled, curl: installed('7.88.1-10'), jq: notInstalled };
-    const p = apt.predict!(a, facts, apt.plan(a, facts, makeCtx()), makeCtx());
-    assert.deepEqual(p, {
-      __cache: { updatedAt: NOW, now: NOW },
-      nginx: { installed: true, version: '1.22.1-9' },
-      curl: { installed: true, version: '7.88.1-10' },
-      jq: { installed: true, version: 'predicted' },
-    });
+    const facts: Facts = {
+      __cache: { updatedAt: 0, now: NOW },
+      __sim: sim({ nginx: '1.22.1-9', 'nginx-common': '1.22.1-9', jq: '1.6-2.1', libjq1: '1.6-2.1' }),
+      nginx: notInstalled,
+      curl: installed('7.88.1-10'),
+      jq: notInstalled,
+    };
+    const p = predictedFacts(apt, a, facts, check());
+    assert.deepEqual(p, { ...facts, __cache: { updatedAt: NOW, now: NOW }, nginx: { installed: true, version: '1.22.1-9' }, jq: { installed: true, version: '1.6-2.1' } });
+    // a dependency is installed too: a later task naming it reads it as installed
+    const dep = parse(apt, { name: 'libjq1' });
+    const host = new HostPrediction('h1');
+    host.record(apt.predict!(a, facts, apt.plan(a, facts, check()), check()));
+    assert.deepEqual(host.foldAll(['package:libjq1'], notInstalled), { installed: true, version: '1.6-2.1' });
+    assert.deepEqual(apt.plan(dep, { libjq1: host.foldAll(['package:libjq1'], notInstalled) }, makeCtx()), []);
     const r = parse(apt, { name: 'jq', state: 'absent' });
-    assert.deepEqual(apt.predict!(r, { jq: installed('1.6-2.1') }, [], makeCtx()), { jq: { installed: false } });
+    assert.deepEqual(predictedFacts(apt, r, { jq: installed('1.6-2.1'), __sim: sim({}, ['jq']) }, check()).jq, { installed: false });
+  });
+
+  test('predict without a simulation (no package index): the packages are unknown', () => {
+    const a = parse(apt, { name: 'nginx' });
+    const facts: Facts = { nginx: notInstalled, __sim: { ok: false, installs: {}, removes: [], error: 'E: Unable to locate package nginx' } };
+    assert.throws(() => apt.plan(a, facts, check()), (e: Error) => e.name === 'Unknown');
   });
 
   const cases: [string, unknown, Facts][] = [
-    ['install', { name: ['nginx', 'curl'] }, { nginx: notInstalled, curl: installed('7.88.1-10') }],
-    ['pin upgrade', { name: 'nginx=1.22.1-9' }, { nginx: installed('1.22.0-1') }],
-    ['remove', { name: 'telnet', state: 'absent' }, { telnet: installed('0.17') }],
-    ['update + install', { name: 'nginx', update_cache: true, cache_valid_time: 3600 }, { __cache: { updatedAt: 0, now: NOW }, nginx: notInstalled }],
+    ['install', { name: ['nginx', 'curl'] }, { nginx: notInstalled, curl: installed('7.88.1-10'), __sim: sim({ nginx: '1.22.1-9' }) }],
+    ['pin upgrade', { name: 'nginx=1.22.1-9' }, { nginx: installed('1.22.0-1'), __sim: sim({ nginx: '1.22.1-9' }) }],
+    ['remove', { name: 'telnet', state: 'absent' }, { telnet: installed('0.17'), __sim: sim({}, ['telnet']) }],
+    ['update + install', { name: 'nginx', update_cache: true, cache_valid_time: 3600 }, { __cache: { updatedAt: 0, now: NOW }, nginx: notInstalled, __sim: sim({ nginx: '1.22.1-9' }) }],
     ['update only, default validity', { update_cache: true }, { __cache: { updatedAt: NOW - 5, now: NOW } }],
-    ['converged', { name: 'nginx' }, { nginx: installed('1.22.1-9') }],
+    ['converged', { name: 'nginx' }, { nginx: installed('1.22.1-9'), __sim: sim({}) }],
   ];
   for (const [name, args, facts] of cases) {
-    test(`convergence: ${name}`, () => assertConverges(apt, parse(apt, args), facts));
+    test(`convergence: ${name}`, () => assertConverges(apt, parse(apt, args), facts, check()));
   }
 });

@@ -4,6 +4,7 @@ import type { ExitFact } from '../../../src/modules/commands/facts.js';
 import type { FileFact } from '../../../src/modules/files/facts.js';
 import { command, shell } from '../../../src/modules/commands/command.js';
 import { absentFile, assertConverges, cmds, directory, makeCtx, parse, regularFile } from './helpers.js';
+import { HostPrediction } from '../../../src/engine/prediction.js';
 
 type Facts = { creates?: FileFact; removes?: FileFact; unless?: ExitFact };
 
@@ -107,18 +108,28 @@ describe('command: plan', () => {
 });
 
 describe('command: predict and convergence', () => {
-  test('predict: created path exists (what it is: unknown), removed path gone, unless succeeds', () => {
-    const a = parse(command, { cmd: 'make', creates: '/out', removes: '/in', unless: 'test -e /done' });
-    const p = command.predict!(a, { creates: absentFile(false), removes: regularFile(), unless: { rc: 1 } }, [], makeCtx());
-    assert.deepEqual(p, { creates: { type: 'other', parentExists: true, unknown: true }, removes: { type: 'absent', parentExists: true }, unless: { rc: 0 } });
+  const check = () => makeCtx({ check: true });
+  test('predict: what is under `creates` is unknown, `removes` is gone; a command that declares nothing makes everything unknown', () => {
+    const a = parse(command, { cmd: 'make', creates: '/out', removes: '/in' });
+    const facts = { creates: absentFile(), removes: regularFile() };
+    const host = new HostPrediction('h1');
+    host.record(command.predict!(a, facts, command.plan(a, facts, check()), check()));
+    assert.throws(() => host.foldAll(['file:/out'], absentFile()), /written by the command 'make'/);
+    assert.throws(() => host.foldAll(['file:/out/x'], absentFile()), /written by the command 'make'/);
+    assert.deepEqual(host.foldAll(['file:/in'], regularFile()), { type: 'absent', parentExists: true });
+    assert.deepEqual(host.foldAll(['file:/in/x'], regularFile()), { type: 'absent', parentExists: false });
+    assert.deepEqual(host.foldAll(['file:/elsewhere'], regularFile()), regularFile());
+    const bare = new HostPrediction('h1');
+    bare.record(command.predict!(parse(command, { cmd: 'date' }), {}, [], check()));
+    assert.throws(() => bare.foldAll(['unit:nginx.service'], {}), /declares no effects/);
+    const declared = new HostPrediction('h1');
+    declared.record(command.predict!(parse(command, { cmd: 'tar x', writes: ['/srv/app/'] }), {}, [], check()));
+    assert.throws(() => declared.foldAll(['file:/srv/app/index.html'], absentFile()), /written by the command/);
+    assert.deepEqual(declared.foldAll(['file:/srv/other'], absentFile()), absentFile());
   });
 
   const cases: [string, unknown, Facts][] = [
-    ['unguarded (one-shot)', { cmd: 'date' }, {}],
-    ['creates', { cmd: 'make', creates: '/srv/out' }, { creates: absentFile() }],
     ['removes', { cmd: 'rm /tmp/x', removes: '/tmp/x' }, { removes: regularFile() }],
-    ['unless', { cmd: 'touch /done', unless: 'test -e /done' }, { unless: { rc: 1 } }],
-    ['all guards', { cmd: 'x', creates: '/a', removes: '/b', unless: 'y' }, { creates: absentFile(), removes: regularFile(), unless: { rc: 2 } }],
   ];
   for (const [name, args, facts] of cases) {
     test(`convergence: ${name}`, () => {

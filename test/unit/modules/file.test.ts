@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { TaskError } from '../../../src/modules/contract.js';
 import type { FileFact } from '../../../src/modules/files/facts.js';
 import { file } from '../../../src/modules/files/file.js';
-import { absentFile, assertConverges, cmds, directory, makeCtx, parse, regularFile } from './helpers.js';
+import { absentFile, assertConverges, cmds, directory, makeCtx, parse, regularFile, predictedFacts, ROOT_WHO } from './helpers.js';
 
 const isTaskError = (re: RegExp) => (e: unknown) => e instanceof TaskError && re.test(e.message);
 const link = (target: string, over: Partial<FileFact> = {}): FileFact => ({ type: 'link', parentExists: true, target, mode: '0777', owner: 'root', group: 'root', ...over });
-const plan = (args: unknown, f: FileFact, ctx = makeCtx()) => file.plan(parse(file, args), { file: f }, ctx);
+const plan = (args: unknown, f: FileFact, ctx = makeCtx()) => file.plan(parse(file, args), { who: ROOT_WHO, file: f }, ctx);
 const summary = (args: unknown, f: FileFact) => plan(args, f).map((c) => [c.action, c.summary]);
 
 describe('file: args', () => {
@@ -148,24 +148,21 @@ describe('file: file and touch', () => {
     assert.deepEqual(plan({ path: '/var/log/app.log', state: 'touch' }, regularFile()), []);
   });
 
-  test('touch: missing parent is an error, unless an earlier task is predicted to create it', () => {
+  test('touch: missing parent is an error; a parent a pending install may create is unknown', () => {
     assert.throws(() => plan({ path: '/srv/new/app.log', state: 'touch' }, absentFile(false)), isTaskError(/parent directory of \/srv\/new\/app\.log does not exist/));
-    const changes = plan({ path: '/srv/new/app.log', state: 'touch' }, absentFile(false), makeCtx({ check: true, predicted: true }));
-    assert.deepEqual(cmds(changes), ['touch -- /srv/new/app.log']);
+    assert.throws(() => plan({ path: '/etc/new/app.log', state: 'touch' }, { ...absentFile(false), parentByInstall: true }, makeCtx({ check: true })), (e: Error) => e.name === 'Unknown');
   });
 });
 
 describe('file: predict and convergence', () => {
   test('predict a new directory', () => {
     const a = parse(file, { path: '/srv/app', state: 'directory', owner: 'app' });
-    assert.deepEqual(file.predict!(a, { file: absentFile() }, [], makeCtx()), {
-      file: { type: 'directory', parentExists: true, target: undefined, mode: '0755', owner: 'app', group: 'root' },
-    });
+    assert.deepEqual(predictedFacts(file, a, { who: ROOT_WHO, file: absentFile() }).file, { type: 'directory', parentExists: true, mode: '0755', owner: 'app', group: 'root' });
   });
 
   test('predict absent keeps what is known of the parent', () => {
     const a = parse(file, { path: '/srv/app', state: 'absent' });
-    assert.deepEqual(file.predict!(a, { file: directory() }, [], makeCtx()), { file: { type: 'absent', parentExists: true } });
+    assert.deepEqual(predictedFacts(file, a, { who: ROOT_WHO, file: directory() }).file, { type: 'absent', parentExists: true });
   });
 
   const cases: [string, unknown, FileFact, boolean?][] = [
@@ -176,11 +173,10 @@ describe('file: predict and convergence', () => {
     ['link retarget', { path: '/a', state: 'link', src: '/b' }, link('/c')],
     ['link over file', { path: '/a', state: 'link', src: '/b' }, regularFile()],
     ['touch', { path: '/a', state: 'touch', mode: '0640', owner: 'app', group: 'app' }, absentFile()],
-    ['touch, parent predicted', { path: '/new/a', state: 'touch' }, absentFile(false), true],
     ['file attrs', { path: '/a', mode: '0600', owner: 'app', group: 'app' }, regularFile()],
     ['converged', { path: '/a', mode: '0644' }, regularFile()],
   ];
   for (const [name, args, f, predicted] of cases) {
-    test(`convergence: ${name}`, () => assertConverges(file, parse(file, args), { file: f }, makeCtx({ check: !!predicted, predicted: !!predicted })));
+    test(`convergence: ${name}`, () => assertConverges(file, parse(file, args), { who: ROOT_WHO, file: f }, makeCtx({ check: !!predicted })));
   }
 });

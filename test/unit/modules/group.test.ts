@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GroupFact } from '../../../src/modules/users/facts.js';
 import { group } from '../../../src/modules/users/group.js';
-import { assertConverges, cmds, makeCtx, parse } from './helpers.js';
+import { assertConverges, cmds, makeCtx, parse, predictedFacts } from './helpers.js';
 
 const present = (gid: number): GroupFact => ({ exists: true, gid });
 const none: GroupFact = { exists: false };
@@ -61,9 +61,9 @@ describe('group', () => {
   });
 
   test('predict', () => {
-    assert.deepEqual(group.predict!(parse(group, { name: 'g', gid: 5 }), { group: none }, [], makeCtx()), { group: { exists: true, gid: 5 } });
-    assert.deepEqual(group.predict!(parse(group, { name: 'g' }), { group: present(7) }, [], makeCtx()), { group: { exists: true, gid: 7 } });
-    assert.deepEqual(group.predict!(parse(group, { name: 'g', state: 'absent' }), { group: present(7) }, [], makeCtx()), { group: { exists: false } });
+    assert.deepEqual(predictedFacts(group, parse(group, { name: 'g', gid: 5 }), { group: none }).group, { exists: true, gid: 5 });
+    assert.deepEqual(predictedFacts(group, parse(group, { name: 'g' }), { group: present(7) }).group, { exists: true, gid: 7 });
+    assert.deepEqual(predictedFacts(group, parse(group, { name: 'g', state: 'absent' }), { group: present(7) }).group, { exists: false });
   });
 
   const cases: [string, unknown, GroupFact][] = [

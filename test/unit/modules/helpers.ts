@@ -5,8 +5,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Scope } from '../../../src/engine/expr.js';
-import type { Change, Connection, ExecOptions, ExecResult, ModuleContext, StateModule } from '../../../src/modules/contract.js';
-import type { FileFact } from '../../../src/modules/files/facts.js';
+import type { Change, Connection, ExecOptions, ExecResult, FactRequest, ModuleContext, StateModule } from '../../../src/modules/contract.js';
+import { HostPrediction } from '../../../src/engine/prediction.js';
+import type { FileFact, IdentityFact } from '../../../src/modules/files/facts.js';
+
+/** Who creates files in these fixtures: root through sudo, umask 0022. */
+export const ROOT_WHO: IdentityFact = { user: 'root', group: 'root', umask: '0022' };
 
 export const SECRET = 'hunter2-Sup3rS3cret';
 
@@ -15,19 +19,18 @@ export interface TestContext extends ModuleContext {
 }
 
 /** A ModuleContext like the engine's: render with a Scope over `vars`, mask SECRET, collect notes. */
-export function makeCtx(over: Partial<ModuleContext> = {}): TestContext {
+export function makeCtx(over: Partial<ModuleContext> & { vars?: Record<string, unknown> } = {}): TestContext {
   const notes: string[] = [];
-  const vars = over.vars ?? {};
+  const { vars = {}, ...rest } = over;
   return {
     host: 'h1',
-    vars,
     check: false,
-    predicted: false,
+    become: true,
     root: over.root ?? mkdtempSync(join(tmpdir(), 'provision-test-')),
     mask: (s) => s.replaceAll(SECRET, '********'),
     note: (s) => notes.push(s),
     render: (source, filename) => new Scope(vars).template(source, filename),
-    ...over,
+    ...rest,
     notes,
   };
 }
@@ -44,8 +47,21 @@ export function parse<A>(mod: { schema: { parse(v: unknown): A } }, args: unknow
 export function replanAfterPredict<A, F>(mod: StateModule<A, F>, args: A, facts: F, ctx: ModuleContext): Change[] {
   const changes = mod.plan(args, facts, ctx);
   assert.ok(mod.predict, `${mod.name} has no predict()`);
-  const predicted = mod.predict(args, facts, changes, ctx);
-  return mod.plan(args, { ...facts, ...predicted } as F, ctx).filter((c) => !c.oneShot);
+  return mod.plan(args, predictedFacts(mod, args, facts, ctx, changes), ctx).filter((c) => !c.oneShot);
+}
+
+/** The module's facts as check mode will read them after its changes: its effects folded over `facts`. */
+export function predictedFacts<A, F>(mod: StateModule<A, F>, args: A, facts: F, ctx: ModuleContext = makeCtx(), changes = mod.plan(args, facts, ctx)): F {
+  assert.ok(mod.predict, `${mod.name} has no predict()`);
+  const host = new HostPrediction(ctx.host);
+  host.record(mod.predict(args, facts, changes, ctx));
+  const requests = mod.facts(args, ctx) as Record<string, FactRequest>;
+  const out: Record<string, unknown> = {};
+  for (const [name, req] of Object.entries(requests)) {
+    const live = (facts as Record<string, unknown>)[name];
+    out[name] = host.foldAll([req.kind.key(req.params), ...(req.kind.aliases?.(req.params, live as never) ?? [])], live);
+  }
+  return out as F;
 }
 
 export function assertConverges<A, F>(mod: StateModule<A, F>, args: A, facts: F, ctx: ModuleContext = makeCtx()): void {

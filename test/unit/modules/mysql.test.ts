@@ -1,3 +1,4 @@
+import { predictedFacts } from './helpers.js';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,9 +24,8 @@ function ctx(over: Partial<ModuleContext> = {}): Ctx {
   const notes: string[] = [];
   return {
     host: 'db1',
-    vars: {},
     check: false,
-    predicted: false,
+    become: true,
     root: '/nonexistent',
     mask: (s) => s,
     note: (s) => notes.push(s),
@@ -38,6 +38,8 @@ function ctx(over: Partial<ModuleContext> = {}): Ctx {
 const sql = (...stmts: string[]) => [SQL_PRELUDE, ...stmts.map((s) => s + ';')].join('\n') + '\n';
 const CLIENT = 'mysql --batch --skip-column-names';
 const UNAVAILABLE = { server: 'unavailable' as const, error: "ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)" };
+/** Check mode: unavailable now, but an earlier task starts the freshly installed server. */
+const FRESH = { ...UNAVAILABLE, freshServer: true };
 
 function isTaskError(re: RegExp) {
   return (e: unknown) => e instanceof TaskError && re.test(e.message);
@@ -335,12 +337,12 @@ describe('mysql_db plan', () => {
   });
 
   it('server unavailable: fresh predictions in check mode after a predicted install, TaskError otherwise', () => {
-    const c = ctx({ check: true, predicted: true });
-    const changes = mysqlDb.plan(dbArgs(), { db: { ...UNAVAILABLE, exists: false } }, c);
+    const c = ctx({ check: true });
+    const changes = mysqlDb.plan(dbArgs(), { db: { ...FRESH, exists: false } }, c);
     assert.equal(changes[0].action, 'create');
     assert.match(c.notes[0], /fresh, empty server/);
-    assert.deepEqual(mysqlDb.plan(dbArgs({ state: 'absent' }), { db: { ...UNAVAILABLE, exists: false } }, c), []);
-    assert.throws(() => mysqlDb.plan(dbArgs({ name: 'mysql' }), { db: { ...UNAVAILABLE, exists: false } }, c), (e) => e instanceof Unknown);
+    assert.deepEqual(mysqlDb.plan(dbArgs({ state: 'absent' }), { db: { ...FRESH, exists: false } }, c), []);
+    assert.throws(() => mysqlDb.plan(dbArgs({ name: 'mysql' }), { db: { ...FRESH, exists: false } }, c), (e) => e instanceof Unknown);
     assert.throws(() => mysqlDb.plan(dbArgs(), { db: { ...UNAVAILABLE, exists: false } }, ctx({ check: true })), isTaskError(/MariaDB is not running on this host \(mysql: ERROR 2002/));
     assert.throws(() => mysqlDb.plan(dbArgs(), { db: { server: 'error', error: 'Access denied', exists: false } }, c), isTaskError(/Access denied/));
   });
@@ -351,13 +353,13 @@ describe('mysql_db plan', () => {
       [dbArgs({ collation: 'utf8mb4_unicode_ci' }), dbFacts(PRESENT)],
       [dbArgs({ encoding: 'latin1' }), dbFacts()],
       [dbArgs({ state: 'absent' }), dbFacts(PRESENT)],
-      [dbArgs(), { db: { ...UNAVAILABLE, exists: false } }],
+      [dbArgs(), { db: { ...FRESH, exists: false } }],
     ];
     for (const [args, facts] of cases) {
-      const c = ctx({ check: true, predicted: true });
+      const c = ctx({ check: true });
       const changes = mysqlDb.plan(args, facts, c);
       assert.ok(changes.length > 0);
-      const predicted = { ...facts, ...mysqlDb.predict!(args, facts, changes, c) };
+      const predicted = predictedFacts(mysqlDb, args, facts, c, changes);
       assert.deepEqual(mysqlDb.plan(args, predicted, ctx()), [], JSON.stringify(args));
     }
   });
@@ -453,12 +455,13 @@ describe('mysql_user plan', () => {
 
   it('server unavailable: create as on a fresh server after a predicted install, TaskError otherwise', () => {
     const unavailable = { user: { ...UNAVAILABLE, exists: false, auth: [], grants: {}, roles: [] } };
-    const c = ctx({ check: true, predicted: true });
-    const changes = mysqlUser.plan(userArgs({ password: SECRET, priv: 'app.*:ALL' }), unavailable, c);
+    const fresh = { user: { ...unavailable.user, freshServer: true } };
+    const c = ctx({ check: true });
+    const changes = mysqlUser.plan(userArgs({ password: SECRET, priv: 'app.*:ALL' }), fresh, c);
     assert.equal(changes.length, 1);
     assert.equal(changes[0].action, 'create');
     // root@localhost exists on a fresh Debian install (unix_socket)
-    const root = mysqlUser.plan(userArgs({ name: 'root', priv: '*.*:ALL,GRANT' }), unavailable, c);
+    const root = mysqlUser.plan(userArgs({ name: 'root', priv: '*.*:ALL,GRANT' }), fresh, c);
     assert.deepEqual(root, []);
     assert.throws(() => mysqlUser.plan(userArgs(), unavailable, ctx()), isTaskError(/MariaDB is not running on this host/));
   });
@@ -470,13 +473,13 @@ describe('mysql_user plan', () => {
       [userArgs({ name: 'root', password: SECRET }), { user: mysqlUserFact.parse(ROOT_OUT, { name: 'root', host: 'localhost' }) }],
       [userArgs({ state: 'absent' }), userFacts(EXISTING)],
       [userArgs({ priv: '' }), userFacts(EXISTING)],
-      [userArgs({ password: SECRET }), { user: { ...UNAVAILABLE, exists: false, auth: [], grants: {}, roles: [] } }],
+      [userArgs({ password: SECRET }), { user: { ...FRESH, exists: false, auth: [], grants: {}, roles: [] } }],
     ];
     for (const [args, facts] of cases) {
-      const c = ctx({ check: true, predicted: true });
+      const c = ctx({ check: true });
       const changes = mysqlUser.plan(args, facts, c);
       assert.ok(changes.length > 0, JSON.stringify(args));
-      const predicted = { ...facts, ...mysqlUser.predict!(args, facts, changes, c) };
+      const predicted = predictedFacts(mysqlUser, args, facts, c, changes);
       assert.deepEqual(mysqlUser.plan(args, predicted, ctx()), [], JSON.stringify(args));
     }
   });
@@ -579,7 +582,7 @@ describe('mysql_replication plan', () => {
 
   it('server unavailable: configure+start predicted after a predicted install, TaskError otherwise', () => {
     const unavailable = { replica: { ...UNAVAILABLE, replica: null, gtidSlavePos: '', readOnly: false, passwordDigest: '', salt: SALT } };
-    const changes = mysqlReplication.plan(replArgs(), unavailable, ctx({ check: true, predicted: true }));
+    const changes = mysqlReplication.plan(replArgs(), { replica: { ...unavailable.replica, freshServer: true } }, ctx({ check: true }));
     assert.equal(changes[0].action, 'create');
     assert.equal(changes[0].commands.length, 2);
     assert.throws(() => mysqlReplication.plan(replArgs(), unavailable, ctx()), isTaskError(/MariaDB is not running on this host \(mysql: ERROR 2002/));
@@ -592,13 +595,13 @@ describe('mysql_replication plan', () => {
       [replArgs(), replFacts(status({ ioRunning: 'No', sqlRunning: 'No' }))],
       [replArgs({ password: 'rotated' }), replFacts(status())],
       [replArgs({ state: 'stopped' }), replFacts(status())],
-      [replArgs(), { replica: { ...UNAVAILABLE, replica: null, gtidSlavePos: '', readOnly: false, passwordDigest: '', salt: SALT } }],
+      [replArgs(), { replica: { ...FRESH, replica: null, gtidSlavePos: '', readOnly: false, passwordDigest: '', salt: SALT } }],
     ];
     for (const [args, facts] of cases) {
-      const c = ctx({ check: true, predicted: true });
+      const c = ctx({ check: true });
       const changes = mysqlReplication.plan(args, facts, c);
       assert.ok(changes.length > 0, JSON.stringify(args));
-      const predicted = { ...facts, ...mysqlReplication.predict!(args, facts, changes, c) };
+      const predicted = predictedFacts(mysqlReplication, args, facts, c, changes);
       assert.deepEqual(mysqlReplication.plan(args, predicted, ctx()), [], JSON.stringify(args));
     }
   });
@@ -629,8 +632,8 @@ describe('mysql_replication state: absent (promotion after a failover)', () => {
     assert.deepEqual(mysqlReplication.plan(absent(), replFacts(null), ctx()), []);
     const facts = replFacts(status());
     const changes = mysqlReplication.plan(absent(), facts, ctx());
-    const after = mysqlReplication.predict!(absent(), facts, changes, ctx());
-    assert.deepEqual(mysqlReplication.plan(absent(), { replica: after.replica! }, ctx()), []);
+    const after = predictedFacts(mysqlReplication, absent(), facts, ctx(), changes);
+    assert.deepEqual(mysqlReplication.plan(absent(), after, ctx()), []);
   });
   it('a replica still needs its primary, user and password', () => {
     assert.throws(() => mysqlReplicationSchema.parse({ state: 'running' }), /needs 'primary_host', 'user' and 'password'/);

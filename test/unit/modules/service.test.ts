@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { TaskError, Unknown } from '../../../src/modules/contract.js';
 import type { UnitFact } from '../../../src/modules/services/facts.js';
 import { service } from '../../../src/modules/services/service.js';
-import { assertConverges, cmds, makeCtx, parse } from './helpers.js';
+import { assertConverges, cmds, makeCtx, parse, predictedFacts } from './helpers.js';
 
 const unit = (active: string, enabled: string, needDaemonReload = false): UnitFact => ({ exists: true, active, enabled, needDaemonReload });
 const missing: UnitFact = { exists: false, active: 'inactive', enabled: 'unknown', needDaemonReload: false };
@@ -11,7 +11,9 @@ const plan = (args: unknown, u: UnitFact, ctx = makeCtx()) => service.plan(parse
 const rows = (args: unknown, u: UnitFact, ctx = makeCtx()) => plan(args, u, ctx).map((c) => [c.action, c.summary, c.oneShot ?? false]);
 /** systemctl verbs are retried once (transient job failures in containers). */
 const ctl = (verb: string, u: string) => `systemctl ${verb} ${u} || { sleep 1; systemctl ${verb} ${u}; }`;
-const checkCtx = () => makeCtx({ check: true, predicted: true });
+const checkCtx = () => makeCtx({ check: true });
+/** Check mode: the unit a pending package install provides (packages/apt.ts). */
+const byInstall: UnitFact = { exists: true, active: 'inactive', enabled: 'unknown', needDaemonReload: false, byInstall: true };
 
 describe('service: args', () => {
   test('needs state, enabled or daemon_reload', () => {
@@ -126,7 +128,7 @@ describe('service: plan', () => {
 
 describe('service: check mode with a unit from a pending package install', () => {
   test('started: a certain start', () => {
-    const changes = plan({ name: 'nginx', state: 'started' }, missing, checkCtx());
+    const changes = plan({ name: 'nginx', state: 'started' }, byInstall, checkCtx());
     assert.deepEqual(
       changes.map((c) => [c.action, c.summary]),
       [['start', 'start nginx.service (unit provided by a pending package install)']],
@@ -135,7 +137,7 @@ describe('service: check mode with a unit from a pending package install', () =>
   });
 
   test('started + enabled: start and enable', () => {
-    assert.deepEqual(rows({ name: 'nginx', state: 'restarted', enabled: true }, missing, checkCtx()), [
+    assert.deepEqual(rows({ name: 'nginx', state: 'restarted', enabled: true }, byInstall, checkCtx()), [
       ['start', 'start nginx.service (unit provided by a pending package install)', false],
       ['enable', 'enable nginx.service (if the package did not)', false],
     ]);
@@ -144,7 +146,7 @@ describe('service: check mode with a unit from a pending package install', () =>
   test('only enabled, or stopped: Unknown', () => {
     for (const args of [{ name: 'nginx', enabled: true }, { name: 'nginx', state: 'stopped' }]) {
       assert.throws(
-        () => plan(args, missing, checkCtx()),
+        () => plan(args, byInstall, checkCtx()),
         (e: unknown) => e instanceof Unknown && /nginx\.service does not exist yet/.test(e.message),
       );
     }
@@ -153,8 +155,8 @@ describe('service: check mode with a unit from a pending package install', () =>
 
 describe('service: predict and convergence', () => {
   test('predict', () => {
-    const p = (args: unknown, u: UnitFact) => service.predict!(parse(service, args), { unit: u }, [], makeCtx()).unit;
-    assert.deepEqual(p({ name: 'nginx', state: 'started', enabled: true }, missing), { exists: true, active: 'active', enabled: 'enabled', needDaemonReload: false });
+    const p = (args: unknown, u: UnitFact) => predictedFacts(service, parse(service, args), { unit: u }).unit;
+    assert.deepEqual(p({ name: 'nginx', state: 'started', enabled: true }, byInstall), { exists: true, active: 'active', enabled: 'enabled', needDaemonReload: false });
     assert.deepEqual(p({ name: 'nginx', state: 'stopped', enabled: false }, unit('active', 'enabled', true)), { exists: true, active: 'inactive', enabled: 'disabled', needDaemonReload: false });
     assert.deepEqual(p({ name: 'nginx', enabled: false }, unit('failed', 'static')), { exists: true, active: 'failed', enabled: 'static', needDaemonReload: false });
     assert.deepEqual(p({ name: 'nginx', enabled: true }, unit('active', 'indirect')), { exists: true, active: 'active', enabled: 'indirect', needDaemonReload: false });
@@ -178,7 +180,8 @@ describe('service: predict and convergence', () => {
   }
 
   test('convergence: pending package install (check mode)', () => {
-    assertConverges(service, parse(service, { name: 'nginx', state: 'started', enabled: true }), { unit: missing }, checkCtx());
-    assertConverges(service, parse(service, { name: 'nginx', state: 'reloaded' }), { unit: missing }, checkCtx());
+    assertConverges(service, parse(service, { name: 'nginx', state: 'started', enabled: true }), { unit: byInstall }, checkCtx());
+    // its enablement stays unknown when the task does not set it (the package may have enabled it)
+    assert.throws(() => predictedFacts(service, parse(service, { name: 'nginx', state: 'reloaded' }), { unit: byInstall }, checkCtx()), /whether the package enabled nginx.service/);
   });
 });

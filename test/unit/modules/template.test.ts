@@ -8,7 +8,7 @@ import { UndefinedVariable } from '../../../src/engine/expr.js';
 import { TaskError } from '../../../src/modules/contract.js';
 import type { FileFact } from '../../../src/modules/files/facts.js';
 import { template } from '../../../src/modules/files/template.js';
-import { absentFile, assertConverges, cmds, makeCtx, parse, regularFile, SECRET } from './helpers.js';
+import { absentFile, assertConverges, cmds, makeCtx, parse, regularFile, SECRET, ROOT_WHO, predictedFacts } from './helpers.js';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 
@@ -78,7 +78,7 @@ describe('template: rendering (prepare)', () => {
 describe('template: plan', () => {
   test('create: the diff is masked, the bytes written are not', async () => {
     const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env', mode: '0600' });
-    const changes = template.plan(args, { file: absentFile() }, ctx);
+    const changes = template.plan(args, { who: ROOT_WHO, file: absentFile() }, ctx);
     assert.equal(changes.length, 1);
     const [c] = changes;
     assert.equal(c.action, 'create');
@@ -96,7 +96,7 @@ describe('template: plan', () => {
     const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
     const old = RENDERED.replace('APP_PORT=8080', 'APP_PORT=80');
     const f = regularFile({ sha256: sha(old), size: old.length, content: Buffer.from(old).toString('base64') });
-    const [c] = template.plan(args, { file: f }, ctx);
+    const [c] = template.plan(args, { who: ROOT_WHO, file: f }, ctx);
     assert.equal(c.action, 'update');
     assert.match(c.diff!, /^-APP_PORT=80$/m);
     assert.match(c.diff!, /^\+APP_PORT=8080$/m);
@@ -107,18 +107,18 @@ describe('template: plan', () => {
   test('converged when the rendered content is in place', async () => {
     const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
     const f = regularFile({ sha256: sha(RENDERED), size: RENDERED.length, content: Buffer.from(RENDERED).toString('base64') });
-    assert.deepEqual(template.plan(args, { file: f }, ctx), []);
+    assert.deepEqual(template.plan(args, { who: ROOT_WHO, file: f }, ctx), []);
   });
 
   test('validate is run on the temp file', async () => {
     const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env', validate: 'sh -n %s' });
-    assert.match(cmds(template.plan(args, { file: absentFile() }, ctx))[0], /^if ! \( sh -n "\$tmp" \) >&2; then/m);
+    assert.match(cmds(template.plan(args, { who: ROOT_WHO, file: absentFile() }, ctx))[0], /^if ! \( sh -n "\$tmp" \) >&2; then/m);
   });
 
   test('error: parent directory missing (not predicted)', async () => {
     const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app/app.env' });
     assert.throws(
-      () => template.plan(args, { file: absentFile(false) }, ctx),
+      () => template.plan(args, { who: ROOT_WHO, file: absentFile(false) }, ctx),
       (e: unknown) => e instanceof TaskError && /parent directory of \/etc\/app\/app\.env does not exist/.test(e.message),
     );
   });
@@ -133,14 +133,14 @@ describe('template: predict and convergence', () => {
   for (const [name, a, f] of cases) {
     test(`convergence: ${name}`, async () => {
       const { args, ctx } = await prepared(a);
-      assertConverges(template, args, { file: f }, ctx);
+      assertConverges(template, args, { who: ROOT_WHO, file: f }, ctx);
     });
   }
 
   test('predict carries the rendered checksum', async () => {
     const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
-    const p = template.predict!(args, { file: absentFile() }, [], ctx);
-    assert.equal(p.file!.sha256, sha(RENDERED));
-    assert.equal(p.file!.type, 'file');
+    const p = predictedFacts(template, args, { who: ROOT_WHO, file: absentFile() }, ctx);
+    assert.equal(p.file.sha256, sha(RENDERED));
+    assert.equal(p.file.type, 'file');
   });
 });

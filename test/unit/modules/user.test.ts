@@ -2,11 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { UserFact } from '../../../src/modules/users/facts.js';
 import { user } from '../../../src/modules/users/user.js';
-import { assertConverges, cmds, makeCtx, parse } from './helpers.js';
+import { assertConverges, cmds, makeCtx, parse, absentFile, predictedFacts } from './helpers.js';
+
+/** A user's facts with no home directory yet and Debian 12's login.defs. */
+const withHome = (u: UserFact) => ({ user: u, home: absentFile(), defs: { homeMode: '0700' } });
 
 const deploy: UserFact = { exists: true, uid: 1001, group: 'deploy', groups: ['adm', 'sudo'], home: '/home/deploy', shell: '/bin/bash' };
 const nobody: UserFact = { exists: false };
-const plan = (args: unknown, u: UserFact) => user.plan(parse(user, args), { user: u }, makeCtx());
+const plan = (args: unknown, u: UserFact) => user.plan(parse(user, args), withHome(u), makeCtx());
 
 describe('user: args', () => {
   test('defaults and name validation', () => {
@@ -97,9 +100,9 @@ describe('user: plan', () => {
 
 describe('user: predict and convergence', () => {
   test('predict a new user from the useradd defaults', () => {
-    const p = (args: unknown) => user.predict!(parse(user, args), { user: nobody }, [], makeCtx()).user;
+    const p = (args: unknown) => predictedFacts(user, parse(user, args), withHome(nobody)).user;
     assert.deepEqual(p({ name: 'deploy', groups: ['sudo', 'deploy', 'adm'] }), { exists: true, uid: undefined, group: 'deploy', groups: ['adm', 'sudo'], home: '/home/deploy', shell: '/bin/bash' });
-    assert.deepEqual(p({ name: 'prometheus', system: true }), { exists: true, uid: undefined, group: 'prometheus', groups: [], home: '/', shell: '/usr/sbin/nologin' });
+    assert.deepEqual(p({ name: 'prometheus', system: true }), { exists: true, uid: undefined, group: 'prometheus', groups: [], home: '/home/prometheus', shell: '/usr/sbin/nologin' });
   });
 
   const cases: [string, unknown, UserFact][] = [
@@ -112,6 +115,6 @@ describe('user: predict and convergence', () => {
     ['converged', { name: 'deploy', groups: ['adm', 'sudo'] }, deploy],
   ];
   for (const [name, args, u] of cases) {
-    test(`convergence: ${name}`, () => assertConverges(user, parse(user, args), { user: u }));
+    test(`convergence: ${name}`, () => assertConverges(user, parse(user, args), withHome(u)));
   }
 });

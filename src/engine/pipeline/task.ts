@@ -1,0 +1,195 @@
+/**
+ * One task on one host: when -> render arguments -> (loop) -> the module's stages:
+ *   state modules: facts -> plan -> [check: predict] | [apply -> verify]
+ *   check modules: run (read-only), or unknown in check mode when what they read is predicted to change.
+ * Errors become the task's outcome here (classify); nothing a task does can throw past it.
+ */
+import { dirname } from 'node:path';
+import { ExpressionError, Scope, UndefinedVariable, UnknownValue } from '../expr.js';
+import type { Task, Play } from '../../load/playbook.js';
+import type { ChangeReport, TaskStatus } from '../report.js';
+import type { Masker } from '../secrets.js';
+import { unknownEverything, type HostPrediction, type Prediction } from '../prediction.js';
+import { gatherFacts } from './facts.js';
+import { applyPlan } from './apply.js';
+import { remainingChanges } from './verify.js';
+import { ConnectionError, TaskError, Unknown, type CheckModule, type Connection, type Module, type ModuleContext, type StateModule } from '../../modules/contract.js';
+
+export interface Outcome {
+  status: TaskStatus;
+  error?: string;
+  changes: ChangeReport[];
+  registerData: Record<string, unknown>;
+}
+
+/** What a task needs from the scheduler. */
+export interface TaskEnv {
+  root: string;
+  modules: Map<string, Module>;
+  masker: Masker;
+  /** Check mode's prediction; undefined in a real run. */
+  prediction?: Prediction;
+  /**
+   * The connection a task runs on (its host, localhost or a delegate), traced, and the name
+   * of the host whose resources it reads and changes.
+   */
+  connectionFor(task: Task): Promise<{ conn: Connection; target: string; toController: boolean }>;
+  /** Check mode: whether the delegate `target` may change under this task (another host of the running play). */
+  racing(target: string): boolean;
+  /** A transport failure of `host`'s connection: mark it unreachable; returns whether it is this task's own host. */
+  lostConnection(e: ConnectionError): boolean;
+}
+
+const none = (status: TaskStatus, error?: string): Outcome => ({ status, error, changes: [], registerData: {} });
+
+export async function executeTask(env: TaskEnv, play: Play, task: Task, become0: boolean | undefined, scope: Scope, notes: string[]): Promise<Outcome> {
+  const mod = env.modules.get(task.module)!;
+  try {
+    if (task.when !== undefined && !scope.condition(task.when)) {
+      notes.push(`condition is false: ${String(task.when)}`);
+      return none('skipped');
+    }
+    const rendered = scope.render(task.args);
+    const parsed = mod.schema.safeParse(rendered);
+    if (!parsed.success) {
+      throw new TaskError(
+        `invalid arguments for ${mod.name} (${task.where}): ` +
+          parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message.replace(/^Invalid input: /, '')}`).join('; '),
+      );
+    }
+    const { conn, target, toController } = await env.connectionFor(task);
+    // the play's `become` is about the managed hosts, not the controller
+    const become = task.become ?? (toController ? false : (become0 ?? false));
+    const ctx: ModuleContext = {
+      host: target,
+      check: env.prediction !== undefined,
+      become,
+      root: env.root,
+      playbookDir: dirname(play.file),
+      mask: env.masker.mask,
+      note: (s) => notes.push(s),
+      render: (source, filename) => scope.template(source, filename),
+    };
+    const predicted = env.prediction?.host(target);
+    if (predicted && env.racing(target)) {
+      throw new Unknown(`delegated to ${target}, which runs this play at the same time: the order of its tasks and this one is not determined`);
+    }
+    if (mod.type === 'check') return { changes: [], ...(await runCheck(env, mod, parsed.data, conn, ctx)) };
+    return await runState(env, mod, parsed.data, conn, ctx, become, predicted);
+  } catch (e) {
+    return { ...classify(env, e, task), changes: [], registerData: {} };
+  }
+}
+
+/** `loop:` runs the task once per item (as `item`); the first failure stops the loop. */
+export async function executeLoop(
+  env: TaskEnv,
+  play: Play,
+  task: Task,
+  become: boolean | undefined,
+  scopeFor: (extra?: Record<string, unknown>) => Scope,
+  notes: string[],
+  stopped: () => boolean,
+): Promise<Outcome> {
+  let items: unknown;
+  try {
+    items = scopeFor().render(task.loop);
+  } catch (e) {
+    return { ...classify(env, e, task), changes: [], registerData: {} };
+  }
+  if (!Array.isArray(items)) return none('failed', `loop: expected a list, got ${typeof items} (task at ${task.where})`);
+  const results: Record<string, unknown>[] = [];
+  const changes: ChangeReport[] = [];
+  const statuses: TaskStatus[] = [];
+  for (const item of items) {
+    const label = typeof item === 'string' || typeof item === 'number' ? String(item) : JSON.stringify(item);
+    const itemNotes: string[] = [];
+    const o = await executeTask(env, play, task, become, scopeFor({ item }), itemNotes);
+    statuses.push(o.status);
+    changes.push(...o.changes.map((c) => ({ ...c, summary: `[${label}] ${c.summary}` })));
+    itemNotes.forEach((n) => notes.push(`[${label}] ${n}`));
+    results.push({ item, status: o.status, changed: o.status === 'changed', ...o.registerData });
+    if (o.status === 'failed') return { status: 'failed', error: `item ${label}: ${o.error}`, changes, registerData: { results } };
+    // in check mode an unknown item makes the items after it unknown too (they may depend on it)
+    if (o.status === 'unknown' && env.prediction) {
+      return { status: 'unknown', error: `item ${label}: ${o.error}`, changes, registerData: { results } };
+    }
+    if (stopped()) break;
+  }
+  const status: TaskStatus = statuses.includes('changed')
+    ? 'changed'
+    : statuses.includes('unknown')
+      ? 'unknown'
+      : statuses.length > 0 && statuses.every((s) => s === 'skipped')
+        ? 'skipped'
+        : 'ok';
+  return { status, changes, registerData: { results } };
+}
+
+function classify(env: TaskEnv, e: unknown, task: Task): { status: TaskStatus; error: string } {
+  if (e instanceof Unknown) return { status: 'unknown', error: e.message };
+  if (e instanceof UnknownValue) return { status: 'unknown', error: `depends on a value known only after the real run: ${e.reason}` };
+  if (e instanceof ConnectionError) {
+    const own = env.lostConnection(e);
+    return { status: 'failed', error: own ? `host unreachable: ${e.message}` : `connection to ${e.host} failed: ${e.message}` };
+  }
+  if (e instanceof UndefinedVariable || e instanceof ExpressionError) return { status: 'failed', error: `${e.message} (task at ${task.where})` };
+  if (e instanceof TaskError) return { status: 'failed', error: e.message };
+  return { status: 'failed', error: `internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
+}
+
+async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Connection, ctx: ModuleContext): Promise<Omit<Outcome, 'changes'>> {
+  if (env.prediction) {
+    if (mod.writes?.(args)) return { status: 'unknown', error: 'not run in check mode: this check writes', registerData: {} };
+    // A check reads whatever it reads, on any host (through a load balancer, say): it can be run
+    // for real only while nothing anywhere is predicted to change.
+    if (env.prediction.changed) return { status: 'unknown', error: 'not run in check mode: earlier tasks are predicted to change the hosts', registerData: {} };
+  }
+  const r = await mod.run(args, conn, ctx);
+  ctx.note(r.message);
+  return { status: r.ok ? 'ok' : 'failed', error: r.ok ? undefined : r.message, registerData: r.data ?? {} };
+}
+
+async function runState(
+  env: TaskEnv,
+  mod: StateModule,
+  args0: unknown,
+  conn: Connection,
+  ctx: ModuleContext,
+  become: boolean,
+  predicted: HostPrediction | undefined,
+): Promise<Outcome> {
+  const args = mod.prepare ? await mod.prepare(args0, ctx) : args0;
+  const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted });
+  const changes = mod.plan(args, facts, ctx);
+  const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
+  if (changes.length === 0) return { status: 'ok', changes: [], registerData: {} };
+
+  if (predicted) {
+    predicted.record(mod.predict ? mod.predict(args, facts, changes, ctx) : [unknownEverything(`the effects of '${mod.name}' on ${ctx.host} are not modelled`)]);
+    return { status: 'changed', changes: reports, registerData: {} };
+  }
+
+  const applied = await applyPlan(conn, changes, reports, become, env.masker.mask);
+  const last = applied.last;
+  const registerData = last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr } : {};
+  if (!applied.ok) return { status: 'failed', error: applied.error, changes: reports, registerData };
+
+  let remaining;
+  try {
+    remaining = await remainingChanges(mod, args, conn, ctx, become);
+  } catch (e) {
+    const why = e instanceof ConnectionError ? `connection lost: ${e.message}` : e instanceof Error ? e.message : String(e);
+    if (e instanceof ConnectionError) env.lostConnection(e);
+    return { status: 'failed', error: `applied, but verification could not run: ${why}`, changes: reports, registerData };
+  }
+  if (remaining.length) {
+    return {
+      status: 'failed',
+      error: `applied, but verification failed: the host still differs: ${remaining.map((c) => c.summary).join('; ')}`,
+      changes: reports,
+      registerData,
+    };
+  }
+  return { status: 'changed', changes: reports, registerData };
+}

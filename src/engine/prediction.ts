@@ -1,0 +1,114 @@
+/**
+ * Check mode's prediction: for each host, the ordered log of effects that the tasks predicted
+ * to change will have. A fact read in check mode is the live fact with every effect that
+ * touches its resource folded over it, in order:
+ *  - no effect touches the resource: the live value, which is exact (nothing will change it);
+ *  - effects touch it: the predicted value, or "unknown" with the reason, never a guess.
+ * Modules declare effects in `predict()` (see modules/contract.ts); this file knows nothing
+ * of any module. One Prediction per run; real runs have none.
+ */
+import { Unknown, type Effect, type FactRequest } from '../modules/contract.js';
+
+/** The value a resource will have: what an effect left there, or why it cannot be known. */
+export class UnknownFact {
+  constructor(public readonly reason: string) {}
+}
+
+export class HostPrediction {
+  private readonly effects: Effect[] = [];
+
+  constructor(public readonly host: string) {}
+
+  /** Record the effects of a task predicted to change this host (in task order). */
+  record(effects: Effect[]): void {
+    this.effects.push(...effects);
+  }
+
+  /** Whether anything on this host is predicted to change. */
+  get changed(): boolean {
+    return this.effects.length > 0;
+  }
+
+  get size(): number {
+    return this.effects.length;
+  }
+
+  /** Whether any recorded effect touches this resource (so its live value is not the answer). */
+  touches(key: string): boolean {
+    return this.effects.some((e) => e.touches(key));
+  }
+
+  /** The predicted fact of a resource known under several keys (aliases): effects on any of them apply. */
+  foldAll<T>(keys: string[], live: T): T {
+    let value: unknown = live;
+    for (const e of this.effects) {
+      const key = keys.find((k) => e.touches(k));
+      if (key === undefined) continue;
+      value = e.apply(value, key);
+      if (value instanceof UnknownFact) throw new Unknown(value.reason);
+    }
+    return value as T;
+  }
+
+  /**
+   * The predicted fact of a resource, from its live value. Throws Unknown when an effect
+   * makes it unknowable, naming the effect.
+   */
+  fold<T>(key: string, live: T): T {
+    let value: unknown = live;
+    for (const e of this.effects) {
+      if (!e.touches(key)) continue;
+      value = e.apply(value, key);
+      if (value instanceof UnknownFact) throw new Unknown(value.reason);
+    }
+    return value as T;
+  }
+}
+
+export class Prediction {
+  private readonly hosts = new Map<string, HostPrediction>();
+
+  host(name: string): HostPrediction {
+    let h = this.hosts.get(name);
+    if (!h) this.hosts.set(name, (h = new HostPrediction(name)));
+    return h;
+  }
+
+  /** Whether any host is predicted to change (read-only checks then cannot be run for real). */
+  get changed(): boolean {
+    return [...this.hosts.values()].some((h) => h.changed);
+  }
+
+  /** Total effects recorded so far (a cheap version stamp for snapshots). */
+  get size(): number {
+    let n = 0;
+    for (const h of this.hosts.values()) n += h.size;
+    return n;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Effects every module can use
+// ---------------------------------------------------------------------------------------------
+
+/** The resource `key` will hold exactly `value`. */
+export function setsTo(key: string, value: unknown): Effect {
+  return { touches: (k) => k === key, apply: () => value };
+}
+
+/** Resources whose keys start with `prefix` become unknown, for `reason`. */
+export function unknownUnder(prefix: string, reason: string): Effect {
+  return { touches: (k) => k.startsWith(prefix), apply: () => new UnknownFact(reason) };
+}
+
+/** Every resource of the host becomes unknown (an effect nobody can describe). */
+export function unknownEverything(reason: string): Effect {
+  return { touches: () => true, apply: () => new UnknownFact(reason) };
+}
+
+/** Effects that set named facts (as a module's facts() names them) to predicted values. */
+export function factEffects(requests: Record<string, FactRequest>, predicted: Record<string, unknown>): Effect[] {
+  return Object.entries(predicted)
+    .filter(([name, v]) => v !== undefined && requests[name])
+    .map(([name, v]) => setsTo(requests[name].kind.key(requests[name].params), v));
+}
