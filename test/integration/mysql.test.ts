@@ -10,6 +10,7 @@
  * are gathered again and the plan must then be empty; a second run must change nothing.
  */
 import assert from 'node:assert/strict';
+import { predictedFacts } from '../unit/modules/helpers.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -205,7 +206,7 @@ async function run(mod: StateModule, rawArgs: unknown, opts: { check?: boolean; 
   if (mod.prepare) args = await mod.prepare(args, ctx);
   const facts = gather<any>(mod.facts(args, ctx) as Record<string, FactRequest>);
   const changes = mod.plan(args, facts, ctx);
-  const predicted = mod.predict ? { ...facts, ...mod.predict(args, facts, changes, ctx) } : undefined;
+  const predicted = mod.predict && changes.length ? predictedFacts(mod, args, facts, ctx, changes) : mod.predict ? facts : undefined;
   let failed: RunResult['failed'];
   if (!opts.check) {
     outer: for (const c of changes) {

@@ -14,7 +14,7 @@ export interface FileFact {
   target?: string; // link target
   /** Whether the parent directory exists (for messages and check-mode predictions). */
   parentExists: boolean;
-  /** The path with symlinks resolved (realpath -m): another name for the same file. */
+  /** The path with its directories' symlinks resolved (realpath -m): another name for the same file. */
   real?: string;
   /** Check mode: a pending package install may create the parent directory (see packages/apt.ts). */
   parentByInstall?: boolean;
@@ -41,7 +41,8 @@ export const fileFact: FactKind<FileParams, FileFact> = {
       `elif [ -e "$p" ]; then echo type=other;`,
       `else echo type=absent; fi`,
       `if [ -d ${parent} ]; then echo parent=yes; else echo parent=no; fi`,
-      `printf 'real=%s\\n' "$(realpath -m -- "$p" 2>/dev/null)"`,
+      // the path with its directories' symlinks resolved (not its own: a link is a file of its own)
+      `printf 'real=%s/%s\\n' "$(realpath -m -- ${parent} 2>/dev/null)" "$(basename -- "$p")"`,
       `if [ -e "$p" ] || [ -L "$p" ]; then stat --printf 'mode=%a\\nowner=%U\\ngroup=%G\\nsize=%s\\n' "$p"; fi`,
       `if [ -f "$p" ] && [ ! -L "$p" ]; then printf 'sha256=%s\\n' "$(sha256sum < "$p" | cut -d' ' -f1)";`,
       p.content
@@ -59,7 +60,7 @@ export const fileFact: FactKind<FileParams, FileFact> = {
     if (kv.sha256) f.sha256 = kv.sha256;
     if (kv.content !== undefined) f.content = kv.content;
     if (kv.target !== undefined) f.target = kv.target;
-    if (kv.real && kv.real !== p.path) f.real = kv.real;
+    if (kv.real && kv.real.replace(/^\/\//, '/') !== p.path.replace(/\/+$/, '')) f.real = kv.real.replace(/^\/\//, '/');
     return f;
   },
   aliases: (_p, live) => (live.real ? [`file:${live.real}`] : []),
