@@ -96,6 +96,11 @@ export function setsTo(key: string, value: unknown): Effect {
   return { touches: (k) => k === key, apply: () => value };
 }
 
+/** An effect that may or may not happen: what it touches becomes unknown. */
+export function maybe(e: Effect, reason: string): Effect {
+  return { touches: (k) => e.touches(k), apply: () => new UnknownFact(reason) };
+}
+
 /** Resources whose keys start with `prefix` become unknown, for `reason`. */
 export function unknownUnder(prefix: string, reason: string): Effect {
   return { touches: (k) => k.startsWith(prefix), apply: () => new UnknownFact(reason) };

@@ -49,7 +49,9 @@ interface HostState {
   failed: boolean;
   registered: Record<string, unknown>;
   recap: HostRecap;
-  /** check mode: still running the current play's tasks (a delegate that may change under others) */
+  /** a host of the current play (until the play ends) */
+  playing: boolean;
+  /** still running the current play's tasks and handlers (a delegate that may change under others) */
   inPlay: boolean;
   /** check mode: effects recorded on this host when the current play started */
   playStartEffects: number;
@@ -93,6 +95,7 @@ export class Runner {
         failed: false,
         registered: {},
         recap: { ok: 0, changed: 0, failed: 0, skipped: 0, unknown: 0, ignored: 0, unreachable: false },
+        playing: false,
         inPlay: false,
         playStartEffects: 0,
       });
@@ -108,10 +111,11 @@ export class Runner {
           this.emit({ type: 'play-start', play: play.name, hosts: active });
           for (const h of active) {
             const st = this.hosts.get(h)!;
-            st.inPlay = true;
+            st.playing = st.inPlay = true;
             st.playStartEffects = this.prediction?.host(h).size ?? 0;
           }
           await Promise.all(active.map((h) => limit(() => this.runPlayOnHost(play, this.hosts.get(h)!))));
+          for (const h of active) this.hosts.get(h)!.playing = false;
           this.emit({ type: 'play-end', play: play.name });
         }
       }
@@ -226,8 +230,9 @@ export class Runner {
       racing: (target) => {
         if (target === h.inv.name || LOCALHOST.has(target)) return false;
         const other = this.hosts.get(target);
-        if (!other) return false;
-        // Another host of this play runs its own tasks concurrently in the real run.
+        if (!other?.playing) return false;
+        // Another host of this play runs its own tasks concurrently in the real run: unless it
+        // has finished them without any predicted change, the order is not determined.
         return other.inPlay || (this.prediction?.host(target).size ?? 0) !== other.playStartEffects;
       },
       lostConnection: (e) => {

@@ -96,6 +96,12 @@ export interface Change {
   diff?: string;
   /** A one-shot action (restart, run a command) that is not expected to vanish from a re-plan. */
   oneShot?: boolean;
+  /**
+   * Check mode: why this change's outcome cannot be predicted (a user's command: its exit
+   * status is known only when it runs). The task is then reported unknown, and its effects
+   * on later tasks are unknown too.
+   */
+  uncertain?: string;
   commands: Command[];
 }
 

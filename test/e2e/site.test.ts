@@ -35,6 +35,12 @@ function runJson(args: string[]): { report: RunReport; code: number; ms: number 
   return { report, code: r.code, ms: r.ms };
 }
 
+const pairs = (r: RunReport, status: string) =>
+  r.tasks
+    .filter((t) => t.status === status)
+    .map((t) => `${t.host} | ${t.handler ? 'handler: ' : ''}${t.task}`)
+    .sort();
+
 const changed = (r: RunReport) =>
   r.tasks
     .filter((t) => t.status === 'changed')
@@ -97,6 +103,8 @@ describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, w
   });
 
   let predicted: string[] = [];
+  let unknown: string[] = [];
+  let checkStatus = new Map<string, string>();
 
   it('--check on fresh hosts predicts the changes, with no failures', () => {
     const { report, code, ms } = runJson(['--inventory', 'testbed', '--check']);
@@ -105,6 +113,13 @@ describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, w
     assert.equal(code, 0);
     assert.equal(report.check, true);
     predicted = changed(report);
+    unknown = pairs(report, 'unknown');
+    checkStatus = new Map(report.tasks.map((t) => [`${t.host} | ${t.handler ? 'handler: ' : ''}${t.task}`, t.status]));
+    // the rule: exact, or unknown with a reason. Checks (assert, http_check, wait_for) cannot run
+    // while changes are pending; among state tasks unknown stays rare (the certificate command)
+    const unknownState = report.tasks.filter((t) => t.status === 'unknown' && !['assert', 'http_check', 'wait_for'].includes(t.module)).map((t) => `${t.host} | ${t.task}: ${t.note}`);
+    assert.ok(unknownState.length <= 4, `state tasks unknown in check mode on fresh hosts:\n${unknownState.join('\n')}`);
+    process.stderr.write(`check on fresh hosts: ${predicted.length} changed, ${unknown.length} unknown, of which state tasks: ${unknownState.join('; ')}\n`);
     assert.ok(predicted.length > 20, `expected many predicted changes, got ${predicted.length}`);
   });
 
@@ -113,7 +128,11 @@ describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, w
     timings.firstRunMs = ms;
     assert.equal(failures(report), '');
     assert.equal(code, 0);
-    assert.deepEqual(changed(report), predicted);
+    // every pair check was sure of is what the real run did; the rest were unknown in check
+    const real = new Map(report.tasks.map((t) => [`${t.host} | ${t.handler ? 'handler: ' : ''}${t.task}`, t.status]));
+    const wrong = [...checkStatus].filter(([k, s]) => s !== 'unknown' && real.get(k) !== s).map(([k, s]) => `${k}: check ${s}, real ${real.get(k)}`);
+    assert.deepEqual(wrong, []);
+    assert.deepEqual(changed(report).filter((k) => !predicted.includes(k)).filter((k) => !unknown.includes(k)), []);
     const verify = report.tasks.filter((t) => t.play.toLowerCase().startsWith('verify'));
     assert.ok(verify.length >= 5, 'site.yml ends with the verification plays');
     // every check passed (some run on one load balancer only, and are skipped on the other)

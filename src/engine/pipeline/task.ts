@@ -9,7 +9,7 @@ import { ExpressionError, Scope, UndefinedVariable, UnknownValue } from '../expr
 import type { Task, Play } from '../../load/playbook.js';
 import type { ChangeReport, TaskStatus } from '../report.js';
 import type { Masker } from '../secrets.js';
-import { unknownEverything, type HostPrediction, type Prediction } from '../prediction.js';
+import { maybe, unknownEverything, type HostPrediction, type Prediction } from '../prediction.js';
 import { gatherFacts } from './facts.js';
 import { applyPlan } from './apply.js';
 import { remainingChanges } from './verify.js';
@@ -166,8 +166,15 @@ async function runState(
   if (changes.length === 0) return { status: 'ok', changes: [], registerData: {} };
 
   if (predicted) {
-    predicted.record(mod.predict ? mod.predict(args, facts, changes, ctx) : [unknownEverything(`the effects of '${mod.name}' on ${ctx.host} are not modelled`)]);
-    return { status: 'changed', changes: reports, registerData: {} };
+    const effects = mod.predict ? mod.predict(args, facts, changes, ctx) : [unknownEverything(`the effects of '${mod.name}' on ${ctx.host} are not modelled`)];
+    const uncertain = changes.find((c) => c.uncertain)?.uncertain;
+    if (uncertain === undefined) {
+      predicted.record(effects);
+      return { status: 'changed', changes: reports, registerData: {} };
+    }
+    // it may fail: whatever it would change may as well stay as it is
+    predicted.record(effects.map((e) => maybe(e, uncertain)));
+    return { status: 'unknown', error: `would run, but ${uncertain}`, changes: reports, registerData: {} };
   }
 
   const applied = await applyPlan(conn, changes, reports, become, env.masker.mask);

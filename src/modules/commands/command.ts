@@ -60,6 +60,7 @@ function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
           summary: `run: ${first.slice(0, 120)}${why}`,
           // Unguarded commands are one-shot; guarded ones must satisfy their guard afterwards.
           oneShot: !guarded,
+          uncertain: `its exit status is known only when it runs`,
           commands: [{ cmd: a.chdir ? `cd ${sq(a.chdir)} || exit 1\n${a.cmd}` : a.cmd }],
         },
       ];
