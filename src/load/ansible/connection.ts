@@ -184,8 +184,8 @@ export function mapConnection(name: string, vars: Map<string, VarEntry>, acceptN
           break;
         case 'proxycommand': {
           const j = proxyCommandJump(oval);
-          if (typeof j === 'string') err(k, j);
-          else if (j) jumpSpec = { spec: j, key: k };
+          if (j.error) err(k, j.error);
+          else if (j.jump) jumpSpec = { spec: j.jump, key: k };
           break;
         }
         case 'stricthostkeychecking': {
@@ -237,10 +237,10 @@ export function mapConnection(name: string, vars: Map<string, VarEntry>, acceptN
  * The jump host of `ProxyCommand=ssh -W %h:%p [-q] [-p PORT] [-l USER] [user@]bastion`, the usual
  * Ansible bastion idiom; another ProxyCommand is an error message; `none` is undefined.
  */
-function proxyCommandJump(cmd: string): string | undefined {
-  if (cmd.trim().toLowerCase() === 'none') return undefined;
+function proxyCommandJump(cmd: string): { jump?: string; error?: string } {
+  if (cmd.trim().toLowerCase() === 'none') return {};
   const toks = shlexSplit(cmd);
-  const bad = `ProxyCommand '${cmd}' is not supported: only 'ssh -W %h:%p [user@]bastion' (or use -o ProxyJump=user@bastion)`;
+  const bad = { error: `ProxyCommand '${cmd}' is not supported: only 'ssh -W %h:%p [user@]bastion' (or use -o ProxyJump=user@bastion)` };
   if (!Array.isArray(toks) || toks.length === 0 || !/(^|\/)ssh$/.test(toks[0].text)) return bad;
   const w = toks.map((t) => t.text);
   let target: string | undefined;
@@ -259,5 +259,6 @@ function proxyCommandJump(cmd: string): string | undefined {
   }
   if (!forward || !target) return bad;
   const m = /^(?:([^@]+)@)?(.+)$/.exec(target)!;
-  return `${m[1] ?? user ? `${m[1] ?? user}@` : ''}${m[2]}${port ? `:${port}` : ''}`;
+  const u = m[1] ?? user;
+  return { jump: `${u ? `${u}@` : ''}${m[2]}${port ? `:${port}` : ''}` };
 }

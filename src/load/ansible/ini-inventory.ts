@@ -105,12 +105,11 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
       }
       const key = line.slice(0, eq).trim();
       const valueText = line.slice(eq + 1).trim();
-      const valueCol = raw.indexOf(valueText, indent + eq + 1) - indent;
-      if (group === 'all' || declared.has(group)) model.setGroupVar(group, key, pyLiteral(valueText), o(Math.max(0, valueCol)));
+      if (group === 'all' || declared.has(group)) model.setGroupVar(group, key, pyLiteral(valueText), o());
       else {
         // remember the value; the group may be declared later in the file
         const pending = pendingVarsValues.get(group) ?? [];
-        pending.push([key, pyLiteral(valueText), o(Math.max(0, valueCol))]);
+        pending.push([key, pyLiteral(valueText), o()]);
         pendingVarsValues.set(group, pending);
       }
     }

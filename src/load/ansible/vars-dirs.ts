@@ -44,7 +44,7 @@ export function readVarsFile(file: string): Map<string, VarEntry> {
   if (!isMapping(src.value)) throw new ConfigError(`${displayPath(file)}:1:1: expected a mapping of variables (name: value)`);
   const errors: string[] = [];
   for (const [k, v] of Object.entries(src.value)) {
-    const origin = originAt(src, [k]);
+    const origin = originAt(src, [k], true);
     if (!VAR_NAME.test(k)) errors.push(`${displayPath(file)}:${origin.line}:${origin.col}: invalid variable name '${k}' (letters, digits, _; not starting with a digit)`);
     else out.set(k, { value: v, origin });
   }

@@ -16,7 +16,7 @@ export function readYamlInventory(src: YamlSource, model: AnsibleModel): void {
 }
 
 function group(src: YamlSource, model: AnsibleModel, name: string, data: unknown, path: Path, parent: string | undefined): void {
-  const o = originAt(src, path);
+  const o = originAt(src, path, true);
   if (data !== null && !isMapping(data)) {
     model.error(o, `group '${name}': expected a mapping with hosts, children and/or vars, got ${describe(data)}`);
     return;
@@ -27,7 +27,7 @@ function group(src: YamlSource, model: AnsibleModel, name: string, data: unknown
   for (const [key, raw] of Object.entries(data)) {
     const kp = [...path, key];
     if (!SECTIONS.includes(key)) {
-      model.error(originAt(src, kp), `group '${name}': unknown key '${key}' (a group has only hosts, children and vars)`);
+      model.error(originAt(src, kp, true), `group '${name}': unknown key '${key}' (a group has only hosts, children and vars)`);
       continue;
     }
     if (raw === null) continue;
@@ -38,13 +38,13 @@ function group(src: YamlSource, model: AnsibleModel, name: string, data: unknown
       continue;
     }
     if (key === 'vars') {
-      for (const [k, v] of Object.entries(value)) model.setGroupVar(name, k, v, originAt(src, [...kp, k]));
+      for (const [k, v] of Object.entries(value)) model.setGroupVar(name, k, v, originAt(src, [...kp, k], true));
     } else if (key === 'children') {
       for (const [c, cd] of Object.entries(value)) group(src, model, c, cd, typeof raw === 'string' ? kp : [...kp, c], name);
     } else {
       for (const [pattern, hv] of Object.entries(value)) {
         const hp = typeof raw === 'string' ? kp : [...kp, pattern];
-        const ho = originAt(src, hp);
+        const ho = originAt(src, hp, typeof raw !== 'string');
         if (hv !== null && !isMapping(hv)) {
           model.error(ho, `host '${pattern}': expected a mapping of variables (or nothing), got ${describe(hv)}`);
           continue;
@@ -62,7 +62,7 @@ function group(src: YamlSource, model: AnsibleModel, name: string, data: unknown
         for (const h of names) {
           if (!model.addHost(name, h, ho)) continue;
           if (split.port !== undefined) model.setHostVar(h, 'ansible_port', split.port, ho);
-          for (const [k, v] of Object.entries(hv ?? {})) model.setHostVar(h, k, v, originAt(src, [...hp, k]));
+          for (const [k, v] of Object.entries(hv ?? {})) model.setHostVar(h, k, v, originAt(src, [...hp, k], true));
         }
       }
     }

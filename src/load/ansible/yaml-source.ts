@@ -3,7 +3,7 @@
  * (YAML 1.1: yes/no/on/off are booleans), with positions for every error.
  */
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, visit, isNode } from 'yaml';
+import { LineCounter, parseDocument, visit, isNode, type ScalarTag, type Tags } from 'yaml';
 import { ConfigError, displayPath, where, type Path, type YamlSource } from '../yaml.js';
 import type { Origin } from './model.js';
 
@@ -28,10 +28,24 @@ export function checkVaultFile(file: string, text: string): void {
   if (text.startsWith('$ANSIBLE_VAULT;')) throw vaultError(`${displayPath(file)}:1:1`);
 }
 
+/**
+ * YAML 1.1 booleans as PyYAML (Ansible) reads them: yes/no, true/false, on/off in their three
+ * spellings; the yaml package's 1.1 schema would also take y/n (so a variable `y:` would be true).
+ */
+const TRUE = /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/;
+const pyyamlBool: ScalarTag = {
+  identify: (v) => typeof v === 'boolean',
+  default: true,
+  tag: 'tag:yaml.org,2002:bool',
+  test: /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/,
+  resolve: (str) => TRUE.test(str),
+};
+const customTags = (tags: Tags): Tags => [pyyamlBool, ...tags.filter((t) => typeof t !== 'object' || t.tag !== 'tag:yaml.org,2002:bool')];
+
 export function loadAnsibleYaml(file: string, text = readText(file)): YamlSource {
   checkVaultFile(file, text);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.1' });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.1', customTags });
   if (doc.errors.length > 0) {
     const err = doc.errors[0];
     const pos = lines.linePos(err.pos[0]);
@@ -51,9 +65,9 @@ export function loadAnsibleYaml(file: string, text = readText(file)): YamlSource
   return { file, value: doc.toJS({ maxAliasCount: 100 }), doc, lines };
 }
 
-/** The position of `path` in a YAML source as an Origin. */
-export function originAt(src: YamlSource, path: Path): Origin {
-  const w = where(src, path);
+/** The position of `path` in a YAML source (of its key with `atKey`) as an Origin. */
+export function originAt(src: YamlSource, path: Path, atKey = false): Origin {
+  const w = where(src, path, atKey);
   const m = /:(\d+):(\d+)$/.exec(w);
   return { file: src.file, line: m ? Number(m[1]) : 1, col: m ? Number(m[2]) : 1 };
 }
