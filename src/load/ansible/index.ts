@@ -12,7 +12,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { ConfigError, displayPath, loadYaml, type YamlSource } from '../yaml.js';
 import { readIni } from './ini-inventory.js';
 import { AnsibleModel } from './model.js';
-import { resolveModel, type AnsibleDetails, type AnsibleInventory } from './resolve.js';
+import { resolveModel, type AnsibleInventory } from './resolve.js';
 import { readYamlInventory } from './yaml-inventory.js';
 import { checkVaultFile, isMapping, loadAnsibleYaml, readText } from './yaml-source.js';
 
