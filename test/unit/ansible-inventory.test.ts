@@ -364,6 +364,13 @@ describe('format detection', () => {
     assert.equal(load(write(dir, 'i2.ini', 'web[1:3]\n')).inv.hosts.size, 3);
   });
 
+  it('in a directory, [group:vars] of a later file applies to a group of an earlier file', () => {
+    const dir = tmp('prov-ainv-');
+    write(dir, 'a.ini', '[web]\nw1\n');
+    write(dir, 'b.ini', '[web:vars]\nport_x=8\n');
+    assert.equal(vars(load(dir).inv, 'w1').port_x, 8);
+  });
+
   it('an inventory directory with a provision-format file is refused', () => {
     const dir = tmp('prov-ainv-');
     write(dir, 'a.ini', '[web]\nw1\n');

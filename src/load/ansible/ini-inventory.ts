@@ -18,7 +18,8 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
   let state = 'hosts' as State;
   // [x:vars] for a group never declared is an error (as in Ansible); checked at the end of the file
   const pendingVars = new Map<string, Origin>();
-  const declared = new Set<string>(['all', 'ungrouped']);
+  // groups of earlier files of an inventory directory count as declared, as in Ansible
+  const declared = new Set<string>(['all', 'ungrouped', ...model.groups.keys()]);
   const pendingVarsValues = new Map<string, [string, unknown, Origin][]>();
   for (let n = 0; n < lines.length; n++) {
     const raw = lines[n];
