@@ -50,6 +50,15 @@ function ownDetails(inv: Inventory): Details {
   };
 }
 
+/**
+ * Variables whose name says they hold a secret are shown masked: Ansible inventories often keep
+ * passwords in group_vars, and this listing is meant to be pasted into tickets and logs.
+ */
+const SECRET_NAME = /(pass(word|wd|phrase)?|secret|token|api_?key|credential)/i;
+export function looksSecret(name: string): boolean {
+  return SECRET_NAME.test(name) && !/_(file|path|dir)$/.test(name);
+}
+
 function conn(h: InventoryHost): string {
   let s = `${h.user}@${h.address}:${h.port}`;
   if (h.become) s += '  become';
@@ -78,7 +87,7 @@ export function inventoryList(o: InventoryListOptions, root: string): number {
       ? undefined
       : Object.keys(inv.hosts.get(o.vars)!.vars)
           .sort()
-          .map((k) => ({ name: k, value: inv.hosts.get(o.vars!)!.vars[k], from: d.origin(o.vars!, k) }));
+          .map((k) => ({ name: k, value: looksSecret(k) ? '********' : inv.hosts.get(o.vars!)!.vars[k], from: d.origin(o.vars!, k) }));
   if (o.json) {
     const out = {
       inventory: inv.file,

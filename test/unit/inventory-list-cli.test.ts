@@ -67,6 +67,23 @@ describe('provision inventory list', () => {
     assert.deepEqual(j.warnings, []);
   });
 
+  it('masks the values of variables whose name says they are secret', () => {
+    const dir = tmp('prov-ainv-cli-');
+    writeFileSync(join(dir, 'hosts'), "[db]\ndb1 mysql_root_password=Sup3rS3cret api_token='tok-123' db_name=shop ansible_ssh_private_key_file=/k/id\n");
+    const r = cli(['inventory', 'list', '-i', join(dir, 'hosts'), '--vars', 'db1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes('Sup3rS3cret') && !r.stdout.includes('tok-123'), r.stdout);
+    assert.match(r.stdout, /^ {2}mysql_root_password += "\*{8}" {2}.*hosts:2:5 \(host\)$/m);
+    assert.match(r.stdout, /^ {2}api_token += "\*{8}"/m);
+    assert.match(r.stdout, /^ {2}db_name += "shop"/m);
+    const j = cli(['inventory', 'list', '-i', join(dir, 'hosts'), '--vars', 'db1', '--json']);
+    assert.ok(!j.stdout.includes('Sup3rS3cret') && !j.stdout.includes('tok-123'), j.stdout);
+    const v = (JSON.parse(j.stdout) as ListJson).vars!.variables;
+    assert.equal(v.mysql_root_password.value, '********');
+    assert.equal(v.api_token.value, '********');
+    assert.equal(v.ansible_ssh_private_key_file.value, '/k/id', 'a key file path is not a secret');
+  });
+
   it("works for provision's own inventories too", () => {
     const r = cli(['inventory', 'list', '-i', 'inventory/prod.yml', '--vars', 'web-01', '--json']);
     assert.equal(r.code, 0, r.stderr);

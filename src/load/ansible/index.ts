@@ -45,7 +45,9 @@ function classifyYaml(file: string, text: string): InventoryFormat {
   const hasOwn = keys.some((k) => OWN_KEYS.includes(k));
   const groupShaped = keys.every((k) => v[k] === null || (isMapping(v[k]) && Object.keys(v[k]).every((s) => GROUP_KEYS.includes(s))));
   const hasAll = keys.includes('all');
-  if (hasOwn && (hasAll || groupShaped)) {
+  // `hosts: {}` is provision's (it will say a host is required), not a doubt
+  const someGroupContent = keys.some((k) => isMapping(v[k]) && Object.keys(v[k]).length > 0);
+  if (hasOwn && (hasAll || (groupShaped && someGroupContent))) {
     throw new ConfigError(
       `${name}: ambiguous inventory format: top-level ${keys.map((k) => `'${k}'`).join(', ')} ` +
         `could be provision's format (defaults/hosts/groups/vars) or Ansible's (groups with hosts/children/vars); ` +
@@ -90,7 +92,9 @@ export function inventoryDirFiles(dir: string): string[] {
   for (const f of readdirSync(dir).sort()) {
     if (IGNORED_NAMES.test(f) || IGNORED_EXTS.some((e) => f.endsWith(e))) continue;
     const full = join(dir, f);
-    if (statSync(full).isDirectory()) out.push(...inventoryDirFiles(full));
+    const st = statSync(full, { throwIfNoEntry: false });
+    if (!st) throw new ConfigError(`${displayPath(full)}: cannot read (a broken symbolic link?)`);
+    if (st.isDirectory()) out.push(...inventoryDirFiles(full));
     else out.push(full);
   }
   return out;

@@ -23,6 +23,8 @@ export interface GroupDef {
   name: string;
   /** Hosts listed directly in the group, in order. */
   hosts: string[];
+  /** The same, for lookups. */
+  hostSet: Set<string>;
   children: string[];
   vars: Map<string, VarEntry>;
   origin: Origin;
@@ -47,7 +49,7 @@ export class AnsibleModel {
   readonly files: string[] = [];
 
   constructor() {
-    this.groups.set('all', { name: 'all', hosts: [], children: [], vars: new Map(), origin: { file: '(implicit)', line: 0, col: 0 } });
+    this.groups.set('all', { name: 'all', hosts: [], hostSet: new Set(), children: [], vars: new Map(), origin: { file: '(implicit)', line: 0, col: 0 } });
   }
 
   error(origin: Origin, msg: string): void {
@@ -61,7 +63,7 @@ export class AnsibleModel {
       this.error(origin, `invalid group name '${name}' (provision allows letters, digits, . _ - and a letter or digit first)`);
       return undefined;
     }
-    g = { name, hosts: [], children: [], vars: new Map(), origin };
+    g = { name, hosts: [], hostSet: new Set(), children: [], vars: new Map(), origin };
     this.groups.set(name, g);
     return g;
   }
@@ -79,7 +81,10 @@ export class AnsibleModel {
       h = { name: host, vars: new Map(), origin };
       this.hosts.set(host, h);
     }
-    if (!g.hosts.includes(host)) g.hosts.push(host);
+    if (!g.hostSet.has(host)) {
+      g.hostSet.add(host);
+      g.hosts.push(host);
+    }
     return h;
   }
 

@@ -90,8 +90,9 @@ export function resolveModel(
   // ungrouped: hosts in no group but all (and ungrouped)
   const ungrouped = groups.get('ungrouped')!;
   ungrouped.hosts = [...model.hosts.keys()].filter((h) => [...hostGroups.get(h)!].every((g) => g === 'ungrouped'));
+  ungrouped.hostSet = new Set(ungrouped.hosts);
   for (const [h, set] of hostGroups) {
-    if (ungrouped.hosts.includes(h)) set.add('ungrouped');
+    if (ungrouped.hostSet.has(h)) set.add('ungrouped');
     else set.delete('ungrouped');
   }
 

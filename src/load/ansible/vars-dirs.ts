@@ -19,7 +19,8 @@ function dirFiles(dir: string): string[] {
     if (f.startsWith('.') || f.endsWith('~')) continue;
     const full = join(dir, f);
     const ext = extname(f);
-    const st = statSync(full);
+    const st = statSync(full, { throwIfNoEntry: false });
+    if (!st) throw new ConfigError(`${displayPath(full)}: cannot read (a broken symbolic link?)`);
     if (st.isDirectory() && !ext) out.push(...dirFiles(full));
     else if (st.isFile() && EXTS.includes(ext)) out.push(full);
   }
