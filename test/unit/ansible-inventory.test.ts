@@ -132,6 +132,31 @@ describe('Ansible INI inventory (site fixture with group_vars/ and host_vars/)',
   });
 });
 
+describe('Ansible INI inventory in the style of the documentation (roles x data centers)', () => {
+  const { inv, warnings } = load(join(FIX, 'docs-ini', 'production'));
+
+  it('groups of groups, ranges, ports and inline host variables', () => {
+    assert.deepEqual(warnings, []);
+    assert.equal(inv.hosts.size, 9);
+    assert.deepEqual(inv.groups.get('ungrouped'), ['192.168.1.1', 'other']);
+    assert.deepEqual(inv.groups.get('atlanta'), ['www-atl-1.example.com', 'www-atl-2.example.com', 'db-atl-1.example.com', 'db-atl-2.example.com']);
+    assert.deepEqual(inv.groups.get('dbservers'), ['db-atl-1.example.com', 'db-atl-2.example.com', 'db-bos-1.example.com']);
+    assert.equal(inv.hosts.get('db-bos-1.example.com')!.port, 2222);
+    assert.deepEqual([inv.hosts.get('other')!.address, inv.hosts.get('other')!.port], ['192.0.2.50', 5555]);
+    assert.equal(vars(inv, 'www-atl-2.example.com').maxRequestsPerChild, 909);
+    assert.equal(vars(inv, 'db-atl-1.example.com').ntp_server, 'ntp.atlanta.example.com');
+    assert.equal(vars(inv, 'www-bos-1.example.com').ntp_server, undefined);
+  });
+
+  it('group_vars and host_vars files without extension, most specific wins', () => {
+    const port = (h: string) => vars(inv, h).apache_port;
+    assert.deepEqual(
+      ['192.168.1.1', 'www-atl-1.example.com', 'www-atl-2.example.com', 'www-bos-1.example.com', 'www-bos-2.example.com', 'db-bos-1.example.com'].map(port),
+      [80, 1080, 1080, 8080, 8111, 80],
+    );
+  });
+});
+
 describe('Ansible YAML inventory', () => {
   it("reads the example of Ansible's inventory documentation", () => {
     const { inv } = load(join(FIX, 'docs-yaml', 'inventory.yml'));
