@@ -30,7 +30,8 @@ function ownDetails(inv: Inventory): Details {
     vars?: Record<string, unknown>;
   };
   const groups = v.groups ?? {};
-  const children = new Map<string, string[]>([['all', Object.keys(groups)]]);
+  const nested = new Set(Object.values(groups).flatMap((d) => d?.children ?? []));
+  const children = new Map<string, string[]>([['all', Object.keys(groups).filter((g) => !nested.has(g))]]);
   for (const [g, d] of Object.entries(groups)) children.set(g, d?.children ?? []);
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   return {
