@@ -3,7 +3,7 @@
  * Inventory: membership, precedence, connection variables, refusals and positioned errors.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -396,6 +396,13 @@ describe('format detection', () => {
     assert.equal(vars(load(dir).inv, 'w1').port_x, 8);
   });
 
+  it('a symbolic link loop in an inventory directory is an error, not a crash', () => {
+    const dir = tmp('prov-ainv-');
+    write(dir, 'sub/a.ini', '[web]\nw1\n');
+    symlinkSync(dir, join(dir, 'sub', 'loop'));
+    assert.match(configError(() => loadInventory(dir, ROOT, false, () => {})), /directory loop/);
+  });
+
   it('an inventory directory with a provision-format file is refused', () => {
     const dir = tmp('prov-ainv-');
     write(dir, 'a.ini', '[web]\nw1\n');
@@ -439,5 +446,6 @@ describe('INI value and line syntax', () => {
     assert.deepEqual(expandHostRange('plain'), ['plain']);
     assert.match(String(expandHostRange('h[1:2')), /unclosed/);
     assert.match(String(expandHostRange('h[0:99999]')), /more than 10000/);
+    assert.match(String(expandHostRange('h[1:9999]-[1:9999]')), /more than 10000/);
   });
 });

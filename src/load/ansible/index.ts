@@ -7,7 +7,7 @@
  *  - `.ini`, or any other name whose first meaningful line is a `[section]` or a host line
  *    (`name key=value ...`): Ansible INI; a first line `key:` or `---`: YAML as above.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { ConfigError, displayPath, loadYaml, type YamlSource } from '../yaml.js';
 import { readIni } from './ini-inventory.js';
@@ -87,14 +87,18 @@ export function detectInventoryFormat(path: string): InventoryFormat {
 }
 
 /** Inventory files of an Ansible inventory directory, in Ansible's order (sorted, recursive). */
-export function inventoryDirFiles(dir: string): string[] {
+export function inventoryDirFiles(dir: string, seen = new Set<string>()): string[] {
+  // a symbolic link back to a parent directory would recurse forever
+  const real = realpathSync(dir);
+  if (seen.has(real)) throw new ConfigError(`${displayPath(dir)}: directory loop (a symbolic link to a parent directory)`);
+  seen.add(real);
   const out: string[] = [];
   for (const f of readdirSync(dir).sort()) {
     if (IGNORED_NAMES.test(f) || IGNORED_EXTS.some((e) => f.endsWith(e))) continue;
     const full = join(dir, f);
     const st = statSync(full, { throwIfNoEntry: false });
     if (!st) throw new ConfigError(`${displayPath(full)}: cannot read (a broken symbolic link?)`);
-    if (st.isDirectory()) out.push(...inventoryDirFiles(full));
+    if (st.isDirectory()) out.push(...inventoryDirFiles(full, seen));
     else out.push(full);
   }
   return out;

@@ -166,6 +166,7 @@ export function expandHostRange(pattern: string): string[] | string {
     const more = expandHostRange(`${head}${s}${tail}`);
     if (typeof more === 'string') return more;
     out.push(...more);
+    if (out.length > 10_000) return `host range in '${pattern}' expands to more than 10000 hosts`;
   }
   return out;
 }

@@ -13,7 +13,8 @@ import { isMapping, loadAnsibleYaml, originAt } from './yaml-source.js';
 const EXTS = ['', '.yml', '.yaml', '.json'];
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function dirFiles(dir: string): string[] {
+function dirFiles(dir: string, depth = 0): string[] {
+  if (depth > 20) throw new ConfigError(`${displayPath(dir)}: directories nested more than 20 deep (a symbolic link loop?)`);
   const out: string[] = [];
   for (const f of readdirSync(dir).sort()) {
     if (f.startsWith('.') || f.endsWith('~')) continue;
@@ -21,7 +22,7 @@ function dirFiles(dir: string): string[] {
     const ext = extname(f);
     const st = statSync(full, { throwIfNoEntry: false });
     if (!st) throw new ConfigError(`${displayPath(full)}: cannot read (a broken symbolic link?)`);
-    if (st.isDirectory() && !ext) out.push(...dirFiles(full));
+    if (st.isDirectory() && !ext) out.push(...dirFiles(full, depth + 1));
     else if (st.isFile() && EXTS.includes(ext)) out.push(full);
   }
   return out;
