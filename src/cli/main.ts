@@ -175,6 +175,18 @@ export function buildProgram(): Command {
     .action(async (_opts: unknown, cmd: Command) => {
       process.exitCode = await runCommand([join(ROOT, 'playbooks', 'verify.yml')], cmd.optsWithGlobals() as CliOptions);
     });
+  program
+    .command('inventory')
+    .description('inspect an inventory (provision or Ansible format): inventory list -i PATH [--vars HOST] [--json]')
+    .exitOverride()
+    .command('list')
+    .description("print the resolved hosts, groups and, with --vars HOST, that host's variables and where each came from")
+    .option('--vars <host>', "also print this host's merged variables and their origins")
+    .exitOverride()
+    .action(async (_opts: unknown, cmd: Command) => {
+      const { inventoryList } = await import('./inventory-list.js');
+      process.exitCode = inventoryList(cmd.optsWithGlobals(), ROOT);
+    });
   // Listed for --help; `main` hands `testbed …` to the testbed tool before parsing.
   program.command('testbed').description('local test hosts (needs root): testbed up|down|status; see provision testbed --help');
   program.exitOverride();

@@ -1,5 +1,6 @@
 /**
- * Inventory: hosts, groups (with child groups) and variables, in YAML.
+ * Inventory: hosts, groups (with child groups) and variables, in YAML; Ansible inventories
+ * (YAML, INI, directories) are read by ./ansible/ into the same Inventory.
  *
  * Variable precedence, lowest first:
  *   play `defaults_files` < play `defaults` < inventory `vars` (all hosts) < group `vars` (parent groups before their children,
@@ -10,7 +11,8 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, displayPath, loadYaml, parseWith, where, type YamlSource } from './yaml.js';
+import { detectInventoryFormat, loadAnsibleInventory } from './ansible/index.js';
+import { ConfigError, displayPath, parseWith, where, type YamlSource } from './yaml.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const hostName = z.string().regex(NAME, 'a host name: letters, digits, . _ -');
@@ -97,11 +99,26 @@ function expand(p: string, base: string): string {
   return isAbsolute(p) ? p : resolve(base, p);
 }
 
-export function loadInventory(nameOrPath: string, root: string, accepNewHostKeys = false): Inventory {
+/**
+ * Load an inventory: provision's own YAML format, or an Ansible inventory (YAML, INI or a
+ * directory of them; see ansible/index.ts for how the format is detected). Ansible inventories
+ * may produce warnings (variables provision does not use), passed to `warn`.
+ */
+export function loadInventory(
+  nameOrPath: string,
+  root: string,
+  accepNewHostKeys = false,
+  warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+): Inventory {
   const file = resolveInventoryPath(nameOrPath, root);
-  const src = loadYaml(file);
-  const inv = parseWith(src, inventorySchema);
-  return buildInventory(src, inv, accepNewHostKeys);
+  const format = detectInventoryFormat(file);
+  if (format.kind !== 'provision') {
+    const inv = loadAnsibleInventory(file, format, accepNewHostKeys);
+    inv.ansible.warnings.forEach((w) => warn(w));
+    return inv;
+  }
+  const inv = parseWith(format.src, inventorySchema);
+  return buildInventory(format.src, inv, accepNewHostKeys);
 }
 
 function buildInventory(src: YamlSource, inv: z.infer<typeof inventorySchema>, acceptNew: boolean): Inventory {

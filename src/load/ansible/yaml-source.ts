@@ -1,0 +1,77 @@
+/**
+ * YAML files of Ansible inventories and group_vars/host_vars, read as Ansible reads them
+ * (YAML 1.1: yes/no/on/off are booleans), with positions for every error.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, visit, isNode, type ScalarTag, type Tags } from 'yaml';
+import { ConfigError, displayPath, where, type Path, type YamlSource } from '../yaml.js';
+import type { Origin } from './model.js';
+
+export function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${displayPath(file)}: cannot read file${code === 'ENOENT' ? ': no such file' : `: ${code}`}`);
+  }
+}
+
+/** An Ansible Vault file or value cannot be read: provision has no vault password. */
+function vaultError(at: string): ConfigError {
+  return new ConfigError(
+    `${at}: Ansible Vault encrypted content is not supported (provision cannot decrypt it); ` +
+      `decrypt it, or move the secret to provision's secret() / PROVISION_SECRET_<NAME>`,
+  );
+}
+
+export function checkVaultFile(file: string, text: string): void {
+  if (text.startsWith('$ANSIBLE_VAULT;')) throw vaultError(`${displayPath(file)}:1:1`);
+}
+
+/**
+ * YAML 1.1 booleans as PyYAML (Ansible) reads them: yes/no, true/false, on/off in their three
+ * spellings; the yaml package's 1.1 schema would also take y/n (so a variable `y:` would be true).
+ */
+const TRUE = /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/;
+const pyyamlBool: ScalarTag = {
+  identify: (v) => typeof v === 'boolean',
+  default: true,
+  tag: 'tag:yaml.org,2002:bool',
+  test: /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/,
+  resolve: (str) => TRUE.test(str),
+};
+const customTags = (tags: Tags): Tags => [pyyamlBool, ...tags.filter((t) => typeof t !== 'object' || t.tag !== 'tag:yaml.org,2002:bool')];
+
+export function loadAnsibleYaml(file: string, text = readText(file)): YamlSource {
+  checkVaultFile(file, text);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.1', customTags });
+  if (doc.errors.length > 0) {
+    const err = doc.errors[0];
+    const pos = lines.linePos(err.pos[0]);
+    const msg = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError(`${displayPath(file)}:${pos.line}:${pos.col}: invalid YAML: ${msg}`);
+  }
+  let vault: string | undefined;
+  visit(doc, (_key, node) => {
+    if (isNode(node) && node.tag === '!vault' && node.range) {
+      const p = lines.linePos(node.range[0]);
+      vault = `${displayPath(file)}:${p.line}:${p.col}`;
+      return visit.BREAK;
+    }
+    return undefined;
+  });
+  if (vault) throw vaultError(vault);
+  return { file, value: doc.toJS({ maxAliasCount: 100 }), doc, lines };
+}
+
+/** The position of `path` in a YAML source (of its key with `atKey`) as an Origin. */
+export function originAt(src: YamlSource, path: Path, atKey = false): Origin {
+  const w = where(src, path, atKey);
+  const m = /:(\d+):(\d+)$/.exec(w);
+  return { file: src.file, line: m ? Number(m[1]) : 1, col: m ? Number(m[2]) : 1 };
+}
+
+export function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
