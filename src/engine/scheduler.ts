@@ -9,7 +9,7 @@ import pLimit from 'p-limit';
 import { partlyUnknown, type Scope } from './expr.js';
 import { lastLines } from './shell.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
-import { executeLoop, executeTask, type Outcome, type TaskEnv } from './pipeline/task.js';
+import { executeLoop, executeTask, recordUnknownHandler, type Outcome, type TaskEnv } from './pipeline/task.js';
 import { Prediction } from './prediction.js';
 import { taskScope } from './scope.js';
 import { tracedConnection } from './trace.js';
@@ -189,6 +189,7 @@ export class Runner {
       for (const handler of play.handlers) {
         if (h.unreachable) break;
         if (!notified.has(handler.name) && maybe.has(handler.name)) {
+          recordUnknownHandler(this.env(h), handler, this.scope(play, h));
           this.report(play, handler, h, true, { status: 'unknown', changes: [], registerData: {} }, ['notified by a task whose outcome is unknown in check mode'], 0);
           continue;
         }
@@ -226,6 +227,7 @@ export class Runner {
       modules: this.opts.modules,
       masker: this.opts.masker,
       prediction: this.prediction,
+      self: h.inv.name,
       connectionFor: (task) => this.connectionFor(task, h),
       racing: (target) => {
         if (target === h.inv.name || LOCALHOST.has(target)) return false;

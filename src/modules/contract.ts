@@ -185,6 +185,11 @@ export interface StateModule<A = any, F = any> {
    * the host unknown after it changes something.
    */
   predict?(args: A, facts: F, changes: Change[], ctx: ModuleContext): Effect[];
+  /**
+   * Check mode, when this task's outcome is unknown: what it may have changed (its resources
+   * become unknown for later tasks). Without it, everything on the host becomes unknown.
+   */
+  footprint?(args: A, ctx: ModuleContext): Effect[];
 }
 
 export interface CheckResult {

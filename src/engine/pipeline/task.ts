@@ -13,7 +13,7 @@ import { maybe, unknownEverything, type HostPrediction, type Prediction } from '
 import { gatherFacts } from './facts.js';
 import { applyPlan } from './apply.js';
 import { remainingChanges } from './verify.js';
-import { ConnectionError, TaskError, Unknown, type CheckModule, type Connection, type Module, type ModuleContext, type StateModule } from '../../modules/contract.js';
+import { ConnectionError, TaskError, Unknown, type CheckModule, type Connection, type Effect, type Module, type ModuleContext, type StateModule } from '../../modules/contract.js';
 
 export interface Outcome {
   status: TaskStatus;
@@ -36,6 +36,8 @@ export interface TaskEnv {
   connectionFor(task: Task): Promise<{ conn: Connection; target: string; toController: boolean }>;
   /** Check mode: whether the delegate `target` may change under this task (another host of the running play). */
   racing(target: string): boolean;
+  /** The task's own host. */
+  self: string;
   /** A transport failure of `host`'s connection: mark it unreachable; returns whether it is this task's own host. */
   lostConnection(e: ConnectionError): boolean;
 }
@@ -44,6 +46,7 @@ const none = (status: TaskStatus, error?: string): Outcome => ({ status, error, 
 
 export async function executeTask(env: TaskEnv, play: Play, task: Task, become0: boolean | undefined, scope: Scope, notes: string[]): Promise<Outcome> {
   const mod = env.modules.get(task.module)!;
+  let footprint: (() => void) | undefined;
   try {
     if (task.when !== undefined && !scope.condition(task.when)) {
       notes.push(`condition is false: ${String(task.when)}`);
@@ -71,14 +74,46 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
       render: (source, filename) => scope.template(source, filename),
     };
     const predicted = env.prediction?.host(target);
+    footprint = () => predicted?.record(footprintOf(mod, parsed.data, ctx));
     if (predicted && env.racing(target)) {
       throw new Unknown(`delegated to ${target}, which runs this play at the same time: the order of its tasks and this one is not determined`);
     }
     if (mod.type === 'check') return { changes: [], ...(await runCheck(env, mod, parsed.data, conn, ctx)) };
     return await runState(env, mod, parsed.data, conn, ctx, become, predicted);
   } catch (e) {
-    return { ...classify(env, e, task), changes: [], registerData: {} };
+    const outcome = classify(env, e, task);
+    // check mode: a state task whose outcome is unknown may have changed what it manages;
+    // with its arguments unknown too, it may have changed anything on its host
+    if (outcome.status === 'unknown' && env.prediction && mod.type === 'state') {
+      if (footprint) footprint();
+      else env.prediction.host(task.delegateTo ?? env.self).record([unknownEverything(`'${task.name}' (unknown in check mode) may have changed anything here`)]);
+    }
+    return { ...outcome, changes: [], registerData: {} };
   }
+}
+
+/** Check mode: what a state task whose outcome is unknown may have changed. */
+function footprintOf(mod: Module, args: unknown, ctx: ModuleContext): Effect[] {
+  if (mod.type !== 'state') return [];
+  return mod.footprint ? mod.footprint(args, ctx) : [unknownEverything(`the outcome of '${mod.name}' on ${ctx.host} is unknown in check mode`)];
+}
+
+/** Check mode: a handler notified only by unknown tasks may run: record what it may change. */
+export function recordUnknownHandler(env: TaskEnv, handler: Task, scope: Scope): void {
+  const mod = env.modules.get(handler.module)!;
+  if (!env.prediction || mod.type !== 'state') return;
+  const target = handler.delegateTo ?? env.self;
+  try {
+    const parsed = mod.schema.safeParse(scope.render(handler.args));
+    if (parsed.success) {
+      const ctx = { host: target, check: true, become: true, root: env.root, mask: env.masker.mask, note: () => {}, render: (s: string, f: string) => scope.template(s, f) };
+      env.prediction.host(target).record(footprintOf(mod, parsed.data, ctx));
+      return;
+    }
+  } catch {
+    // arguments unknown too: below
+  }
+  env.prediction.host(target).record([unknownEverything(`the handler '${handler.name}' (unknown in check mode) may have changed anything here`)]);
 }
 
 /** `loop:` runs the task once per item (as `item`); the first failure stops the loop. */

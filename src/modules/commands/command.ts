@@ -65,6 +65,11 @@ function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
         },
       ];
     },
+    footprint(a) {
+      const declared = [a.creates, a.removes, ...(a.writes ?? [])].filter((p): p is string => p !== undefined);
+      const why = `written by the command '${a.cmd.split('\n')[0].slice(0, 60)}', whose outcome is unknown in check mode`;
+      return declared.length ? [unknownTree(declared.map(normPath), why)] : [unknownEverything(why)];
+    },
     predict(a, facts) {
       // A command's effects are what it declares: `creates` (what is there afterwards is not
       // known), `removes`, and `writes`. A command that declares nothing may have changed anything.

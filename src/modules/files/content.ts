@@ -9,7 +9,8 @@ import { sq } from '../../engine/shell.js';
 import type { Change, Command, ModuleContext } from '../contract.js';
 import { TaskError, type Effect } from '../contract.js';
 import { normMode, type FileFact, type IdentityFact } from './facts.js';
-import { namesOf, pathBecomes } from './effects.js';
+import { namesOf, normPath, pathBecomes, unknownTree } from './effects.js';
+import { maybe } from '../../engine/prediction.js';
 import { unitFileWritten } from '../services/facts.js';
 
 export interface ContentArgs {
@@ -106,6 +107,12 @@ export function planAttributes(path: string, fact: FileFact, mode?: string, owne
     changes.push({ action: 'chgrp', target: path, summary: `group ${fact.group ?? '?'} -> ${group}`, commands: [{ cmd: `chgrp ${h}${sq(group)} ${p}` }] });
   }
   return changes;
+}
+
+/** Check mode: what a content task whose outcome is unknown may have written. */
+export function contentFootprint(dest: string): Effect[] {
+  const why = `${dest} is written by a task whose outcome is unknown in check mode`;
+  return [unknownTree([normPath(dest)], why), ...unitFileWritten(dest, Buffer.alloc(0)).map((e) => maybe(e, why))];
 }
 
 /** Check mode: the file after writing `content` (mktemp by `who`, chmod, chown, mv). */

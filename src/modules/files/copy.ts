@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { fact, TaskError, type StateModule } from '../contract.js';
 import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
-import { planContent, predictContent } from './content.js';
+import { contentFootprint, planContent, predictContent } from './content.js';
 
 export const fileAttrs = {
   // A number is refused: YAML reads an unquoted 0640 as the decimal 640.
@@ -47,4 +47,5 @@ export const copy: StateModule<Args, { file: FileFact; who: IdentityFact }> = {
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }) }),
   plan: (args, facts, ctx) => planContent(args, args._bytes!, facts.file, ctx),
   predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
+  footprint: (args) => contentFootprint(args.dest),
 };

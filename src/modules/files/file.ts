@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import { fact, TaskError, Unknown, type Change, type StateModule } from '../contract.js';
 import { fileFact, identityFact, modeUnder, normMode, type FileFact, type IdentityFact } from './facts.js';
-import { linkedTree, madeDirectory, namesOf, pathBecomes, removedTree } from './effects.js';
+import { linkedTree, madeDirectory, namesOf, normPath, pathBecomes, removedTree, unknownTree } from './effects.js';
 import { planAttributes } from './content.js';
 import { fileAttrs } from './copy.js';
 
@@ -73,6 +73,7 @@ export const file: StateModule<Args, Facts> = {
         return planAttributes(args.path, f, mode, args.owner, args.group);
     }
   },
+  footprint: (args) => [unknownTree([normPath(args.path)], `${args.path} is managed by a task whose outcome is unknown in check mode`)],
   predict(args, { file: f, who }) {
     const names = namesOf(args.path, f);
     const mode = normMode(args.mode);

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { fact, type StateModule } from '../contract.js';
 import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
-import { planContent, predictContent } from './content.js';
+import { contentFootprint, planContent, predictContent } from './content.js';
 import { fileAttrs, readLocal } from './copy.js';
 
 const schema = z
@@ -27,4 +27,5 @@ export const template: StateModule<Args, { file: FileFact; who: IdentityFact }> 
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }) }),
   plan: (args, facts, ctx) => planContent(args, args._bytes!, facts.file, ctx),
   predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
+  footprint: (args) => contentFootprint(args.dest),
 };

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { Change, ModuleContext, StateModule } from '../contract.js';
 import { TaskError, Unknown, fact } from '../contract.js';
 import { sq } from '../../engine/shell.js';
-import { factEffects } from '../../engine/prediction.js';
+import { factEffects, unknownUnder } from '../../engine/prediction.js';
 import { effectiveFacts, mysqlDatabaseFact, type MysqlDbFact } from './facts.js';
 import { mysqlClient, quoteIdent, sqlScript } from './sql.js';
 
@@ -106,6 +106,7 @@ export const mysqlDb: StateModule<MysqlDbArgs, MysqlDbFacts> = {
     return planDb(args, effectiveFacts(facts.db, ctx, () => freshDb(args.name)), ctx);
   },
 
+  footprint: () => [unknownUnder('mysql_', 'the database server, after a MySQL task whose outcome is unknown in check mode')],
   predict(args, facts, _changes, ctx) {
     effectiveFacts(facts.db, ctx, () => freshDb(args.name), false);
     if (args.state === 'absent') return factEffects(mysqlDb.facts(args, ctx), { db: { server: 'ok', exists: false } });

@@ -21,7 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { factEffects } from '../../engine/prediction.js';
+import { factEffects, unknownUnder } from '../../engine/prediction.js';
 import type { Change, ModuleContext, StateModule } from '../contract.js';
 import { fact } from '../contract.js';
 import { effectiveFacts, mysqlReplicationFact, replicationPasswordDigest, type MysqlReplicationFact, type ReplicaStatus } from './facts.js';
@@ -190,6 +190,7 @@ export const mysqlReplication: StateModule<MysqlReplicationArgs, MysqlReplicatio
     return planReplication(args, effectiveFacts(facts.replica, ctx, () => freshReplica(facts.replica.salt)), ctx);
   },
 
+  footprint: () => [unknownUnder('mysql_', 'the database server, after a MySQL task whose outcome is unknown in check mode')],
   predict(args, facts, changes, ctx) {
     const f = effectiveFacts(facts.replica, ctx, () => freshReplica(facts.replica.salt), false);
     if (changes.length === 0) return factEffects(mysqlReplication.facts(args, ctx), { replica: f });

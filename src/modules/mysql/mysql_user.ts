@@ -13,7 +13,7 @@
  * `priv` the grants are left alone. PROXY grants and role grants are never touched.
  */
 import { z } from 'zod';
-import { factEffects } from '../../engine/prediction.js';
+import { factEffects, unknownUnder } from '../../engine/prediction.js';
 import type { Change, ModuleContext, StateModule } from '../contract.js';
 import { fact } from '../contract.js';
 import { effectiveFacts, mysqlUserFact, type MysqlUserFact } from './facts.js';
@@ -177,6 +177,7 @@ export const mysqlUser: StateModule<MysqlUserArgs, MysqlUserFacts> = {
     return planUser(args, effectiveFacts(facts.user, ctx, () => freshUser(args.name, args.host)));
   },
 
+  footprint: () => [unknownUnder('mysql_', 'the database server, after a MySQL task whose outcome is unknown in check mode')],
   predict(args, facts, _changes, ctx) {
     const f = effectiveFacts(facts.user, ctx, () => freshUser(args.name, args.host), false);
     if (args.state === 'absent') return factEffects(mysqlUser.facts(args, ctx), { user: { server: 'ok', exists: false, auth: [], grants: {}, roles: [] } });

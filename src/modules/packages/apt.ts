@@ -156,7 +156,8 @@ function providedByInstall(installed: string[]): Effect[] {
         const u = before as UnitFact;
         if (u.exists) return before;
         const stem = key.slice(5).replace(/\.(service|socket|timer|target|mount|path)$/, '');
-        return provides(installed, stem) ? { exists: true, active: 'inactive', enabled: 'unknown', needDaemonReload: false, byInstall: true } : new UnknownFact(`whether ${key.slice(5)} comes with ${why}`);
+        // another install may still provide it: missing-but-maybe until then (service.ts: unknown)
+        return provides(installed, stem) ? { exists: true, active: 'inactive', enabled: 'unknown', needDaemonReload: false, byInstall: true } : { ...u, maybeByInstall: `whether ${key.slice(5)} comes with ${why}` };
       },
     },
     {

@@ -56,8 +56,15 @@ export interface AptSimulationFact {
 export const aptSimulationFact: FactKind<{ names: string[]; state: 'present' | 'absent'; recommends: boolean }, AptSimulationFact> = {
   kind: 'apt_simulation',
   key: (p) => `apt_simulation:${p.state}:${p.names.join(',')}`,
+  // simulate only when something is to do (apt-get -s takes seconds): a package missing, or present to remove
   script: (p) =>
-    `LC_ALL=C apt-get -s -q ${p.state === 'present' ? `install${p.recommends ? '' : ' --no-install-recommends'}` : 'remove'} ${p.names.map(sq).join(' ')} 2>&1; echo "rc=$?"`,
+    [
+      `need=0; for p in ${p.names.map((n) => sq(n.replace(/=.*$/, ''))).join(' ')}; do`,
+      `  if dpkg-query -W -f='\${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^.i'; then ${p.state === 'present' ? ':' : 'need=1'}; else ${p.state === 'present' ? 'need=1' : ':'}; fi`,
+      `done`,
+      `[ "$need" = 1 ] || [ -n "${p.names.some((n) => n.includes('=')) ? 'pinned' : ''}" ] || { echo rc=0; exit 0; }`,
+      `LC_ALL=C apt-get -s -q ${p.state === 'present' ? `install${p.recommends ? '' : ' --no-install-recommends'}` : 'remove'} ${p.names.map(sq).join(' ')} 2>&1; echo "rc=$?"`,
+    ].join('\n'),
   parse: (out) => {
     const installs: Record<string, string> = {};
     const removes: string[] = [];

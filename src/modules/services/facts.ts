@@ -10,6 +10,8 @@ export interface UnitFact {
   needDaemonReload: boolean;
   /** Check mode: the unit does not exist now; a pending package install provides it (packages/apt.ts). */
   byInstall?: boolean;
+  /** Check mode: it does not exist now; whether a pending install provides it is not known (the reason). */
+  maybeByInstall?: string;
 }
 
 export function unitName(name: string): string {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import { fact, TaskError, Unknown, type Change, type Effect, type StateModule } from '../contract.js';
-import { UnknownFact } from '../../engine/prediction.js';
+import { unknownUnder, UnknownFact } from '../../engine/prediction.js';
 import { unitFact, unitName, type UnitFact } from './facts.js';
 
 const schema = z
@@ -36,6 +36,7 @@ export const service: StateModule<Args, { unit: UnitFact }> = {
     const name = unitName(args.name);
     const u = sq(name);
     const changes: Change[] = [];
+    if (!unit.exists && unit.maybeByInstall) throw new Unknown(unit.maybeByInstall);
     if (!unit.exists) throw new TaskError(`unit ${name} not found on this host (is its package installed?)`);
     if (unit.byInstall) {
       // Check mode: the unit comes with a package an earlier task installs. Packages are
@@ -77,6 +78,11 @@ export const service: StateModule<Args, { unit: UnitFact }> = {
       changes.push({ action: 'disable', target: name, summary: `disable ${name}`, commands: [{ cmd: `systemctl disable ${u}` }] });
     }
     return changes;
+  },
+  footprint(args) {
+    const name = unitName(args.name);
+    const why = `${name} is managed by a task whose outcome is unknown in check mode`;
+    return [unknownUnder(`unit:${name}`, why), ...(/^(mariadb|mysql)\.service$/.test(name) ? [unknownUnder('mysql_', why)] : [])];
   },
   predict(args, { unit }) {
     const name = unitName(args.name);

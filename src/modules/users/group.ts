@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import { fact, Unknown, type StateModule } from '../contract.js';
-import { setsTo } from '../../engine/prediction.js';
+import { setsTo, unknownUnder } from '../../engine/prediction.js';
 import { groupFact, type GroupFact } from './facts.js';
 import { accountName } from './user.js';
 
@@ -34,5 +34,6 @@ export const group: StateModule<GroupArgs, { group: GroupFact }> = {
     }
     return [];
   },
+  footprint: (a) => [unknownUnder(`group:${a.name}`, `the group ${a.name} is managed by a task whose outcome is unknown in check mode`), unknownUnder('user:', `users' groups, after a group task whose outcome is unknown`)],
   predict: (a, { group: g }) => [setsTo(`group:${a.name}`, a.state === 'absent' ? { exists: false } : { exists: true, gid: a.gid ?? g.gid })],
 };

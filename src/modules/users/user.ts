@@ -4,7 +4,7 @@ import { sq } from '../../engine/shell.js';
 import { fact, Unknown, type Change, type Effect, type StateModule } from '../contract.js';
 import { setsTo, unknownUnder } from '../../engine/prediction.js';
 import { fileFact, type FileFact } from '../files/facts.js';
-import { namesOf, pathBecomes, unknownTree } from '../files/effects.js';
+import { namesOf, normPath, pathBecomes, unknownTree } from '../files/effects.js';
 import { loginDefsFact, userFact, type GroupFact, type LoginDefsFact, type UserFact } from './facts.js';
 
 export const accountName = z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user/group name: lower-case letters, digits, _ -');
@@ -59,6 +59,10 @@ export const user: StateModule<UserArgs, { user: UserFact; home: FileFact; defs:
     if (a.home && u.home !== a.home) mod(`home ${u.home} -> ${a.home}`, `--home ${sq(a.home)}`);
     if (a.shell && u.shell !== a.shell) mod(`shell ${u.shell} -> ${a.shell}`, `--shell ${sq(a.shell)}`);
     return changes;
+  },
+  footprint(a) {
+    const why = `the user ${a.name} is managed by a task whose outcome is unknown in check mode`;
+    return [unknownUnder(`user:${a.name}`, why), unknownUnder('group:', why), unknownTree([normPath(homeOf(a))], why)];
   },
   predict(a, { user: u, home, defs }) {
     if (a.state === 'absent') {
