@@ -44,6 +44,7 @@ export interface RunOptions {
 interface HostState {
   inv: InventoryHost;
   conn?: Connection;
+  connecting?: Promise<boolean>;
   facts?: HostFacts;
   unreachable?: string;
   failed: boolean;
@@ -136,9 +137,15 @@ export class Runner {
     return report;
   }
 
-  private async connect(h: HostState): Promise<boolean> {
-    if (h.conn) return true;
-    if (h.unreachable) return false;
+  /** One connection per host, even when its own play and a delegated task ask at once. */
+  private connect(h: HostState): Promise<boolean> {
+    if (h.conn) return Promise.resolve(true);
+    if (h.unreachable) return Promise.resolve(false);
+    h.connecting ??= this.open(h).finally(() => (h.connecting = undefined));
+    return h.connecting;
+  }
+
+  private async open(h: HostState): Promise<boolean> {
     const t0 = Date.now();
     this.emit({ type: 'host-connecting', host: h.inv.name });
     let conn: Connection | undefined;

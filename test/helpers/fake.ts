@@ -51,6 +51,8 @@ export interface Harness {
   report: RunReport;
   events: RunEvent[];
   conns: Map<string, FakeConnection>;
+  /** how many connections each host got */
+  connects: Map<string, number>;
 }
 
 export async function runPlaybook(opts: {
@@ -77,6 +79,7 @@ export async function runPlaybook(opts: {
   const playbook = loadPlaybook(pbFile, modules);
   const events: RunEvent[] = [];
   const conns = new Map<string, FakeConnection>();
+  const connects = new Map<string, number>();
   const masker = new Masker();
   const runner = new Runner(inventory, {
     check: opts.check ?? false,
@@ -91,6 +94,7 @@ export async function runPlaybook(opts: {
       if (opts.unreachable?.includes(h.name)) throw new ConnectionError(h.name, `${h.name} (${h.address}:22): connection refused`);
       const c = new FakeConnection(h.name, { dropAfter: opts.dropAfter?.[h.name] });
       conns.set(h.name, c);
+      connects.set(h.name, (connects.get(h.name) ?? 0) + 1);
       return c;
     },
     local: () => new FakeConnection('localhost'),
@@ -104,7 +108,7 @@ export async function runPlaybook(opts: {
     secrets: new SecretStore(join(opts.dir, 'secrets.json'), masker, opts.env ?? {}),
   });
   const report = await runner.run([playbook]);
-  return { report, events, conns };
+  return { report, events, conns, connects };
 }
 
 export function statuses(report: RunReport): string[] {

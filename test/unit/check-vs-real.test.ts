@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runPlaybook, tmp } from '../helpers/fake.js';
+import { existsSync } from 'node:fs';
 import type { RunReport } from '../../src/engine/report.js';
 
 const inventory = (dir: string) => `
@@ -188,5 +189,23 @@ describe('check mode is exact or says unknown (issue 6 examples)', () => {
 `);
     assert.equal(status(check, 'h1|Per item'), 'unknown');
     assert.equal(status(check, 'h1|handler:done'), 'unknown');
+  });
+
+  it('a host gets one connection even when its play and a delegated task connect at once (was: a leaked connection, a hung run)', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: web
+  tasks:
+    - name: A file on h2, from h1
+      copy: { dest: "{{ base }}/from-h1", content: "x" }
+      delegate_to: h2
+      when: "host.name === 'h1'"
+`;
+    for (const check of [true, false]) {
+      const r = await runPlaybook({ inventory: inventory(dir), playbook, dir, check });
+      assert.deepEqual(Object.fromEntries(r.connects), { h1: 1, h2: 1 });
+      assert.ok([...r.conns.values()].every((c) => c.closed));
+    }
+    assert.ok(existsSync(`${dir}/from-h1`));
   });
 });
