@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { fact, TaskError, type StateModule } from '../contract.js';
 import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
 import { contentFootprint, planContent, predictContent } from './content.js';
@@ -37,15 +38,18 @@ export function readLocal(ctx: { root: string; playbookDir?: string }, dir: stri
   }
 }
 
-export const copy: StateModule<Args, { file: FileFact; who: IdentityFact }> = {
+export const copy: StateModule<Args, { file: FileFact; who: IdentityFact } & AccountFacts> = {
   name: 'copy',
   type: 'state',
   schema,
   prepare(args, ctx) {
     return { ...args, _bytes: args.src !== undefined ? readLocal(ctx, 'files', args.src) : Buffer.from(args.content ?? '', 'utf8') };
   },
-  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }) }),
-  plan: (args, facts, ctx) => planContent(args, args._bytes!, facts.file, ctx),
+  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
+  plan: (args, facts, ctx) => {
+    requireAccounts(facts, args.owner, args.group);
+    return planContent(args, args._bytes!, facts.file, ctx);
+  },
   predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
   footprint: (args) => contentFootprint(args.dest),
 };

@@ -1,6 +1,7 @@
 /** file: a file, directory or symlink exists (or not), with mode, owner and group. */
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
+import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { fact, TaskError, Unknown, type Change, type StateModule } from '../contract.js';
 import { fileFact, identityFact, modeUnder, normMode, type FileFact, type IdentityFact } from './facts.js';
 import { linkedTree, madeDirectory, namesOf, normPath, pathBecomes, removedTree, unknownTree } from './effects.js';
@@ -19,14 +20,16 @@ const schema = z
 
 type Args = z.infer<typeof schema>;
 
-type Facts = { file: FileFact; who: IdentityFact };
+type Facts = { file: FileFact; who: IdentityFact } & AccountFacts;
 
 export const file: StateModule<Args, Facts> = {
   name: 'file',
   type: 'state',
   schema,
-  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.path }), who: fact(identityFact, { become: ctx.become }) }),
-  plan(args, { file: f, who }) {
+  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.path }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
+  plan(args, facts) {
+    const { file: f, who } = facts;
+    if (args.state !== 'absent') requireAccounts(facts, args.owner, args.group);
     const p = sq(args.path);
     const mode = normMode(args.mode);
     const changes: Change[] = [];

@@ -1,5 +1,6 @@
 /** template: an EJS file under templates/, rendered on the controller with the host's variables and facts. */
 import { z } from 'zod';
+import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { fact, type StateModule } from '../contract.js';
 import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
 import { contentFootprint, planContent, predictContent } from './content.js';
@@ -16,7 +17,7 @@ const schema = z
 
 type Args = z.infer<typeof schema> & { _bytes?: Buffer };
 
-export const template: StateModule<Args, { file: FileFact; who: IdentityFact }> = {
+export const template: StateModule<Args, { file: FileFact; who: IdentityFact } & AccountFacts> = {
   name: 'template',
   type: 'state',
   schema,
@@ -24,8 +25,11 @@ export const template: StateModule<Args, { file: FileFact; who: IdentityFact }> 
     const source = readLocal(ctx, 'templates', args.src).toString('utf8');
     return { ...args, _bytes: Buffer.from(ctx.render(source, `templates/${args.src}`), 'utf8') };
   },
-  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }) }),
-  plan: (args, facts, ctx) => planContent(args, args._bytes!, facts.file, ctx),
+  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
+  plan: (args, facts, ctx) => {
+    requireAccounts(facts, args.owner, args.group);
+    return planContent(args, args._bytes!, facts.file, ctx);
+  },
   predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
   footprint: (args) => contentFootprint(args.dest),
 };

@@ -1,6 +1,6 @@
 /** User and group facts from the host's account databases. */
 import { sq } from '../../engine/shell.js';
-import type { FactKind } from '../contract.js';
+import { fact, TaskError, type FactKind, type FactRequest } from '../contract.js';
 import { keyValues } from '../files/facts.js';
 
 export interface UserFact {
@@ -71,3 +71,24 @@ export const loginDefsFact: FactKind<Record<string, never>, LoginDefsFact> = {
     return { homeMode: mode.toString(8).padStart(4, '0') };
   },
 };
+
+/** The accounts a file task names as owner and group (numeric ids are not looked up). */
+export interface AccountFacts {
+  ownerAccount?: UserFact;
+  groupAccount?: GroupFact;
+}
+
+const numeric = (s: string) => /^\d+$/.test(s);
+
+export function accountFacts(owner?: string, group?: string): { ownerAccount?: FactRequest<UserFact>; groupAccount?: FactRequest<GroupFact> } {
+  return {
+    ...(owner && !numeric(owner) ? { ownerAccount: fact(userFact, { name: owner }) } : {}),
+    ...(group && !numeric(group) ? { groupAccount: fact(groupFact, { name: group }) } : {}),
+  };
+}
+
+/** chown/chgrp to an account that does not exist fails: say so before anything runs. */
+export function requireAccounts(f: AccountFacts, owner?: string, group?: string): void {
+  if (f.ownerAccount && !f.ownerAccount.exists) throw new TaskError(`owner '${owner}': no such user on this host`);
+  if (f.groupAccount && !f.groupAccount.exists) throw new TaskError(`group '${group}': no such group on this host`);
+}

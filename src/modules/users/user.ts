@@ -1,11 +1,11 @@
 /** user: a local account. */
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
-import { fact, Unknown, type Change, type Effect, type StateModule } from '../contract.js';
+import { fact, TaskError, Unknown, type Change, type Effect, type FactsOf, type StateModule } from '../contract.js';
 import { setsTo, unknownUnder } from '../../engine/prediction.js';
 import { fileFact, type FileFact } from '../files/facts.js';
 import { namesOf, normPath, pathBecomes, unknownTree } from '../files/effects.js';
-import { loginDefsFact, userFact, type GroupFact, type LoginDefsFact, type UserFact } from './facts.js';
+import { groupFact, loginDefsFact, userFact, type GroupFact, type LoginDefsFact, type UserFact } from './facts.js';
 
 export const accountName = z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user/group name: lower-case letters, digits, _ -');
 
@@ -24,13 +24,28 @@ const userSchema = z
   .strict();
 type UserArgs = z.infer<typeof userSchema>;
 
-export const user: StateModule<UserArgs, { user: UserFact; home: FileFact; defs: LoginDefsFact }> = {
+type UserFacts = { user: UserFact; home: FileFact; defs: LoginDefsFact } & Record<`group:${string}`, GroupFact>;
+
+export const user: StateModule<UserArgs, UserFacts> = {
   name: 'user',
   type: 'state',
   schema: userSchema,
-  facts: (a) => ({ user: fact(userFact, { name: a.name }), home: fact(fileFact, { path: homeOf(a) }), defs: fact(loginDefsFact, {}) }),
-  plan(a, { user: u }) {
+  facts: (a) => {
+    // the groups it names must exist; its own group (useradd --user-group) must not, yet
+    const names = a.state === 'absent' ? [] : [a.group ?? a.name, ...(a.groups ?? [])];
+    const groups = Object.fromEntries(names.map((g) => [`group:${g}`, fact(groupFact, { name: g })]));
+    return { user: fact(userFact, { name: a.name }), home: fact(fileFact, { path: homeOf(a) }), defs: fact(loginDefsFact, {}), ...groups } as FactsOf<UserFacts>;
+  },
+  plan(a, facts) {
+    const u = facts.user;
     const n = sq(a.name);
+    if (a.state === 'present') {
+      const missing = [...(a.group ? [a.group] : []), ...supplementary(a)].filter((g) => !facts[`group:${g}`]?.exists);
+      if (missing.length) throw new TaskError(`user ${a.name}: no such group on this host: ${[...new Set(missing)].join(', ')}`);
+      if (!u.exists && !a.group && facts[`group:${a.name}`]?.exists) {
+        throw new TaskError(`user ${a.name}: a group ${a.name} exists already (useradd --user-group refuses it); name it in 'group:' to use it`);
+      }
+    }
     if (a.state === 'absent') {
       return u.exists ? [{ action: 'remove', target: a.name, summary: `remove user ${a.name}`, commands: [{ cmd: `userdel ${n}` }] }] : [];
     }
@@ -40,7 +55,7 @@ export const user: StateModule<UserArgs, { user: UserFact; home: FileFact; defs:
       if (a.uid !== undefined) opts.push(`--uid ${a.uid}`);
       if (a.group) opts.push(`--gid ${sq(a.group)}`);
       else opts.push('--user-group');
-      if (a.groups?.length) opts.push(`--groups ${sq(a.groups.join(','))}`);
+      if (supplementary(a).length) opts.push(`--groups ${sq(supplementary(a).join(','))}`);
       if (a.home) opts.push(`--home-dir ${sq(a.home)}`);
       opts.push(a.shell ? `--shell ${sq(a.shell)}` : a.system ? '--shell /usr/sbin/nologin' : '--shell /bin/bash');
       opts.push((a.create_home ?? !a.system) ? '--create-home' : '--no-create-home');
@@ -96,6 +111,9 @@ export const user: StateModule<UserArgs, { user: UserFact; home: FileFact; defs:
     return effects;
   },
 };
+
+/** Supplementary groups: the primary one (its own, or `group`) is not one of them. */
+const supplementary = (a: UserArgs) => [...new Set((a.groups ?? []).filter((g) => g !== (a.group ?? a.name)))];
 
 /** The home directory useradd uses. */
 const homeOf = (a: UserArgs) => a.home ?? `/home/${a.name}`;

@@ -5,7 +5,14 @@ import { user } from '../../../src/modules/users/user.js';
 import { assertConverges, cmds, makeCtx, parse, absentFile, predictedFacts } from './helpers.js';
 
 /** A user's facts with no home directory yet and Debian 12's login.defs. */
-const withHome = (u: UserFact) => ({ user: u, home: absentFile(), defs: { homeMode: '0700' } });
+const withHome = (u: UserFact) => ({
+  user: u,
+  home: absentFile(),
+  defs: { homeMode: '0700' },
+  // the groups these fixtures name exist; the user's own group exists only with the user
+  ...Object.fromEntries(['sudo', 'adm', 'staff', 'docker'].map((g) => [`group:${g}`, { exists: true, gid: 27 }])),
+  ...Object.fromEntries(['deploy', 'prometheus'].map((g) => [`group:${g}`, { exists: u.exists }])),
+});
 
 const deploy: UserFact = { exists: true, uid: 1001, group: 'deploy', groups: ['adm', 'sudo'], home: '/home/deploy', shell: '/bin/bash' };
 const nobody: UserFact = { exists: false };
@@ -95,6 +102,17 @@ describe('user: plan', () => {
     );
     assert.deepEqual(cmds(changes), ['userdel olduser']);
     assert.deepEqual(plan({ name: 'olduser', state: 'absent' }, nobody), []);
+  });
+});
+
+describe('user: accounts it needs', () => {
+  test('a group it names must exist; its own group must not exist yet (useradd --user-group)', () => {
+    const facts = { ...withHome(nobody), 'group:ghost': { exists: false } };
+    assert.throws(() => user.plan(parse(user, { name: 'deploy', groups: ['ghost', 'adm'] }), facts, makeCtx()), /no such group on this host: ghost/);
+    assert.throws(() => user.plan(parse(user, { name: 'deploy', group: 'ghost' }), facts, makeCtx()), /no such group on this host: ghost/);
+    const own = { ...withHome(nobody), 'group:deploy': { exists: true, gid: 1001 } };
+    assert.throws(() => user.plan(parse(user, { name: 'deploy' }), own, makeCtx()), /a group deploy exists already/);
+    assert.equal(user.plan(parse(user, { name: 'deploy', group: 'deploy' }), own, makeCtx())[0].action, 'create');
   });
 });
 
