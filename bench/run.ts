@@ -22,7 +22,7 @@ const record = (what: string, value: number, unit: string, target: number) =>
   rows.push({ what, value: `${value.toFixed(value < 10 ? 3 : 1)} ${unit}`, target: `< ${target} ${unit}`, ok: value < target });
 
 function ctx(): ModuleContext {
-  return { host: 'bench', check: false, become: true, root: ROOT, mask: (s) => s, note: () => undefined, render: (s) => s };
+  return { host: 'bench', check: false, become: true, user: 'root', root: ROOT, mask: (s) => s, note: () => undefined, render: (s) => s };
 }
 
 // 1. plan throughput: a 64 KiB file whose content differs (diff included)

@@ -5,6 +5,7 @@
  * mode it holds the run's Prediction (prediction.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
 import pLimit from 'p-limit';
 import { partlyUnknown, type Scope } from './expr.js';
 import { lastLines } from './shell.js';
@@ -235,6 +236,7 @@ export class Runner {
       masker: this.opts.masker,
       prediction: this.prediction,
       self: h.inv.name,
+      loginUser: (host) => (LOCALHOST.has(host) ? userInfo().username : (this.hosts.get(host)?.facts?.loginUser ?? h.facts?.loginUser ?? '')),
       connectionFor: (task) => this.connectionFor(task, h),
       racing: (target) => {
         if (target === h.inv.name || LOCALHOST.has(target)) return false;

@@ -123,6 +123,8 @@ export class TaskError extends Error {
 
 export interface HostFacts {
   hostname: string;
+  /** the user provision logs in as */
+  loginUser: string;
   fqdn: string;
   os: { id: string; version: string; codename: string };
   arch: string;
@@ -144,6 +146,8 @@ export interface ModuleContext {
   check: boolean;
   /** Whether the task's commands run through sudo (created files then belong to root). */
   become: boolean;
+  /** Who runs the task's commands: root through sudo, else the login user. */
+  user: string;
   /** Project root: templates/ and files/ are looked up next to the playbook first, then here. */
   root: string;
   /** Directory of the playbook file the task comes from. */
@@ -190,6 +194,12 @@ export interface StateModule<A = any, F = any> {
    * become unknown for later tasks). Without it, everything on the host becomes unknown.
    */
   footprint?(args: A, ctx: ModuleContext): Effect[];
+  /**
+   * Whether plan() itself marks the changes a non-root user may not make as `uncertain`
+   * (the files domain reads permissions as facts). Otherwise, in check mode, a task run as a
+   * non-root user is unknown whenever it has changes: permissions are not modelled.
+   */
+  readonly permissionsModelled?: boolean;
 }
 
 export interface CheckResult {

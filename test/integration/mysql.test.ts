@@ -163,6 +163,7 @@ function makeCtx(over: Partial<ModuleContext> = {}): ModuleContext & { notes: st
     host: 'local',
     check: false,
     become: false,
+    user: 'root',
     root: ROOT,
     mask: (s) => s,
     note: (s) => notes.push(s),

@@ -52,7 +52,7 @@ describe('shipped examples', () => {
         for (const hostName of selectHosts(inv, play.hosts)) {
           const host = inv.hosts.get(hostName)!;
           const facts: HostFacts = {
-            hostname: hostName, fqdn: `${hostName}.example.org`, os: { id: 'debian', version: '12', codename: 'bookworm' },
+            hostname: hostName, loginUser: 'root', fqdn: `${hostName}.example.org`, os: { id: 'debian', version: '12', codename: 'bookworm' },
             arch: 'x86_64', kernel: '6.1.0', cpus: 2, memoryMb: 2048, defaultIPv4: host.address, defaultInterface: 'eth0', ipv4: [host.address],
           };
           const scope = taskScope({ inventory: inv, host, play, data: { item: 'x' }, facts, run: { id: 'static', check: true }, secret: (s) => `secret-${s}-value` });

@@ -243,10 +243,10 @@ describe('gather: buildFactScript / parseFactOutput', () => {
     assert.equal(r.status, 0, r.stderr);
     const [content, plain, missing, noParent, link, sub, coreutils, nopkg, exitOk, exit7, userMe, noUser, groupMe, noGroup, cache] = parseFactOutput(reqs, r.stdout, BOUNDARY) as any[];
 
-    assert.deepEqual(content, { type: 'file', parentExists: true, mode: '0640', owner: me.username, group: myGroup, size: body.length, sha256: sha(body), content: Buffer.from(body).toString('base64') });
-    assert.deepEqual(plain, { type: 'file', parentExists: true, mode: '0640', owner: me.username, group: myGroup, size: body.length, sha256: sha(body) });
-    assert.deepEqual(missing, { type: 'absent', parentExists: true });
-    assert.deepEqual(noParent, { type: 'absent', parentExists: false });
+    assert.deepEqual(content, { type: 'file', dirWritable: true, parentExists: true, mode: '0640', owner: me.username, group: myGroup, size: body.length, sha256: sha(body), content: Buffer.from(body).toString('base64') });
+    assert.deepEqual(plain, { type: 'file', dirWritable: true, parentExists: true, mode: '0640', owner: me.username, group: myGroup, size: body.length, sha256: sha(body) });
+    assert.deepEqual(missing, { type: 'absent', dirWritable: true, parentExists: true });
+    assert.deepEqual(noParent, { type: 'absent', dirWritable: true, parentExists: false });
     assert.equal(link.type, 'link');
     assert.equal(link.target, 'conf file.txt');
     assert.equal(link.mode, '0777');

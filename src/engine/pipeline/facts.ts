@@ -64,6 +64,7 @@ export async function gatherFacts<F extends Record<string, unknown>>(
 /** Host facts, one round trip at connect time. */
 export const HOST_FACTS_SCRIPT = [
   `echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname)"`,
+  `echo "login_user=$(id -un)"`,
   `echo "fqdn=$(hostname -f 2>/dev/null || hostname)"`,
   `if [ -r /etc/os-release ]; then . /etc/os-release; fi; echo "os_id=\${ID:-unknown}"; echo "os_version=\${VERSION_ID:-}"; echo "os_codename=\${VERSION_CODENAME:-}"`,
   `echo "arch=$(uname -m)"; echo "kernel=$(uname -r)"`,
@@ -83,6 +84,7 @@ export function parseHostFacts(out: string): HostFacts {
   }
   return {
     hostname: kv.hostname ?? '',
+    loginUser: kv.login_user ?? '',
     fqdn: kv.fqdn ?? '',
     os: { id: kv.os_id ?? 'unknown', version: kv.os_version ?? '', codename: kv.os_codename ?? '' },
     arch: kv.arch ?? '',

@@ -38,6 +38,8 @@ export interface TaskEnv {
   racing(target: string): boolean;
   /** The task's own host. */
   self: string;
+  /** The user a host's (or the controller's: localhost) connection logs in as. */
+  loginUser(host: string): string;
   /** A transport failure of `host`'s connection: mark it unreachable; returns whether it is this task's own host. */
   lostConnection(e: ConnectionError): boolean;
 }
@@ -67,6 +69,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
       host: target,
       check: env.prediction !== undefined,
       become,
+      user: become ? 'root' : env.loginUser(target),
       root: env.root,
       playbookDir: dirname(play.file),
       mask: env.masker.mask,
@@ -106,7 +109,7 @@ export function recordUnknownHandler(env: TaskEnv, handler: Task, scope: Scope):
   try {
     const parsed = mod.schema.safeParse(scope.render(handler.args));
     if (parsed.success) {
-      const ctx = { host: target, check: true, become: true, root: env.root, mask: env.masker.mask, note: () => {}, render: (s: string, f: string) => scope.template(s, f) };
+      const ctx = { host: target, check: true, become: true, user: 'root', root: env.root, mask: env.masker.mask, note: () => {}, render: (s: string, f: string) => scope.template(s, f) };
       env.prediction.host(target).record(footprintOf(mod, parsed.data, ctx));
       return;
     }
@@ -202,7 +205,9 @@ async function runState(
 
   if (predicted) {
     const effects = mod.predict ? mod.predict(args, facts, changes, ctx) : [unknownEverything(`the effects of '${mod.name}' on ${ctx.host} are not modelled`)];
-    const uncertain = changes.find((c) => c.uncertain)?.uncertain;
+    const uncertain =
+      changes.find((c) => c.uncertain)?.uncertain ??
+      (ctx.user !== 'root' && !mod.permissionsModelled ? `it runs as ${ctx.user} without become: whether ${ctx.user} may do this is known only when it runs` : undefined);
     if (uncertain === undefined) {
       predicted.record(effects);
       return { status: 'changed', changes: reports, registerData: {} };

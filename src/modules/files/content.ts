@@ -8,7 +8,7 @@ import { createTwoFilesPatch } from 'diff';
 import { sq } from '../../engine/shell.js';
 import type { Change, Command, ModuleContext } from '../contract.js';
 import { TaskError, type Effect } from '../contract.js';
-import { normMode, type FileFact, type IdentityFact } from './facts.js';
+import { normMode, notPermitted, type FileFact, type IdentityFact } from './facts.js';
 import { namesOf, normPath, pathBecomes, unknownTree } from './effects.js';
 import { maybe } from '../../engine/prediction.js';
 import { unitFileWritten } from '../services/facts.js';
@@ -131,4 +131,10 @@ export function predictContent(args: ContentArgs, content: Buffer, fact: FileFac
     })),
     ...unitFileWritten(args.dest, content),
   ];
+}
+
+/** Check mode: changes a non-root user may not be allowed to make are uncertain. */
+export function permitted(f: FileFact, who: IdentityFact, changes: Change[]): Change[] {
+  const why = notPermitted(f, who, changes);
+  return why ? changes.map((c) => ({ ...c, uncertain: why })) : changes;
 }

@@ -60,7 +60,7 @@ export function madeDirectory(names: string[], who: IdentityFact, after: (before
         if (before.type !== 'absent') return { ...before, parentExists: true };
         return { type: 'directory', parentExists: true, mode: modeUnder(who.umask, 0o777), owner: who.user, group: who.group };
       }
-      return { ...before, parentExists: true };
+      return { ...before, parentExists: true, dirOwner: before.type === 'absent' && !before.parentExists ? who.user : before.dirOwner };
     },
   );
 }

@@ -16,6 +16,10 @@ export interface FileFact {
   parentExists: boolean;
   /** The path with its directories' symlinks resolved (realpath -m): another name for the same file. */
   real?: string;
+  /** Whether the reading user may create entries in the path's directory (its nearest existing ancestor). */
+  dirWritable?: boolean;
+  /** Check mode: the owner of the directory an earlier task creates for it (who may write there). */
+  dirOwner?: string;
   /** Check mode: a pending package install may create the parent directory (see packages/apt.ts). */
   parentByInstall?: boolean;
 }
@@ -41,6 +45,7 @@ export const fileFact: FactKind<FileParams, FileFact> = {
       `elif [ -e "$p" ]; then echo type=other;`,
       `else echo type=absent; fi`,
       `if [ -d ${parent} ]; then echo parent=yes; else echo parent=no; fi`,
+      `d=${parent}; while [ ! -d "$d" ] && [ "$d" != / ]; do d=$(dirname -- "$d"); done; if [ -w "$d" ]; then echo dirw=yes; else echo dirw=no; fi`,
       // the path with its directories' symlinks resolved (not its own: a link is a file of its own)
       `printf 'real=%s/%s\\n' "$(realpath -m -- ${parent} 2>/dev/null)" "$(basename -- "$p")"`,
       `if [ -e "$p" ] || [ -L "$p" ]; then stat --printf 'mode=%a\\nowner=%U\\ngroup=%G\\nsize=%s\\n' "$p"; fi`,
@@ -53,6 +58,7 @@ export const fileFact: FactKind<FileParams, FileFact> = {
   parse: (out, p) => {
     const kv = keyValues(out);
     const f: FileFact = { type: (kv.type as FileFact['type']) ?? 'absent', parentExists: kv.parent === 'yes' };
+    if (kv.dirw !== undefined) f.dirWritable = kv.dirw === 'yes';
     if (kv.mode !== undefined) f.mode = kv.mode.padStart(4, '0');
     if (kv.owner !== undefined) f.owner = kv.owner;
     if (kv.group !== undefined) f.group = kv.group;
@@ -82,6 +88,21 @@ export const identityFact: FactKind<{ become: boolean }, IdentityFact> = {
     return { user: kv.user ?? '', group: kv.group ?? '', umask: (kv.umask ?? '0022').padStart(4, '0') };
   },
 };
+
+/**
+ * Check mode: why `who` (not root) may not be able to make `changes` to the path of `f`, or
+ * undefined when it may (it owns what it changes, and may write the directory).
+ */
+export function notPermitted(f: FileFact, who: IdentityFact, changes: { action: string }[]): string | undefined {
+  if (who.user === 'root' || changes.length === 0) return undefined;
+  const canWriteDir = f.dirOwner !== undefined ? f.dirOwner === who.user : f.dirWritable === true;
+  const owns = f.type === 'absent' || f.owner === who.user;
+  for (const c of changes) {
+    const ok = ['create', 'remove', 'update'].includes(c.action) ? canWriteDir && owns : c.action === 'chmod' ? owns : false;
+    if (!ok) return `it runs as ${who.user} without become: whether ${who.user} may ${c.action} this is known only when it runs`;
+  }
+  return undefined;
+}
 
 /** The mode a new file (base 0666) or directory (base 0777) gets under `umask`. */
 export function modeUnder(umask: string, base: number): string {

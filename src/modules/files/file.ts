@@ -5,7 +5,7 @@ import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts
 import { fact, TaskError, Unknown, type Change, type StateModule } from '../contract.js';
 import { fileFact, identityFact, modeUnder, normMode, type FileFact, type IdentityFact } from './facts.js';
 import { linkedTree, madeDirectory, namesOf, normPath, pathBecomes, removedTree, unknownTree } from './effects.js';
-import { planAttributes } from './content.js';
+import { permitted, planAttributes } from './content.js';
 import { fileAttrs } from './copy.js';
 
 const schema = z
@@ -25,11 +25,46 @@ type Facts = { file: FileFact; who: IdentityFact } & AccountFacts;
 export const file: StateModule<Args, Facts> = {
   name: 'file',
   type: 'state',
+  permissionsModelled: true,
   schema,
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.path }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
   plan(args, facts) {
     const { file: f, who } = facts;
     if (args.state !== 'absent') requireAccounts(facts, args.owner, args.group);
+    return permitted(f, who, planFile(args, f, who));
+  },
+  footprint: (args) => [unknownTree([normPath(args.path)], `${args.path} is managed by a task whose outcome is unknown in check mode`)],
+  predict(args, { file: f, who }) {
+    const names = namesOf(args.path, f);
+    const mode = normMode(args.mode);
+    const attrs = (after: FileFact): FileFact => ({ ...after, owner: args.owner ?? after.owner, group: args.group ?? after.group });
+    switch (args.state) {
+      case 'absent':
+        return [removedTree(names)];
+      case 'directory':
+        return [
+          madeDirectory(names, who, (before) =>
+            attrs(before.type === 'absent' ? { type: 'directory', parentExists: true, mode: mode ?? modeUnder(who.umask, 0o777), owner: who.user, group: who.group } : { ...before, mode: mode ?? before.mode }),
+          ),
+        ];
+      case 'link':
+        return [
+          pathBecomes(names, (before) => attrs({ type: 'link', parentExists: true, target: args.src, mode: '0777', owner: before.type === 'link' ? before.owner : who.user, group: before.type === 'link' ? before.group : who.group })),
+          linkedTree(names, args.src!),
+        ];
+      default:
+        return [
+          pathBecomes(names, (before) =>
+            attrs(before.type === 'absent' ? { type: 'file', parentExists: true, mode: mode ?? modeUnder(who.umask, 0o666), owner: who.user, group: who.group, size: 0, sha256: EMPTY_SHA256, content: '' } : { ...before, mode: mode ?? before.mode }),
+          ),
+        ];
+    }
+  },
+};
+
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+function planFile(args: Args, f: FileFact, who: IdentityFact): Change[] {
     const p = sq(args.path);
     const mode = normMode(args.mode);
     const changes: Change[] = [];
@@ -75,34 +110,4 @@ export const file: StateModule<Args, Facts> = {
         if (f.type !== 'file') throw new TaskError(`${args.path} is a ${f.type}, not a regular file`);
         return planAttributes(args.path, f, mode, args.owner, args.group);
     }
-  },
-  footprint: (args) => [unknownTree([normPath(args.path)], `${args.path} is managed by a task whose outcome is unknown in check mode`)],
-  predict(args, { file: f, who }) {
-    const names = namesOf(args.path, f);
-    const mode = normMode(args.mode);
-    const attrs = (after: FileFact): FileFact => ({ ...after, owner: args.owner ?? after.owner, group: args.group ?? after.group });
-    switch (args.state) {
-      case 'absent':
-        return [removedTree(names)];
-      case 'directory':
-        return [
-          madeDirectory(names, who, (before) =>
-            attrs(before.type === 'absent' ? { type: 'directory', parentExists: true, mode: mode ?? modeUnder(who.umask, 0o777), owner: who.user, group: who.group } : { ...before, mode: mode ?? before.mode }),
-          ),
-        ];
-      case 'link':
-        return [
-          pathBecomes(names, (before) => attrs({ type: 'link', parentExists: true, target: args.src, mode: '0777', owner: before.type === 'link' ? before.owner : who.user, group: before.type === 'link' ? before.group : who.group })),
-          linkedTree(names, args.src!),
-        ];
-      default:
-        return [
-          pathBecomes(names, (before) =>
-            attrs(before.type === 'absent' ? { type: 'file', parentExists: true, mode: mode ?? modeUnder(who.umask, 0o666), owner: who.user, group: who.group, size: 0, sha256: EMPTY_SHA256, content: '' } : { ...before, mode: mode ?? before.mode }),
-          ),
-        ];
-    }
-  },
-};
-
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+}

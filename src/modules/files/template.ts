@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { fact, type StateModule } from '../contract.js';
 import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
-import { contentFootprint, planContent, predictContent } from './content.js';
+import { contentFootprint, permitted, planContent, predictContent } from './content.js';
 import { fileAttrs, readLocal } from './copy.js';
 
 const schema = z
@@ -20,6 +20,7 @@ type Args = z.infer<typeof schema> & { _bytes?: Buffer };
 export const template: StateModule<Args, { file: FileFact; who: IdentityFact } & AccountFacts> = {
   name: 'template',
   type: 'state',
+  permissionsModelled: true,
   schema,
   prepare(args, ctx) {
     const source = readLocal(ctx, 'templates', args.src).toString('utf8');
@@ -28,7 +29,7 @@ export const template: StateModule<Args, { file: FileFact; who: IdentityFact } &
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
   plan: (args, facts, ctx) => {
     requireAccounts(facts, args.owner, args.group);
-    return planContent(args, args._bytes!, facts.file, ctx);
+    return permitted(facts.file, facts.who, planContent(args, args._bytes!, facts.file, ctx));
   },
   predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
   footprint: (args) => contentFootprint(args.dest),

@@ -180,3 +180,19 @@ describe('file: predict and convergence', () => {
     test(`convergence: ${name}`, () => assertConverges(file, parse(file, args), { who: ROOT_WHO, file: f }, makeCtx({ check: !!predicted })));
   }
 });
+
+describe('file: a non-root user without become (check mode)', () => {
+  const deploy = { user: 'deploy', group: 'deploy', umask: '0002' };
+  const uncertain = (args: unknown, f: FileFact) => file.plan(parse(file, args), { who: deploy, file: f }, makeCtx({ become: false, user: 'deploy' })).map((c) => Boolean(c.uncertain));
+  test('may not be allowed where it cannot write the directory, or chown: uncertain, not a confident change', () => {
+    assert.deepEqual(uncertain({ path: '/opt/dt', state: 'directory' }, { ...absentFile(), dirWritable: false }), [true]);
+    assert.deepEqual(uncertain({ path: '/srv/f', state: 'touch' }, { ...absentFile(), dirWritable: false }), [true]);
+    assert.deepEqual(uncertain({ path: '/home/deploy/x', state: 'directory', owner: 'root' }, { ...absentFile(), dirWritable: true }), [true, true]);
+    assert.deepEqual(uncertain({ path: '/etc/passwd', mode: '0600' }, regularFile()), [true]);
+  });
+  test('its own home, and directories an earlier task of its own creates: certain', () => {
+    assert.deepEqual(uncertain({ path: '/home/deploy/x', state: 'directory' }, { ...absentFile(), dirWritable: true }), [false]);
+    assert.deepEqual(uncertain({ path: '/home/deploy/x/y', state: 'touch' }, { ...absentFile(), dirWritable: false, dirOwner: 'deploy' }), [false]);
+    assert.deepEqual(uncertain({ path: '/home/deploy/f', mode: '0600' }, regularFile({ owner: 'deploy', group: 'deploy' })), [false]);
+  });
+});

@@ -26,6 +26,7 @@ export function makeCtx(over: Partial<ModuleContext> & { vars?: Record<string, u
     host: 'h1',
     check: false,
     become: true,
+    user: 'root',
     root: over.root ?? mkdtempSync(join(tmpdir(), 'provision-test-')),
     mask: (s) => s.replaceAll(SECRET, '********'),
     note: (s) => notes.push(s),

@@ -26,6 +26,7 @@ function ctx(over: Partial<ModuleContext> = {}): Ctx {
     host: 'db1',
     check: false,
     become: true,
+    user: 'root',
     root: '/nonexistent',
     mask: (s) => s,
     note: (s) => notes.push(s),
