@@ -7,7 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
-import { loadInventory, selectHosts, unknownPatternParts, type InventoryHost } from '../load/inventory.js';
+import { loadInventory, patternError, selectHosts, unknownPatternParts, type InventoryHost } from '../load/inventory.js';
+import { hasTemplate } from '../engine/expr.js';
 import { loadPlaybook, type Playbook } from '../load/playbook.js';
 import { Runner } from '../engine/scheduler.js';
 import { Masker, SecretStore } from '../engine/secrets.js';
@@ -20,6 +21,9 @@ import { promptHidden } from './prompt.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Hosts in parallel: each one holds an SSH connection and its channels. */
+const MAX_FORKS = 256;
 
 interface CliOptions {
   inventory: string;
@@ -68,11 +72,15 @@ export async function runCommand(playbookArgs: string[], o: CliOptions): Promise
     return found;
   });
   const forks = Number(o.forks);
-  if (!Number.isInteger(forks) || forks < 1) throw new ConfigError(`--forks: expected a positive integer, got '${o.forks}'`);
+  if (!/^\s*\d+\s*$/.test(o.forks) || !Number.isInteger(forks) || forks < 1 || forks > MAX_FORKS) {
+    throw new ConfigError(`--forks: expected a whole number from 1 to ${MAX_FORKS}, got '${o.forks}'`);
+  }
   const inventory = loadInventory(o.inventory, ROOT, o.acceptNewHostKeys);
-  const playbooks: Playbook[] = files.map((f) => loadPlaybook(f, modules));
+  const playbooks: Playbook[] = files.map((f) => loadPlaybook(f, modules, { root: ROOT }));
   const extraVars = parseExtraVars(o.extraVars);
-  if (o.limit) {
+  if (o.limit !== undefined) {
+    const bad = patternError(o.limit);
+    if (bad) throw new ConfigError(`--limit: ${bad}`);
     const unknown = unknownPatternParts(inventory, o.limit);
     if (unknown.length) throw new ConfigError(`--limit: no host or group named ${unknown.map((u) => `'${u}'`).join(', ')} in ${inventory.file}`);
     if (selectHosts(inventory, o.limit).length === 0) throw new ConfigError(`--limit '${o.limit}' matches no host`);
@@ -81,6 +89,13 @@ export async function runCommand(playbookArgs: string[], o: CliOptions): Promise
     for (const play of pb.plays) {
       const unknown = unknownPatternParts(inventory, play.hosts);
       if (unknown.length) throw new ConfigError(`${play.where}: hosts: no host or group named ${unknown.map((u) => `'${u}'`).join(', ')} in inventory ${inventory.file}`);
+      const bad: string[] = [];
+      for (const t of [...play.tasks, ...play.handlers]) {
+        const d = t.delegateTo;
+        if (d === undefined || d === 'localhost' || d === '127.0.0.1' || hasTemplate(d) || inventory.hosts.has(d)) continue;
+        bad.push(`${t.delegateWhere ?? t.where}: delegate_to: '${d}' is not a host of inventory ${inventory.file} (use localhost, or one of: ${[...inventory.hosts.keys()].join(', ')})`);
+      }
+      if (bad.length) throw new ConfigError(bad.join('\n'));
     }
 
   let becomePassword = process.env.PROVISION_BECOME_PASSWORD || undefined;
