@@ -38,6 +38,7 @@ interface CliOptions {
   extraVars: string[];
   acceptNewHostKeys?: boolean;
   askBecomePass?: boolean;
+  syntaxCheck?: boolean;
 }
 
 function parseExtraVars(list: string[]): Record<string, unknown> {
@@ -63,7 +64,15 @@ function parseExtraVars(list: string[]): Record<string, unknown> {
   return out;
 }
 
-export async function runCommand(playbookArgs: string[], o: CliOptions): Promise<number> {
+/** Where main() writes its own messages (errors, --syntax-check); tests pass buffers. */
+export interface CliIO {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+}
+
+const processIO: CliIO = { stdout: process.stdout, stderr: process.stderr };
+
+export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliIO = processIO): Promise<number> {
   const modules = builtinModules();
   const files = (playbookArgs.length ? playbookArgs : [join(ROOT, 'playbooks', 'site.yml')]).map((p) => {
     const candidates = [resolve(p), join(ROOT, p), join(ROOT, 'playbooks', p), join(ROOT, 'playbooks', `${p}.yml`)];
@@ -98,6 +107,12 @@ export async function runCommand(playbookArgs: string[], o: CliOptions): Promise
       if (bad.length) throw new ConfigError(bad.join('\n'));
     }
 
+  if (o.syntaxCheck) {
+    const plays = playbooks.flatMap((pb) => pb.plays);
+    const tasks = plays.reduce((n, p) => n + p.tasks.length + p.handlers.length, 0);
+    io.stdout.write(`syntax ok: inventory ${inventory.name} (${inventory.hosts.size} hosts), ${plays.length} plays, ${tasks} tasks; no host contacted\n`);
+    return 0;
+  }
   let becomePassword = process.env.PROVISION_BECOME_PASSWORD || undefined;
   if (o.askBecomePass) becomePassword = await promptHidden('BECOME password: ');
   const masker = new Masker();
@@ -161,7 +176,7 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-export function buildProgram(): Command {
+export function buildProgram(io: CliIO = processIO, result: { code: number } = { code: 0 }): Command {
   const program = new Command();
   program
     .name('provision')
@@ -170,6 +185,7 @@ export function buildProgram(): Command {
     .argument('[playbooks...]', 'playbook files (default: playbooks/site.yml)')
     .option('-i, --inventory <name|path>', 'inventory name (inventory/NAME.yml) or path', 'testbed')
     .option('-C, --check', 'dry run: show what would change, change nothing')
+    .option('--syntax-check', 'check the inventory and playbooks (everything exit code 2 is about), contact no host')
     .option('-D, --diff', 'show unified diffs of file changes')
     .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs; comma-separated; !x excludes')
     .option('-t, --tags <tags>', 'only tasks with these tags (comma-separated)')
@@ -182,13 +198,13 @@ export function buildProgram(): Command {
     .addOption(new Option('-K, --ask-become-pass', 'prompt for the sudo password (or set PROVISION_BECOME_PASSWORD)'))
     .showHelpAfterError()
     .action(async (playbooks: string[], opts: CliOptions) => {
-      process.exitCode = await runCommand(playbooks, opts);
+      result.code = await runCommand(playbooks, opts, io);
     });
   program
     .command('verify')
     .description('run the verification playbook (playbooks/verify.yml) alone; takes the same options (-i, --json, -v, --limit, ...)')
     .action(async (_opts: unknown, cmd: Command) => {
-      process.exitCode = await runCommand([join(ROOT, 'playbooks', 'verify.yml')], cmd.optsWithGlobals() as CliOptions);
+      result.code = await runCommand([join(ROOT, 'playbooks', 'verify.yml')], cmd.optsWithGlobals() as CliOptions, io);
     });
   program
     .command('inventory')
@@ -205,26 +221,29 @@ export function buildProgram(): Command {
   // Listed for --help; `main` hands `testbed …` to the testbed tool before parsing.
   program.command('testbed').description('local test hosts (needs root): testbed up|down|status; see provision testbed --help');
   program.exitOverride();
+  program.configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });
+  for (const c of program.commands) c.configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   // The testbed is a tool of its own, loaded only when asked for.
   if (argv[2] === 'testbed') return (await import('../testbed/main.js')).testbedMain(argv);
-  const program = buildProgram();
+  const result = { code: 0 };
+  const program = buildProgram(io, result);
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return result.code;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
     if (e instanceof ConfigError) {
-      process.stderr.write(`${pc.red('error:')} ${e.message}\n`);
+      io.stderr.write(`${pc.red('error:')} ${e.message}\n`);
       return 2;
     }
-    process.stderr.write(`${pc.red('internal error:')} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    io.stderr.write(`${pc.red('internal error:')} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 70;
   }
 }

@@ -7,7 +7,7 @@
  * - Variable values may themselves contain `{{ }}`: they are resolved lazily, when used.
  * - An undefined variable or property is an error (UndefinedVariable), never "" or "undefined".
  */
-import { Script } from 'node:vm';
+import { compileFunction } from 'node:vm';
 import ejs from 'ejs';
 
 export class UndefinedVariable extends Error {
@@ -162,16 +162,16 @@ export function ejsSyntaxError(source: string, filename: string): string | undef
     }
     return `${filename}${line ? `:${line}` : ''}: ${msg}`;
   }
-  const code = `(function (locals) { with (locals) {\n${t.source}\n} })`;
   try {
-    new Script(code, { filename: '__ejs__' });
+    // compiled as a function body, so that a stray '}' is reported where it is
+    compileFunction(t.source, ['locals'], { filename: '__ejs__' });
     return undefined;
   } catch (e) {
     const err = e as Error;
     const at = /__ejs__:(\d+)/.exec(err.stack ?? '');
     let line = 1;
     if (at) {
-      for (const l of code.split('\n').slice(0, Number(at[1]))) {
+      for (const l of t.source.split('\n').slice(0, Number(at[1]))) {
         const m = /^\s*; __line = (\d+)$/.exec(l);
         if (m) line = Number(m[1]);
       }
