@@ -125,14 +125,17 @@ export function parseYaml(text: string, file: string): YamlSource {
     value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
   } catch (e) {
     if (e instanceof ReferenceError && /alias/i.test(e.message)) {
+      const unresolved = /Unresolved alias[^:]*: (\S+)/.exec(e.message);
       let first: number | undefined;
       visit(doc, {
         Alias(_k, node) {
+          if (unresolved && node.source !== unresolved[1]) return undefined;
           if (node.range) first = node.range[0];
           return visit.BREAK;
         },
       });
       const at = first === undefined ? displayPath(file) : `${displayPath(file)}:${lines.linePos(first).line}:${lines.linePos(first).col}`;
+      if (unresolved) throw new ConfigError(`${at}: unknown YAML alias *${unresolved[1]} (the anchor &${unresolved[1]} must be defined before it)`);
       throw new ConfigError(`${at}: too many YAML alias expansions (more than ${MAX_YAML_ALIASES}: an alias bomb?); use fewer *aliases`);
     }
     throw new ConfigError(`${displayPath(file)}: cannot read YAML: ${(e as Error).message.split('\n')[0]}`);
