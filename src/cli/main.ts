@@ -46,12 +46,16 @@ function parseExtraVars(list: string[]): Record<string, unknown> {
   for (const item of list) {
     const trimmed = item.trim();
     if (trimmed.startsWith('{')) {
+      let parsed: unknown;
       try {
-        Object.assign(out, JSON.parse(trimmed));
-        continue;
+        parsed = JSON.parse(trimmed);
       } catch {
         throw new ConfigError(`--extra-vars: invalid JSON: ${item}`);
       }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`--extra-vars: expected a JSON object, got ${item}`);
+      if (Object.hasOwn(parsed, '__proto__')) throw new ConfigError(`--extra-vars: '__proto__' cannot be used as a variable name`);
+      Object.assign(out, parsed);
+      continue;
     }
     const i = item.indexOf('=');
     if (i <= 0) throw new ConfigError(`--extra-vars: expected key=value or JSON, got '${item}'`);
@@ -87,6 +91,10 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   const inventory = loadInventory(o.inventory, ROOT, o.acceptNewHostKeys);
   const playbooks: Playbook[] = files.map((f) => loadPlaybook(f, modules, { root: ROOT }));
   const extraVars = parseExtraVars(o.extraVars);
+  for (const [flag, v] of [['--tags', o.tags], ['--skip-tags', o.skipTags]] as const) {
+    // '--tags ,' would otherwise mean no tag filter at all: every task
+    if (v !== undefined && v.split(',').some((t) => t.trim() === '')) throw new ConfigError(`${flag}: ${JSON.stringify(v)} has an empty tag (a stray comma?)`);
+  }
   if (o.limit !== undefined) {
     const bad = patternError(o.limit);
     if (bad) throw new ConfigError(`--limit: ${bad}`);

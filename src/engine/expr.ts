@@ -7,7 +7,7 @@
  * - Variable values may themselves contain `{{ }}`: they are resolved lazily, when used.
  * - An undefined variable or property is an error (UndefinedVariable), never "" or "undefined".
  */
-import { compileFunction } from 'node:vm';
+import { compileFunction, createContext, Script } from 'node:vm';
 import ejs from 'ejs';
 
 export class UndefinedVariable extends Error {
@@ -135,6 +135,22 @@ export function conditionSyntaxError(expr: string): string | undefined {
   const m = WHOLE_RE.exec(expr);
   const err = expressionSyntaxError(m ? m[1] : expr);
   return err ? `invalid condition '${expr.length > 80 ? `${expr.slice(0, 80)}...` : expr}': ${err}` : undefined;
+}
+
+/** Longest a template may take to render: an endless loop in a template fails its task instead of hanging the run. */
+export const TEMPLATE_TIMEOUT_MS = 10_000;
+// vm's timeout stops whatever JavaScript runs inside the script, including the template function it calls
+const renderContext = createContext({}) as { __render?: () => unknown };
+const renderScript = new Script('__render()');
+
+function withTimeout<T>(fn: () => T, ms: number): T {
+  const outer = renderContext.__render;
+  renderContext.__render = fn;
+  try {
+    return renderScript.runInContext(renderContext, { timeout: ms }) as T;
+  } finally {
+    renderContext.__render = outer;
+  }
 }
 
 const EJS_OPTIONS = { async: false, strict: false, _with: true, unsafePrototypeLocals: true };
@@ -287,11 +303,14 @@ export class Scope {
   }
 
   /** Render an EJS template with the scope's variables as top-level names. */
-  template(source: string, filename: string): string {
+  template(source: string, filename: string, timeoutMs = TEMPLATE_TIMEOUT_MS): string {
     try {
-      return ejs.render(source, this.proxy(), { filename, ...EJS_OPTIONS } as ejs.Options) as string;
+      return withTimeout(() => ejs.render(source, this.proxy(), { filename, ...EJS_OPTIONS } as ejs.Options) as string, timeoutMs);
     } catch (e) {
       if (e instanceof UnknownValue) throw e;
+      if ((e as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+        throw new ExpressionError(`template ${filename}: rendering took more than ${timeoutMs / 1000} s (an endless loop?)`);
+      }
       if (e instanceof SyntaxError || /while compiling ejs|Could not find matching close tag/.test((e as Error).message)) {
         const syntax = ejsSyntaxError(source, filename);
         if (syntax) throw new ExpressionError(`template ${syntax}`);

@@ -152,13 +152,13 @@ function buildInventory(src: YamlSource, inv: z.infer<typeof inventorySchema>, a
   if (hostNames.length === 0) errors.push(`${where(src, ['hosts'])}: hosts: at least one host is required`);
   for (const g of Object.keys(groupsDef)) {
     if (g === 'all') errors.push(`${where(src, ['groups', g])}: groups.all: 'all' is implicit; put its variables under top-level 'vars'`);
-    if (inv.hosts[g] !== undefined) errors.push(`${where(src, ['groups', g])}: groups.${g}: a group cannot have the same name as a host`);
+    if (Object.hasOwn(inv.hosts, g)) errors.push(`${where(src, ['groups', g])}: groups.${g}: a group cannot have the same name as a host`);
     const def = groupsDef[g] ?? {};
     (def.hosts ?? []).forEach((h, i) => {
-      if (!(h in inv.hosts)) errors.push(`${where(src, ['groups', g, 'hosts', i])}: groups.${g}.hosts[${i}]: unknown host '${h}' (not under 'hosts')`);
+      if (!Object.hasOwn(inv.hosts, h)) errors.push(`${where(src, ['groups', g, 'hosts', i])}: groups.${g}.hosts[${i}]: unknown host '${h}' (not under 'hosts')`);
     });
     (def.children ?? []).forEach((c, i) => {
-      if (!(c in groupsDef)) errors.push(`${where(src, ['groups', g, 'children', i])}: groups.${g}.children[${i}]: unknown group '${c}'`);
+      if (!Object.hasOwn(groupsDef, c)) errors.push(`${where(src, ['groups', g, 'children', i])}: groups.${g}.children[${i}]: unknown group '${c}'`);
     });
   }
   if (errors.length) throw new ConfigError(errors.join('\n'));

@@ -120,6 +120,22 @@ export function parseYaml(text: string, file: string): YamlSource {
     const msg = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(`${displayPath(file)}:${pos.line}:${pos.col}: invalid YAML: ${msg}`);
   }
+  // `__proto__` as a key would set an object's prototype where it is copied (or vanish)
+  let proto: number | undefined;
+  visit(doc, {
+    Pair(_k, pair) {
+      const key = pair.key as { value?: unknown; range?: [number, number, number] } | null;
+      if (key && key.value === '__proto__') {
+        proto = key.range?.[0] ?? 0;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  if (proto !== undefined) {
+    const pos = lines.linePos(proto);
+    throw new ConfigError(`${displayPath(file)}:${pos.line}:${pos.col}: '__proto__' cannot be used as a key`);
+  }
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });

@@ -111,7 +111,7 @@ function renderJudge(dir: string, template: string, playbook: string): string | 
   const scope = taskScope({ inventory: inv, host, play, data: {}, facts, run: { id: 'fuzz', check: true }, secret: (n) => `secret-${n}-0123456789` });
   const t0 = Date.now();
   try {
-    scope.template(readFileSync(template, 'utf8'), `templates/${basename(template)}`);
+    scope.template(readFileSync(template, 'utf8'), `templates/${basename(template)}`, 1000);
   } catch (e) {
     if (!(e instanceof ExpressionError || e instanceof UndefinedVariable || e instanceof TaskError)) return `render threw ${e instanceof Error ? e.stack : String(e)}`;
     if (/\n\s+at /.test((e as Error).message)) return 'stack trace in a render error';

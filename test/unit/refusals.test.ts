@@ -113,6 +113,17 @@ describe('YAML: alias bombs, size, encoding', () => {
   });
 });
 
+describe('keys JavaScript would misread', () => {
+  it("'__proto__' as a YAML key or an --extra-vars name is refused; inherited names are not hosts", async () => {
+    const dir = tmp();
+    assert.match(configError(() => loadInventory(write(dir, 'a.yml', 'hosts:\n  h: {}\n  __proto__: {}\n'), dir)), /a\.yml:3:3: '__proto__' cannot be used as a key/);
+    assert.match(configError(() => loadInventory(write(dir, 'b.yml', 'hosts:\n  h: {}\ngroups:\n  g: { hosts: [toString] }\n'), dir)), /b\.yml:4:16: groups\.g\.hosts\[0\]: unknown host 'toString'/);
+    const p = project(task('      command: { cmd: "true" }\n'));
+    await refused([p.pb, '-i', p.inv, '-e', '{"__proto__": {"x": 1}}', '--syntax-check'], /--extra-vars: '__proto__' cannot be used/);
+    await refused([p.pb, '-i', p.inv, '-e', '{"a": 1', '--syntax-check'], /--extra-vars: invalid JSON/);
+  });
+});
+
 describe('expressions: balanced and compiling at load', () => {
   it('an unclosed {{ in task args, play vars and inventory vars is a load error with position', async () => {
     const p = project(task('      copy: { dest: "/tmp/out-{{ host.name", content: x }\n'));
@@ -235,11 +246,29 @@ describe('templates: EJS syntax errors name the file and line', () => {
   });
 });
 
+describe('templates: rendering is bounded in time', () => {
+  it('an endless loop in a template fails its task (ExpressionError) instead of hanging the run', () => {
+    const s = new Scope({ n: 1 });
+    const t0 = Date.now();
+    assert.throws(() => s.template('a\n<% for (;;) {} %>\n', 'templates/loop.ejs', 300), (e: unknown) => e instanceof ExpressionError && /template templates\/loop\.ejs: rendering took more than 0\.3 s \(an endless loop\?\)/.test(e.message));
+    assert.ok(Date.now() - t0 < 5000);
+    // errors thrown inside still arrive as themselves, and renders after a timeout work
+    assert.equal(s.template('<%- n + 1 %>', 't.ejs'), '2');
+  });
+});
+
 describe('host patterns: an empty part never selects every host', () => {
   for (const limit of [',', '!', '', ' ', 'web-01,', ',web-01', 'web-01,,web-02', '&', '!!web-01']) {
     it(`--limit ${JSON.stringify(limit)} is exit 2`, async () => {
       const p = project(task('      command: { cmd: "true" }\n'));
       await refused([p.pb, '-i', p.inv, '--limit', limit], /--limit: (empty host pattern|host pattern .* (has an empty part|needs exactly one))/);
+    });
+  }
+  for (const tags of [',', '', 'web,']) {
+    it(`--tags ${JSON.stringify(tags)} is exit 2 (it would run every task)`, async () => {
+      const p = project(task('      command: { cmd: "true" }\n'));
+      await refused([p.pb, '-i', p.inv, '--tags', tags], /--tags: .* has an empty tag/);
+      await refused([p.pb, '-i', p.inv, '--skip-tags', tags], /--skip-tags: .* has an empty tag/);
     });
   }
   for (const hosts of ['","', '""', '"web-01,"', '[web-01, ","]', '"!"']) {
