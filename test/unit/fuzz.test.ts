@@ -97,14 +97,20 @@ function judge(r: CliResult): string | undefined {
 }
 
 /** Render a template the way the runner does (prod inventory, the play's vars): only task-failure errors. */
+const loadedForRender = new Map<string, { inv: ReturnType<typeof loadInventory>; pb: ReturnType<typeof loadPlaybook> }>();
+
 function renderJudge(dir: string, template: string, playbook: string): string | undefined {
-  let inv, pb;
-  try {
-    inv = loadInventory(join(dir, 'inventory', 'prod.yml'), dir);
-    pb = loadPlaybook(playbook, builtinModules(), { root: ROOT });
-  } catch (e) {
-    return e instanceof ConfigError ? undefined : `loading for render threw ${String(e)}`;
+  // only the template is mutated in these cases: the inventory and playbook load once
+  let loaded = loadedForRender.get(playbook);
+  if (!loaded) {
+    try {
+      loaded = { inv: loadInventory(join(dir, 'inventory', 'prod.yml'), dir), pb: loadPlaybook(playbook, builtinModules()) };
+    } catch (e) {
+      return e instanceof ConfigError ? undefined : `loading for render threw ${String(e)}`;
+    }
+    loadedForRender.set(playbook, loaded);
   }
+  const { inv, pb } = loaded;
   const play = pb.plays.find((p) => p.tasks.some((t) => t.module === 'template' && t.args.src === basename(template))) ?? pb.plays[0];
   const host = inv.hosts.values().next().value!;
   const facts = { hostname: host.name, fqdn: host.name, os: { id: 'debian', version: '12', codename: 'bookworm' }, arch: 'x86_64', kernel: '6.1', cpus: 2, memoryMb: 2048, defaultIPv4: '10.0.0.2', defaultInterface: 'eth0', ipv4: ['10.0.0.2'] };
