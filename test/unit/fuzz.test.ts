@@ -20,7 +20,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { mkdtempSync } from 'node:fs';
 import { ExpressionError, UndefinedVariable } from '../../src/engine/expr.js';
-import { taskScope } from '../../src/engine/scheduler.js';
+import { taskScope } from '../../src/engine/scope.js';
 import { loadInventory } from '../../src/load/inventory.js';
 import { loadPlaybook } from '../../src/load/playbook.js';
 import { ConfigError } from '../../src/load/yaml.js';
