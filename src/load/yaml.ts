@@ -120,6 +120,16 @@ export function parseYaml(text: string, file: string): YamlSource {
     const msg = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(`${displayPath(file)}:${pos.line}:${pos.col}: invalid YAML: ${msg}`);
   }
+  const value = documentValue(doc, lines, file);
+  return { file, value, doc, lines };
+}
+
+/**
+ * The JavaScript value of a parsed document, refusing what would not be data: `__proto__` keys,
+ * alias bombs (more than MAX_YAML_ALIASES expansions, or expanding past MAX_YAML_BYTES),
+ * unknown and self-referencing aliases. ConfigError with the position where there is one.
+ */
+export function documentValue(doc: Document, lines: LineCounter, file: string): unknown {
   // `__proto__` as a key would set an object's prototype where it is copied (or vanish)
   let proto: number | undefined;
   visit(doc, {
@@ -165,7 +175,7 @@ export function parseYaml(text: string, file: string): YamlSource {
     }
     if (size > MAX_YAML_BYTES) throw new ConfigError(`${displayPath(file)}: YAML aliases expand to more than ${MAX_YAML_BYTES} bytes; use fewer *aliases`);
   }
-  return { file, value, doc, lines };
+  return value;
 }
 
 function hasAlias(doc: Document): boolean {

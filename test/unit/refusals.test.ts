@@ -79,6 +79,14 @@ describe('YAML: alias bombs, size, encoding', () => {
     await refused([q.pb, '-i', q.inv, '--syntax-check'], /vars\/v\.yml:2:\d+: too many YAML alias expansions/);
   });
 
+  it('Ansible inventories too: an alias bomb in YAML, non-UTF-8 bytes in INI', () => {
+    const dir = tmp();
+    const y = write(dir, 'ans.yml', `all:\n  vars:\n${bomb('    ')}\n  hosts:\n    h1:\n`);
+    assert.match(configError(() => loadInventory(y, dir, false, () => undefined)), /ans\.yml:4:\d+: too many YAML alias expansions/);
+    const i = write(dir, 'ans.ini', Buffer.concat([Buffer.from('[web]\nh1 x='), Buffer.from([0xff]), Buffer.from('\n')]));
+    assert.match(configError(() => loadInventory(i, dir, false, () => undefined)), /ans\.ini:2:6: not valid UTF-8 \(byte offset 11: 0xff\)/);
+  });
+
   it('a self-referencing alias and a too large file are refused', () => {
     const dir = tmp();
     assert.match(configError(() => loadYaml(write(dir, 'c.yml', 'a: &a [1, *a]\n'))), /c\.yml: a YAML alias refers to a node that contains it/);
