@@ -7,7 +7,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
-import { loadInventory, selectHosts, unknownPatternParts, type InventoryHost } from '../load/inventory.js';
+import { loadInventory, patternError, selectHosts, unknownPatternParts, type InventoryHost } from '../load/inventory.js';
+import { hasTemplate } from '../engine/expr.js';
 import { loadPlaybook, type Playbook } from '../load/playbook.js';
 import { Runner } from '../engine/scheduler.js';
 import { Masker, SecretStore } from '../engine/secrets.js';
@@ -20,6 +21,9 @@ import { promptHidden } from './prompt.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Hosts in parallel: each one holds an SSH connection and its channels. */
+const MAX_FORKS = 256;
 
 interface CliOptions {
   inventory: string;
@@ -34,6 +38,7 @@ interface CliOptions {
   extraVars: string[];
   acceptNewHostKeys?: boolean;
   askBecomePass?: boolean;
+  syntaxCheck?: boolean;
 }
 
 function parseExtraVars(list: string[]): Record<string, unknown> {
@@ -41,12 +46,16 @@ function parseExtraVars(list: string[]): Record<string, unknown> {
   for (const item of list) {
     const trimmed = item.trim();
     if (trimmed.startsWith('{')) {
+      let parsed: unknown;
       try {
-        Object.assign(out, JSON.parse(trimmed));
-        continue;
+        parsed = JSON.parse(trimmed);
       } catch {
         throw new ConfigError(`--extra-vars: invalid JSON: ${item}`);
       }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`--extra-vars: expected a JSON object, got ${item}`);
+      if (Object.hasOwn(parsed, '__proto__')) throw new ConfigError(`--extra-vars: '__proto__' cannot be used as a variable name`);
+      Object.assign(out, parsed);
+      continue;
     }
     const i = item.indexOf('=');
     if (i <= 0) throw new ConfigError(`--extra-vars: expected key=value or JSON, got '${item}'`);
@@ -59,7 +68,15 @@ function parseExtraVars(list: string[]): Record<string, unknown> {
   return out;
 }
 
-export async function runCommand(playbookArgs: string[], o: CliOptions): Promise<number> {
+/** Where main() writes its own messages (errors, --syntax-check); tests pass buffers. */
+export interface CliIO {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+}
+
+const processIO: CliIO = { stdout: process.stdout, stderr: process.stderr };
+
+export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliIO = processIO): Promise<number> {
   const modules = builtinModules();
   const files = (playbookArgs.length ? playbookArgs : [join(ROOT, 'playbooks', 'site.yml')]).map((p) => {
     const candidates = [resolve(p), join(ROOT, p), join(ROOT, 'playbooks', p), join(ROOT, 'playbooks', `${p}.yml`)];
@@ -68,11 +85,19 @@ export async function runCommand(playbookArgs: string[], o: CliOptions): Promise
     return found;
   });
   const forks = Number(o.forks);
-  if (!Number.isInteger(forks) || forks < 1) throw new ConfigError(`--forks: expected a positive integer, got '${o.forks}'`);
+  if (!/^\s*\d+\s*$/.test(o.forks) || !Number.isInteger(forks) || forks < 1 || forks > MAX_FORKS) {
+    throw new ConfigError(`--forks: expected a whole number from 1 to ${MAX_FORKS}, got '${o.forks}'`);
+  }
   const inventory = loadInventory(o.inventory, ROOT, o.acceptNewHostKeys);
-  const playbooks: Playbook[] = files.map((f) => loadPlaybook(f, modules));
+  const playbooks: Playbook[] = files.map((f) => loadPlaybook(f, modules, { root: ROOT }));
   const extraVars = parseExtraVars(o.extraVars);
-  if (o.limit) {
+  for (const [flag, v] of [['--tags', o.tags], ['--skip-tags', o.skipTags]] as const) {
+    // '--tags ,' would otherwise mean no tag filter at all: every task
+    if (v !== undefined && v.split(',').some((t) => t.trim() === '')) throw new ConfigError(`${flag}: ${JSON.stringify(v)} has an empty tag (a stray comma?)`);
+  }
+  if (o.limit !== undefined) {
+    const bad = patternError(o.limit);
+    if (bad) throw new ConfigError(`--limit: ${bad}`);
     const unknown = unknownPatternParts(inventory, o.limit);
     if (unknown.length) throw new ConfigError(`--limit: no host or group named ${unknown.map((u) => `'${u}'`).join(', ')} in ${inventory.file}`);
     if (selectHosts(inventory, o.limit).length === 0) throw new ConfigError(`--limit '${o.limit}' matches no host`);
@@ -81,8 +106,21 @@ export async function runCommand(playbookArgs: string[], o: CliOptions): Promise
     for (const play of pb.plays) {
       const unknown = unknownPatternParts(inventory, play.hosts);
       if (unknown.length) throw new ConfigError(`${play.where}: hosts: no host or group named ${unknown.map((u) => `'${u}'`).join(', ')} in inventory ${inventory.file}`);
+      const bad: string[] = [];
+      for (const t of [...play.tasks, ...play.handlers]) {
+        const d = t.delegateTo;
+        if (d === undefined || d === 'localhost' || d === '127.0.0.1' || hasTemplate(d) || inventory.hosts.has(d)) continue;
+        bad.push(`${t.delegateWhere ?? t.where}: delegate_to: '${d}' is not a host of inventory ${inventory.file} (use localhost, or one of: ${[...inventory.hosts.keys()].join(', ')})`);
+      }
+      if (bad.length) throw new ConfigError(bad.join('\n'));
     }
 
+  if (o.syntaxCheck) {
+    const plays = playbooks.flatMap((pb) => pb.plays);
+    const tasks = plays.reduce((n, p) => n + p.tasks.length + p.handlers.length, 0);
+    io.stdout.write(`syntax ok: inventory ${inventory.name} (${inventory.hosts.size} hosts), ${plays.length} plays, ${tasks} tasks; no host contacted\n`);
+    return 0;
+  }
   let becomePassword = process.env.PROVISION_BECOME_PASSWORD || undefined;
   if (o.askBecomePass) becomePassword = await promptHidden('BECOME password: ');
   const masker = new Masker();
@@ -146,7 +184,7 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-export function buildProgram(): Command {
+export function buildProgram(io: CliIO = processIO, result: { code: number } = { code: 0 }): Command {
   const program = new Command();
   program
     .name('provision')
@@ -155,6 +193,7 @@ export function buildProgram(): Command {
     .argument('[playbooks...]', 'playbook files (default: playbooks/site.yml)')
     .option('-i, --inventory <name|path>', 'inventory name (inventory/NAME.yml) or path', 'testbed')
     .option('-C, --check', 'dry run: show what would change, change nothing')
+    .option('--syntax-check', 'check the inventory and playbooks (everything exit code 2 is about), contact no host')
     .option('-D, --diff', 'show unified diffs of file changes')
     .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs; comma-separated; !x excludes')
     .option('-t, --tags <tags>', 'only tasks with these tags (comma-separated)')
@@ -167,13 +206,13 @@ export function buildProgram(): Command {
     .addOption(new Option('-K, --ask-become-pass', 'prompt for the sudo password (or set PROVISION_BECOME_PASSWORD)'))
     .showHelpAfterError()
     .action(async (playbooks: string[], opts: CliOptions) => {
-      process.exitCode = await runCommand(playbooks, opts);
+      result.code = await runCommand(playbooks, opts, io);
     });
   program
     .command('verify')
     .description('run the verification playbook (playbooks/verify.yml) alone; takes the same options (-i, --json, -v, --limit, ...)')
     .action(async (_opts: unknown, cmd: Command) => {
-      process.exitCode = await runCommand([join(ROOT, 'playbooks', 'verify.yml')], cmd.optsWithGlobals() as CliOptions);
+      result.code = await runCommand([join(ROOT, 'playbooks', 'verify.yml')], cmd.optsWithGlobals() as CliOptions, io);
     });
   program
     .command('inventory')
@@ -190,26 +229,29 @@ export function buildProgram(): Command {
   // Listed for --help; `main` hands `testbed …` to the testbed tool before parsing.
   program.command('testbed').description('local test hosts (needs root): testbed up|down|status; see provision testbed --help');
   program.exitOverride();
+  program.configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });
+  for (const c of program.commands) c.configureOutput({ writeOut: (t) => io.stdout.write(t), writeErr: (t) => io.stderr.write(t) });
   return program;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   // The testbed is a tool of its own, loaded only when asked for.
   if (argv[2] === 'testbed') return (await import('../testbed/main.js')).testbedMain(argv);
-  const program = buildProgram();
+  const result = { code: 0 };
+  const program = buildProgram(io, result);
   try {
     await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return result.code;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
     if (e instanceof ConfigError) {
-      process.stderr.write(`${pc.red('error:')} ${e.message}\n`);
+      io.stderr.write(`${pc.red('error:')} ${e.message}\n`);
       return 2;
     }
-    process.stderr.write(`${pc.red('internal error:')} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    io.stderr.write(`${pc.red('internal error:')} ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 70;
   }
 }

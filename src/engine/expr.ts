@@ -7,6 +7,7 @@
  * - Variable values may themselves contain `{{ }}`: they are resolved lazily, when used.
  * - An undefined variable or property is an error (UndefinedVariable), never "" or "undefined".
  */
+import { compileFunction, createContext, Script } from 'node:vm';
 import ejs from 'ejs';
 
 export class UndefinedVariable extends Error {
@@ -82,6 +83,117 @@ const WHOLE_RE = /^\{\{([\s\S]+?)\}\}$/;
 
 export function hasTemplate(v: unknown): boolean {
   return typeof v === 'string' && v.includes('{{');
+}
+
+/** Compile (never run) one expression as eval() would: the syntax error's message, or undefined. */
+export function expressionSyntaxError(expr: string): string | undefined {
+  if (expr.trim() === '') return 'empty expression';
+  try {
+    new Function('__scope', `with (__scope) { return (${expr}\n); }`);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+const snippet = (s: string, at: number) => {
+  const t = s.slice(at, at + 40).replace(/\n/g, '\\n');
+  return s.length > at + 40 ? `${t}...` : t;
+};
+
+/**
+ * Syntax problems of the `{{ }}` in a string, tokenised exactly as render() does: an unclosed
+ * `{{`, a `}}` with no `{{` (in a string that has expressions), an empty or invalid expression.
+ * Returns the first problem, or undefined. Nothing is evaluated.
+ */
+export function templateSyntaxError(s: string): string | undefined {
+  if (!s.includes('{{')) return undefined;
+  const whole = WHOLE_RE.exec(s);
+  if (whole && !whole[1].includes('}}')) {
+    const err = expressionSyntaxError(whole[1]);
+    return err ? `invalid expression {{${whole[1]}}}: ${err}` : undefined;
+  }
+  let pos = 0;
+  for (;;) {
+    const open = s.indexOf('{{', pos);
+    const stray = s.indexOf('}}', pos);
+    if (stray !== -1 && (open === -1 || stray < open)) return `unbalanced '}}' with no '{{' before it, at '${snippet(s, stray)}'`;
+    if (open === -1) return undefined;
+    if (s.startsWith('}}', open + 2)) return `empty expression '{{}}'`;
+    // as TEMPLATE_RE: at least one character between the braces, up to the first '}}'
+    const close = s.indexOf('}}', open + 3);
+    if (close === -1) return `unclosed '{{' (no '}}' after it), at '${snippet(s, open)}'`;
+    const expr = s.slice(open + 2, close);
+    const err = expressionSyntaxError(expr);
+    if (err) return `invalid expression {{${expr}}}: ${err}`;
+    pos = close + 2;
+  }
+}
+
+/** Syntax problems of a `when:` condition (a bare expression, or one in {{ }}), as condition() reads it. */
+export function conditionSyntaxError(expr: string): string | undefined {
+  const m = WHOLE_RE.exec(expr);
+  const err = expressionSyntaxError(m ? m[1] : expr);
+  return err ? `invalid condition '${expr.length > 80 ? `${expr.slice(0, 80)}...` : expr}': ${err}` : undefined;
+}
+
+/** Longest a template may take to render: an endless loop in a template fails its task instead of hanging the run. */
+export const TEMPLATE_TIMEOUT_MS = 10_000;
+// vm's timeout stops whatever JavaScript runs inside the script, including the template function it calls
+const renderContext = createContext({}) as { __render?: () => unknown };
+const renderScript = new Script('__render()');
+
+function withTimeout<T>(fn: () => T, ms: number): T {
+  const outer = renderContext.__render;
+  renderContext.__render = fn;
+  try {
+    return renderScript.runInContext(renderContext, { timeout: ms }) as T;
+  } finally {
+    renderContext.__render = outer;
+  }
+}
+
+const EJS_OPTIONS = { async: false, strict: false, _with: true, unsafePrototypeLocals: true };
+
+/**
+ * Compile (never run) an EJS template: undefined, or "file:line: message" for a syntax error
+ * (EJS itself names no line: the generated code is compiled again to find it).
+ */
+export function ejsSyntaxError(source: string, filename: string): string | undefined {
+  const t = new ejs.Template(source, { ...EJS_OPTIONS, filename, compileDebug: true } as ejs.Options) as ejs.Template & { generateSource(): void };
+  try {
+    t.generateSource();
+  } catch (e) {
+    // unclosed tags: the line of the first opening tag with no closing tag after it
+    const msg = (e as Error).message.split('\n')[0];
+    let line: number | undefined;
+    const re = /<%/g;
+    for (let m = re.exec(source); m; m = re.exec(source)) {
+      const close = source.indexOf('%>', m.index + 2);
+      const next = source.indexOf('<%', m.index + 2);
+      if (close === -1 || (next !== -1 && next < close)) {
+        line = source.slice(0, m.index).split('\n').length;
+        break;
+      }
+    }
+    return `${filename}${line ? `:${line}` : ''}: ${msg}`;
+  }
+  try {
+    // compiled as a function body, so that a stray '}' is reported where it is
+    compileFunction(t.source, ['locals'], { filename: '__ejs__' });
+    return undefined;
+  } catch (e) {
+    const err = e as Error;
+    const at = /__ejs__:(\d+)/.exec(err.stack ?? '');
+    let line = 1;
+    if (at) {
+      for (const l of t.source.split('\n').slice(0, Number(at[1]))) {
+        const m = /^\s*; __line = (\d+)$/.exec(l);
+        if (m) line = Number(m[1]);
+      }
+    }
+    return `${filename}:${line}: ${err.message}`;
+  }
 }
 
 /**
@@ -191,11 +303,18 @@ export class Scope {
   }
 
   /** Render an EJS template with the scope's variables as top-level names. */
-  template(source: string, filename: string): string {
+  template(source: string, filename: string, timeoutMs = TEMPLATE_TIMEOUT_MS): string {
     try {
-      return ejs.render(source, this.proxy(), { filename, async: false, strict: false, _with: true, unsafePrototypeLocals: true } as ejs.Options) as string;
+      return withTimeout(() => ejs.render(source, this.proxy(), { filename, ...EJS_OPTIONS } as ejs.Options) as string, timeoutMs);
     } catch (e) {
       if (e instanceof UnknownValue) throw e;
+      if ((e as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+        throw new ExpressionError(`template ${filename}: rendering took more than ${timeoutMs / 1000} s (an endless loop?)`);
+      }
+      if (e instanceof SyntaxError || /while compiling ejs|Could not find matching close tag/.test((e as Error).message)) {
+        const syntax = ejsSyntaxError(source, filename);
+        if (syntax) throw new ExpressionError(`template ${syntax}`);
+      }
       const err = e as Error;
       const inner = /undefined variable: (\S+)|(\S+) is not defined/.exec(err.message);
       const where = /^(?:ejs|.*?):(\d+)/.exec(err.message);

@@ -12,7 +12,8 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { detectInventoryFormat, loadAnsibleInventory } from './ansible/index.js';
-import { ConfigError, displayPath, parseWith, where, type YamlSource } from './yaml.js';
+import { templateSyntaxError } from '../engine/expr.js';
+import { ConfigError, displayPath, formatPath, parseWith, where, type Path, type YamlSource } from './yaml.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const hostName = z.string().regex(NAME, 'a host name: letters, digits, . _ -');
@@ -23,16 +24,19 @@ const jumpSchema = z
   .regex(JUMP, "expected 'user@host:port'")
   .describe('jump host');
 
+export const MAX_CONNECT_TIMEOUT_S = 3600;
+
 const connectionFields = {
   address: z.string().min(1).optional(),
-  port: z.number().int().min(1).max(65535).optional(),
+  port: z.number().int('a whole number').min(1, 'a TCP port: 1-65535').max(65535, 'a TCP port: 1-65535').optional(),
   user: z.string().min(1).optional(),
   key: z.string().min(1).optional(),
   known_hosts: z.string().min(1).optional(),
   host_key_policy: z.enum(['strict', 'accept-new']).optional(),
   become: z.boolean().optional(),
   jump: jumpSchema.optional(),
-  connect_timeout: z.number().positive().optional(),
+  /** Seconds; Node's timers hold at most 2^31-1 ms, and an hour is already more than any sshd waits. */
+  connect_timeout: z.number().positive('seconds, more than 0').max(MAX_CONNECT_TIMEOUT_S, `seconds, at most ${MAX_CONNECT_TIMEOUT_S}`).optional(),
 };
 
 const varsSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name: letters, digits, _'), z.unknown());
@@ -117,8 +121,26 @@ export function loadInventory(
     inv.ansible.warnings.forEach((w) => warn(w));
     return inv;
   }
-  const inv = parseWith(format.src, inventorySchema);
-  return buildInventory(format.src, inv, accepNewHostKeys);
+  const src = format.src;
+  const inv = parseWith(src, inventorySchema);
+  const errors: string[] = [];
+  checkExpressions(src, inv.vars ?? {}, ['vars'], errors);
+  for (const [g, def] of Object.entries(inv.groups ?? {})) checkExpressions(src, def?.vars ?? {}, ['groups', g, 'vars'], errors);
+  for (const [h, def] of Object.entries(inv.hosts)) checkExpressions(src, def?.vars ?? {}, ['hosts', h, 'vars'], errors);
+  if (errors.length) throw new ConfigError(errors.join('\n'));
+  return buildInventory(src, inv, accepNewHostKeys);
+}
+
+/** Variables are rendered when used: their `{{ }}` must be balanced and compile (nothing is evaluated). */
+function checkExpressions(src: YamlSource, value: unknown, path: Path, errors: string[], depth = 0): void {
+  if (typeof value === 'string') {
+    const err = templateSyntaxError(value);
+    if (err) errors.push(`${where(src, path)}: ${formatPath(path)}: ${err}`);
+    return;
+  }
+  if (value === null || typeof value !== 'object' || depth > 64) return;
+  if (Array.isArray(value)) value.forEach((v, k) => checkExpressions(src, v, [...path, k], errors, depth + 1));
+  else for (const [k, v] of Object.entries(value)) checkExpressions(src, v, [...path, k], errors, depth + 1);
 }
 
 function buildInventory(src: YamlSource, inv: z.infer<typeof inventorySchema>, acceptNew: boolean): Inventory {
@@ -130,13 +152,13 @@ function buildInventory(src: YamlSource, inv: z.infer<typeof inventorySchema>, a
   if (hostNames.length === 0) errors.push(`${where(src, ['hosts'])}: hosts: at least one host is required`);
   for (const g of Object.keys(groupsDef)) {
     if (g === 'all') errors.push(`${where(src, ['groups', g])}: groups.all: 'all' is implicit; put its variables under top-level 'vars'`);
-    if (inv.hosts[g] !== undefined) errors.push(`${where(src, ['groups', g])}: groups.${g}: a group cannot have the same name as a host`);
+    if (Object.hasOwn(inv.hosts, g)) errors.push(`${where(src, ['groups', g])}: groups.${g}: a group cannot have the same name as a host`);
     const def = groupsDef[g] ?? {};
     (def.hosts ?? []).forEach((h, i) => {
-      if (!(h in inv.hosts)) errors.push(`${where(src, ['groups', g, 'hosts', i])}: groups.${g}.hosts[${i}]: unknown host '${h}' (not under 'hosts')`);
+      if (!Object.hasOwn(inv.hosts, h)) errors.push(`${where(src, ['groups', g, 'hosts', i])}: groups.${g}.hosts[${i}]: unknown host '${h}' (not under 'hosts')`);
     });
     (def.children ?? []).forEach((c, i) => {
-      if (!(c in groupsDef)) errors.push(`${where(src, ['groups', g, 'children', i])}: groups.${g}.children[${i}]: unknown group '${c}'`);
+      if (!Object.hasOwn(groupsDef, c)) errors.push(`${where(src, ['groups', g, 'children', i])}: groups.${g}.children[${i}]: unknown group '${c}'`);
     });
   }
   if (errors.length) throw new ConfigError(errors.join('\n'));
@@ -213,10 +235,10 @@ function buildInventory(src: YamlSource, inv: z.infer<typeof inventorySchema>, a
  */
 export function selectHosts(inv: Inventory, pattern: string): string[] {
   const all = inv.groups.get('all')!;
-  const parts = pattern
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean);
+  // an empty pattern or part must never widen the selection to every host
+  const bad = patternError(pattern);
+  if (bad) throw new ConfigError(bad);
+  const parts = pattern.split(',').map((p) => p.trim());
   let selected = new Set<string>();
   const matchOne = (p: string): Set<string> => {
     if (inv.groups.has(p)) return new Set(inv.groups.get(p));
@@ -245,6 +267,21 @@ export function selectHosts(inv: Inventory, pattern: string): string[] {
   }
   for (const p of parts.filter((p) => p.startsWith('!'))) for (const h of matchOne(p.slice(1))) selected.delete(h);
   return all.filter((h) => selected.has(h));
+}
+
+/**
+ * Why a host pattern is malformed, or undefined: an empty pattern, an empty part (`a,,b`, a
+ * trailing comma), or a bare `!` / `&`. Such a pattern must be refused: read leniently it would
+ * select every host.
+ */
+export function patternError(pattern: string): string | undefined {
+  const shown = JSON.stringify(pattern);
+  if (pattern.trim() === '') return `empty host pattern ${shown}: name hosts, groups or globs (use 'all' for every host)`;
+  const parts = pattern.split(',').map((p) => p.trim());
+  if (parts.some((p) => p === '')) return `host pattern ${shown} has an empty part (a stray comma?)`;
+  const bare = parts.find((p) => /^[!&]+$/.test(p) || /^[!&]{2,}/.test(p));
+  if (bare) return `host pattern ${shown}: '${bare}' needs exactly one host, group or glob after '!' or '&'`;
+  return undefined;
 }
 
 /** Names in a pattern that match neither a host, a group nor anything by glob (for error messages). */

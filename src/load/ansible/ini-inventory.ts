@@ -3,8 +3,7 @@
  * ranges such as web[01:04]), `[group:vars]` (key=value), `[group:children]` (group names),
  * and hosts before any section (ungrouped). Comments start with `#` or `;`.
  */
-import { readFileSync } from 'node:fs';
-import { ConfigError, displayPath } from '../yaml.js';
+import { displayPath, readText } from '../yaml.js';
 import { type AnsibleModel, type Origin, expandHostRange, splitHostPort } from './model.js';
 import { pyLiteral, shlexSplit } from './pyliteral.js';
 
@@ -123,11 +122,6 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
 }
 
 export function readIniFile(file: string, model: AnsibleModel): void {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`${displayPath(file)}: cannot read file: ${(e as NodeJS.ErrnoException).code}`);
-  }
-  readIni(file, text, model);
+  // UTF-8 only, size-capped (load/yaml.ts): bad bytes are refused with their position
+  readIni(file, readText(file), model);
 }

@@ -2,18 +2,13 @@
  * YAML files of Ansible inventories and group_vars/host_vars, read as Ansible reads them
  * (YAML 1.1: yes/no/on/off are booleans), with positions for every error.
  */
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, visit, isNode, type ScalarTag, type Tags } from 'yaml';
-import { ConfigError, displayPath, where, type Path, type YamlSource } from '../yaml.js';
+import { ConfigError, displayPath, documentValue, readText as readStrictText, where, type Path, type YamlSource } from '../yaml.js';
 import type { Origin } from './model.js';
 
+/** UTF-8 only (a bad byte is refused with its position), size-capped: see load/yaml.ts. */
 export function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${displayPath(file)}: cannot read file${code === 'ENOENT' ? ': no such file' : `: ${code}`}`);
-  }
+  return readStrictText(file);
 }
 
 /** An Ansible Vault file or value cannot be read: provision has no vault password. */
@@ -62,7 +57,7 @@ export function loadAnsibleYaml(file: string, text = readText(file)): YamlSource
     return undefined;
   });
   if (vault) throw vaultError(vault);
-  return { file, value: doc.toJS({ maxAliasCount: 100 }), doc, lines };
+  return { file, value: documentValue(doc, lines, file), doc, lines };
 }
 
 /** The position of `path` in a YAML source (of its key with `atKey`) as an Origin. */

@@ -2,14 +2,15 @@
 import { z } from 'zod';
 import type { CheckModule } from '../contract.js';
 import { regex, sleep, tail } from './common.js';
+import { int, MAX_RETRIES, MAX_WAIT_S, seconds } from '../bounds.js';
 
 const assertSchema = z
   .object({
     cmd: z.string().min(1),
-    expect_rc: z.number().int().default(0),
+    expect_rc: int(0, 255, 'an exit code').default(0),
     expect_stdout: regex.optional(),
-    retries: z.number().int().nonnegative().default(0),
-    delay: z.number().nonnegative().default(1),
+    retries: int(0, MAX_RETRIES, 'retries').default(0),
+    delay: seconds(MAX_WAIT_S, { zero: true }).default(1),
     msg: z.string().optional(),
   })
   .strict();

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { shellJoin } from '../../engine/shell.js';
 import type { CheckModule, CheckResult, Connection } from '../contract.js';
+import { httpStatus, int, MAX_RETRIES, MAX_WAIT_S, seconds } from '../bounds.js';
 import { regex, sleep, tail } from './common.js';
 
 const httpSchema = z
@@ -15,15 +16,15 @@ const httpSchema = z
     method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']).default('GET'),
     body: z.string().optional(),
     headers: z.record(z.string(), z.string()).default({}),
-    requests: z.number().int().min(1).max(1000).default(1),
-    expect_status: z.number().int().default(200),
+    requests: int(1, 1000, 'requests').default(1),
+    expect_status: httpStatus().default(200),
     expect_body: regex.optional(),
     expect_header: z.record(z.string(), regex).default({}),
     expect_header_values: z.object({ header: z.string(), all_of: z.array(z.string()).min(1) }).strict().optional(),
     insecure: z.boolean().default(false),
-    timeout: z.number().positive().default(10),
-    retries: z.number().int().nonnegative().default(0),
-    delay: z.number().nonnegative().default(1),
+    timeout: seconds(MAX_WAIT_S).default(10),
+    retries: int(0, MAX_RETRIES, 'retries').default(0),
+    delay: seconds(MAX_WAIT_S, { zero: true }).default(1),
   })
   .strict();
 type HttpArgs = z.infer<typeof httpSchema>;

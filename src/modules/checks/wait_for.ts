@@ -2,14 +2,15 @@
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import type { CheckModule } from '../contract.js';
+import { httpStatus, int, MAX_WAIT_S, seconds } from '../bounds.js';
 
 const waitSchema = z
   .object({
-    port: z.number().int().min(1).max(65535).optional(),
+    port: int(1, 65535, 'a TCP port').optional(),
     host: z.string().default('127.0.0.1'),
     url: z.string().url().optional(),
-    status: z.number().int().default(200),
-    timeout: z.number().positive().default(30),
+    status: httpStatus().default(200),
+    timeout: seconds(MAX_WAIT_S).default(30),
   })
   .strict()
   .refine((a) => (a.port === undefined) !== (a.url === undefined), { message: "give exactly one of 'port' or 'url'" });

@@ -1,7 +1,8 @@
 /** template: an EJS file under templates/, rendered on the controller with the host's variables and facts. */
 import { z } from 'zod';
 import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
-import { fact, type StateModule } from '../contract.js';
+import { fact, TaskError, type StateModule } from '../contract.js';
+import { decodeUtf8 } from '../../load/yaml.js';
 import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
 import { contentFootprint, permitted, planContent, predictContent } from './content.js';
 import { fileAttrs, readLocal } from './copy.js';
@@ -23,7 +24,13 @@ export const template: StateModule<Args, { file: FileFact; who: IdentityFact } &
   permissionsModelled: true,
   schema,
   prepare(args, ctx) {
-    const source = readLocal(ctx, 'templates', args.src).toString('utf8');
+    let source: string;
+    try {
+      source = decodeUtf8(readLocal(ctx, 'templates', args.src), `templates/${args.src}`);
+    } catch (e) {
+      if (e instanceof TaskError) throw e;
+      throw new TaskError((e as Error).message);
+    }
     return { ...args, _bytes: Buffer.from(ctx.render(source, `templates/${args.src}`), 'utf8') };
   },
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),

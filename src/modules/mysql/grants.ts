@@ -27,7 +27,7 @@ function readBacktick(s: string, i: number): [string, number] {
     }
     out += s[j++];
   }
-  throw new Error(`unterminated identifier in ${s}`);
+  throw new TaskError(`unterminated identifier (a \` with no closing \`) in ${JSON.stringify(s)}`);
 }
 
 /** Read a single-quoted SQL string at s[i]; returns [value, index after it]. */
@@ -53,7 +53,7 @@ function readQuoted(s: string, i: number): [string, number] {
     out += c;
     j++;
   }
-  throw new Error(`unterminated string in ${s}`);
+  throw new TaskError(`unterminated string (a ' with no closing ') in ${JSON.stringify(s)}`);
 }
 
 /** Skip an account `user`@`host` or 'user'@'host' at s[i]. */
@@ -150,6 +150,25 @@ const ALL_GLOBAL = [
   'CREATE USER', 'CREATE TABLESPACE', 'SET USER', 'FEDERATED ADMIN', 'CONNECTION ADMIN', 'READ_ONLY ADMIN',
   'REPLICATION SLAVE ADMIN', 'REPLICATION MASTER ADMIN', 'BINLOG ADMIN', 'BINLOG REPLAY', 'SLAVE MONITOR',
 ];
+
+/** Every privilege word priv may name (MariaDB 10.11), after aliases. */
+const KNOWN_PRIVS = new Set([...ALL_GLOBAL, 'ALL PRIVILEGES', 'USAGE', 'GRANT OPTION', 'PROXY']);
+const COLUMN_PRIVS = new Set(['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']);
+
+/** A privilege of a user-written priv: a known word, column lists only where MariaDB allows them. */
+function checkPrivilege(raw: string, obj: string): void {
+  const p = raw.trim().replace(/\s+/g, ' ');
+  const m = /^([A-Za-z_ ]+?)\s*\((.*)\)$/s.exec(p);
+  const base = canonicalPrivName(m ? m[1] : p);
+  if (m) {
+    if (!COLUMN_PRIVS.has(base)) throw new TaskError(`priv ${obj}: ${JSON.stringify(raw.trim())}: column lists are allowed only for ${[...COLUMN_PRIVS].join(', ')}`);
+    if (splitTop(m[2], ',').some((c) => c.trim() === '')) throw new TaskError(`priv ${obj}: ${JSON.stringify(raw.trim())}: empty column name`);
+    return;
+  }
+  if (!KNOWN_PRIVS.has(base)) {
+    throw new TaskError(`priv ${obj}: unknown privilege ${JSON.stringify(raw.trim())} (e.g. SELECT, INSERT, UPDATE, DELETE, ALL, GRANT, REPLICATION SLAVE)`);
+  }
+}
 
 /** Parse one privilege (`select`, `SELECT (a, b)`, "SELECT (`a`)") into normalised entries (one per column). */
 function normalisePrivilege(raw: string): string[] {
@@ -271,6 +290,12 @@ export function parseAnsiblePriv(priv: string | Record<string, string | string[]
     const key = parseObject(obj);
     for (const p of privs) {
       if (/^\s*REQUIRESSL\s*$/i.test(p)) throw new TaskError('priv: REQUIRESSL is not supported by mysql_user');
+    }
+    // an empty list would revoke everything on the object: say USAGE for "no privileges"
+    if (privs.every((p) => p.trim() === '')) throw new TaskError(`priv ${obj.trim()}: empty privilege list (write USAGE for none)`);
+    for (const p of privs) {
+      if (p.trim() === '') throw new TaskError(`priv ${obj.trim()}: empty privilege in ${JSON.stringify(privs.join(','))} (a stray comma?)`);
+      checkPrivilege(p, obj.trim());
     }
     acc.set(key, [...(acc.get(key) ?? []), ...privs]);
   };

@@ -38,7 +38,7 @@ export const mysqlReplicationSchema = z
     /** absent: this server is not a replica (a promoted former replica forgets its primary). */
     state: z.enum(['running', 'stopped', 'absent']).default('running'),
     /** MASTER_CONNECT_RETRY seconds; default: left as is (60 on a new replica). */
-    connect_retry: z.coerce.number().int().min(1).optional(),
+    connect_retry: z.coerce.number().int().min(1, 'seconds: 1 to 31536000').max(31536000, 'seconds: 1 to 31536000').optional(),
     login_unix_socket: z.string().min(1).optional(),
   })
   .strict()

@@ -32,7 +32,18 @@ export const mysqlUserSchema = z
     /** Plain password (hashed on the controller); omit to leave the authentication alone. */
     password: z.string().optional(),
     /** `db.*:SELECT,INSERT/other.tbl:ALL` or { 'db.*': 'SELECT,INSERT' }; omit to leave grants alone. */
-    priv: z.union([z.string(), z.record(z.string(), z.union([z.string(), z.array(z.string())]))]).optional(),
+    priv: z
+      .union([z.string(), z.record(z.string(), z.union([z.string(), z.array(z.string())]))])
+      .superRefine((priv, ctx) => {
+        // checked when loaded if literal; a computed value is checked again after rendering
+        if (JSON.stringify(priv).includes('{{')) return;
+        try {
+          parseAnsiblePriv(priv);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      })
+      .optional(),
     state: z.enum(['present', 'absent']).default('present'),
     login_unix_socket: z.string().min(1).optional(),
   })

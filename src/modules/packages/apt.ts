@@ -5,6 +5,7 @@
  * configuration in place (and so that --check can predict the service tasks exactly).
  */
 import { z } from 'zod';
+import { int } from '../bounds.js';
 import { shellJoin } from '../../engine/shell.js';
 import { fact, TaskError, Unknown, type Change, type Effect, type FactRequest, type StateModule } from '../contract.js';
 import { setsTo, unknownUnder, UnknownFact } from '../../engine/prediction.js';
@@ -19,7 +20,8 @@ const schema = z
     name: z.union([pkgName, z.array(pkgName)]).transform((v) => (Array.isArray(v) ? v : [v])).optional(),
     state: z.enum(['present', 'absent']).default('present'),
     update_cache: z.boolean().default(false),
-    cache_valid_time: z.number().int().nonnegative().default(0),
+    /** seconds; at most a year */
+    cache_valid_time: int(0, 31536000, 'cache_valid_time (seconds)').default(0),
     install_recommends: z.boolean().default(false),
     start_services: z.boolean().default(false),
   })

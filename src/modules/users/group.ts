@@ -1,5 +1,6 @@
 /** group: a local group. */
 import { z } from 'zod';
+import { int, MAX_ID } from '../bounds.js';
 import { sq } from '../../engine/shell.js';
 import { fact, Unknown, type StateModule } from '../contract.js';
 import { setsTo, unknownUnder } from '../../engine/prediction.js';
@@ -11,7 +12,7 @@ const groupSchema = z
     name: accountName,
     state: z.enum(['present', 'absent']).default('present'),
     system: z.boolean().default(false),
-    gid: z.number().int().nonnegative().optional(),
+    gid: int(0, MAX_ID, 'a gid').optional(),
   })
   .strict();
 type GroupArgs = z.infer<typeof groupSchema>;

@@ -1,5 +1,6 @@
 /** user: a local account. */
 import { z } from 'zod';
+import { int, MAX_ID } from '../bounds.js';
 import { sq } from '../../engine/shell.js';
 import { fact, TaskError, Unknown, type Change, type Effect, type FactsOf, type StateModule } from '../contract.js';
 import { setsTo, unknownUnder } from '../../engine/prediction.js';
@@ -14,7 +15,7 @@ const userSchema = z
     name: accountName,
     state: z.enum(['present', 'absent']).default('present'),
     system: z.boolean().default(false),
-    uid: z.number().int().nonnegative().optional(),
+    uid: int(0, MAX_ID, 'a uid').optional(),
     group: accountName.optional(),
     groups: z.array(accountName).optional(),
     home: z.string().startsWith('/').optional(),
