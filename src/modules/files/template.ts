@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { fact, type StateModule } from '../contract.js';
 import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
-import { contentFootprint, planContent, predictContent } from './content.js';
+import { contentFootprint, planContent, predictContent, shownBytes } from './content.js';
 import { fileAttrs, readLocal } from './copy.js';
 
 const schema = z
@@ -28,7 +28,7 @@ export const template: StateModule<Args, { file: FileFact; who: IdentityFact } &
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
   plan: (args, facts, ctx) => {
     requireAccounts(facts, args.owner, args.group);
-    return planContent(args, args._bytes!, facts.file, ctx);
+    return planContent(args, args._bytes!, facts.file, ctx, shownBytes(ctx));
   },
   predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
   footprint: (args) => contentFootprint(args.dest),
