@@ -125,6 +125,23 @@ export function renderForDisplay(scope: Scope, raw: unknown, real: unknown): Dis
 }
 
 /**
+ * A loop's items rendered for display, one per real item. Where that render fails or does not
+ * line up, an item is shown as a placeholder (and what depends on it is then shown from that).
+ */
+export function renderShownItems(scope: Scope, rawLoop: unknown, items: unknown[]): unknown[] {
+  const shownScope = shownScopes.get(scope);
+  if (!shownScope) return items;
+  let shown: unknown;
+  try {
+    shown = shownScope.render(rawLoop);
+  } catch {
+    shown = undefined;
+  }
+  if (!Array.isArray(shown) || shown.length !== items.length) return items.map(() => '«loop item not shown: depends on a secret»');
+  return shown;
+}
+
+/**
  * A state module's `prepare` run on the display arguments too; the result goes to ctx.shown.
  * A failure of the display side is never a task failure: nothing derived from it is shown (null).
  */

@@ -217,7 +217,7 @@ export class Runner {
     return task.tags.includes('always') || task.tags.some((t) => tags.includes(t));
   }
 
-  private scope(play: Play, h: HostState, extra: Record<string, unknown> = {}): Scope {
+  private scope(play: Play, h: HostState, extra: Record<string, unknown> = {}, shownExtra: Record<string, unknown> = extra): Scope {
     const o = {
       inventory: this.inventory,
       host: h.inv,
@@ -227,7 +227,8 @@ export class Runner {
       run: { id: this.runId, check: this.opts.check },
     };
     // paired with a display twin that renders a placeholder for each secret (display.ts)
-    return pairScopes(taskScope({ ...o, secret: (name) => this.opts.secrets.get(name) }), taskScope({ ...o, secret: (name) => this.opts.secrets.placeholder(name) }));
+    const shown = { ...o, data: { ...h.registered, ...this.opts.extraVars, ...shownExtra } };
+    return pairScopes(taskScope({ ...o, secret: (name) => this.opts.secrets.get(name) }), taskScope({ ...shown, secret: (name) => this.opts.secrets.placeholder(name) }));
   }
 
   private env(h: HostState): TaskEnv {
@@ -263,7 +264,7 @@ export class Runner {
     const outcome =
       task.loop === undefined
         ? await executeTask(env, play, task, become, this.scope(play, h), notes)
-        : await executeLoop(env, play, task, become, (extra) => this.scope(play, h, extra), notes, () => Boolean(h.unreachable));
+        : await executeLoop(env, play, task, become, (extra, shownExtra) => this.scope(play, h, extra, shownExtra), notes, () => Boolean(h.unreachable));
     return this.report(play, task, h, handler, outcome, notes, Date.now() - t0);
   }
 

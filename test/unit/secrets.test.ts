@@ -272,3 +272,27 @@ describe('secrets: previous values by hash', () => {
     assert.equal(out.length, text.length - 2 * OLD.length - 'another-one-4567'.length + 3 * 8);
   });
 });
+
+describe('secrets: loops', () => {
+  it('a loop over secrets shows placeholders in labels, diffs and commands', async () => {
+    const dir = setup();
+    const pb = `
+- hosts: h1
+  tasks:
+    - name: Per secret
+      copy: { dest: "{{ base }}/{{ item.n }}.txt", content: "v={{ Buffer.from(item.v).toString('base64') }}\\n" }
+      loop:
+        - { n: a, v: "{{ secret('loop_a') }}" }
+        - { n: b, v: "{{ secret('loop_b') }}" }
+`;
+    const env = { PROVISION_SECRET_LOOP_A: 'loop-secret-aaaa', PROVISION_SECRET_LOOP_B: 'loop-secret-bbbb' };
+    const r = await runPlaybook({ inventory: inventory(dir), playbook: pb, dir, env, trace: true });
+    assert.equal(r.report.tasks[0].status, 'changed');
+    assert.equal(readFileSync(join(dir, 'a.txt'), 'utf8'), `v=${Buffer.from('loop-secret-aaaa').toString('base64')}\n`);
+    const out = allText(r.report, r.events);
+    assertNoLeak(out, 'loop-secret-aaaa', 'loop a');
+    assertNoLeak(out, 'loop-secret-bbbb', 'loop b');
+    assert.match(r.report.tasks[0].changes[0].summary, /«secret loop_a»/);
+    assert.match(r.report.tasks[0].changes[0].diff!, /^\+v=«secret value \(encoded\)»$/m);
+  });
+});

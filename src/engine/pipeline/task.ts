@@ -13,7 +13,7 @@ import { maybe, unknownEverything, type HostPrediction, type Prediction } from '
 import { gatherFacts } from './facts.js';
 import { applyPlan } from './apply.js';
 import { remainingChanges } from './verify.js';
-import { prepareShown, redactOutcome, renderForDisplay, type DisplayRender } from '../display.js';
+import { prepareShown, redactOutcome, renderForDisplay, renderShownItems, type DisplayRender } from '../display.js';
 import { ConnectionError, TaskError, Unknown, type CheckModule, type Connection, type Effect, type Module, type ModuleContext, type StateModule } from '../../modules/contract.js';
 
 export interface Outcome {
@@ -127,7 +127,7 @@ export async function executeLoop(
   play: Play,
   task: Task,
   become: boolean | undefined,
-  scopeFor: (extra?: Record<string, unknown>) => Scope,
+  scopeFor: (extra?: Record<string, unknown>, shownExtra?: Record<string, unknown>) => Scope,
   notes: string[],
   stopped: () => boolean,
 ): Promise<Outcome> {
@@ -141,10 +141,13 @@ export async function executeLoop(
   const results: Record<string, unknown>[] = [];
   const changes: ChangeReport[] = [];
   const statuses: TaskStatus[] = [];
-  for (const item of items) {
-    const label = typeof item === 'string' || typeof item === 'number' ? String(item) : JSON.stringify(item);
+  // the items as they may be shown: a loop over secrets has placeholders in display renders
+  const shownItems = renderShownItems(scopeFor(), task.loop, items);
+  for (const [i, item] of items.entries()) {
+    const shownItem = shownItems[i];
+    const label = typeof shownItem === 'string' || typeof shownItem === 'number' ? String(shownItem) : JSON.stringify(shownItem);
     const itemNotes: string[] = [];
-    const o = await executeTask(env, play, task, become, scopeFor({ item }), itemNotes);
+    const o = await executeTask(env, play, task, become, scopeFor({ item }, { item: shownItem }), itemNotes);
     statuses.push(o.status);
     changes.push(...o.changes.map((c) => ({ ...c, summary: `[${label}] ${c.summary}` })));
     itemNotes.forEach((n) => notes.push(`[${label}] ${n}`));
