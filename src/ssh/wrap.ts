@@ -41,13 +41,16 @@ export interface Wrapped {
 }
 
 /**
- * The fixed bootstrap: read exactly `n` bytes (the script) from stdin, one byte per read so that
- * nothing of the command's own stdin is consumed, then evaluate them. `$(…; echo .)` keeps the
- * script's trailing newlines.
+ * The fixed bootstrap: read exactly `n` bytes (the script) from stdin, never more, so that nothing
+ * of the command's own stdin is consumed (`dd bs=n count=1 iflag=fullblock` reads at most n bytes
+ * and retries short pipe reads; without iflag support dd fails before reading and the fallback
+ * reads one byte per read), then evaluate them. `$(…; echo .)` keeps the script's trailing newlines.
  */
 export function bootstrap(n: number): string {
   if (!Number.isInteger(n) || n < 0) throw new Error(`bootstrap: invalid script length ${n}`);
-  return `__pv_s=$(dd bs=1 count=${n} 2>/dev/null; echo .) || exit 125; __pv_s=\${__pv_s%.}; eval "$__pv_s"`;
+  if (n === 0) return ':';
+  // one read of exactly n bytes where dd knows iflag=fullblock (GNU, busybox); else byte by byte
+  return `__pv_s=$( (dd bs=${n} count=1 iflag=fullblock 2>/dev/null || dd bs=1 count=${n} 2>/dev/null); echo .) || exit 125; __pv_s=\${__pv_s%.}; eval "$__pv_s"`;
 }
 
 /** `sh -c '<cmd>'`, optionally guarded by the host's `timeout` utility. `cmd` must hold no secret. */

@@ -167,4 +167,20 @@ describe('local connection hardening', () => {
   test('the script is never on an argv; stdin exact', async () => {
     await assertScriptNotInArgv(new LocalConnection());
   });
+
+  test('a dd without iflag=fullblock: the byte-by-byte fallback reads exactly the script', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'provision-dd-'));
+    writeFileSync(join(bin, 'dd'), '#!/bin/sh\ncase "$*" in *iflag*) echo "dd: invalid input flag" >&2; exit 1;; esac\nexec /bin/dd "$@"\n', { mode: 0o755 });
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const data = randomBytes(200 * 1024);
+      const r = await new LocalConnection().exec('x=1\nsha256sum\n', { stdin: data });
+      assert.equal(r.stdout, `${sha256(data)}  -\n`, r.stderr);
+      assert.equal((await new LocalConnection().exec('')).code, 0);
+    } finally {
+      process.env.PATH = path;
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
 });
