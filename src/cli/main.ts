@@ -125,7 +125,8 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   if (o.askBecomePass) becomePassword = await promptHidden('BECOME password: ');
   const masker = new Masker();
   if (becomePassword) masker.add(becomePassword);
-  const secrets = new SecretStore(join(ROOT, '.provision', 'secrets', `${inventory.name}.json`), masker);
+  // --check writes nothing on the controller: no secret is generated or recorded by a dry run
+  const secrets = new SecretStore(join(ROOT, '.provision', 'secrets', `${inventory.name}.json`), masker, process.env, { dryRun: Boolean(o.check) });
   const stream = o.json ? process.stderr : process.stdout;
   const emit = createReporter({ json: Boolean(o.json), diff: Boolean(o.diff), verbosity: o.verbose, stream, tty: Boolean(stream.isTTY) && !process.env.CI });
   const connect = (h: InventoryHost) =>

@@ -14,6 +14,7 @@ import { executeLoop, executeTask, recordUnknownHandler, type Outcome, type Task
 import { Prediction } from './prediction.js';
 import { taskScope } from './scope.js';
 import { tracedConnection } from './trace.js';
+import { pairScopes } from './display.js';
 import type { Inventory, InventoryHost } from '../load/inventory.js';
 import { selectHosts } from '../load/inventory.js';
 import type { Play, Playbook, Task } from '../load/playbook.js';
@@ -217,16 +218,18 @@ export class Runner {
     return task.tags.includes('always') || task.tags.some((t) => tags.includes(t));
   }
 
-  private scope(play: Play, h: HostState, extra: Record<string, unknown> = {}): Scope {
-    return taskScope({
+  private scope(play: Play, h: HostState, extra: Record<string, unknown> = {}, shownExtra: Record<string, unknown> = extra): Scope {
+    const o = {
       inventory: this.inventory,
       host: h.inv,
       play,
       data: { ...h.registered, ...this.opts.extraVars, ...extra },
       facts: h.facts,
       run: { id: this.runId, check: this.opts.check },
-      secret: (name) => this.opts.secrets.get(name),
-    });
+    };
+    // paired with a display twin that renders a placeholder for each secret (display.ts)
+    const shown = { ...o, data: { ...h.registered, ...this.opts.extraVars, ...shownExtra } };
+    return pairScopes(taskScope({ ...o, secret: (name) => this.opts.secrets.get(name) }), taskScope({ ...shown, secret: (name) => this.opts.secrets.placeholder(name) }));
   }
 
   private env(h: HostState): TaskEnv {
@@ -237,7 +240,7 @@ export class Runner {
       prediction: this.prediction,
       self: h.inv.name,
       loginUser: (host) => (LOCALHOST.has(host) ? userInfo().username : (this.hosts.get(host)?.facts?.loginUser ?? h.facts?.loginUser ?? '')),
-      connectionFor: (task) => this.connectionFor(task, h),
+      connectionFor: (task, redact) => this.connectionFor(task, h, redact),
       racing: (target) => {
         if (target === h.inv.name || LOCALHOST.has(target)) return false;
         const other = this.hosts.get(target);
@@ -263,7 +266,7 @@ export class Runner {
     const outcome =
       task.loop === undefined
         ? await executeTask(env, play, task, become, this.scope(play, h), notes)
-        : await executeLoop(env, play, task, become, (extra) => this.scope(play, h, extra), notes, () => Boolean(h.unreachable));
+        : await executeLoop(env, play, task, become, (extra, shownExtra) => this.scope(play, h, extra, shownExtra), notes, () => Boolean(h.unreachable));
     return this.report(play, task, h, handler, outcome, notes, Date.now() - t0);
   }
 
@@ -307,9 +310,9 @@ export class Runner {
     return { ...registerData, ...base };
   }
 
-  private async connectionFor(task: Task, h: HostState): Promise<{ conn: Connection; target: string; toController: boolean }> {
+  private async connectionFor(task: Task, h: HostState, redact?: (s: string) => string): Promise<{ conn: Connection; target: string; toController: boolean }> {
     const target = task.delegateTo;
-    const traced = (conn: Connection) => tracedConnection(conn, { host: h.inv.name, task: task.name, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands });
+    const traced = (conn: Connection) => tracedConnection(conn, { host: h.inv.name, task: task.name, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands, redact });
     if (target === undefined || target === h.inv.name) return { conn: traced(h.conn!), target: h.inv.name, toController: false };
     if (LOCALHOST.has(target)) {
       this.localConn ??= this.opts.local();

@@ -158,6 +158,13 @@ export interface ModuleContext {
   note(s: string): void;
   /** Render an EJS template with the task's variables (undefined variables throw). */
   render(source: string, filename: string): string;
+  /**
+   * The task's arguments as they may be displayed: rendered (and prepared) a second time with a
+   * placeholder (`«secret name»`) instead of each secret, by the engine. Modules that show content
+   * (diffs) show it from here. undefined: no display render (e.g. a module called directly);
+   * null: the display render failed, so nothing derived from the arguments may be shown.
+   */
+  shown?: unknown;
 }
 
 /**

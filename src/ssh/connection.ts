@@ -15,13 +15,17 @@ import { NodeSSH } from 'node-ssh';
 import pLimit from 'p-limit';
 import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../modules/contract.js';
 import {
+  fingerprint,
   hostKeyAlgorithmsFor,
+  keyTypeOfBlob,
+  knownHostsName,
   lookup,
   verifyHostKey,
   type HostKeyPolicy,
   type VerifyResult,
 } from './knownhosts.js';
 import { exitCode, sudoHint, withHint, wrapCommand } from './wrap.js';
+import { BoundedOutput } from './output.js';
 
 export interface SshJump {
   address: string;
@@ -54,6 +58,11 @@ export interface SshTarget {
   keepaliveIntervalMs?: number;
   /** Default 8: OpenSSH MaxSessions is 10 per connection. */
   maxChannels?: number;
+  /**
+   * Told when accept-new recorded an unknown host key (host, key type, SHA256 fingerprint), in
+   * OpenSSH's words. Default: printed on stderr (never on stdout, which may carry the JSON report).
+   */
+  onHostKeyAdded?: (message: string) => void;
 }
 
 /** A host key refusal (unknown / changed / revoked). */
@@ -97,6 +106,7 @@ interface Endpoint {
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
   sock?: any;
+  onHostKeyAdded?: (message: string) => void;
 }
 
 interface Opened {
@@ -176,6 +186,34 @@ function connectError(host: string, e: Endpoint, err: any, refusal: VerifyResult
   return new ConnectionError(host, `${where}: ${msg}`);
 }
 
+/**
+ * accept-new recorded a key: say so as OpenSSH does, with the fingerprint, so that a first
+ * connection to the wrong machine can still be noticed.
+ */
+function announceAddedKey(e: Endpoint, blob: Buffer): void {
+  let type = '?';
+  try {
+    type = keyTypeOfBlob(blob);
+  } catch {
+    // verifyHostKey already accepted the blob
+  }
+  const label = KEY_LABELS[type] ?? type.toUpperCase();
+  const msg =
+    `Warning: Permanently added '${knownHostsName(e.address, e.port)}' (${label}) to the list of known hosts ` +
+    `(${e.knownHosts}): ${e.name}, ${type} key ${fingerprint(blob)}`;
+  if (e.onHostKeyAdded) e.onHostKeyAdded(msg);
+  else process.stderr.write(`${msg}\n`);
+}
+
+const KEY_LABELS: Record<string, string> = {
+  'ssh-ed25519': 'ED25519',
+  'ssh-rsa': 'RSA',
+  'ecdsa-sha2-nistp256': 'ECDSA',
+  'ecdsa-sha2-nistp384': 'ECDSA',
+  'ecdsa-sha2-nistp521': 'ECDSA',
+  'ssh-dss': 'DSA',
+};
+
 /** Open one verified, authenticated node-ssh connection. Always rejects with ConnectionError. */
 async function open(host: string, e: Endpoint): Promise<Opened> {
   const cfg: Record<string, any> = {
@@ -230,8 +268,10 @@ async function open(host: string, e: Endpoint): Promise<Opened> {
   // non-undefined, non-false return is taken as "accept" -- returning a Promise accepts every key.
   let refusal: VerifyResult | undefined;
   cfg.hostVerifier = (key: Buffer): boolean => {
-    const res = verifyHostKey(e.knownHosts, e.address, e.port, Buffer.from(key), e.policy);
+    const blob = Buffer.from(key);
+    const res = verifyHostKey(e.knownHosts, e.address, e.port, blob, e.policy);
     if (!res.ok) refusal = res;
+    else if (res.added) announceAddedKey(e, blob);
     return res.ok;
   };
 
@@ -425,8 +465,8 @@ class SshConnection implements Connection {
             return;
           }
           channel = ch;
-          const out: Buffer[] = [];
-          const errOut: Buffer[] = [];
+          const out = new BoundedOutput();
+          const errOut = new BoundedOutput();
           let code: number | null = null;
           let signal: string | null = null;
           ch.on('error', () => {
@@ -444,8 +484,8 @@ class SshConnection implements Connection {
               if (this.main.state.down) {
                 settle(() => reject(this.lostError()));
               } else {
-                const stdout = Buffer.concat(out).toString('utf8');
-                let stderr = Buffer.concat(errOut).toString('utf8');
+                const stdout = out.toString();
+                let stderr = errOut.toString();
                 let rc = exitCode(code, signal);
                 if (rc === undefined) {
                   rc = 255;
@@ -541,6 +581,7 @@ export async function connectSsh(t: SshTarget): Promise<Connection> {
       policy: t.hostKeyPolicy,
       connectTimeoutMs,
       keepaliveIntervalMs,
+      onHostKeyAdded: t.onHostKeyAdded,
     });
     try {
       sock = await new Promise<any>((resolve, reject) => {
@@ -582,6 +623,7 @@ export async function connectSsh(t: SshTarget): Promise<Connection> {
       connectTimeoutMs,
       keepaliveIntervalMs,
       sock,
+      onHostKeyAdded: t.onHostKeyAdded,
     });
   } catch (err) {
     jump?.ssh.dispose();

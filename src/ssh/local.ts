@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../modules/contract.js';
 import { exitCode, sudoHint, withHint, wrapCommand } from './wrap.js';
+import { BoundedOutput } from './output.js';
 
 export interface LocalConnectionOptions {
   /** Name used in messages and as `host` (default `localhost`). */
@@ -30,23 +31,16 @@ export class LocalConnection implements Connection {
     if (this.closed) return Promise.reject(new ConnectionError(this.host, `connection to ${this.host} is closed`));
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     const become = (opts.become ?? this.become) && !isRoot;
-    let argv: string[];
-    let stdin: Buffer | undefined;
-    let sudo = false;
-    if (!become) {
-      argv = ['-c', command];
-      stdin = opts.stdin === undefined ? undefined : Buffer.from(opts.stdin as any);
-    } else {
-      let w;
-      try {
-        w = wrapCommand(command, { become: true, isRoot: false, becomePassword: this.becomePassword, stdin: opts.stdin });
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      argv = ['-c', w.command];
-      stdin = w.stdin;
-      sudo = w.sudo;
+    // the script goes on stdin behind a fixed bootstrap, never on an argv (see wrap.ts)
+    let w;
+    try {
+      w = wrapCommand(command, { become, isRoot: !become, becomePassword: this.becomePassword, stdin: opts.stdin });
+    } catch (err) {
+      return Promise.reject(err);
     }
+    const argv = ['-c', w.command];
+    const stdin = w.stdin;
+    const sudo = w.sudo;
     const timeoutMs = opts.timeoutMs;
     return new Promise<ExecResult>((resolve, reject) => {
       let child;
@@ -57,8 +51,8 @@ export class LocalConnection implements Connection {
         reject(new Error(`${this.host}: cannot run sh: ${err.message}`));
         return;
       }
-      const out: Buffer[] = [];
-      const errOut: Buffer[] = [];
+      const out = new BoundedOutput();
+      const errOut = new BoundedOutput();
       let timedOut = false;
       let timer: NodeJS.Timeout | undefined;
       child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -85,8 +79,8 @@ export class LocalConnection implements Connection {
         clearTimeout(timer);
         if (timedOut) return;
         const rc = exitCode(code, signal) ?? 255;
-        const stdout = Buffer.concat(out).toString('utf8');
-        let stderr = Buffer.concat(errOut).toString('utf8');
+        const stdout = out.toString();
+        let stderr = errOut.toString();
         if (sudo && rc !== 0) stderr = withHint(stderr, sudoHint(stderr, this.host, this.becomePassword !== undefined));
         resolve({ code: rc, stdout, stderr });
       });

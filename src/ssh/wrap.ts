@@ -1,6 +1,11 @@
 /**
- * Turning a POSIX sh command string into what is actually run on a host: `sh -c` (so the login
- * shell does not matter) and, with become, `sudo`. Shared by the SSH and the local connection.
+ * Turning a POSIX sh command string into what is actually run on a host. Shared by the SSH and the
+ * local connection.
+ *
+ * The script never appears on a command line: the remote login shell, sudo, `ps` and sudo's log
+ * only ever see a fixed bootstrap (`sh -c '…'` that reads a script of N bytes from its stdin and
+ * evaluates it). The script is sent on stdin, followed by the command's own stdin bytes, which the
+ * script then reads as its stdin (binary-safe: the bootstrap reads exactly N bytes).
  */
 import { constants as osConstants } from 'node:os';
 
@@ -27,15 +32,28 @@ export interface WrapOptions {
 }
 
 export interface Wrapped {
-  /** The command line to hand to the remote login shell (or to `sh -c` locally). */
+  /** The command line to hand to the remote login shell (or to `sh -c` locally): no script in it. */
   command: string;
-  /** What to write to the channel's stdin (then EOF). */
-  stdin?: Buffer;
+  /** What to write to the channel's stdin (then EOF): [password line], script, command's stdin. */
+  stdin: Buffer;
   /** True when the sudo path was taken. */
   sudo: boolean;
 }
 
-/** `sh -c '<cmd>'`, optionally guarded by the host's `timeout` utility. */
+/**
+ * The fixed bootstrap: read exactly `n` bytes (the script) from stdin, never more, so that nothing
+ * of the command's own stdin is consumed (`dd bs=n count=1 iflag=fullblock` reads at most n bytes
+ * and retries short pipe reads; without iflag support dd fails before reading and the fallback
+ * reads one byte per read), then evaluate them. `$(…; echo .)` keeps the script's trailing newlines.
+ */
+export function bootstrap(n: number): string {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`bootstrap: invalid script length ${n}`);
+  if (n === 0) return ':';
+  // one read of exactly n bytes where dd knows iflag=fullblock (GNU, busybox); else byte by byte
+  return `__pv_s=$( (dd bs=${n} count=1 iflag=fullblock 2>/dev/null || dd bs=1 count=${n} 2>/dev/null); echo .) || exit 125; __pv_s=\${__pv_s%.}; eval "$__pv_s"`;
+}
+
+/** `sh -c '<cmd>'`, optionally guarded by the host's `timeout` utility. `cmd` must hold no secret. */
 export function shCommand(cmd: string, timeoutMs?: number): string {
   if (timeoutMs === undefined || !(timeoutMs > 0)) return `sh -c ${shQuote(cmd)}`;
   const secs = String(Math.ceil(timeoutMs / 100) / 10);
@@ -45,47 +63,40 @@ export function shCommand(cmd: string, timeoutMs?: number): string {
   return `sh -c ${shQuote(guard)} sh ${shQuote(cmd)}`;
 }
 
-function toBuffer(s: string | Buffer | undefined): Buffer | undefined {
-  if (s === undefined) return undefined;
+function toBuffer(s: string | Buffer | undefined): Buffer {
+  if (s === undefined) return Buffer.alloc(0);
   return typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
 }
 
 /**
- * Wrap a command.
+ * Wrap a command. In every case the script travels on stdin behind a fixed bootstrap (see above).
  *
- *  - no become (or already root): `sh -c '<cmd>'`, stdin passed through.
- *  - become, no password: `sudo -n -- sh -c '<cmd>'`, stdin passed through.
- *  - become with password, no stdin: `sudo -S -p '' -- sh -c 'exec </dev/null; <cmd>'` and the
- *    password as the only stdin line. The command's stdin is /dev/null, so when sudo does not
- *    need the password (NOPASSWD, cached credentials) it can never leak into the command.
- *  - become with password and stdin: one channel whose stdin is `password\n` + payload. A login
- *    user shell reads the password line with the `read` builtin, stores the payload in a private
- *    mktemp file, pipes the password to `sudo -S` with the `printf` builtin (never on an argv),
- *    and the sudo'd shell redirects its stdin from the temp file and removes it at once (the
- *    login shell's EXIT trap removes it when sudo fails).
+ *  - no become (or already root): `sh -c '<bootstrap>'`; stdin: script + data.
+ *  - become, no password: `sudo -n -- sh -c '<bootstrap>'`; stdin: script + data.
+ *  - become with password: one channel whose stdin is `password\n` + script + data. A login-user
+ *    shell reads the password line with the `read` builtin, stores the rest in a private mktemp
+ *    file, pipes the password to `sudo -S` with the `printf` builtin (never on an argv), and the
+ *    sudo'd shell redirects its stdin from the temp file and removes it at once (the login shell's
+ *    EXIT trap removes it when sudo fails). So when sudo does not ask for the password (NOPASSWD,
+ *    cached credentials), the password can never reach the command.
  *
- * With `timeoutMs`, every `sh -c` above is guarded by the host's `timeout -s KILL` (see shCommand).
+ * With `timeoutMs`, the bootstrap is guarded by the host's `timeout -s KILL` (see shCommand).
  */
 export function wrapCommand(cmd: string, o: WrapOptions): Wrapped {
-  const stdin = toBuffer(o.stdin);
+  const script = Buffer.from(cmd, 'utf8');
+  const payload = Buffer.concat([script, toBuffer(o.stdin)]);
+  const boot = bootstrap(script.length);
   if (!o.become || o.isRoot) {
-    return { command: shCommand(cmd, o.timeoutMs), stdin, sudo: false };
+    return { command: shCommand(boot, o.timeoutMs), stdin: payload, sudo: false };
   }
   if (o.becomePassword === undefined) {
-    return { command: `sudo -n -- ${shCommand(cmd, o.timeoutMs)}`, stdin, sudo: true };
+    return { command: `sudo -n -- ${shCommand(boot, o.timeoutMs)}`, stdin: payload, sudo: true };
   }
   if (/[\r\n]/.test(o.becomePassword)) {
     throw new Error('the become password must not contain a newline');
   }
   const pwLine = Buffer.from(`${o.becomePassword}\n`, 'utf8');
-  if (stdin === undefined || stdin.length === 0) {
-    return {
-      command: `sudo -S -p '' -- sh -c ${shQuote(`exec </dev/null || exit 125\n${shCommand(cmd, o.timeoutMs)}`)}`,
-      stdin: pwLine,
-      sudo: true,
-    };
-  }
-  const inner = `exec <"$1" || exit 125\nrm -f "$1"\n${shCommand(cmd, o.timeoutMs)}`;
+  const inner = `exec <"$1" || exit 125\nrm -f "$1"\n${shCommand(boot, o.timeoutMs)}`;
   const outer = [
     'umask 077',
     't=$(mktemp) || exit 125',
@@ -94,7 +105,7 @@ export function wrapCommand(cmd: string, o: WrapOptions): Wrapped {
     'cat >"$t" || exit 125',
     `printf '%s\\n' "$p" | sudo -S -p '' -- sh -c ${shQuote(inner)} sh "$t"`,
   ].join('\n');
-  return { command: `sh -c ${shQuote(outer)}`, stdin: Buffer.concat([pwLine, stdin]), sudo: true };
+  return { command: `sh -c ${shQuote(outer)}`, stdin: Buffer.concat([pwLine, payload]), sudo: true };
 }
 
 /**

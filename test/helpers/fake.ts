@@ -67,6 +67,8 @@ export async function runPlaybook(opts: {
   dropAfter?: Record<string, number>;
   extraVars?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
+  /** -v / -vv: emit command events */
+  trace?: boolean;
   /** Interrupt the run (as Ctrl-C does) after this many task results. */
   interruptAfter?: number;
 }): Promise<Harness> {
@@ -105,7 +107,8 @@ export async function runPlaybook(opts: {
       }
     },
     masker,
-    secrets: new SecretStore(join(opts.dir, 'secrets.json'), masker, opts.env ?? {}),
+    traceCommands: opts.trace ?? false,
+    secrets: new SecretStore(join(opts.dir, 'secrets.json'), masker, opts.env ?? {}, { dryRun: opts.check ?? false }),
   });
   const report = await runner.run([playbook]);
   return { report, events, conns, connects };

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -101,7 +102,7 @@ describe('provision over SSH (local sshd)', { skip: (!isRoot || !sshdAvailable()
     assert.ok(existsSync(join(dir, 'remote', 'a', 'restarted')), 'handler ran');
     const all = JSON.stringify(check.report) + check.stderr + JSON.stringify(real.report) + real.stderr;
     assert.ok(!all.includes(SECRET), 'secret leaked into the output');
-    assert.match(check.stderr, /\+secret = \*{8}/, 'diff shown with the secret masked');
+    assert.match(check.stderr, /\+secret = «secret api_key»/, 'diff shown from the display render');
 
     const again = json(['-i', inv, pb], env);
     assert.equal(again.code, 0);
@@ -132,9 +133,23 @@ describe('provision over SSH (local sshd)', { skip: (!isRoot || !sshdAvailable()
     assert.equal(refused.report.recap.fresh.unreachable, true);
     assert.match(refused.report.recap.fresh.error!, /known_hosts|kh-empty/);
     assert.ok(!refused.stderr.includes('    at '), 'no stack trace');
-    const ok = cli(['-i', inv2, join(dir, 'noop.yml'), '--accept-new-host-keys']);
-    assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+    const ok = json(['-i', inv2, join(dir, 'noop.yml'), '--accept-new-host-keys']);
+    assert.equal(ok.code, 0, ok.stderr);
     assert.match(readFileSync(kh, 'utf8'), /ssh-ed25519/);
+    // what was accepted is said on stderr, as OpenSSH does, with the fingerprint (stdout is the JSON)
+    const fp = `SHA256:${createHash('sha256').update(Buffer.from(h.knownHostsLine.split(' ')[2], 'base64')).digest('base64').replace(/=+$/, '')}`;
+    assert.ok(ok.stderr.includes(`Warning: Permanently added '[127.0.0.1]:${h.port}' (ED25519) to the list of known hosts`), ok.stderr);
+    assert.ok(ok.stderr.includes(fp), `fingerprint ${fp} not in: ${ok.stderr}`);
+    // inventory setting host_key_policy: accept-new, without the flag: same notice
+    const kh2 = join(dir, 'kh-empty2');
+    const inv4 = join(dir, 'inv-newkey2.yml');
+    writeFileSync(inv4, `defaults: { key: ${h.clientKey}, known_hosts: kh-empty2, host_key_policy: accept-new }\nhosts:\n  fresh2: { address: 127.0.0.1, port: ${h.port} }\n`);
+    const ok2 = json(['-i', inv4, join(dir, 'noop.yml')]);
+    assert.equal(ok2.code, 0, ok2.stderr);
+    assert.match(readFileSync(kh2, 'utf8'), /ssh-ed25519/);
+    assert.ok(ok2.stderr.includes(`(ED25519) to the list of known hosts`) && ok2.stderr.includes(fp), ok2.stderr);
+    const quiet = json(['-i', inv4, join(dir, 'noop.yml')]);
+    assert.ok(!quiet.stderr.includes('Permanently added'), 'said only once, when added');
     const strictAgain = cli(['-i', inv2, join(dir, 'noop.yml')]);
     assert.equal(strictAgain.code, 0, 'the recorded key is now known');
   });

@@ -181,7 +181,7 @@ describe('runner', () => {
     assert.equal(readFileSync(join(dir, 'secret.conf'), 'utf8'), 'password=hunter2-very-secret\n');
     const json = JSON.stringify(report) + JSON.stringify(events);
     assert.ok(!json.includes('hunter2-very-secret'), 'secret leaked into output');
-    assert.match(report.tasks[0].changes[0].diff!, /\+password=\*{8}/);
+    assert.match(report.tasks[0].changes[0].diff!, /\+password=«secret db_pw»/);
     assert.match(report.tasks[1].error!, /pw is \*{8}/);
   });
 

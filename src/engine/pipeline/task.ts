@@ -13,6 +13,7 @@ import { maybe, unknownEverything, type HostPrediction, type Prediction } from '
 import { gatherFacts } from './facts.js';
 import { applyPlan } from './apply.js';
 import { remainingChanges } from './verify.js';
+import { prepareShown, redactOutcome, renderForDisplay, renderShownItems, type DisplayRender } from '../display.js';
 import { ConnectionError, TaskError, Unknown, type CheckModule, type Connection, type Effect, type Module, type ModuleContext, type StateModule } from '../../modules/contract.js';
 
 export interface Outcome {
@@ -33,7 +34,7 @@ export interface TaskEnv {
    * The connection a task runs on (its host, localhost or a delegate), traced, and the name
    * of the host whose resources it reads and changes.
    */
-  connectionFor(task: Task): Promise<{ conn: Connection; target: string; toController: boolean }>;
+  connectionFor(task: Task, redact?: (s: string) => string): Promise<{ conn: Connection; target: string; toController: boolean }>;
   /** Check mode: whether the delegate `target` may change under this task (another host of the running play). */
   racing(target: string): boolean;
   /** The task's own host. */
@@ -49,12 +50,16 @@ const none = (status: TaskStatus, error?: string): Outcome => ({ status, error, 
 export async function executeTask(env: TaskEnv, play: Play, task: Task, become0: boolean | undefined, scope: Scope, notes: string[]): Promise<Outcome> {
   const mod = env.modules.get(task.module)!;
   let footprint: (() => void) | undefined;
+  let display: DisplayRender | undefined;
   try {
     if (task.when !== undefined && !scope.condition(task.when)) {
       notes.push(`condition is false: ${String(task.when)}`);
       return none('skipped');
     }
     const rendered = scope.render(task.args);
+    // rendered again with a placeholder per secret: what may be shown (display.ts)
+    display = renderForDisplay(scope, task.args, rendered);
+    const redact = display.redactor.redact;
     const parsed = mod.schema.safeParse(rendered);
     if (!parsed.success) {
       throw new TaskError(
@@ -62,7 +67,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
           parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message.replace(/^Invalid input: /, '')}`).join('; '),
       );
     }
-    const { conn, target, toController } = await env.connectionFor(task);
+    const { conn, target, toController } = await env.connectionFor(task, redact);
     // the play's `become` is about the managed hosts, not the controller
     const become = task.become ?? (toController ? false : (become0 ?? false));
     const ctx: ModuleContext = {
@@ -73,7 +78,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
       root: env.root,
       playbookDir: dirname(play.file),
       mask: env.masker.mask,
-      note: (s) => notes.push(s),
+      note: (s) => notes.push(redact(s)),
       render: (source, filename) => scope.template(source, filename),
     };
     const predicted = env.prediction?.host(target);
@@ -81,8 +86,8 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
     if (predicted && env.racing(target)) {
       throw new Unknown(`delegated to ${target}, which runs this play at the same time: the order of its tasks and this one is not determined`);
     }
-    if (mod.type === 'check') return { changes: [], ...(await runCheck(env, mod, parsed.data, conn, ctx)) };
-    return await runState(env, mod, parsed.data, conn, ctx, become, predicted);
+    if (mod.type === 'check') return redactOutcome({ changes: [], ...(await runCheck(env, mod, parsed.data, conn, ctx)) }, display.redactor);
+    return redactOutcome(await runState(env, mod, parsed.data, conn, ctx, become, predicted, display), display.redactor);
   } catch (e) {
     const outcome = classify(env, e, task);
     // check mode: a state task whose outcome is unknown may have changed what it manages;
@@ -91,7 +96,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
       if (footprint) footprint();
       else env.prediction.host(task.delegateTo ?? env.self).record([unknownEverything(`'${task.name}' (unknown in check mode) may have changed anything here`)]);
     }
-    return { ...outcome, changes: [], registerData: {} };
+    return redactOutcome({ ...outcome, changes: [], registerData: {} }, display?.redactor);
   }
 }
 
@@ -125,7 +130,7 @@ export async function executeLoop(
   play: Play,
   task: Task,
   become: boolean | undefined,
-  scopeFor: (extra?: Record<string, unknown>) => Scope,
+  scopeFor: (extra?: Record<string, unknown>, shownExtra?: Record<string, unknown>) => Scope,
   notes: string[],
   stopped: () => boolean,
 ): Promise<Outcome> {
@@ -139,10 +144,13 @@ export async function executeLoop(
   const results: Record<string, unknown>[] = [];
   const changes: ChangeReport[] = [];
   const statuses: TaskStatus[] = [];
-  for (const item of items) {
-    const label = typeof item === 'string' || typeof item === 'number' ? String(item) : JSON.stringify(item);
+  // the items as they may be shown: a loop over secrets has placeholders in display renders
+  const shownItems = renderShownItems(scopeFor(), task.loop, items);
+  for (const [i, item] of items.entries()) {
+    const shownItem = shownItems[i];
+    const label = typeof shownItem === 'string' || typeof shownItem === 'number' ? String(shownItem) : JSON.stringify(shownItem);
     const itemNotes: string[] = [];
-    const o = await executeTask(env, play, task, become, scopeFor({ item }), itemNotes);
+    const o = await executeTask(env, play, task, become, scopeFor({ item }, { item: shownItem }), itemNotes);
     statuses.push(o.status);
     changes.push(...o.changes.map((c) => ({ ...c, summary: `[${label}] ${c.summary}` })));
     itemNotes.forEach((n) => notes.push(`[${label}] ${n}`));
@@ -196,8 +204,10 @@ async function runState(
   ctx: ModuleContext,
   become: boolean,
   predicted: HostPrediction | undefined,
+  display?: DisplayRender,
 ): Promise<Outcome> {
   const args = mod.prepare ? await mod.prepare(args0, ctx) : args0;
+  ctx.shown = await prepareShown(mod, display, ctx);
   const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted });
   const changes = mod.plan(args, facts, ctx);
   const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));

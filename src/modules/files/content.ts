@@ -4,11 +4,11 @@
  * write it atomically (temp file in the same directory, optional validate, chmod/chown, mv).
  */
 import { createHash } from 'node:crypto';
-import { createTwoFilesPatch } from 'diff';
+import { displayDiff } from './diff.js';
 import { sq } from '../../engine/shell.js';
 import type { Change, Command, ModuleContext } from '../contract.js';
 import { TaskError, type Effect } from '../contract.js';
-import { normMode, notPermitted, type FileFact, type IdentityFact } from './facts.js';
+import { MAX_CONTENT, normMode, notPermitted, type FileFact, type IdentityFact } from './facts.js';
 import { namesOf, normPath, pathBecomes, unknownTree } from './effects.js';
 import { maybe } from '../../engine/prediction.js';
 import { unitFileWritten } from '../services/facts.js';
@@ -29,23 +29,32 @@ function isText(buf: Buffer): boolean {
   return !buf.subarray(0, 8000).includes(0);
 }
 
-export function unifiedDiff(path: string, before: Buffer | undefined, after: Buffer, mask: (s: string) => string): string {
+/**
+ * The diff shown for a content change. `shown` is the display render of the new content (see
+ * ModuleContext.shown): undefined when the module was given none (shown as is, masked), null when
+ * the display render failed (nothing of the content is shown).
+ */
+export function unifiedDiff(path: string, before: Buffer | undefined, after: Buffer, mask: (s: string) => string, shown?: Buffer | null): string {
   if ((before && !isText(before)) || !isText(after)) return `Binary file ${path} differs\n`;
-  const patch = createTwoFilesPatch(
-    before ? path : '/dev/null',
+  return displayDiff({
     path,
-    before ? before.toString('utf8') : '',
-    after.toString('utf8'),
-    before ? 'before' : '',
-    'after',
-    { context: 3 },
-  );
-  // drop the "=====" header line createTwoFilesPatch emits
-  return mask(patch.replace(/^Index: .*\n/m, '').replace(/^=+\n/m, ''));
+    before: before?.toString('utf8'),
+    after: after.toString('utf8'),
+    shown: shown === undefined || shown === null ? shown : shown.toString('utf8'),
+    mask,
+  });
+}
+
+/** The display version of prepared bytes (`_bytes`) the engine handed over in ctx.shown. */
+export function shownBytes(ctx: ModuleContext): Buffer | null | undefined {
+  if (ctx.shown === undefined) return undefined;
+  if (ctx.shown === null) return null;
+  const b = (ctx.shown as { _bytes?: unknown })._bytes;
+  return Buffer.isBuffer(b) ? b : null;
 }
 
 /** Plan the changes that make `fact` hold exactly `content` with the given attributes. */
-export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, ctx: Pick<ModuleContext, 'mask'>): Change[] {
+export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, ctx: Pick<ModuleContext, 'mask'>, shown?: Buffer | null): Change[] {
   const dest = args.dest;
   const mode = normMode(args.mode);
   if (fact.type === 'directory') throw new TaskError(`${dest} is a directory; give the full path of the file`);
@@ -58,7 +67,7 @@ export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, 
   const changes: Change[] = [];
   if (!exists || fact.sha256 !== want || fact.type !== 'file') {
     const before = exists && fact.content !== undefined ? Buffer.from(fact.content, 'base64') : undefined;
-    const diff = exists && before === undefined ? `(${dest}: previous content too large to diff)\n` : unifiedDiff(dest, before, content, ctx.mask);
+    const diff = exists && before === undefined ? `(${dest}: previous content too large to diff)\n` : unifiedDiff(dest, before, content, ctx.mask, shown);
     changes.push({
       action: exists ? 'update' : 'create',
       target: dest,
@@ -127,7 +136,8 @@ export function predictContent(args: ContentArgs, content: Buffer, fact: FileFac
       group: args.group ?? (existed ? before.group : who.group),
       size: content.length,
       sha256: sha256(content),
-      content: content.toString('base64'),
+      // like the fact reader: no content above MAX_CONTENT (a later diff says so instead)
+      ...(content.length <= MAX_CONTENT ? { content: content.toString('base64') } : {}),
     })),
     ...unitFileWritten(args.dest, content),
   ];

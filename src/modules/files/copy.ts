@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { fact, TaskError, type StateModule } from '../contract.js';
 import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
-import { contentFootprint, permitted, planContent, predictContent } from './content.js';
+import { contentFootprint, permitted, planContent, predictContent, shownBytes } from './content.js';
 
 export const fileAttrs = {
   // A number is refused: YAML reads an unquoted 0640 as the decimal 640.
@@ -49,7 +49,7 @@ export const copy: StateModule<Args, { file: FileFact; who: IdentityFact } & Acc
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
   plan: (args, facts, ctx) => {
     requireAccounts(facts, args.owner, args.group);
-    return permitted(facts.file, facts.who, planContent(args, args._bytes!, facts.file, ctx));
+    return permitted(facts.file, facts.who, planContent(args, args._bytes!, facts.file, ctx, shownBytes(ctx)));
   },
   predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
   footprint: (args) => contentFootprint(args.dest),

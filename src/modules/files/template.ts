@@ -4,7 +4,7 @@ import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts
 import { fact, TaskError, type StateModule } from '../contract.js';
 import { decodeUtf8 } from '../../load/yaml.js';
 import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
-import { contentFootprint, permitted, planContent, predictContent } from './content.js';
+import { contentFootprint, permitted, planContent, predictContent, shownBytes } from './content.js';
 import { fileAttrs, readLocal } from './copy.js';
 
 const schema = z
@@ -36,7 +36,7 @@ export const template: StateModule<Args, { file: FileFact; who: IdentityFact } &
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
   plan: (args, facts, ctx) => {
     requireAccounts(facts, args.owner, args.group);
-    return permitted(facts.file, facts.who, planContent(args, args._bytes!, facts.file, ctx));
+    return permitted(facts.file, facts.who, planContent(args, args._bytes!, facts.file, ctx, shownBytes(ctx)));
   },
   predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
   footprint: (args) => contentFootprint(args.dest),

@@ -318,7 +318,7 @@ export const mysqlReplicationFact: FactKind<MysqlReplicationParams, MysqlReplica
         `  __myd=$(${client} ${sqlArg('SELECT @@datadir')} </dev/null 2>/dev/null)`,
         '  __myf="${__myd%/}/master.info"',
         '  if [ -n "$__myd" ] && [ -r "$__myf" ] && command -v sha256sum >/dev/null 2>&1; then',
-        `    printf '#mysql:pwdigest %s\\n' "$( { printf '%s' ${sq(p.salt)}; sed -n 6p "$__myf" | tr -d '\\n'; } | sha256sum | cut -d' ' -f1)"`,
+        `    __mysalt=${sq(p.salt)}; printf '#mysql:pwdigest %s\\n' "$( { printf '%s' "$__mysalt"; sed -n 6p "$__myf" | tr -d '\\n'; } | sha256sum | cut -d' ' -f1)"`,
         '  fi',
       ].join('\n'),
     );
