@@ -186,7 +186,11 @@ function classify(env: TaskEnv, e: unknown, task: Task): { status: TaskStatus; e
 
 async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Connection, ctx: ModuleContext): Promise<Omit<Outcome, 'changes'>> {
   if (env.prediction) {
-    if (mod.writes?.(args)) return { status: 'unknown', error: 'not run in check mode: this check writes', registerData: {} };
+    if (mod.writes?.(args)) {
+      // what it writes (through an app, into a database) is not modelled: later checks cannot be run for real
+      env.prediction.host(ctx.host).record([unknownEverything(`a check that writes ('${ctx.host}') runs in the real run only`)]);
+      return { status: 'unknown', error: 'not run in check mode: this check writes', registerData: {} };
+    }
     // A check reads whatever it reads, on any host (through a load balancer, say): it can be run
     // for real only while nothing anywhere is predicted to change.
     if (env.prediction.changed) return { status: 'unknown', error: 'not run in check mode: earlier tasks are predicted to change the hosts', registerData: {} };

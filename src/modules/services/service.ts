@@ -106,8 +106,9 @@ function databaseServerStarts(name: string, fresh: boolean): Effect {
   return {
     touches: (k) => k.startsWith('mysql_'),
     apply: (before) => {
-      const f = before as { server: string };
-      if (f.server === 'ok') return before;
+      const f = before as { server: string; freshServer?: boolean };
+      // running now, or already predicted to start fresh: a (re)start keeps its data
+      if (f.server === 'ok' || f.freshServer) return before;
       // a freshly installed server starts empty; a stopped one has data nobody has read
       return fresh ? { ...f, freshServer: true } : new UnknownFact(`${name} is started by an earlier task; its databases and accounts are known only then`);
     },
