@@ -84,7 +84,7 @@ export const haproxyBackendServer: StateModule<Args, Facts> = {
     const waitUp = a.wait_up ? waitLoop(a, UP_TEST, 'not UP') : undefined;
     if (f.admin !== a.state) {
       const wait = waitDrained ?? waitUp;
-      const then = waitDrained ? `, then wait for its ${f.sessions} current session(s) to end` : waitUp ? ', then wait until its health check is UP' : '';
+      const then = waitDrained ? `, then wait until it has no session (now ${f.sessions})` : waitUp ? ', then wait until its health check is UP' : '';
       changes.push({
         action: a.state,
         target,

@@ -93,7 +93,7 @@ describe('haproxy_backend_server: plan', () => {
     const changes = plan({ state: 'drain', wait_drained: true, timeout: 30 }, { ...up, sessions: 2 });
     assert.deepEqual(
       changes.map((c) => [c.action, c.target, c.summary, c.oneShot ?? false]),
-      [['drain', 'foobar_web/web-01', 'foobar_web/web-01: ready -> drain, then wait for its 2 current session(s) to end (30 s at most)', false]],
+      [['drain', 'foobar_web/web-01', 'foobar_web/web-01: ready -> drain, then wait until it has no session (now 2) (30 s at most)', false]],
     );
     const [set, wait] = cmds(changes);
     assert.match(set, /^out=\$\(printf '%s\\n' 'set server foobar_web\/web-01 state drain' \| socat -t 5 stdio '?unix-connect:\/run\/haproxy\/admin.sock'?\)/);
