@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { computeBatches, describeStop, serialSize, stopReason } from '../../src/engine/batches.js';
 import { runPlaybook, tmp } from '../helpers/fake.js';
 import { loadPlaybook } from '../../src/load/playbook.js';
 import { builtinModules } from '../../src/modules/index.js';
-import { writeFileSync } from 'node:fs';
 
 const hosts = (n: number) => Array.from({ length: n }, (_, i) => `h${i + 1}`);
 
@@ -154,5 +153,28 @@ describe('runner: serial plays', () => {
     const unreachable = await runPlaybook({ inventory: inventory(dir), playbook: play(''), dir, unreachable: ['h3', 'h4'] });
     assert.equal(unreachable.report.stopped?.batch, 2);
     assert.match(unreachable.report.stopped!.reason, /every host of the batch failed \(2 of 2\)/);
+  });
+});
+
+describe('runner: delegate_to as a template', () => {
+  it('a loop over hosts delegates each item to that host', async () => {
+    const dir = tmp();
+    const playbook = `
+- name: Needs h3 and h4 in the run
+  hosts: h3,h4
+  tasks:
+    - name: noop
+      command: { cmd: "true" }
+- name: Rolling
+  hosts: h1
+  tasks:
+    - name: on each load balancer
+      loop: [h3, h4]
+      delegate_to: "{{ item }}"
+      command: { cmd: "echo \\"for {{ host.name }} on $FAKE_HOST\\" >> ${join(dir, 'delegated.log')}" }
+`;
+    const { report } = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.equal(report.tasks.find((t) => t.task === 'on each load balancer')?.status, 'changed');
+    assert.deepEqual(readFileSync(join(dir, 'delegated.log'), 'utf8').trim().split('\n'), ['for h1 on h3', 'for h1 on h4']);
   });
 });
