@@ -241,6 +241,15 @@ describe('rolling deploys and backups on fresh test hosts (lb-01, web-01, web-02
     assert.equal(ssh(addr['web-02'], `zcat ${b}foobar.sql.gz | grep -o '${token}-[0-9]' | sort -u | wc -l`).trim(), '5');
     assert.match(ssh(addr['web-02'], `curl -fsS http://127.0.0.1:9100/metrics | grep '^foobar_backup_last_success_timestamp_seconds'`), /^foobar_backup_last_success_timestamp_seconds \d/);
 
+    // Prometheus (on lb-01) has the backup's age as a metric, minutes at most
+    let age = NaN;
+    for (let i = 0; i < 30 && !(age >= 0); i++) {
+      const q = JSON.parse(ssh(addr['lb-01'], "curl -fsS 'http://127.0.0.1:9090/api/v1/query?query=foobar:backup_age_seconds'")) as { data: { result: { value: [number, string] }[] } };
+      age = Number(q.data.result[0]?.value[1]);
+      if (!(age >= 0)) await new Promise((r) => setTimeout(r, 2000));
+    }
+    assert.ok(age >= 0 && age < 600, `foobar:backup_age_seconds = ${age}`);
+
     // the drill, alone: restores into a scratch database, compares, drops it; replication untouched
     const binlogBefore = ssh(addr['web-02'], "mysql -N -B -e 'SELECT @@gtid_binlog_pos'").trim();
     const drill = await runJson(['--inventory', 'testbed', 'playbooks/backup-drill.yml']);
