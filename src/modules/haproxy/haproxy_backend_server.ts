@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
-import { factEffects } from '../../engine/prediction.js';
+import { factEffects, unknownUnder } from '../../engine/prediction.js';
 import { fact, TaskError, Unknown, type Change, type StateModule } from '../contract.js';
 import { ADMIN_SOCKET, apiCommand, serverFact, type ServerFact } from './facts.js';
 
@@ -98,6 +98,10 @@ export const haproxyBackendServer: StateModule<Args, Facts> = {
       changes.push({ action: 'wait', target, summary: `${target}: wait until its health check is UP (now ${why || 'DOWN'}; ${a.timeout} s at most)`, oneShot: true, commands: [{ cmd: waitUp, display: `wait for ${target} to be UP` }] });
     }
     return changes;
+  },
+  // Check mode, outcome unknown: this server's runtime state becomes unknown for later tasks.
+  footprint(a) {
+    return [unknownUnder(serverFact.key({ socket: a.socket, backend: a.backend, server: a.server }), `${a.backend}/${a.server} is managed by a task whose outcome is unknown in check mode`)];
   },
   // Check mode: the state is set exactly; the waits are assumed to succeed (they fail the task otherwise).
   predict(a, { server: f }, changes, ctx) {

@@ -142,5 +142,9 @@ describe('haproxy_backend_server: plan', () => {
     const args = parse(mod, { backend: 'foobar_web', server: 'web-01', state: 'drain' });
     assert.equal(predictedFacts(mod, args, { server: up }, ctx).server.admin, 'drain');
     assert.deepEqual(mod.predict!(args, { server: drained }, [], ctx), [], 'no change, no effect');
+    // outcome unknown: this server's state is unknown afterwards, nothing else
+    const [fp] = mod.footprint!(args, ctx);
+    assert.equal(fp.touches('haproxy_server:/run/haproxy/admin.sock:foobar_web/web-01'), true);
+    assert.equal(fp.touches('haproxy_server:/run/haproxy/admin.sock:foobar_web/web-02'), false);
   });
 });
