@@ -11,6 +11,7 @@
 // Settings come from the environment (systemd EnvironmentFile /etc/foobar/app.env):
 //   APP_HOST, APP_PORT          where to listen (127.0.0.1:3000: only Nginx talks to us)
 //   SERVED_BY                   this web server's inventory name (web-01, ...)
+//   APP_VERSION                 the release (app_version), reported by / and /health
 //   SITE_DOMAIN                 www.foobar.com
 //   DB_NAME, DB_USER, DB_PASSWORD
 //   DB_WRITE_HOST, DB_WRITE_PORT  the PRIMARY: every write goes there
@@ -18,8 +19,8 @@
 //   DB_ROLE                     primary | replica (role of the local database server)
 //
 // Endpoints:
-//   GET  /                      small HTML page "www.foobar.com served by <host>"
-//   GET  /health                200 {"status":"ok","db":"ok","role":..} if SELECT 1 works on
+//   GET  /                      small HTML page "www.foobar.com served by <host>" (+ version)
+//   GET  /health                200 {"status":"ok","db":"ok","role":..,"version":..} if SELECT 1 works on
 //                               the local (read) database, else 503 (used by HAProxy)
 //   POST /api/messages          text body or JSON {"body": "..."}: INSERT on the primary,
 //                               201 {"id":..,"served_by":..}
@@ -49,6 +50,7 @@ const config = {
   listenHost: env('APP_HOST', '127.0.0.1'),
   listenPort: Number(env('APP_PORT', '3000')),
   servedBy: env('SERVED_BY', require('os').hostname()),
+  version: env('APP_VERSION', 'unknown'),
   domain: env('SITE_DOMAIN', 'www.foobar.com'),
   role: env('DB_ROLE', 'primary'),
   db: {
@@ -178,6 +180,7 @@ function home(req, res) {
 <h1>${domain} served by ${host}</h1>
 <p>Load balanced by HAProxy, static files by Nginx, this page by Node.js on ${host}
 (local database: ${escapeHtml(config.role)}).</p>
+<p>Version ${escapeHtml(config.version)}</p>
 </body>
 </html>
 `;
@@ -185,7 +188,7 @@ function home(req, res) {
 }
 
 async function health(req, res) {
-  const base = { role: config.role, served_by: config.servedBy };
+  const base = { role: config.role, served_by: config.servedBy, version: config.version };
   try {
     await query(readPool, 'SELECT 1 AS ok', [], { timeout: HEALTH_TIMEOUT_MS, retry: true });
     sendJson(res, 200, { status: 'ok', db: 'ok', ...base });

@@ -8,6 +8,7 @@ import ora, { type Ora } from 'ora';
 import pc from 'picocolors';
 import type { Emit, RunEvent } from '../engine/events.js';
 import type { RunReport, TaskReport } from '../engine/report.js';
+import { describeStop } from '../engine/batches.js';
 
 export interface ReporterOptions {
   json: boolean;
@@ -68,6 +69,7 @@ export function formatRecap(report: RunReport): string {
     ];
     lines.push(`${pc.bold(host.padEnd(10))} ${parts.join('  ')}${r.unreachable && r.error ? `\n${' '.repeat(11)}${pc.red(r.error)}` : ''}`);
   }
+  if (report.stopped) lines.push(pc.red(`STOPPED: ${describeStop(report.stopped)}`));
   const changed = Object.values(report.recap).reduce((n, r) => n + r.changed, 0);
   const failed = Object.values(report.recap).some((r) => r.failed > 0 || r.unreachable);
   const summary = report.interrupted
@@ -103,7 +105,7 @@ export function createReporter(o: ReporterOptions): Emit {
         if (live) spinner = ora({ stream: o.stream, text: 'connecting' }).start();
         break;
       case 'play-start':
-        print(pc.bold(pc.blue(`\nPLAY ${e.play}`)) + pc.dim(` [${e.hosts.join(', ') || 'no hosts'}]`));
+        print(pc.bold(pc.blue(`\nPLAY ${e.play}`)) + pc.dim(`${e.batch ? ` (batch ${e.batch})` : ''} [${e.hosts.join(', ') || 'no hosts'}]`));
         break;
       case 'host-connecting':
         current.set(e.host, 'connecting');

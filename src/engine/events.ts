@@ -3,7 +3,7 @@ import type { RunReport, TaskReport } from './report.js';
 
 export type RunEvent =
   | { type: 'run-start'; check: boolean; playbooks: string[]; inventory: string; hosts: string[] }
-  | { type: 'play-start'; play: string; hosts: string[] }
+  | { type: 'play-start'; play: string; hosts: string[]; batch?: string }
   | { type: 'host-connecting'; host: string }
   | { type: 'host-connected'; host: string; ms: number }
   | { type: 'host-unreachable'; host: string; error: string }

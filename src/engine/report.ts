@@ -50,5 +50,9 @@ export const runReport = z.object({
   tasks: z.array(taskReport),
   /** The run was interrupted (Ctrl-C): tasks after the ones listed did not run. */
   interrupted: z.boolean().optional(),
+  /** A `serial:` play stopped the run after a batch (max_fail_percentage, or the whole batch failed). */
+  stopped: z
+    .object({ play: z.string(), batch: z.number(), batches: z.number(), hosts: z.array(z.string()), failed: z.array(z.string()), reason: z.string(), notRun: z.array(z.string()) })
+    .optional(),
 });
 export type RunReport = z.infer<typeof runReport>;

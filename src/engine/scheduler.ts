@@ -15,6 +15,7 @@ import { Prediction } from './prediction.js';
 import { taskScope } from './scope.js';
 import { tracedConnection } from './trace.js';
 import { pairScopes } from './display.js';
+import { runInBatches, type BatchStop } from './batches.js';
 import type { Inventory, InventoryHost } from '../load/inventory.js';
 import { selectHosts } from '../load/inventory.js';
 import type { Play, Playbook, Task } from '../load/playbook.js';
@@ -71,6 +72,7 @@ export class Runner {
   private localConn?: Connection;
   private interrupted = false;
   private readonly prediction?: Prediction;
+  private stopped?: BatchStop;
 
   constructor(
     private readonly inventory: Inventory,
@@ -108,19 +110,27 @@ export class Runner {
     try {
       for (const pb of playbooks) {
         for (const play of pb.plays) {
-          if (this.interrupted) break;
+          if (this.interrupted || this.stopped) break;
           const hosts = selectHosts(this.inventory, play.hosts).filter((h) => this.hosts.has(h));
           const active = hosts.filter((h) => !this.hosts.get(h)!.failed && !this.hosts.get(h)!.unreachable);
-          this.emit({ type: 'play-start', play: play.name, hosts: active });
-          for (const h of active) {
-            const st = this.hosts.get(h)!;
-            st.playing = st.inPlay = true;
-            st.playStartEffects = this.prediction?.host(h).size ?? 0;
-          }
-          await Promise.all(active.map((h) => limit(() => this.runPlayOnHost(play, this.hosts.get(h)!))));
-          for (const h of active) this.hosts.get(h)!.playing = false;
-          this.emit({ type: 'play-end', play: play.name });
+          // serial: each batch runs the whole play; a batch can stop the run (engine/batches.ts).
+          this.stopped = await runInBatches(play, active, {
+            interrupted: () => this.interrupted,
+            failed: (h) => this.hosts.get(h)!.failed || !!this.hosts.get(h)!.unreachable,
+            run: async (batch, label) => {
+              this.emit({ type: 'play-start', play: play.name, hosts: batch, ...(label ? { batch: label } : {}) });
+              for (const h of batch) {
+                const st = this.hosts.get(h)!;
+                st.playing = st.inPlay = true;
+                st.playStartEffects = this.prediction?.host(h).size ?? 0;
+              }
+              await Promise.all(batch.map((h) => limit(() => this.runPlayOnHost(play, this.hosts.get(h)!))));
+              for (const h of batch) this.hosts.get(h)!.playing = false;
+              this.emit({ type: 'play-end', play: play.name });
+            },
+          });
         }
+        if (this.stopped) break;
       }
     } finally {
       await Promise.all([...this.hosts.values()].map((h) => h.conn?.close().catch(() => undefined)));
@@ -134,6 +144,7 @@ export class Runner {
       recap,
       tasks: this.tasks,
       ...(this.interrupted ? { interrupted: true } : {}),
+      ...(this.stopped ? { stopped: this.stopped } : {}),
     });
     this.emit({ type: 'run-end', report });
     return report;

@@ -48,6 +48,9 @@ export interface Play {
   tags: string[];
   tasks: Task[];
   handlers: Task[];
+  /** `serial:` batch sizes (numbers or "N%"; the last repeats) and `max_fail_percentage` (engine/batches.ts). */
+  serial?: (number | string)[];
+  maxFailPercentage?: number;
   where: string;
   file: string;
 }
@@ -77,6 +80,7 @@ const taskMeta = z.object({
   loop: z.union([z.array(z.unknown()), z.string().regex(/\{\{[\s\S]*\}\}/, "a list, or a '{{ expression }}' giving one")]).optional(),
 });
 
+const serialValue = z.union([z.number().int().min(0), z.string().regex(/^\d+%?$/, 'a number of hosts, or a percentage such as "30%"').transform((v) => (v.endsWith('%') ? v : Number(v)))]);
 const playSchema = z
   .object({
     name: z.string().min(1).optional(),
@@ -94,6 +98,8 @@ const playSchema = z
     tags: stringList.optional(),
     tasks: z.array(z.unknown()).optional(),
     handlers: z.array(z.unknown()).optional(),
+    serial: z.union([serialValue, z.array(serialValue).min(1)]).optional(),
+    max_fail_percentage: z.number().min(0).max(100).optional(),
   })
   .strict();
 
@@ -215,7 +221,10 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, ctx: Ctx): Play {
     });
   }
   if (errors.length) throw new ConfigError(errors.join('\n'));
-  return { name: p.name ?? `hosts: ${hosts}`, hosts, become: p.become, defaults, vars, tags, tasks, handlers, where: where(src, [i]), file: src.file };
+  return { name: p.name ?? `hosts: ${hosts}`, hosts, become: p.become, defaults, vars, tags, tasks, handlers,
+    ...(p.serial !== undefined ? { serial: Array.isArray(p.serial) ? p.serial : [p.serial] } : {}),
+    ...(p.max_fail_percentage !== undefined ? { maxFailPercentage: p.max_fail_percentage } : {}),
+    where: where(src, [i]), file: src.file };
 }
 
 function loadTask(src: YamlSource, raw: unknown, path: Path, ctx: Ctx, playTags: string[], errors: string[]): Task {

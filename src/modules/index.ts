@@ -2,6 +2,7 @@
 import type { Module } from './contract.js';
 import { apt } from './packages/apt.js';
 import { assertModule } from './checks/assert.js';
+import { haproxyBackendServer } from './haproxy/haproxy_backend_server.js';
 import { httpCheck } from './checks/http_check.js';
 import { waitFor } from './checks/wait_for.js';
 import { command, shell } from './commands/command.js';
@@ -16,6 +17,6 @@ import { group } from './users/group.js';
 import { user } from './users/user.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer];
   return new Map(list.map((m) => [m.name, m]));
 }

@@ -5,7 +5,7 @@
  * Errors become the task's outcome here (classify); nothing a task does can throw past it.
  */
 import { dirname } from 'node:path';
-import { ExpressionError, Scope, UndefinedVariable, UnknownValue } from '../expr.js';
+import { ExpressionError, hasTemplate, Scope, UndefinedVariable, UnknownValue } from '../expr.js';
 import type { Task, Play } from '../../load/playbook.js';
 import type { ChangeReport, TaskStatus } from '../report.js';
 import type { Masker } from '../secrets.js';
@@ -56,6 +56,8 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
       notes.push(`condition is false: ${String(task.when)}`);
       return none('skipped');
     }
+    // delegate_to may be a template (e.g. "{{ item }}" in a loop over groups.loadbalancers)
+    if (hasTemplate(task.delegateTo)) task = { ...task, delegateTo: String(scope.render(task.delegateTo)) };
     const rendered = scope.render(task.args);
     // rendered again with a placeholder per secret: what may be shown (display.ts)
     display = renderForDisplay(scope, task.args, rendered);

@@ -12,6 +12,8 @@ const assertSchema = z
     retries: int(0, MAX_RETRIES, 'retries').default(0),
     delay: seconds(MAX_WAIT_S, { zero: true }).default(1),
     msg: z.string().optional(),
+    /** The command writes (e.g. a restore drill): check mode reports unknown instead of running it. */
+    writes: z.boolean().default(false),
   })
   .strict();
 
@@ -19,6 +21,7 @@ export const assertModule: CheckModule<z.infer<typeof assertSchema>> = {
   name: 'assert',
   type: 'check',
   schema: assertSchema,
+  writes: (a) => a.writes,
   async run(a, conn) {
     const re = a.expect_stdout !== undefined ? new RegExp(a.expect_stdout, 'm') : undefined;
     let last = '';

@@ -61,6 +61,13 @@ describe('assert', () => {
   });
 });
 
+describe('assert: writes', () => {
+  test('writes: true declares a command that writes (a restore drill): check mode reports it unknown instead of running it', async () => {
+    assert.equal(assertModule.writes!(parse(assertModule, { cmd: '/usr/local/sbin/foobar-backup-drill', writes: true })), true);
+    assert.equal(assertModule.writes!(parse(assertModule, { cmd: 'true' })), false);
+  });
+});
+
 describe('http_check: request and parsing', () => {
   test('builds the curl command line', async () => {
     const conn = FakeConnection.sequence([ok(response('200 OK', { 'Content-Type': 'text/plain' }, 'ok'))]);
