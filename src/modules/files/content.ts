@@ -4,7 +4,7 @@
  * write it atomically (temp file in the same directory, optional validate, chmod/chown, mv).
  */
 import { createHash } from 'node:crypto';
-import { createTwoFilesPatch } from 'diff';
+import { createRequire } from 'node:module';
 import { sq } from '../../engine/shell.js';
 import type { Change, Command, ModuleContext } from '../contract.js';
 import { TaskError, type Effect } from '../contract.js';
@@ -31,6 +31,8 @@ function isText(buf: Buffer): boolean {
 
 export function unifiedDiff(path: string, before: Buffer | undefined, after: Buffer, mask: (s: string) => string): string {
   if ((before && !isText(before)) || !isText(after)) return `Binary file ${path} differs\n`;
+  // jsdiff is loaded on the first diff (its CommonJS build: a synchronous, lazy require)
+  const { createTwoFilesPatch } = createRequire(import.meta.url)('diff') as typeof import('diff');
   const patch = createTwoFilesPatch(
     before ? path : '/dev/null',
     path,
