@@ -31,13 +31,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wall seconds of a command; its output goes to $TMP/out; fails the benchmark if it fails
+# T = wall seconds of a command (run in this shell: a failure ends the benchmark); its output
+# goes to $TMP/out, its CPU time and peak RSS to $TMP/rusage
 t() {
   local s e
   s=$(date +%s.%N)
   /usr/bin/time -f '%U %S %M' -o "$TMP/rusage" "$@" >"$TMP/out" 2>&1 || { echo "failed: $*" >&2; tail -30 "$TMP/out" >&2; exit 1; }
   e=$(date +%s.%N)
-  awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f\n", b - a }'
+  T=$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }')
 }
 
 fresh() {
@@ -87,23 +88,32 @@ assert_ansible_noop() {
 echo "bench/peers: $(ansible-playbook --version | head -1), node $(node --version), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 fresh
 ansible_inventory
-echo "provision first run (fresh hosts):      $(t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml") s"
+t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml"
+echo "provision first run (fresh hosts):      $T s (cpu $(cpu) s)"
 fresh
 ansible_inventory
-# python3 for Ansible; the apt lists it needed are dropped again, so Ansible's first run
-# updates them as provision's did (cache_valid_time)
-echo "Ansible bootstrap (raw: python3):       $(t ansible all -i "$TMP/hosts.ini" -m raw -a 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-apt >/dev/null && rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp') s"
-echo "Ansible first run (fresh hosts):        $(t "${AP[@]}") s"
-echo "converge: provision $(t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml") s, Ansible $(t "${AP[@]}") s"
+# python3 for Ansible; the apt lists it needed are dropped again and marked old, so Ansible's
+# first run updates them as provision's did (cache_valid_time: Ansible reads the mtime of
+# update-success-stamp, else of /var/lib/apt/lists)
+t ansible all -i "$TMP/hosts.ini" -m raw -a 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-apt >/dev/null && rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp && touch -d 2000-01-01 /var/lib/apt/lists'
+echo "Ansible bootstrap (raw: python3):       $T s"
+t "${AP[@]}"
+echo "Ansible first run (fresh hosts):        $T s"
+t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml"
+c1=$T
+t "${AP[@]}"
+echo "converge once more: provision $c1 s, Ansible $T s"
 
 pv=() an=() fl=() pc=() bl=() bc=()
 for r in $(seq 1 "$ROUNDS"); do
-  pv+=("$(t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml")"); assert_provision_noop; pc+=("$(cpu)"); line="provision ${pv[-1]} s (cpu $(cpu) s, rss $(rss) MiB)"
+  t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml"; assert_provision_noop
+  pv+=("$T"); pc+=("$(cpu)"); line="provision $T s (cpu $(cpu) s, rss $(rss) MiB)"
   if [ -n "${BASELINE:-}" ]; then
-    bl+=("$(t node "$BASELINE" -i "$ROOT/inventory/testbed.yml" "$ROOT/bench/peers/provision.yml")"); assert_provision_noop; bc+=("$(cpu)"); line="$line, baseline ${bl[-1]} s (cpu $(cpu) s)"
+    t node "$BASELINE" -i "$ROOT/inventory/testbed.yml" "$ROOT/bench/peers/provision.yml"; assert_provision_noop
+    bl+=("$T"); bc+=("$(cpu)"); line="$line, baseline $T s (cpu $(cpu) s)"
   fi
-  an+=("$(t "${AP[@]}")"); assert_ansible_noop
-  fl+=("$(t ssh_floor)")
+  t "${AP[@]}"; assert_ansible_noop; an+=("$T")
+  t ssh_floor; fl+=("$T")
   echo "round $r: $line, Ansible ${an[-1]} s, ssh host true ${fl[-1]} s"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

@@ -18,21 +18,27 @@ cleanup() {
   rm -f "$RUSAGE"
 }
 trap cleanup EXIT
+# T = wall seconds of a command, run in this shell (a failure ends the benchmark)
 t() {
   local s
   s=$(date +%s.%N)
   /usr/bin/time -f '%U %S %M' -o "$RUSAGE" "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f\n", b - a }'
+  T=$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 }
 usage() { awk '{ printf "cpu %.2f s, peak RSS %.0f MiB", $1 + $2, $3 / 1024 }' "$RUSAGE"; }
 echo "bench/scale.sh $N: node $(node --version), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 $P testbed down -q >/dev/null 2>&1 || true
-echo "testbed up, $N hosts:         $(t $P testbed up -q --hosts "$N") s"
-echo "first apply ($N hosts):        $(t $P bench/scale.yml --inventory testbed --forks "$N") s"
+t $P testbed up -q --hosts "$N"
+echo "testbed up, $N hosts:         $T s"
+t $P bench/scale.yml --inventory testbed --forks "$N"
+echo "first apply ($N hosts):        $T s"
 for i in 1 2 3; do
-  echo "no-op run, --forks $N:         $(t $P bench/scale.yml --inventory testbed --forks "$N") s ($(usage))"
+  t $P bench/scale.yml --inventory testbed --forks "$N"
+  echo "no-op run, --forks $N:         $T s ($(usage))"
 done
-echo "no-op run, --forks 1:          $(t $P bench/scale.yml --inventory testbed --forks 1) s"
-echo "--check on converged hosts:    $(t $P bench/scale.yml --inventory testbed --check --forks "$N") s ($(usage))"
+t $P bench/scale.yml --inventory testbed --forks 1
+echo "no-op run, --forks 1:          $T s"
+t $P bench/scale.yml --inventory testbed --check --forks "$N"
+echo "--check on converged hosts:    $T s ($(usage))"
 out=$($P bench/scale.yml --inventory testbed --forks "$N" --json 2>/dev/null)
 echo "tasks per no-op run: $(echo "$out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);const c=r.tasks.filter(t=>t.status==="changed").length;console.log(r.tasks.length+" (changed: "+c+")")})')"

@@ -23,11 +23,12 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+# T = wall seconds of a command, run in this shell (a failure ends the benchmark)
 t() {
   local s
   s=$(date +%s.%N)
   /usr/bin/time -f '%U %S %M' -o "$TMP/rusage" "$@" >"$TMP/out" 2>&1 || { echo "failed: $*" >&2; tail -30 "$TMP/out" >&2; exit 1; }
-  awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f\n", b - a }'
+  T=$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 }
 cpu() { awk '{ printf "%.2f", $1 + $2 }' "$TMP/rusage"; }
 rss() { awk '{ printf "%.0f", $3 / 1024 }' "$TMP/rusage"; }
@@ -41,16 +42,18 @@ if [ -n "${BASELINE:-}" ]; then
 fi
 echo "bench/site.sh: $HOSTS hosts, node $(node --version), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "${P[@]}" testbed down -q >/dev/null 2>&1 || true
-echo "testbed up:                     $(t "${P[@]}" testbed up -q --hosts "$HOSTS") s"
-echo "first run of the site (fresh):  $(t "${P[@]}" -i testbed) s"
+t "${P[@]}" testbed up -q --hosts "$HOSTS"
+echo "testbed up:                     $T s"
+t "${P[@]}" -i testbed
+echo "first run of the site (fresh):  $T s (cpu $(cpu) s)"
 declare -a nw nc ck ckc vf bn bc
 for r in $(seq 1 "$ROUNDS"); do
-  nw+=("$(t "${P[@]}" -i testbed)"); noop; nc+=("$(cpu)"); line="no-op ${nw[-1]} s (cpu $(cpu) s, rss $(rss) MiB)"
-  ck+=("$(t "${P[@]}" -i testbed --check)"); noop; ckc+=("$(cpu)"); line="$line, --check ${ck[-1]} s (cpu $(cpu) s)"
-  vf+=("$(t "${P[@]}" -i testbed verify)"); line="$line, verify ${vf[-1]} s"
+  t "${P[@]}" -i testbed; noop; nw+=("$T"); nc+=("$(cpu)"); line="no-op $T s (cpu $(cpu) s, rss $(rss) MiB)"
+  t "${P[@]}" -i testbed --check; noop; ck+=("$T"); ckc+=("$(cpu)"); line="$line, --check $T s (cpu $(cpu) s)"
+  t "${P[@]}" -i testbed verify; vf+=("$T"); line="$line, verify $T s"
   if [ -n "${BASELINE:-}" ]; then
-    bn+=("$(t node "$BASELINE" -i "$ROOT/inventory/testbed.yml" "$BROOT/playbooks/site.yml")"); noop; line="$line | baseline no-op ${bn[-1]} s (cpu $(cpu) s)"
-    bc+=("$(t node "$BASELINE" -i "$ROOT/inventory/testbed.yml" "$BROOT/playbooks/site.yml" --check)"); noop; line="$line, --check ${bc[-1]} s"
+    t node "$BASELINE" -i "$ROOT/inventory/testbed.yml" "$BROOT/playbooks/site.yml"; noop; bn+=("$T"); line="$line | baseline no-op $T s (cpu $(cpu) s)"
+    t node "$BASELINE" -i "$ROOT/inventory/testbed.yml" "$BROOT/playbooks/site.yml" --check; noop; bc+=("$T"); line="$line, --check $T s"
   fi
   echo "round $r: $line"
 done
