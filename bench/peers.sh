@@ -13,6 +13,7 @@
 #      bin/provision.js also that build's no-op (e.g. main before a change), same workload
 #      provision's CPU time (user+sys) and peak RSS are printed too
 #   5. medians, provision / ssh floor, Ansible / provision; the testbed is brought down at the end.
+# FIRST_RUNS=0 skips 1-2 (one fresh testbed converged by both tools, then the rounds).
 # Each no-op is checked to have changed nothing. Wall times: on a shared machine they are noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,11 @@ trap cleanup EXIT
 t() {
   local s e
   s=$(date +%s.%N)
-  /usr/bin/time -f '%U %S %M' -o "$TMP/rusage" "$@" >"$TMP/out" 2>&1 || { echo "failed: $*" >&2; tail -30 "$TMP/out" >&2; exit 1; }
+  if declare -F "$1" >/dev/null; then
+    "$@" >"$TMP/out" 2>&1 || { echo "failed: $*" >&2; tail -30 "$TMP/out" >&2; exit 1; } # a shell function (ssh floor)
+  else
+    /usr/bin/time -f '%U %S %M' -o "$TMP/rusage" "$@" >"$TMP/out" 2>&1 || { echo "failed: $*" >&2; tail -30 "$TMP/out" >&2; exit 1; }
+  fi
   e=$(date +%s.%N)
   T=$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }')
 }
@@ -85,20 +90,30 @@ assert_ansible_noop() {
   [ -z "$bad" ] || { echo "Ansible no-op changed something: $bad" >&2; exit 1; }
 }
 
-echo "bench/peers: $(ansible-playbook --version | head -1), node $(node --version), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "bench/peers: $(ansible-playbook --version | awk 'NR == 1'), node $(node --version), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 fresh
 ansible_inventory
-t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml"
-echo "provision first run (fresh hosts):      $T s (cpu $(cpu) s)"
-fresh
-ansible_inventory
-# python3 for Ansible; the apt lists it needed are dropped again and marked old, so Ansible's
-# first run updates them as provision's did (cache_valid_time: Ansible reads the mtime of
-# update-success-stamp, else of /var/lib/apt/lists)
-t ansible all -i "$TMP/hosts.ini" -m raw -a 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-apt >/dev/null && rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp && touch -d 2000-01-01 /var/lib/apt/lists'
-echo "Ansible bootstrap (raw: python3):       $T s"
-t "${AP[@]}"
-echo "Ansible first run (fresh hosts):        $T s"
+bootstrap() {
+  t ansible all -i "$TMP/hosts.ini" -m raw -a 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-apt >/dev/null && rm -rf /var/lib/apt/lists/* /var/lib/apt/periodic/update-success-stamp && touch -d 2000-01-01 /var/lib/apt/lists'
+}
+if [ "${FIRST_RUNS:-1}" = 1 ]; then
+  t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml"
+  echo "provision first run (fresh hosts):      $T s (cpu $(cpu) s)"
+  fresh
+  ansible_inventory
+  # python3 for Ansible; the apt lists it needed are dropped again and marked old, so Ansible's
+  # first run updates them as provision's did (cache_valid_time: Ansible reads the mtime of
+  # update-success-stamp, else of /var/lib/apt/lists)
+  bootstrap
+  echo "Ansible bootstrap (raw: python3):       $T s"
+  t "${AP[@]}"
+  echo "Ansible first run (fresh hosts):        $T s"
+else
+  # FIRST_RUNS=0: only the no-op comparison (one fresh testbed, converged by both)
+  bootstrap
+  t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml"
+  t "${AP[@]}"
+fi
 t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml"
 c1=$T
 t "${AP[@]}"
