@@ -32,7 +32,7 @@ t() {
 }
 cpu() { awk '{ printf "%.2f", $1 + $2 }' "$TMP/rusage"; }
 rss() { awk '{ printf "%.0f", $3 / 1024 }' "$TMP/rusage"; }
-noop() { grep -q 'no changes: every host is converged' "$TMP/out" || { echo "not a no-op:" >&2; grep -E 'changed|would change|unknown|FAILED' "$TMP/out" | head -20 >&2; exit 1; }; }
+noop() { grep -q 'no changes: every host is converged' "$TMP/out" || { echo "not a no-op:" >&2; grep -A3 -E 'changed  |would change|unknown  |FAILED' "$TMP/out" | head -40 >&2; exit 1; }; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 if [ -n "${BASELINE:-}" ]; then
