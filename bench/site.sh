@@ -38,7 +38,12 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) 
 if [ -n "${BASELINE:-}" ]; then
   BROOT=$(cd "$(dirname "$BASELINE")/.." && pwd)
   mkdir -p "$ROOT/.provision/secrets" "$BROOT/.provision"
-  [ -e "$BROOT/.provision/secrets" ] || ln -s "$ROOT/.provision/secrets" "$BROOT/.provision/secrets"
+  if [ -L "$BROOT/.provision/secrets" ] || [ ! -e "$BROOT/.provision/secrets" ]; then
+    ln -sfn "$ROOT/.provision/secrets" "$BROOT/.provision/secrets"
+  elif [ "$(cd "$BROOT/.provision/secrets" && pwd -P)" != "$(cd "$ROOT/.provision/secrets" && pwd -P)" ]; then
+    echo "$BROOT/.provision/secrets is a directory of its own: the baseline would use other passwords (move it away)" >&2
+    exit 2
+  fi
 fi
 echo "bench/site.sh: $HOSTS hosts, node $(node --version), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "${P[@]}" testbed down -q >/dev/null 2>&1 || true
