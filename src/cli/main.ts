@@ -5,19 +5,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError, Option } from 'commander';
-import pc from 'picocolors';
-import { loadInventory, patternError, selectHosts, unknownPatternParts, type InventoryHost } from '../load/inventory.js';
-import { hasTemplate } from '../engine/expr.js';
-import { loadPlaybook, type Playbook } from '../load/playbook.js';
-import { Runner } from '../engine/scheduler.js';
-import { Masker, SecretStore } from '../engine/secrets.js';
-import { ConfigError } from '../load/yaml.js';
-import { builtinModules } from '../modules/index.js';
-import { createReporter } from './output.js';
-import { connectSsh } from '../ssh/connection.js';
-import { LocalConnection } from '../ssh/local.js';
-import { promptHidden } from './prompt.js';
+import type { Command } from 'commander';
+import type { InventoryHost } from '../load/inventory.js';
+import type { Playbook } from '../load/playbook.js';
+import type { Module } from '../modules/contract.js';
+// Everything else is imported when a command needs it (see bench/README.md, start-up):
+// `--version` loads nothing, `--help` only commander, a run only the modules its playbooks use.
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -41,7 +34,7 @@ interface CliOptions {
   syntaxCheck?: boolean;
 }
 
-function parseExtraVars(list: string[]): Record<string, unknown> {
+function parseExtraVars(list: string[], ConfigError: new (message: string) => Error): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const item of list) {
     const trimmed = item.trim();
@@ -76,8 +69,50 @@ export interface CliIO {
 
 const processIO: CliIO = { stdout: process.stdout, stderr: process.stderr };
 
+/**
+ * The names of the modules that playbook files (and the files they import) may use: every
+ * `word:` key that is a module name. A textual over-approximation, never trusted alone: if it
+ * misses a module, loadPlaybook fails with the partial set and we load again with every
+ * module (see loadPlaybooks), so results and messages are the same as with all modules.
+ */
+export function scanModuleNames(files: string[], isModuleName: (n: string) => boolean): Set<string> {
+  const names = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file) || seen.size > 1000) return;
+    seen.add(file);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return; // loadPlaybook reports it
+    }
+    for (const m of text.matchAll(/([A-Za-z_][A-Za-z0-9_]*)["']?\s*:/g)) if (isModuleName(m[1])) names.add(m[1]);
+    for (const m of text.matchAll(/import_playbook["']?\s*:\s*["']?([^"'\s#]+)/g)) visit(resolve(dirname(file), m[1]));
+  };
+  files.forEach(visit);
+  return names;
+}
+
+/** Load the playbooks with only the modules they use (see scanModuleNames). */
+async function loadPlaybooks(files: string[]): Promise<{ playbooks: Playbook[]; modules: Map<string, Module> }> {
+  const [{ loadPlaybook }, registry] = await Promise.all([import('../load/playbook.js'), import('../modules/index.js')]);
+  let modules = await registry.loadModules(scanModuleNames(files, registry.isModuleName));
+  try {
+    return { playbooks: files.map((f) => loadPlaybook(f, modules, { root: ROOT })), modules };
+  } catch (e) {
+    if (modules.size === registry.MODULE_NAMES.length) throw e;
+    modules = await registry.loadModules();
+    return { playbooks: files.map((f) => loadPlaybook(f, modules, { root: ROOT })), modules };
+  }
+}
+
 export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliIO = processIO): Promise<number> {
-  const modules = builtinModules();
+  const [{ ConfigError }, { loadInventory, patternError, selectHosts, unknownPatternParts }, { hasTemplate }] = await Promise.all([
+    import('../load/yaml.js'),
+    import('../load/inventory.js'),
+    import('../engine/expr.js'),
+  ]);
   const files = (playbookArgs.length ? playbookArgs : [join(ROOT, 'playbooks', 'site.yml')]).map((p) => {
     const candidates = [resolve(p), join(ROOT, p), join(ROOT, 'playbooks', p), join(ROOT, 'playbooks', `${p}.yml`)];
     const found = candidates.find((c) => existsSync(c));
@@ -89,8 +124,8 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
     throw new ConfigError(`--forks: expected a whole number from 1 to ${MAX_FORKS}, got '${o.forks}'`);
   }
   const inventory = loadInventory(o.inventory, ROOT, o.acceptNewHostKeys);
-  const playbooks: Playbook[] = files.map((f) => loadPlaybook(f, modules, { root: ROOT }));
-  const extraVars = parseExtraVars(o.extraVars);
+  const { playbooks, modules } = await loadPlaybooks(files);
+  const extraVars = parseExtraVars(o.extraVars, ConfigError);
   for (const [flag, v] of [['--tags', o.tags], ['--skip-tags', o.skipTags]] as const) {
     // '--tags ,' would otherwise mean no tag filter at all: every task
     if (v !== undefined && v.split(',').some((t) => t.trim() === '')) throw new ConfigError(`${flag}: ${JSON.stringify(v)} has an empty tag (a stray comma?)`);
@@ -121,16 +156,24 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
     io.stdout.write(`syntax ok: inventory ${inventory.name} (${inventory.hosts.size} hosts), ${plays.length} plays, ${tasks} tasks; no host contacted\n`);
     return 0;
   }
+
+  const [{ Runner }, { Masker, SecretStore }, { createReporter }, { LocalConnection }] = await Promise.all([
+    import('../engine/scheduler.js'),
+    import('../engine/secrets.js'),
+    import('./output.js'),
+    import('../ssh/local.js'),
+  ]);
   let becomePassword = process.env.PROVISION_BECOME_PASSWORD || undefined;
-  if (o.askBecomePass) becomePassword = await promptHidden('BECOME password: ');
+  if (o.askBecomePass) becomePassword = await (await import('./prompt.js')).promptHidden('BECOME password: ');
   const masker = new Masker();
   if (becomePassword) masker.add(becomePassword);
   // --check writes nothing on the controller: no secret is generated or recorded by a dry run
   const secrets = new SecretStore(join(ROOT, '.provision', 'secrets', `${inventory.name}.json`), masker, process.env, { dryRun: Boolean(o.check) });
   const stream = o.json ? process.stderr : process.stdout;
-  const emit = createReporter({ json: Boolean(o.json), diff: Boolean(o.diff), verbosity: o.verbose, stream, tty: Boolean(stream.isTTY) && !process.env.CI });
-  const connect = (h: InventoryHost) =>
-    connectSsh({
+  const emit = await createReporter({ json: Boolean(o.json), diff: Boolean(o.diff), verbosity: o.verbose, stream, tty: Boolean(stream.isTTY) && !process.env.CI });
+  // node-ssh (ssh2) is loaded with the first connection
+  const connect = async (h: InventoryHost) =>
+    (await import('../ssh/connection.js')).connectSsh({
       name: h.name,
       address: h.address,
       port: h.port,
@@ -185,7 +228,8 @@ function collect(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
-export function buildProgram(io: CliIO = processIO, result: { code: number } = { code: 0 }): Command {
+export async function buildProgram(io: CliIO = processIO, result: { code: number } = { code: 0 }): Promise<Command> {
+  const { Command, Option } = await import('commander');
   const program = new Command();
   program
     .name('provision')
@@ -238,16 +282,23 @@ export function buildProgram(io: CliIO = processIO, result: { code: number } = {
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   // The testbed is a tool of its own, loaded only when asked for.
   if (argv[2] === 'testbed') return (await import('../testbed/main.js')).testbedMain(argv);
+  // The common `provision --version` without commander (what commander would print).
+  if (argv.length === 3 && argv[2] === '--version') {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
   const result = { code: 0 };
-  const program = buildProgram(io, result);
+  const program = await buildProgram(io, result);
   try {
     await program.parseAsync(argv);
     return result.code;
   } catch (e) {
+    const { CommanderError } = await import('commander');
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
+    const [{ ConfigError }, { default: pc }] = await Promise.all([import('../load/yaml.js'), import('picocolors')]);
     if (e instanceof ConfigError) {
       io.stderr.write(`${pc.red('error:')} ${e.message}\n`);
       return 2;

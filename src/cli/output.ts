@@ -4,7 +4,7 @@
  *  - plain (no TTY, CI): one line per task per host;
  *  - JSON (--json): the report document on stdout at the end, the human lines on stderr.
  */
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import pc from 'picocolors';
 import type { Emit, RunEvent } from '../engine/events.js';
 import type { RunReport, TaskReport } from '../engine/report.js';
@@ -80,12 +80,14 @@ export function formatRecap(report: RunReport): string {
   return lines.join('\n');
 }
 
-export function createReporter(o: ReporterOptions): Emit {
+export async function createReporter(o: ReporterOptions): Promise<Emit> {
   const write = (s: string) => o.stream.write(s + '\n');
   let check = false;
   let spinner: Ora | undefined;
   const current = new Map<string, string>();
   const live = o.tty && !o.json;
+  // the spinner (ora and its dependencies) is loaded only for a terminal
+  const ora = live ? (await import('ora')).default : undefined;
   const refresh = () => {
     if (!spinner) return;
     spinner.text = [...current.entries()].map(([h, t]) => `${pc.bold(h)}: ${t}`).join(pc.dim(' | ')) || 'working';
@@ -102,7 +104,7 @@ export function createReporter(o: ReporterOptions): Emit {
       case 'run-start':
         check = e.check;
         write(pc.bold(`${e.check ? 'CHECK (dry run)' : 'APPLY'} ${e.playbooks.join(', ')} on ${e.hosts.length} host(s) from ${e.inventory}`));
-        if (live) spinner = ora({ stream: o.stream, text: 'connecting' }).start();
+        if (ora) spinner = ora({ stream: o.stream, text: 'connecting' }).start();
         break;
       case 'play-start':
         print(pc.bold(pc.blue(`\nPLAY ${e.play}`)) + pc.dim(`${e.batch ? ` (batch ${e.batch})` : ''} [${e.hosts.join(', ') || 'no hosts'}]`));

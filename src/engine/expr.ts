@@ -8,7 +8,12 @@
  * - An undefined variable or property is an error (UndefinedVariable), never "" or "undefined".
  */
 import { compileFunction, createContext, Script } from 'node:vm';
-import ejs from 'ejs';
+import { createRequire } from 'node:module';
+import type * as Ejs from 'ejs';
+
+// EJS is loaded on the first template (its CommonJS build: a synchronous, lazy require).
+let ejsLib: typeof Ejs | undefined;
+const ejs = (): typeof Ejs => (ejsLib ??= createRequire(import.meta.url)('ejs') as typeof Ejs);
 
 export class UndefinedVariable extends Error {
   constructor(public readonly variable: string) {
@@ -160,7 +165,7 @@ const EJS_OPTIONS = { async: false, strict: false, _with: true, unsafePrototypeL
  * (EJS itself names no line: the generated code is compiled again to find it).
  */
 export function ejsSyntaxError(source: string, filename: string): string | undefined {
-  const t = new ejs.Template(source, { ...EJS_OPTIONS, filename, compileDebug: true } as ejs.Options) as ejs.Template & { generateSource(): void };
+  const t = new (ejs().Template)(source, { ...EJS_OPTIONS, filename, compileDebug: true } as Ejs.Options) as Ejs.Template & { generateSource(): void };
   try {
     t.generateSource();
   } catch (e) {
@@ -305,7 +310,7 @@ export class Scope {
   /** Render an EJS template with the scope's variables as top-level names. */
   template(source: string, filename: string, timeoutMs = TEMPLATE_TIMEOUT_MS): string {
     try {
-      return withTimeout(() => ejs.render(source, this.proxy(), { filename, ...EJS_OPTIONS } as ejs.Options) as string, timeoutMs);
+      return withTimeout(() => ejs().render(source, this.proxy(), { filename, ...EJS_OPTIONS } as Ejs.Options) as string, timeoutMs);
     } catch (e) {
       if (e instanceof UnknownValue) throw e;
       if ((e as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {

@@ -1,22 +1,41 @@
-/** The module registry. */
+/**
+ * The module registry: module name -> loader. Nothing is imported until asked for, so a
+ * playbook pays only for the modules it uses (and `--version`/`--help` for none).
+ * src/modules/all.ts loads every module eagerly (tests, tools); a unit test keeps the two equal.
+ */
 import type { Module } from './contract.js';
-import { apt } from './packages/apt.js';
-import { assertModule } from './checks/assert.js';
-import { haproxyBackendServer } from './haproxy/haproxy_backend_server.js';
-import { httpCheck } from './checks/http_check.js';
-import { waitFor } from './checks/wait_for.js';
-import { command, shell } from './commands/command.js';
-import { copy } from './files/copy.js';
-import { file } from './files/file.js';
-import { mysqlDb } from './mysql/mysql_db.js';
-import { mysqlReplication } from './mysql/mysql_replication.js';
-import { mysqlUser } from './mysql/mysql_user.js';
-import { service } from './services/service.js';
-import { template } from './files/template.js';
-import { group } from './users/group.js';
-import { user } from './users/user.js';
 
-export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer];
-  return new Map(list.map((m) => [m.name, m]));
+type Loader = () => Promise<Module>;
+
+const LOADERS: Record<string, Loader> = {
+  apt: async () => (await import('./packages/apt.js')).apt,
+  file: async () => (await import('./files/file.js')).file,
+  copy: async () => (await import('./files/copy.js')).copy,
+  template: async () => (await import('./files/template.js')).template,
+  service: async () => (await import('./services/service.js')).service,
+  user: async () => (await import('./users/user.js')).user,
+  group: async () => (await import('./users/group.js')).group,
+  command: async () => (await import('./commands/command.js')).command,
+  shell: async () => (await import('./commands/command.js')).shell,
+  wait_for: async () => (await import('./checks/wait_for.js')).waitFor,
+  assert: async () => (await import('./checks/assert.js')).assertModule,
+  http_check: async () => (await import('./checks/http_check.js')).httpCheck,
+  mysql_db: async () => (await import('./mysql/mysql_db.js')).mysqlDb,
+  mysql_user: async () => (await import('./mysql/mysql_user.js')).mysqlUser,
+  mysql_replication: async () => (await import('./mysql/mysql_replication.js')).mysqlReplication,
+  haproxy_backend_server: async () => (await import('./haproxy/haproxy_backend_server.js')).haproxyBackendServer,
+};
+
+/** Every module name, sorted. */
+export const MODULE_NAMES: readonly string[] = Object.keys(LOADERS).sort();
+
+export function isModuleName(name: string): boolean {
+  return Object.hasOwn(LOADERS, name);
+}
+
+/** Load the named modules (names that are not modules are ignored); all of them without `names`. */
+export async function loadModules(names: Iterable<string> = MODULE_NAMES): Promise<Map<string, Module>> {
+  const wanted = [...new Set(names)].filter(isModuleName).sort();
+  const mods = await Promise.all(wanted.map((n) => LOADERS[n]()));
+  return new Map(mods.map((m) => [m.name, m]));
 }

@@ -41,6 +41,8 @@ export interface TestbedOptions {
   root?: string;
   /** Progress lines. */
   log?: (line: string) => void;
+  /** Changes to the controller machine itself (kernel limits raised); default: `log`. */
+  notice?: (line: string) => void;
   /**
    * A second load balancer `lb-02` and a virtual IP (`lb_vip`, .100 of the subnet) for the
    * keepalived pair (env PROVISION_TESTBED_LB_PAIR=1).
@@ -120,6 +122,7 @@ interface Config {
   bridge: string;
   root: string;
   log: (line: string) => void;
+  notice: (line: string) => void;
   /** Directory holding the base rootfs cache(s). */
   cacheDir: string;
   baseDir: string;
@@ -181,6 +184,7 @@ function resolveConfig(opts: TestbedOptions): Config {
     bridge,
     root,
     log: opts.log ?? (() => {}),
+    notice: opts.notice ?? opts.log ?? (() => {}),
     cacheDir,
     baseDir: path.join(cacheDir, 'rootfs', SUITE),
     dir,
@@ -662,6 +666,54 @@ async function checkSubnetFree(cfg: Config): Promise<void> {
   }
 }
 
+/**
+ * Kernel limits that many hosts exhaust. The containers' root is the controller's root (no user
+ * namespace), so every container's systemd, journald, logind, udev ... count against root's
+ * per-user inotify limits: measured, 8 instances and about 35 watches per booted host, so at the
+ * default fs.inotify.max_user_instances=128 about 10 hosts fit next to the controller's own use,
+ * and `up --hosts 30` (240 instances) fails to boot. Each limit is raised (never lowered) to
+ * `reserve + perHost * hosts` (twice the measured need and more) when it is below that, and
+ * what was raised is said (cfg.notice). The values stay raised after `down` (they are ceilings,
+ * harmless; a reboot restores the defaults).
+ */
+export const KERNEL_LIMITS: readonly { key: string; reserve: number; perHost: number }[] = [
+  { key: 'fs.inotify.max_user_instances', reserve: 64, perHost: 16 },
+  { key: 'fs.inotify.max_user_watches', reserve: 4096, perHost: 1024 },
+];
+
+/** The limits to raise for `hosts` hosts: [key, current, wanted] of each one below what it needs. */
+export function limitsToRaise(hosts: number, read: (key: string) => number | undefined): [string, number, number][] {
+  const out: [string, number, number][] = [];
+  for (const l of KERNEL_LIMITS) {
+    const current = read(l.key);
+    const wanted = l.reserve + l.perHost * hosts;
+    if (current !== undefined && current < wanted) out.push([l.key, current, wanted]);
+  }
+  return out;
+}
+
+async function raiseKernelLimits(cfg: Config, hosts: number): Promise<void> {
+  const file = (key: string) => path.join('/proc/sys', ...key.split('.'));
+  const read = (key: string) => {
+    try {
+      const n = Number(readFileSync(file(key), 'utf8').trim());
+      return Number.isFinite(n) ? n : undefined;
+    } catch {
+      return undefined; // not on this kernel
+    }
+  };
+  const raised: string[] = [];
+  for (const [key, current, wanted] of limitsToRaise(hosts, read)) {
+    try {
+      await fs.writeFile(file(key), `${wanted}\n`);
+    } catch (e) {
+      throw new TestbedError(`${hosts} hosts need ${key} >= ${wanted} (it is ${current}), and raising it failed: ${(e as Error).message}; run: sysctl -w ${key}=${wanted}`);
+    }
+    raised.push(`${key} ${current} -> ${wanted}`);
+  }
+  if (raised.length) cfg.notice(`raised kernel limits for ${hosts} hosts (sysctl; not lowered again by down): ${raised.join(', ')}`);
+}
+
 async function ensureNetwork(cfg: Config): Promise<string> {
   const { bridge } = cfg;
   if ((await run('ip', ['link', 'show', 'dev', bridge])).code !== 0) {
@@ -1140,6 +1192,7 @@ export async function testbedUp(opts: TestbedOptions = {}): Promise<TestbedHost[
     const base = ensureBase(cfg);
     base.catch(() => {});
     const fwdBefore = await ensureNetwork(cfg);
+    await raiseKernelLimits(cfg, plan.length);
     const state: State = {
       subnet: cfg.subnet.cidr,
       bridge: cfg.bridge,
@@ -1316,6 +1369,8 @@ export function registerTestbedCommand(program: Command): void {
     bridge: o.bridge,
     root: o.root,
     log: o.quiet ? () => {} : (line) => console.error(pc.dim(`testbed: ${line}`)),
+    // changes to the machine itself are said even with --quiet
+    notice: (line) => console.error(`testbed: ${line}`),
   });
   const rootOf = (o: CliOptions) => path.resolve(o.root ?? projectRoot());
 

@@ -10,7 +10,7 @@ import { Masker, SecretStore } from '../../src/engine/secrets.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import type { RunReport } from '../../src/engine/report.js';
 import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../../src/modules/contract.js';
-import { builtinModules } from '../../src/modules/index.js';
+import { builtinModules } from '../../src/modules/all.js';
 
 export function tmp(prefix = 'prov-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

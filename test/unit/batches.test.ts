@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { computeBatches, describeStop, serialSize, stopReason } from '../../src/engine/batches.js';
 import { runPlaybook, tmp } from '../helpers/fake.js';
 import { loadPlaybook } from '../../src/load/playbook.js';
-import { builtinModules } from '../../src/modules/index.js';
+import { builtinModules } from '../../src/modules/all.js';
 
 const hosts = (n: number) => Array.from({ length: n }, (_, i) => `h${i + 1}`);
 

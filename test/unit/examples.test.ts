@@ -8,7 +8,7 @@ import { loadInventory, selectHosts } from '../../src/load/inventory.js';
 import { loadPlaybook } from '../../src/load/playbook.js';
 import { taskScope } from '../../src/engine/scheduler.js';
 import type { HostFacts } from '../../src/modules/contract.js';
-import { builtinModules } from '../../src/modules/index.js';
+import { builtinModules } from '../../src/modules/all.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 

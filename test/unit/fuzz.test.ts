@@ -25,7 +25,7 @@ import { loadInventory } from '../../src/load/inventory.js';
 import { loadPlaybook } from '../../src/load/playbook.js';
 import { ConfigError } from '../../src/load/yaml.js';
 import { TaskError } from '../../src/modules/contract.js';
-import { builtinModules } from '../../src/modules/index.js';
+import { builtinModules } from '../../src/modules/all.js';
 import { runMain, type CliResult } from '../helpers/cli.js';
 import { mutate, rng } from '../helpers/mutate.js';
 

@@ -6,7 +6,7 @@ import { Scope, UndefinedVariable } from '../../src/engine/expr.js';
 import { loadInventory, selectHosts } from '../../src/load/inventory.js';
 import { loadPlaybook } from '../../src/load/playbook.js';
 import { ConfigError } from '../../src/load/yaml.js';
-import { builtinModules } from '../../src/modules/index.js';
+import { builtinModules } from '../../src/modules/all.js';
 import { tmp } from '../helpers/fake.js';
 
 function write(dir: string, name: string, text: string): string {

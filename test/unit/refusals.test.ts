@@ -12,7 +12,7 @@ import { ExpressionError, Scope } from '../../src/engine/expr.js';
 import { loadInventory, selectHosts } from '../../src/load/inventory.js';
 import { loadPlaybook } from '../../src/load/playbook.js';
 import { ConfigError, loadYaml } from '../../src/load/yaml.js';
-import { builtinModules } from '../../src/modules/index.js';
+import { builtinModules } from '../../src/modules/all.js';
 import { TaskError } from '../../src/modules/contract.js';
 import { parseAnsiblePriv } from '../../src/modules/mysql/grants.js';
 import { runPlaybook, tmp } from '../helpers/fake.js';

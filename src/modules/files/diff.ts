@@ -9,7 +9,11 @@
  *    two is secret-bearing: it is shown from the display render. The old lines that a
  *    secret-bearing line replaces are shown without their value (a rotated secret's old value).
  */
-import { diffArrays } from 'diff';
+import { createRequire } from 'node:module';
+
+// jsdiff is loaded on the first diff (its CommonJS build: a synchronous, lazy require)
+let jsdiff: typeof import('diff') | undefined;
+const lib = () => (jsdiff ??= createRequire(import.meta.url)('diff') as typeof import('diff'));
 
 /** Above this many bytes (before or after), no diff: a summary. */
 export const MAX_DIFF_BYTES = 8 * 1024 * 1024;
@@ -112,7 +116,7 @@ function myersOrReplace(a: string[], b: string[], aLo: number, aHi: number, bLo:
   const left = deadline - Date.now();
   const parts =
     left > 0 && n + m <= 4000
-      ? (diffArrays(a.slice(aLo, aHi), b.slice(bLo, bHi), { maxEditLength: 400, timeout: Math.min(left, 200) } as any) as
+      ? (lib().diffArrays(a.slice(aLo, aHi), b.slice(bLo, bHi), { maxEditLength: 400, timeout: Math.min(left, 200) } as any) as
           | { count?: number; value: string[]; added?: boolean; removed?: boolean }[]
           | undefined)
       : undefined;

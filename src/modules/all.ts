@@ -1,0 +1,22 @@
+/** Every module, loaded eagerly (tests and tools). The CLI uses the lazy registry in index.ts. */
+import type { Module } from './contract.js';
+import { apt } from './packages/apt.js';
+import { assertModule } from './checks/assert.js';
+import { httpCheck } from './checks/http_check.js';
+import { waitFor } from './checks/wait_for.js';
+import { command, shell } from './commands/command.js';
+import { copy } from './files/copy.js';
+import { file } from './files/file.js';
+import { mysqlDb } from './mysql/mysql_db.js';
+import { mysqlReplication } from './mysql/mysql_replication.js';
+import { mysqlUser } from './mysql/mysql_user.js';
+import { service } from './services/service.js';
+import { template } from './files/template.js';
+import { haproxyBackendServer } from './haproxy/haproxy_backend_server.js';
+import { group } from './users/group.js';
+import { user } from './users/user.js';
+
+export function builtinModules(): Map<string, Module> {
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer];
+  return new Map(list.map((m) => [m.name, m]));
+}

@@ -1,0 +1,103 @@
+/**
+ * Start-up: the lazy module registry matches the eager one, and each command loads only
+ * what it needs (observed with NODE_DEBUG=esm,module, which logs every file Node loads).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { scanModuleNames } from '../../src/cli/main.js';
+import { builtinModules } from '../../src/modules/all.js';
+import { isModuleName, loadModules, MODULE_NAMES } from '../../src/modules/index.js';
+import { tmp } from '../helpers/fake.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+const BIN = join(ROOT, 'bin', 'provision.js');
+
+/** Run the CLI; return its exit code, stdout, and the packages / dist files it loaded. */
+function loaded(args: string[]): { code: number | null; stdout: string; stderr: string; packages: Set<string>; files: Set<string> } {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60000,
+    maxBuffer: 64 << 20,
+    env: { ...process.env, CI: '1', NODE_DEBUG: 'esm,module' },
+  });
+  const packages = new Set<string>();
+  const files = new Set<string>();
+  for (const line of r.stderr.split('\n')) {
+    if (!/^(ESM|MODULE) \d+: /.test(line) || !/Storing|load /.test(line)) continue;
+    for (const m of line.matchAll(/node_modules\/((?:@[^/]+\/)?[^/'"\s]+)/g)) packages.add(m[1]);
+    for (const m of line.matchAll(/dist\/src\/([\w/]+)\.js/g)) files.add(m[1]);
+  }
+  const stderr = r.stderr
+    .split('\n')
+    .filter((l) => !/^(ESM|MODULE) \d+: /.test(l) && !/^\s/.test(l) && !/^[}\]]/.test(l))
+    .join('\n');
+  return { code: r.status, stdout: r.stdout, stderr, packages, files };
+}
+
+describe('module registry', () => {
+  it('names every module of the eager list, and each loader gives the module of its name', async () => {
+    const eager = builtinModules();
+    assert.deepEqual(MODULE_NAMES, [...eager.keys()].sort());
+    const lazy = await loadModules();
+    for (const name of MODULE_NAMES) assert.equal(lazy.get(name), eager.get(name), name);
+    assert.deepEqual([...(await loadModules(['apt', 'nope', 'apt'])).keys()], ['apt']);
+    assert.equal(isModuleName('toString'), false);
+  });
+
+  it('scanModuleNames finds the modules of a playbook and of the files it imports', () => {
+    const dir = tmp();
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'main.yml'), '- import_playbook: sub/web.yml\n- hosts: all\n  tasks:\n    - { name: a, "apt": { name: x } }\n');
+    writeFileSync(join(dir, 'sub', 'web.yml'), "- hosts: all\n  tasks:\n    - name: b\n      service:\n        name: nginx\n- import_playbook: 'missing.yml'\n- import_playbook: ../main.yml\n");
+    assert.deepEqual([...scanModuleNames([join(dir, 'main.yml')], isModuleName)].sort(), ['apt', 'service']);
+  });
+});
+
+describe('start-up loads only what a command needs', () => {
+  it('--version loads no package and no other file of provision', () => {
+    const r = loaded(['--version']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.deepEqual([...r.packages], []);
+    assert.deepEqual([...r.files], ['cli/main']);
+  });
+
+  it('--help loads commander only', () => {
+    const r = loaded(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Usage: provision/);
+    assert.deepEqual([...r.packages], ['commander']);
+  });
+
+  it('a run loads only the modules its playbook uses; no spinner without a terminal, no diff or EJS unless used', () => {
+    const dir = tmp();
+    // an unreachable host: the run gets as far as connecting (exit 1), without a test host
+    writeFileSync(join(dir, 'inv.yml'), 'hosts:\n  h1: { address: 127.0.0.1, port: 1, user: root }\n');
+    writeFileSync(join(dir, 'pb.yml'), '- hosts: all\n  tasks:\n    - name: a\n      command: "true"\n');
+    const r = loaded(['-i', join(dir, 'inv.yml'), join(dir, 'pb.yml')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(r.files.has('modules/commands/command'));
+    assert.ok(r.files.has('ssh/connection'));
+    for (const f of r.files) assert.ok(!/^modules\/(mysql|packages|services|users|checks)\//.test(f), `loaded ${f}`);
+    for (const p of ['ora', 'diff', 'ejs', 'commander']) assert.equal(r.packages.has(p), p === 'commander', p);
+  });
+
+  it('a module the scan cannot see is still found: the playbook is loaded again with every module', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'inv.yml'), 'hosts:\n  h1: { address: 127.0.0.1, port: 1, user: root }\n');
+    // "\x61pt" is YAML for "apt", invisible to the textual scan
+    writeFileSync(join(dir, 'pb.yml'), '- hosts: all\n  tasks:\n    - name: a\n      "\\x61pt": { name: nginx }\n');
+    const r = loaded(['-i', join(dir, 'inv.yml'), join(dir, 'pb.yml')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(r.files.has('modules/packages/apt'));
+    writeFileSync(join(dir, 'bad.yml'), '- hosts: all\n  tasks:\n    - name: a\n      aptx: { name: nginx }\n');
+    const bad = loaded(['-i', join(dir, 'inv.yml'), join(dir, 'bad.yml')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, new RegExp(`unknown module 'aptx' \\(modules: ${MODULE_NAMES.join(', ')}\\)`));
+  });
+});
