@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { runReport, type RunReport } from '../../src/engine/report.js';
-import { testbedDown, testbedExec, testbedResetHost, testbedUp, type TestbedOptions } from '../../src/testbed/index.js';
+import { testbedDown, testbedExec, testbedResetHost, testbedStatus, testbedUp, type TestbedOptions } from '../../src/testbed/index.js';
 import { caseToYaml, HOST_NAMES, type Case } from './case.js';
 import { compareReports, formatMismatch, type Comparison } from './compare.js';
 
@@ -26,7 +26,7 @@ const PREFIX = process.env.PROVISION_DIFFTEST_PREFIX || 'dt';
 /** Where the tester's testbed writes inventory/testbed.yml and .provision/testbed (keys, known_hosts). */
 const BED_ROOT = `${DIFFTEST_DIR}-root`;
 const WORK = process.env.PROVISION_DIFFTEST_WORK || `/tmp/provision-difftest${PREFIX === 'dt' ? '' : `-${PREFIX}`}`;
-const RUN_TIMEOUT_MS = 15 * 60_000;
+const RUN_TIMEOUT_MS = Number(process.env.PROVISION_DIFFTEST_RUN_TIMEOUT_S || 120) * 1000;
 
 const DEPLOY_SETUP = `set -e
 systemctl is-system-running --wait >/dev/null 2>&1 || true
@@ -36,6 +36,9 @@ install -m 600 -o deploy -g deploy /root/.ssh/authorized_keys /home/deploy/.ssh/
 printf 'deploy ALL=(ALL) NOPASSWD:ALL\\n' > /etc/sudoers.d/deploy
 chmod 440 /etc/sudoers.d/deploy
 `;
+
+/** The testbed itself failed (a host could not be reset or set up): the run stops. */
+export class BedError extends Error {}
 
 export interface CaseResult {
   name: string;
@@ -77,6 +80,13 @@ export class Bed {
 
   async up(): Promise<void> {
     mkdirSync(BED_ROOT, { recursive: true });
+    const running = (await testbedStatus(this.tb)).filter((h) => h.running);
+    if (running.length) {
+      throw new BedError(
+        `the differential tester's testbed (${DIFFTEST_DIR}) is in use: ${running.map((h) => h.name).join(', ')} running; another difftest run? ` +
+          '(run a second instance with other PROVISION_DIFFTEST_DIR/_SUBNET/_BRIDGE/_PREFIX)',
+      );
+    }
     const hosts = await testbedUp(this.tb);
     const byName = new Map(hosts.map((h) => [h.name, h.address]));
     for (let j = 1; j <= this.jobs; j++) {
@@ -99,7 +109,11 @@ export class Bed {
 
   private async reset(g: Group, c: Case): Promise<void> {
     const used = HOST_NAMES.filter((h) => c.hosts[h]);
-    await Promise.all(used.map((h) => testbedResetHost(g[h].name, this.tb)));
+    try {
+      await Promise.all(used.map((h) => testbedResetHost(g[h].name, this.tb)));
+    } catch (e) {
+      throw new BedError(`resetting the test hosts failed: ${(e as Error).message}`, { cause: e });
+    }
     await Promise.all(
       used.map(async (h) => {
         const script = DEPLOY_SETUP + (c.setup?.[h] ? `\n${c.setup[h]}\n` : '');
@@ -130,7 +144,7 @@ export class Bed {
     return { inventory: path.join(dir, 'inventory.yml'), playbook: path.join(dir, 'playbook.yml') };
   }
 
-  private provision(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  private provision(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
     return new Promise((resolve) => {
       const env: NodeJS.ProcessEnv = { ...process.env, CI: '1' };
       for (const k of Object.keys(env)) if (k.startsWith('PROVISION_SECRET_') || k === 'PROVISION_BECOME_PASSWORD') delete env[k];
@@ -139,7 +153,11 @@ export class Bed {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let errLen = 0;
-      const timer = setTimeout(() => child.pid && killTree(child.pid), RUN_TIMEOUT_MS);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        if (child.pid) killTree(child.pid);
+      }, RUN_TIMEOUT_MS);
       child.stdout.on('data', (d: Buffer) => out.push(d));
       child.stderr.on('data', (d: Buffer) => {
         if (errLen < 1 << 20) err.push(d);
@@ -148,7 +166,7 @@ export class Bed {
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         this.children.delete(child);
-        resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+        resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut });
       });
     });
   }
@@ -180,9 +198,21 @@ export class Bed {
       const rr = parseReport('real run', real);
       writeFileSync(path.join(dir, 'check.json'), JSON.stringify(cr, null, 2));
       writeFileSync(path.join(dir, 'real.json'), JSON.stringify(rr, null, 2));
+      // An unreachable host is the harness's problem (or the testbed's), never a pass.
+      for (const [what, rep] of [['--check', cr], ['real run', rr]] as const) {
+        const down = Object.entries(rep.recap).filter(([, h]) => h.unreachable);
+        if (down.length) throw new Error(`${what}: unreachable: ${down.map(([h, x]) => `${h} (${x.error ?? '?'})`).join('; ')}`);
+      }
       result.comparison = compareReports(cr, rr);
       result.ok = result.comparison.mismatches.length === 0;
+      // A run that had to be killed is a failure even when its report was complete.
+      const hung = [['--check', check], ['real run', real]].filter(([, x]) => (x as { timedOut: boolean }).timedOut).map(([w]) => w);
+      if (hung.length) {
+        result.ok = false;
+        result.error = `${hung.join(' and ')} did not exit within ${RUN_TIMEOUT_MS / 1000} s (killed)`;
+      }
     } catch (e) {
+      if (e instanceof BedError) throw e;
       result.error = (e as Error).message;
     }
     ms.total = Date.now() - t0;
@@ -217,8 +247,7 @@ export function slug(name: string): string {
 
 /** The mismatch lines of a result, for printing. */
 export function describeFailure(r: CaseResult): string[] {
-  if (r.error) return [`error: ${r.error}`];
-  return (r.comparison?.mismatches ?? []).map(formatMismatch);
+  return [...(r.error ? [`error: ${r.error}`] : []), ...(r.comparison?.mismatches ?? []).map(formatMismatch)];
 }
 
 function saveFailure(c: Case, r: CaseResult, outDir: string): string {

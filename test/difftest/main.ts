@@ -113,7 +113,18 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
           o.log(`ERROR ${(e as Error).message}`);
           continue;
         }
-        const r = await bed.runCase(c, gi, o.outDir);
+        let r: CaseResult;
+        try {
+          r = await bed.runCase(c, gi, o.outDir);
+        } catch (e) {
+          // The testbed broke: stop everything (the other workers finish their case).
+          o.log(`ABORT ${c.name}: ${(e as Error).message}`);
+          summary.errors++;
+          summary.failedCases.push(`${c.name} (testbed failure)`);
+          interrupted = true;
+          bed.interrupt();
+          break;
+        }
         if (interrupted) break;
         summary.cases++;
         if (c.name.startsWith('seed ')) summary.seeds++;

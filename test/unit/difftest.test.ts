@@ -70,6 +70,14 @@ test('compare: a failure predicted by check stops check there; a pair missing wi
   assert.deepEqual(early.mismatches.map((m) => [m.task, m.check, m.real]), [['x', 'ok', undefined]]);
 });
 
+test('compare: a handler check says unknown for and the real run does not run is allowed (unknown)', () => {
+  const c = report(true, [task('h1', 'a', 'unknown'), task('h1', 'h', 'unknown', { handler: true }), task('h1', 'g', 'changed', { handler: true })]);
+  const r = report(false, [task('h1', 'a', 'ok')]);
+  const cmp = compareReports(c, r);
+  assert.equal(cmp.unknown, 2);
+  assert.deepEqual(cmp.mismatches.map((m) => [m.task, m.check, m.real]), [['g', 'changed', undefined]]);
+});
+
 test('generator: the same seed gives the same case, different seeds differ', () => {
   assert.deepEqual(generate(7), generate(7));
   assert.notDeepEqual(generate(7).playbook, generate(8).playbook);
