@@ -70,8 +70,8 @@ class PlaybookGen {
   private handlers: Task[] = [];
   constructor(
     private readonly r: Rng,
-    private readonly allHosts: boolean,
-    private readonly otherHost: Record<string, string>,
+    /** The host tasks of this play may be delegated to (undefined: none). */
+    private readonly delegateTo: string | undefined,
   ) {}
 
   path(): string {
@@ -264,8 +264,11 @@ class PlaybookGen {
     // that a case goes on long enough for tasks to interact.
     if (this.r.chance(kind === 'command' || kind === 'service' ? 0.6 : 0.4)) named.ignore_errors = true;
     if (this.r.chance(0.12)) named.become = this.r.chance(0.5);
-    if (this.allHosts && this.r.chance(0.12) && (kind === 'file' || kind === 'copy' || kind === 'command')) {
-      named.delegate_to = this.r.pick(Object.values(this.otherHost));
+    // Only from a play on one host: within a play, hosts run their tasks independently, so a task
+    // delegated to a host of the same play races with that host's own tasks (the real outcome is
+    // not deterministic). The other host is a host of the run (another play targets it).
+    if (this.delegateTo && this.r.chance(0.15) && (kind === 'file' || kind === 'copy' || kind === 'command')) {
+      named.delegate_to = this.delegateTo;
     }
     if (this.r.chance(0.15)) {
       if (this.handlers.length === 0 || this.r.chance(0.3)) this.addHandler();
@@ -311,9 +314,12 @@ export function generate(seed: number): Case {
   const playbook: unknown[] = [];
   let templates: Record<string, string> = {};
   const plays = r.int(1, 3);
+  const targets = Array.from({ length: plays }, () => r.weighted([['all', 6], ['h1', 2], ['h2', 1]] as const));
+  const inRun = (h: string) => targets.some((t) => t === 'all' || t === h);
   for (let i = 1; i <= plays; i++) {
-    const target = r.weighted([['all', 6], ['h1', 2], ['h2', 1]] as const);
-    const gen = new PlaybookGen(r, target === 'all', { h1: 'h2', h2: 'h1' });
+    const target = targets[i - 1];
+    const other = target === 'h1' ? 'h2' : target === 'h2' ? 'h1' : undefined;
+    const gen = new PlaybookGen(r, other && inRun(other) ? other : undefined);
     const out = gen.play(i, target, hosts);
     // Template names are per play; keep them distinct across plays.
     const renamed: Record<string, string> = {};

@@ -39,6 +39,7 @@ export interface Summary {
   mismatches: number;
   failedCases: string[];
   errors: number;
+  errorCases: string[];
   unknown: number;
   realChanged: number;
   unknownChanged: number;
@@ -81,7 +82,7 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
   for (const f of o.files) cases.push(() => loadCase(path.resolve(f)));
   for (let s = o.from; s < o.from + o.seeds; s++) cases.push(() => generate(s));
   const summary: Summary = {
-    cases: 0, seeds: 0, pairs: 0, exact: 0, mismatches: 0, failedCases: [], errors: 0, unknown: 0, realChanged: 0, unknownChanged: 0, classes: new Map(), times: [], results: [], interrupted: false,
+    cases: 0, seeds: 0, pairs: 0, exact: 0, mismatches: 0, failedCases: [], errors: 0, errorCases: [], unknown: 0, realChanged: 0, unknownChanged: 0, classes: new Map(), times: [], results: [], interrupted: false,
   };
   const bed = new Bed(Math.max(1, Math.min(o.jobs, cases.length)), o.log);
   let interrupted = false;
@@ -121,6 +122,7 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
           o.log(`ABORT ${c.name}: ${(e as Error).message}`);
           summary.errors++;
           summary.failedCases.push(`${c.name} (testbed failure)`);
+          summary.errorCases.push(`${c.name} (testbed failure)`);
           interrupted = true;
           bed.interrupt();
           break;
@@ -145,7 +147,10 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
             else summary.classes.set(k, { count: 1, example: c.name });
           }
         }
-        if (r.error) summary.errors++;
+        if (r.error) {
+          summary.errors++;
+          summary.errorCases.push(c.name);
+        }
         if (!r.ok) summary.failedCases.push(c.name);
         const secs = (ms: number) => (ms / 1000).toFixed(1);
         const head = `${r.ok ? 'OK      ' : r.error ? 'ERROR   ' : 'MISMATCH'} ${c.name}: ${cmp ? `${cmp.pairs} pairs, ${cmp.unknown} unknown, ${cmp.mismatches.length} mismatches` : ''} (${secs(r.ms.total)} s: reset ${secs(r.ms.reset)}, check ${secs(r.ms.check)}, real ${secs(r.ms.real)})`;
