@@ -68,7 +68,11 @@ function missingIsLegit(pair: Pair, have: Pair[], lack: Pair[], lackUnreachable:
   const stop = lack.find((p) => stops(p.t));
   if (!stop) return false;
   const at = have.find((p) => p.key === stop.key);
-  return at !== undefined && at.pos < pair.pos;
+  if (at) return at.pos < pair.pos;
+  // `have` lacks the stop itself (a mismatch of its own, e.g. a handler that only one run ran):
+  // the host still leaves the later plays.
+  const samePlay = have.filter((p) => p.t.play === stop.t.play);
+  return pair.t.play !== stop.t.play && samePlay.length > 0 && samePlay[samePlay.length - 1].pos < pair.pos;
 }
 
 export function compareReports(check: RunReport, real: RunReport): Comparison {

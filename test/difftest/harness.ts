@@ -6,7 +6,7 @@
  * `provision --check --json` and the real run (`--json`) from that same state, and compare.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -216,7 +216,13 @@ export class Bed {
       result.error = (e as Error).message;
     }
     ms.total = Date.now() - t0;
-    if (!result.ok && outDir && !this.stopping) result.saved = saveFailure(c, result, outDir);
+    if (!result.ok && outDir && !this.stopping) {
+      result.saved = saveFailure(c, result, outDir);
+      // The two reports next to it, for reading the engine's notes and errors.
+      for (const f of ['check.json', 'real.json']) {
+        if (existsSync(path.join(dir, f))) copyFileSync(path.join(dir, f), result.saved.replace(/\.yml$/, `.${f}`));
+      }
+    }
     return result;
   }
 }

@@ -70,6 +70,14 @@ test('compare: a failure predicted by check stops check there; a pair missing wi
   assert.deepEqual(early.mismatches.map((m) => [m.task, m.check, m.real]), [['x', 'ok', undefined]]);
 });
 
+test('compare: a stop at a pair the other run lacks (a handler) still ends the later plays', () => {
+  const t2 = (name: string, play: string, status: TaskReport['status'], extra: Partial<TaskReport> = {}) => ({ ...task('h1', name, status, extra), play });
+  const c = report(true, [t2('a', 'p1', 'ok'), t2('b', 'p2', 'changed'), t2('c', 'p2', 'ok')]);
+  const r = report(false, [t2('a', 'p1', 'ok'), t2('h', 'p1', 'failed', { handler: true })]);
+  const cmp = compareReports(c, r);
+  assert.deepEqual(cmp.mismatches.map((m) => [m.task, m.check, m.real]), [['h', undefined, 'failed']]);
+});
+
 test('compare: a handler check says unknown for and the real run does not run is allowed (unknown)', () => {
   const c = report(true, [task('h1', 'a', 'unknown'), task('h1', 'h', 'unknown', { handler: true }), task('h1', 'g', 'changed', { handler: true })]);
   const r = report(false, [task('h1', 'a', 'ok')]);
