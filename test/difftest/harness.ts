@@ -26,7 +26,8 @@ const PREFIX = process.env.PROVISION_DIFFTEST_PREFIX || 'dt';
 /** Where the tester's testbed writes inventory/testbed.yml and .provision/testbed (keys, known_hosts). */
 const BED_ROOT = `${DIFFTEST_DIR}-root`;
 const WORK = process.env.PROVISION_DIFFTEST_WORK || `/tmp/provision-difftest${PREFIX === 'dt' ? '' : `-${PREFIX}`}`;
-const RUN_TIMEOUT_MS = Number(process.env.PROVISION_DIFFTEST_RUN_TIMEOUT_S || 120) * 1000;
+/** A provision run that does not exit within this is killed and the case is an error (read when a run starts). */
+const runTimeoutMs = () => Number(process.env.PROVISION_DIFFTEST_RUN_TIMEOUT_S || 120) * 1000;
 
 const DEPLOY_SETUP = `set -e
 systemctl is-system-running --wait >/dev/null 2>&1 || true
@@ -157,7 +158,7 @@ export class Bed {
       const timer = setTimeout(() => {
         timedOut = true;
         if (child.pid) killTree(child.pid);
-      }, RUN_TIMEOUT_MS);
+      }, runTimeoutMs());
       child.stdout.on('data', (d: Buffer) => out.push(d));
       child.stderr.on('data', (d: Buffer) => {
         if (errLen < 1 << 20) err.push(d);
@@ -209,7 +210,7 @@ export class Bed {
       const hung = [['--check', check], ['real run', real]].filter(([, x]) => (x as { timedOut: boolean }).timedOut).map(([w]) => w);
       if (hung.length) {
         result.ok = false;
-        result.error = `${hung.join(' and ')} did not exit within ${RUN_TIMEOUT_MS / 1000} s (killed)`;
+        result.error = `${hung.join(' and ')} did not exit within ${runTimeoutMs() / 1000} s (killed)`;
       }
     } catch (e) {
       if (e instanceof BedError) throw e;

@@ -6,7 +6,8 @@
  * must say exactly what the real run says, or `unknown`. Zero mismatches allowed.
  *
  * Seeds: PROVISION_DIFFTEST_SEEDS (default 12) from PROVISION_DIFFTEST_FROM (default 1);
- * PROVISION_DIFFTEST_JOBS (default 2) cases in parallel. A few minutes in all.
+ * PROVISION_DIFFTEST_JOBS (default 2) cases in parallel; a run that does not exit within
+ * PROVISION_DIFFTEST_RUN_TIMEOUT_S (here 90) is killed and fails its case. A few minutes in all.
  * Needs root (systemd-nspawn); skipped otherwise. Any number of seeds: scripts/difftest.sh.
  */
 import assert from 'node:assert/strict';
@@ -20,6 +21,8 @@ const envInt = (name: string, dflt: number) => {
 };
 
 test('check mode is exact or unknown: regression cases and random seeds on fresh hosts', { skip: !isRoot && 'needs root (systemd-nspawn test hosts)', timeout: 30 * 60_000 }, async (t) => {
+  // A healthy run takes seconds (an apt-get update under load: under a minute); a hung one costs this.
+  process.env.PROVISION_DIFFTEST_RUN_TIMEOUT_S ??= '90';
   const seeds = envInt('PROVISION_DIFFTEST_SEEDS', 12);
   const from = envInt('PROVISION_DIFFTEST_FROM', 1);
   const regressions = regressionFiles();
