@@ -1,7 +1,7 @@
 /**
  * The differential tester: `--check` must be exact or say unknown.
  *
- *   sudo node dist/test/difftest/main.js [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR]
+ *   sudo node dist/test/difftest/main.js [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print]
  *   (or scripts/difftest.sh with the same options)
  *
  * Brings up its own testbed (bridge provdt0, 10.78.0.0/24, /var/lib/provision/difftest), runs the
@@ -9,7 +9,7 @@
  * prints OK/MISMATCH per case, the totals and the unknown rate, and brings its testbed down
  * (also on Ctrl-C). Exit 0 when there is no mismatch and no error, 1 otherwise, 2 bad usage.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCase, type Case } from './case.js';
@@ -27,6 +27,8 @@ export interface SuiteOptions {
   regressions: boolean;
   outDir: string;
   log: (line: string) => void;
+  /** Print the case file (playbook YAML and all) of each failing case. */
+  print?: boolean;
   /** Called with each finished case (in completion order). */
   onResult?: (r: CaseResult) => void;
 }
@@ -158,6 +160,7 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
         if (!r.ok) {
           for (const l of describeFailure(r)) o.log(`    ${l}`);
           if (r.saved) o.log(`    saved: ${r.saved}`);
+          if (r.saved && o.print) o.log(readFileSync(r.saved, 'utf8').replace(/^/gm, '    | '));
         }
         o.onResult?.(r);
       }
@@ -173,7 +176,7 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`difftest: ${msg}\nusage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR]\n`);
+  process.stderr.write(`difftest: ${msg}\nusage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print]\n`);
   process.exit(2);
 }
 
@@ -198,14 +201,17 @@ async function cli(argv: string[]): Promise<number> {
     else if (a === '--jobs') o.jobs = int(argv[++i], a, 1);
     else if (a === '--playbook') o.files.push(argv[++i] ?? usage('--playbook expects a file'));
     else if (a === '--regressions') o.regressions = true;
+    else if (a === '--print') o.print = true;
     else if (a === '--out') o.outDir = path.resolve(argv[++i] ?? usage('--out expects a directory'));
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR]\n');
+      process.stdout.write('usage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print]\n');
       return 0;
     } else usage(`unknown argument ${a}`);
   }
   if (o.jobs > 8) usage('--jobs: at most 8');
   if (!seedsGiven && o.files.length === 0 && !o.regressions) o.seeds = 10;
+  // A replay of a few cases shows the failing playbooks in full.
+  if (o.seeds + o.files.length <= 3 && !o.regressions) o.print = true;
   if (process.getuid?.() !== 0) {
     process.stderr.write('difftest: needs root (its own systemd-nspawn testbed)\n');
     return 2;

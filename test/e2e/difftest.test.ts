@@ -34,6 +34,7 @@ test('check mode is exact or unknown: regression cases and random seeds on fresh
     jobs: envInt('PROVISION_DIFFTEST_JOBS', 2) || 1,
     files: [],
     regressions: true,
+    print: true,
     outDir: '/tmp/provision-difftest/failures',
     log: (l) => {
       if (!l.startsWith('testbed:')) lines.push(l);
