@@ -44,6 +44,6 @@ test('check mode is exact or unknown: regression cases and random seeds on fresh
   assert.equal(summary.interrupted, false);
   assert.equal(summary.cases, regressions.length + seeds, 'every case ran');
   assert.ok(summary.pairs > 0, 'pairs were compared');
-  assert.equal(summary.errors, 0, `harness errors (a run that did not finish or exit, an unreachable host) in: ${summary.errorCases.join(', ')}`);
   assert.equal(summary.mismatches, 0, `check mode disagrees with the real run (${summary.mismatches} pairs) in: ${summary.failedCases.join(', ')}`);
+  assert.equal(summary.errors, 0, `harness errors (a run that did not finish or exit, an unreachable host) in: ${summary.errorCases.join(', ')}`);
 });
