@@ -83,6 +83,7 @@ test('compare: a handler check says unknown for and the real run does not run is
   const r = report(false, [task('h1', 'a', 'ok')]);
   const cmp = compareReports(c, r);
   assert.equal(cmp.unknown, 2);
+  assert.equal(cmp.pairs, 2, 'the handler counts as a compared pair');
   assert.deepEqual(cmp.mismatches.map((m) => [m.task, m.check, m.real]), [['g', 'changed', undefined]]);
 });
 
