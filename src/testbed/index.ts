@@ -48,6 +48,11 @@ export interface TestbedOptions {
    * keepalived pair (env PROVISION_TESTBED_LB_PAIR=1).
    */
   lbPair?: boolean;
+  /**
+   * Explicit host names instead of lb-01, web-01, ... (overrides `hosts` and `lbPair`), e.g. a
+   * second testbed with its own names so that container and veth names (vb-NAME) do not clash.
+   */
+  names?: string[];
 }
 
 export interface TestbedHost {
@@ -117,6 +122,7 @@ interface HostPlan {
 
 interface Config {
   hosts: number;
+  names?: string[];
   lbPair: boolean;
   subnet: Subnet;
   bridge: string;
@@ -163,8 +169,14 @@ export function projectRoot(): string {
 }
 
 function resolveConfig(opts: TestbedOptions): Config {
-  const lbPair = opts.lbPair ?? process.env.PROVISION_TESTBED_LB_PAIR === '1';
-  const hosts = Math.max(opts.hosts ?? DEFAULT_HOSTS, lbPair ? DEFAULT_HOSTS + 1 : 1);
+  const names = opts.names?.length ? opts.names : undefined;
+  for (const n of names ?? []) {
+    // vb-NAME must fit an interface name (15 characters); a-z first: hostsOnDisk() parses these.
+    if (!/^[a-z][a-z0-9-]{0,11}$/.test(n)) throw new TestbedError(`invalid host name "${n}" (a-z, 0-9, -; at most 12 characters)`);
+  }
+  if (names && new Set(names).size !== names.length) throw new TestbedError(`duplicate host names: ${names.join(', ')}`);
+  const lbPair = names ? false : (opts.lbPair ?? process.env.PROVISION_TESTBED_LB_PAIR === '1');
+  const hosts = names ? names.length : Math.max(opts.hosts ?? DEFAULT_HOSTS, lbPair ? DEFAULT_HOSTS + 1 : 1);
   if (!Number.isInteger(hosts) || hosts < 1) throw new TestbedError(`--hosts must be a positive integer, got ${hosts}`);
   if (hosts > 99) throw new TestbedError(`--hosts ${hosts} is too many (max 99)`);
   const subnet = parseSubnet(opts.subnet ?? process.env.PROVISION_TESTBED_SUBNET ?? DEFAULT_SUBNET);
@@ -179,6 +191,7 @@ function resolveConfig(opts: TestbedOptions): Config {
   const root = path.resolve(opts.root ?? projectRoot());
   return {
     hosts,
+    names,
     lbPair,
     subnet,
     bridge,
@@ -248,7 +261,7 @@ export function testbedHostNames(count: number, lbPair = false): string[] {
 }
 
 function planHosts(cfg: Config): HostPlan[] {
-  return testbedHostNames(cfg.hosts, cfg.lbPair).map((name, i) => ({ name, address: intToIp(cfg.subnet.network + HOST_OFFSET + i) }));
+  return (cfg.names ?? testbedHostNames(cfg.hosts, cfg.lbPair)).map((name, i) => ({ name, address: intToIp(cfg.subnet.network + HOST_OFFSET + i) }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -749,7 +762,10 @@ async function teardownNetwork(subnet: string, bridge: string, ipForwardBefore: 
   if ((await run('ip', ['link', 'show', 'dev', bridge])).code === 0) {
     await must('ip', ['link', 'del', 'dev', bridge]);
   }
-  if (ipForwardBefore === '0') await fs.writeFile('/proc/sys/net/ipv4/ip_forward', '0\n').catch(() => {});
+  // Another testbed (other bridge and subnet, e.g. the differential tester's) may still need forwarding.
+  const others = (await run('iptables', ['-w', '-t', 'nat', '-S', 'POSTROUTING'])).stdout;
+  const otherTestbed = /^-A POSTROUTING -s \S+ ! -o \S+ -j MASQUERADE$/m.test(others);
+  if (ipForwardBefore === '0' && !otherTestbed) await fs.writeFile('/proc/sys/net/ipv4/ip_forward', '0\n').catch(() => {});
 }
 
 /** The controller's upstream DNS server, reachable from the hosts through NAT (loopback stubs are not). */
@@ -1285,6 +1301,35 @@ export async function testbedStatus(opts: TestbedOptions = {}): Promise<TestbedH
 }
 
 /**
+ * Reset one host of the running testbed to the base image: stop its container, wipe its rootfs
+ * (the overlay's upper dir, or the copy), configure it as `up` does, boot it and wait for sshd.
+ * The host keeps its SSH host key (so known_hosts stays exact) and its address; the controller
+ * key is authorised again. Does not take the testbed lock: the caller owns the testbed.
+ */
+export async function testbedResetHost(name: string, opts: TestbedOptions = {}): Promise<void> {
+  assertRoot();
+  const first = resolveConfig(opts);
+  const state = await readState(first);
+  const host = state?.hosts.find((h) => h.name === name);
+  if (!state || !host) throw new TestbedError(`${name} is not a host of the testbed in ${first.dir}; run \`provision testbed up\` first`);
+  const cfg = resolveConfig({ ...opts, subnet: state.subnet, bridge: state.bridge, root: state.root, names: state.hosts.map((h) => h.name) });
+  const keyFile = path.join(hostDir(cfg, name), 'etc/ssh/ssh_host_ed25519_key');
+  const [priv, pub] = [await readText(keyFile), await readText(`${keyFile}.pub`)];
+  const pubkey = (await readText(path.join(cfg.stateDir, 'id_ed25519.pub')))?.trim();
+  if (!pubkey) throw new TestbedError(`no controller key in ${cfg.stateDir}; run \`provision testbed up\` first`);
+  await removeHost(cfg, name);
+  const dir = await ensureRootfs(cfg, name);
+  if (priv && pub) {
+    await writeInRootfs(dir, 'etc/ssh/ssh_host_ed25519_key', priv, 0o600);
+    await writeInRootfs(dir, 'etc/ssh/ssh_host_ed25519_key.pub', pub, 0o644);
+  }
+  await prepareRootfs(cfg, host, { plan: state.hosts, planChanged: false, pubkey, dns: await upstreamNameserver() }, false);
+  const booted = bootHost(cfg, name);
+  await fs.writeFile(path.join(cfg.dir, `${name}.pid`), `${booted.pid}\n`);
+  await waitForSsh(cfg, host, booted);
+}
+
+/**
  * Run argv inside a running host without SSH (nsenter into all of its namespaces).
  * Never throws for a non-zero exit; throws TestbedError when the host is not running.
  */
@@ -1292,9 +1337,10 @@ export async function testbedExec(
   name: string,
   argv: string[],
   opts: { input?: string; timeoutMs?: number } = {},
+  testbed: TestbedOptions = {},
 ): Promise<ExecResult> {
   assertRoot();
-  const cfg = resolveConfig({});
+  const cfg = resolveConfig(testbed);
   const [leader] = await containerInits(hostDir(cfg, name));
   if (!leader) throw new TestbedError(`testbed host ${name} is not running`);
   const env: NodeJS.ProcessEnv = { PATH: SYS_PATH, HOME: '/root', LANG: 'C.UTF-8', TERM: 'dumb', DEBIAN_FRONTEND: 'noninteractive' };
@@ -1311,6 +1357,7 @@ interface CliOptions {
   subnet?: string;
   bridge?: string;
   root?: string;
+  names?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -1361,6 +1408,7 @@ export function registerTestbedCommand(program: Command): void {
       .option('--subnet <cidr>', `IPv4 subnet (default $PROVISION_TESTBED_SUBNET or ${DEFAULT_SUBNET})`)
       .option('--bridge <name>', `bridge interface (default ${DEFAULT_BRIDGE})`)
       .option('--root <dir>', 'project root where inventory/testbed.yml is written (default: this checkout)')
+      .option('--names <list>', 'comma-separated host names instead of lb-01, web-01, ... (overrides --hosts)')
       .option('-q, --quiet', 'no progress output');
   const toOpts = (o: CliOptions): TestbedOptions => ({
     hosts: o.hosts,
@@ -1368,6 +1416,7 @@ export function registerTestbedCommand(program: Command): void {
     subnet: o.subnet,
     bridge: o.bridge,
     root: o.root,
+    names: o.names?.split(',').map((n) => n.trim()).filter(Boolean),
     log: o.quiet ? () => {} : (line) => console.error(pc.dim(`testbed: ${line}`)),
     // changes to the machine itself are said even with --quiet
     notice: (line) => console.error(`testbed: ${line}`),

@@ -1,0 +1,153 @@
+/**
+ * The contract of check mode, as a comparison of two JSON reports of the same playbook on the
+ * same starting state: for every (host, task) pair, `--check` says exactly what the real run
+ * says (changed / ok / skipped / failed), or `unknown`. Anything else is a mismatch.
+ *
+ * Pairs are matched by host + play + task name + handler flag + occurrence (a handler runs once
+ * per play, a play may repeat a task name). A pair present in one report only is a mismatch,
+ * unless that report's host had stopped before it: a host stops at its first failed task that is
+ * not ignored (the other report must then have said `failed` or `unknown` for that task, or the
+ * pair is already a mismatch), and later pairs of that host exist only in the other report.
+ */
+import type { RunReport, TaskReport } from '../../src/engine/report.js';
+
+export interface Mismatch {
+  host: string;
+  play: string;
+  task: string;
+  module: string;
+  handler: boolean;
+  /** 'unknown' never appears here; undefined: the pair is missing from that report. */
+  check?: string;
+  real?: string;
+  /** The engine's notes/errors, for the reader. */
+  checkNote?: string;
+  realNote?: string;
+}
+
+export interface Comparison {
+  /** (host, task) pairs present in both reports. */
+  pairs: number;
+  exact: number;
+  unknown: number;
+  /** Pairs the real run reported as changed, and how many of them check said unknown. */
+  realChanged: number;
+  unknownChanged: number;
+  mismatches: Mismatch[];
+}
+
+interface Pair {
+  key: string;
+  t: TaskReport;
+  pos: number;
+}
+
+function pairsByHost(r: RunReport): Map<string, Pair[]> {
+  const out = new Map<string, Pair[]>();
+  const seen = new Map<string, number>();
+  for (const t of r.tasks) {
+    const base = `${t.host}\u0000${t.play}\u0000${t.handler ? 'H' : 'T'}\u0000${t.task}`;
+    const occ = (seen.get(base) ?? 0) + 1;
+    seen.set(base, occ);
+    const list = out.get(t.host) ?? [];
+    list.push({ key: `${base}\u0000${occ}`, t, pos: list.length });
+    out.set(t.host, list);
+  }
+  return out;
+}
+
+const stops = (t: TaskReport) => t.status === 'failed' && !t.ignored;
+const noteOf = (t: TaskReport) => t.error ?? t.note;
+
+/**
+ * Pairs only in `have` are legitimate when `lack` stopped this host at a task that `have` lists
+ * before them (or `lack` could not reach the host at all).
+ */
+function missingIsLegit(pair: Pair, have: Pair[], lack: Pair[], lackUnreachable: boolean): boolean {
+  if (lackUnreachable) return true;
+  const stop = lack.find((p) => stops(p.t));
+  if (!stop) return false;
+  const at = have.find((p) => p.key === stop.key);
+  if (at) return at.pos < pair.pos;
+  // `have` lacks the stop itself (a mismatch of its own, e.g. a handler that only one run ran):
+  // the host still leaves the later plays.
+  const samePlay = have.filter((p) => p.t.play === stop.t.play);
+  return pair.t.play !== stop.t.play && samePlay.length > 0 && samePlay[samePlay.length - 1].pos < pair.pos;
+}
+
+export function compareReports(check: RunReport, real: RunReport): Comparison {
+  const c = pairsByHost(check);
+  const r = pairsByHost(real);
+  const out: Comparison = { pairs: 0, exact: 0, unknown: 0, realChanged: 0, unknownChanged: 0, mismatches: [] };
+  const hosts = [...new Set([...c.keys(), ...r.keys()])];
+  for (const host of hosts) {
+    const cs = c.get(host) ?? [];
+    const rs = r.get(host) ?? [];
+    const cByKey = new Map(cs.map((p) => [p.key, p]));
+    const rByKey = new Map(rs.map((p) => [p.key, p]));
+    const mismatch = (t: TaskReport, ct?: TaskReport, rt?: TaskReport) =>
+      out.mismatches.push({
+        host,
+        play: t.play,
+        task: t.task,
+        module: t.module,
+        handler: t.handler === true,
+        check: ct?.status,
+        real: rt?.status,
+        checkNote: ct ? noteOf(ct) : undefined,
+        realNote: rt ? noteOf(rt) : undefined,
+      });
+    for (const rp of rs) {
+      const cp = cByKey.get(rp.key);
+      if (!cp) {
+        if (!missingIsLegit(rp, rs, cs, check.recap[host]?.unreachable === true)) mismatch(rp.t, undefined, rp.t);
+        continue;
+      }
+      out.pairs++;
+      if (rp.t.status === 'changed') out.realChanged++;
+      if (cp.t.status === 'unknown') {
+        out.unknown++;
+        if (rp.t.status === 'changed') out.unknownChanged++;
+      } else if (cp.t.status === rp.t.status) {
+        out.exact++;
+      } else {
+        mismatch(rp.t, cp.t, rp.t);
+      }
+    }
+    for (const cp of cs) {
+      if (rByKey.has(cp.key)) continue;
+      // A handler check could not predict the notification of, and that did not run: unknown is allowed.
+      if (cp.t.handler && cp.t.status === 'unknown') {
+        out.pairs++;
+        out.unknown++;
+        continue;
+      }
+      if (!missingIsLegit(cp, cs, rs, real.recap[host]?.unreachable === true)) mismatch(cp.t, cp.t, undefined);
+    }
+  }
+  return out;
+}
+
+export function formatMismatch(m: Mismatch): string {
+  const what = `${m.host} | ${m.play} | ${m.handler ? 'handler: ' : ''}${m.task}`;
+  const side = (s: string | undefined, note: string | undefined) => `${s ?? '(missing)'}${note ? ` (${note.split('\n')[0].slice(0, 160)})` : ''}`;
+  return `${what}: check ${side(m.check, m.checkNote)}, real ${side(m.real, m.realNote)}`;
+}
+
+/**
+ * A coarse class of a mismatch, to group many failing seeds: module, the two statuses, and the
+ * engine's message with paths, names and numbers blurred.
+ */
+export function mismatchClass(m: Mismatch): string {
+  const blur = (s: string | undefined) =>
+    (/applied, but verification failed/.test(s ?? '') ? 'applied, but verification failed' : (s ?? '').split('\n')[0])
+      .replace(/^item [^:]*: /, '')
+      .replace(/^run: .*?: command failed with exit code \d+.*/, 'run: CMD: command failed')
+      .replace(/: command failed with exit code \d+.*/, ': command failed')
+      .replace(/\/[\w./{}-]*/g, 'PATH')
+      .replace(/\b(dt-sleep|dt-missing|cron|atd|dtuser2?|dtgrp2?|deploy|nobody|nogroup)\b/g, 'NAME')
+      .replace(/\d+/g, 'N')
+      .slice(0, 90);
+  const note = m.real === 'failed' ? blur(m.realNote) : m.check === 'failed' ? blur(m.checkNote) : '';
+  return `${m.handler ? 'handler ' : ''}${m.module}: check ${m.check ?? 'missing'}, real ${m.real ?? 'missing'}${note ? ` [${note}]` : ''}`;
+}
