@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { stringify } from 'yaml';
 import type { RunReport, TaskReport } from '../../src/engine/report.js';
 import { loadPlaybook } from '../../src/load/playbook.js';
-import { builtinModules } from '../../src/modules/index.js';
+import { builtinModules } from '../../src/modules/all.js';
 import { caseToYaml, loadCase, type Case } from '../difftest/case.js';
 import { compareReports, mismatchClass } from '../difftest/compare.js';
 import { generate, Rng } from '../difftest/generator.js';
