@@ -6,9 +6,10 @@
 import { createHash } from 'node:crypto';
 import { displayDiff } from './diff.js';
 import { sq } from '../../engine/shell.js';
-import type { Change, Command, ModuleContext } from '../contract.js';
-import { TaskError, type Effect } from '../contract.js';
-import { MAX_CONTENT, normMode, notPermitted, type FileFact, type IdentityFact } from './facts.js';
+import type { Change, Command, ModuleContext, StateModule } from '../contract.js';
+import { fact, TaskError, type Effect } from '../contract.js';
+import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
+import { fileFact, identityFact, MAX_CONTENT, normMode, notPermitted, type FileFact, type IdentityFact } from './facts.js';
 import { namesOf, normPath, pathBecomes, unknownTree } from './effects.js';
 import { maybe } from '../../engine/prediction.js';
 import { unitFileWritten } from '../services/facts.js';
@@ -148,3 +149,18 @@ export function permitted(f: FileFact, who: IdentityFact, changes: Change[]): Ch
   const why = notPermitted(f, who, changes);
   return why ? changes.map((c) => ({ ...c, uncertain: why })) : changes;
 }
+
+/** The arguments of a content module once prepared: the bytes to write (rendered, or read). */
+export type PreparedContent = ContentArgs & { _bytes?: Buffer };
+export type ContentFacts = { file: FileFact; who: IdentityFact } & AccountFacts;
+
+/** The stages copy and template share once their content is prepared: facts, plan, predict, footprint. */
+export const contentStages: Pick<StateModule<PreparedContent, ContentFacts>, 'facts' | 'plan' | 'predict' | 'footprint'> = {
+  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
+  plan: (args, facts, ctx) => {
+    requireAccounts(facts, args.owner, args.group);
+    return permitted(facts.file, facts.who, planContent(args, args._bytes!, facts.file, ctx, shownBytes(ctx)));
+  },
+  predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
+  footprint: (args) => contentFootprint(args.dest),
+};

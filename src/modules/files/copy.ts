@@ -2,10 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
-import { fact, TaskError, type StateModule } from '../contract.js';
-import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
-import { contentFootprint, permitted, planContent, predictContent, shownBytes } from './content.js';
+import { TaskError, type StateModule } from '../contract.js';
+import { contentStages, type ContentFacts } from './content.js';
 
 export const fileAttrs = {
   // A number is refused: YAML reads an unquoted 0640 as the decimal 640.
@@ -38,7 +36,7 @@ export function readLocal(ctx: { root: string; playbookDir?: string }, dir: stri
   }
 }
 
-export const copy: StateModule<Args, { file: FileFact; who: IdentityFact } & AccountFacts> = {
+export const copy: StateModule<Args, ContentFacts> = {
   name: 'copy',
   type: 'state',
   permissionsModelled: true,
@@ -46,11 +44,5 @@ export const copy: StateModule<Args, { file: FileFact; who: IdentityFact } & Acc
   prepare(args, ctx) {
     return { ...args, _bytes: args.src !== undefined ? readLocal(ctx, 'files', args.src) : Buffer.from(args.content ?? '', 'utf8') };
   },
-  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
-  plan: (args, facts, ctx) => {
-    requireAccounts(facts, args.owner, args.group);
-    return permitted(facts.file, facts.who, planContent(args, args._bytes!, facts.file, ctx, shownBytes(ctx)));
-  },
-  predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
-  footprint: (args) => contentFootprint(args.dest),
+  ...contentStages,
 };

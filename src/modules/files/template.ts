@@ -1,10 +1,8 @@
 /** template: an EJS file under templates/, rendered on the controller with the host's variables and facts. */
 import { z } from 'zod';
-import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
-import { fact, TaskError, type StateModule } from '../contract.js';
+import { TaskError, type StateModule } from '../contract.js';
 import { decodeUtf8 } from '../../load/yaml.js';
-import { fileFact, identityFact, type FileFact, type IdentityFact } from './facts.js';
-import { contentFootprint, permitted, planContent, predictContent, shownBytes } from './content.js';
+import { contentStages, type ContentFacts } from './content.js';
 import { fileAttrs, readLocal } from './copy.js';
 
 const schema = z
@@ -18,7 +16,7 @@ const schema = z
 
 type Args = z.infer<typeof schema> & { _bytes?: Buffer };
 
-export const template: StateModule<Args, { file: FileFact; who: IdentityFact } & AccountFacts> = {
+export const template: StateModule<Args, ContentFacts> = {
   name: 'template',
   type: 'state',
   permissionsModelled: true,
@@ -33,11 +31,5 @@ export const template: StateModule<Args, { file: FileFact; who: IdentityFact } &
     }
     return { ...args, _bytes: Buffer.from(ctx.render(source, `templates/${args.src}`), 'utf8') };
   },
-  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
-  plan: (args, facts, ctx) => {
-    requireAccounts(facts, args.owner, args.group);
-    return permitted(facts.file, facts.who, planContent(args, args._bytes!, facts.file, ctx, shownBytes(ctx)));
-  },
-  predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
-  footprint: (args) => contentFootprint(args.dest),
+  ...contentStages,
 };
