@@ -124,6 +124,10 @@ class PlaybookGen {
       ['systemctl is-active cron', 1],
     ]);
     const args: Record<string, unknown> = { cmd };
+    // a command's effects are what it declares (README, check mode): the ones that write declare
+    // what they write; read-only ones mostly say so (writes: []), sometimes declare nothing
+    if (/^(mkdir|touch|rm|echo)/.test(cmd)) args.writes = [p];
+    else if (this.r.chance(0.7)) args.writes = [];
     const guard = this.r.weighted([['none', 4], ['creates', 2], ['removes', 2], ['unless', 2]] as const);
     if (guard === 'creates') args.creates = this.guardPath();
     if (guard === 'removes') args.removes = this.guardPath();
@@ -283,7 +287,7 @@ class PlaybookGen {
       [{ name: `${id} touch marker`, file: { path: `${this.r.pick(ROOTS)}/handled`, state: 'touch' } }, 3],
       [{ name: `${id} restart cron`, service: { name: 'cron', state: 'restarted' } }, 1],
       [{ name: `${id} restart dt-sleep`, service: { name: 'dt-sleep', state: 'restarted' } }, 1],
-      [{ name: `${id} command`, command: { cmd: `mkdir -p ${this.path()}` } }, 2],
+      [((p: string) => ({ name: `${id} command`, command: { cmd: `mkdir -p ${p}`, writes: [p] } }))(this.path()), 2],
     ]);
     this.handlers.push(h);
   }

@@ -17,7 +17,7 @@ const schema = z
     removes: z.string().startsWith('/', 'an absolute path').optional(),
     unless: z.string().min(1).optional(),
     chdir: z.string().startsWith('/').optional(),
-    /** paths (their whole subtrees) the command may change, for check mode; creates/removes count too */
+    /** paths (their whole subtrees) the command may change, for check mode; creates/removes count too; [] = read-only */
     writes: z.array(z.string().startsWith('/', 'an absolute path')).optional(),
   })
   .strict();
@@ -68,13 +68,14 @@ function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
     footprint(a) {
       const declared = [a.creates, a.removes, ...(a.writes ?? [])].filter((p): p is string => p !== undefined);
       const why = `written by the command '${a.cmd.split('\n')[0].slice(0, 60)}', whose outcome is unknown in check mode`;
-      return declared.length ? [unknownTree(declared.map(normPath), why)] : [unknownEverything(why)];
+      return declared.length ? [unknownTree(declared.map(normPath), why)] : a.writes ? [] : [unknownEverything(why)];
     },
     predict(a, facts) {
       // A command's effects are what it declares: `creates` (what is there afterwards is not
       // known), `removes`, and `writes`. A command that declares nothing may have changed anything.
       const declared = [a.creates, a.removes, ...(a.writes ?? [])].filter((p): p is string => p !== undefined);
-      if (declared.length === 0) return [unknownEverything(`the command '${a.cmd.split('\n')[0].slice(0, 60)}' runs in an earlier task and declares no effects (creates/removes/writes)`)];
+      // `writes: []` declares a read-only command
+      if (declared.length === 0 && a.writes === undefined) return [unknownEverything(`the command '${a.cmd.split('\n')[0].slice(0, 60)}' runs in an earlier task and declares no effects (creates/removes/writes)`)];
       const effects: Effect[] = [];
       const reason = `written by the command '${a.cmd.split('\n')[0].slice(0, 60)}' in an earlier task`;
       if (a.creates) effects.push(unknownTree(namesOf(a.creates, facts.creates!), reason));

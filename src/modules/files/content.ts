@@ -139,7 +139,7 @@ export function predictContent(args: ContentArgs, content: Buffer, fact: FileFac
       sha256: sha256(content),
       // like the fact reader: no content above MAX_CONTENT (a later diff says so instead)
       ...(content.length <= MAX_CONTENT ? { content: content.toString('base64') } : {}),
-    })),
+    }), true),
     ...unitFileWritten(args.dest, content),
   ];
 }

@@ -33,15 +33,22 @@ function effect(touches: (p: string) => boolean, apply: (before: FileFact, p: st
 }
 
 /** The path itself becomes `after(before)` (content, attributes, a new file or link in an existing directory). */
-export function pathBecomes(names: string[], after: (before: FileFact) => FileFact): Effect {
-  return effect((p) => names.includes(p), (before) => after(before));
+export function pathBecomes(names: string[], after: (before: FileFact) => FileFact, regularFile = false): Effect {
+  return effect(
+    (p) => names.includes(p) || (regularFile && names.some((n) => isUnder(p, n))),
+    (before, p) => {
+      if (names.includes(p)) return after(before);
+      // under a regular file nothing can be created
+      return before.type === 'absent' ? { ...before, parentExists: false, blocked: names[0] } : before;
+    },
+  );
 }
 
 /** The path and everything under it are gone; what was under it has no parent any more. */
 export function removedTree(names: string[]): Effect {
   return effect(
     (p) => names.some((n) => p === n || isUnder(p, n)),
-    (before, p) => (names.includes(p) ? { type: 'absent', parentExists: before.parentExists } : { type: 'absent', parentExists: false }),
+    (before, p) => (names.includes(p) ? { type: 'absent', parentExists: before.parentExists, ...(before.blocked ? { blocked: before.blocked } : {}) } : { type: 'absent', parentExists: false }),
   );
 }
 

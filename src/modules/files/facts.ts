@@ -16,6 +16,8 @@ export interface FileFact {
   parentExists: boolean;
   /** The path with its directories' symlinks resolved (realpath -m): another name for the same file. */
   real?: string;
+  /** An ancestor that exists and is not a directory: nothing can be created at the path. */
+  blocked?: string;
   /** Whether the reading user may create entries in the path's directory (its nearest existing ancestor). */
   dirWritable?: boolean;
   /** Check mode: the owner of the directory an earlier task creates for it (who may write there). */
@@ -45,7 +47,9 @@ export const fileFact: FactKind<FileParams, FileFact> = {
       `elif [ -e "$p" ]; then echo type=other;`,
       `else echo type=absent; fi`,
       `if [ -d ${parent} ]; then echo parent=yes; else echo parent=no; fi`,
-      `d=${parent}; while [ ! -d "$d" ] && [ "$d" != / ]; do d=$(dirname -- "$d"); done; if [ -w "$d" ]; then echo dirw=yes; else echo dirw=no; fi`,
+      // the nearest existing ancestor: writable? not a directory (then nothing can be made under it)?
+      `d=${parent}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname -- "$d"); done`,
+      `if [ ! -d "$d" ]; then printf 'blocked=%s\\n' "$d"; echo dirw=no; elif [ -w "$d" ]; then echo dirw=yes; else echo dirw=no; fi`,
       // the path with its directories' symlinks resolved (not its own: a link is a file of its own)
       `printf 'real=%s/%s\\n' "$(realpath -m -- ${parent} 2>/dev/null)" "$(basename -- "$p")"`,
       `if [ -e "$p" ] || [ -L "$p" ]; then stat --printf 'mode=%a\\nowner=%U\\ngroup=%G\\nsize=%s\\n' "$p"; fi`,
@@ -59,6 +63,7 @@ export const fileFact: FactKind<FileParams, FileFact> = {
     const kv = keyValues(out);
     const f: FileFact = { type: (kv.type as FileFact['type']) ?? 'absent', parentExists: kv.parent === 'yes' };
     if (kv.dirw !== undefined) f.dirWritable = kv.dirw === 'yes';
+    if (kv.blocked) f.blocked = kv.blocked;
     if (kv.mode !== undefined) f.mode = kv.mode.padStart(4, '0');
     if (kv.owner !== undefined) f.owner = kv.owner;
     if (kv.group !== undefined) f.group = kv.group;

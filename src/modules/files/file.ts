@@ -56,6 +56,7 @@ export const file: StateModule<Args, Facts> = {
         return [
           pathBecomes(names, (before) =>
             attrs(before.type === 'absent' ? { type: 'file', parentExists: true, mode: mode ?? modeUnder(who.umask, 0o666), owner: who.user, group: who.group, size: 0, sha256: EMPTY_SHA256, content: '' } : { ...before, mode: mode ?? before.mode }),
+            true,
           ),
         ];
     }
@@ -75,6 +76,7 @@ function planFile(args: Args, f: FileFact, who: IdentityFact): Change[] {
         if (f.type !== 'absent') changes.push({ action: 'remove', target: args.path, summary: `remove ${f.type} ${args.path}`, commands: [{ cmd: `rm -rf -- ${p}` }] });
         return changes;
       case 'directory':
+        if (f.type === 'absent' && f.blocked) throw new TaskError(`cannot create directory ${args.path}: ${f.blocked} is not a directory`);
         if (f.type === 'absent') {
           changes.push({ action: 'create', target: args.path, summary: `create directory ${args.path}`, commands: [{ cmd: `mkdir -p -- ${p}${mode ? ` && chmod ${mode} ${p}` : ''}` }] });
           changes.push(...planAttributes(args.path, fresh('directory', 0o777), undefined, args.owner, args.group));
