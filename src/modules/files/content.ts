@@ -74,7 +74,7 @@ export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, 
       target: dest,
       summary: exists ? `update ${dest} (${content.length} bytes)` : `create ${dest} (${content.length} bytes)`,
       diff,
-      commands: [writeCommand(args, content, exists || fact.type === 'link')],
+      commands: [writeCommand(args, content, exists)],
     });
     return changes;
   }
@@ -97,7 +97,7 @@ function writeCommand(args: ContentArgs, content: Buffer, exists: boolean): Comm
   // keep the existing owner/group unless given (owner alone must not reset the group to root)
   if (exists) steps.push(`chown --reference=${dest} "$tmp"`);
   if (args.owner || args.group) steps.push(`chown ${sq(`${args.owner ?? ''}${args.group ? `:${args.group}` : ''}`)} "$tmp"`);
-  steps.push(`mv -f "$tmp" ${dest}`, `trap - EXIT`);
+  steps.push(`mv -fT "$tmp" ${dest}`, `trap - EXIT`);
   const display = `write ${args.dest} atomically${args.validate ? ` after validating with: ${args.validate}` : ''}`;
   return { cmd: steps.join('\n'), stdin: content, display };
 }
@@ -127,7 +127,8 @@ export function contentFootprint(dest: string): Effect[] {
 
 /** Check mode: the file after writing `content` (mktemp by `who`, chmod, chown, mv). */
 export function predictContent(args: ContentArgs, content: Buffer, fact: FileFact, who: IdentityFact): Effect[] {
-  const existed = fact.type === 'file' || fact.type === 'link';
+  // a link is replaced by a new file (its attributes are not taken over: --reference would follow it)
+  const existed = fact.type === 'file';
   return [
     pathBecomes(namesOf(args.dest, fact), (before) => ({
       type: 'file',

@@ -77,7 +77,7 @@ describe('copy: plan', () => {
         `trap 'rm -f "$tmp"' EXIT`,
         'cat > "$tmp"',
         'chmod 0644 "$tmp"',
-        'mv -f "$tmp" /etc/app/app.conf',
+        'mv -fT "$tmp" /etc/app/app.conf',
         'trap - EXIT',
       ].join('\n'),
     );
@@ -94,7 +94,7 @@ describe('copy: plan', () => {
       'if ! ( nginx -t -c "$tmp" ) >&2; then echo "validation failed: nginx -t -c %s" >&2; exit 3; fi',
       'chmod 0640 "$tmp"',
       'chown root:www-data "$tmp"',
-      'mv -f "$tmp" /etc/nginx/nginx.conf',
+      'mv -fT "$tmp" /etc/nginx/nginx.conf',
       'trap - EXIT',
     ]);
   });

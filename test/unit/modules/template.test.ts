@@ -89,7 +89,7 @@ describe('template: plan', () => {
     assert.ok(!c.summary.includes(SECRET));
     assert.equal(c.commands[0].stdin!.toString(), RENDERED);
     assert.match(c.commands[0].cmd, /^chmod 0600 "\$tmp"$/m);
-    assert.match(c.commands[0].cmd, /^mv -f "\$tmp" \/etc\/app\.env$/m);
+    assert.match(c.commands[0].cmd, /^mv -fT "\$tmp" \/etc\/app\.env$/m);
   });
 
   test('update: the old secret in the previous content is masked too', async () => {
