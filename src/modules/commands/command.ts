@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import { fact, type Effect, type StateModule } from '../contract.js';
 import { unknownEverything } from '../../engine/prediction.js';
-import { namesOf, normPath, removedTree, unknownTree } from '../files/effects.js';
+import { missingParentsMade, namesOf, normPath, removedTree, unknownTree } from '../files/effects.js';
 import { exitFact, type ExitFact } from './facts.js';
 import { fileFact, type FileFact } from '../files/facts.js';
 
@@ -68,7 +68,8 @@ function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
     footprint(a) {
       const declared = [a.creates, a.removes, ...(a.writes ?? [])].filter((p): p is string => p !== undefined);
       const why = `written by the command '${a.cmd.split('\n')[0].slice(0, 60)}', whose outcome is unknown in check mode`;
-      return declared.length ? [unknownTree(declared.map(normPath), why)] : a.writes ? [] : [unknownEverything(why)];
+      if (!declared.length) return a.writes ? [] : [unknownEverything(why)];
+      return [unknownTree(declared.map(normPath), why), ...declared.map((p) => missingParentsMade(normPath(p), why))];
     },
     predict(a, facts) {
       // A command's effects are what it declares: `creates` (what is there afterwards is not
@@ -78,9 +79,10 @@ function make(name: 'command' | 'shell'): StateModule<Args, Facts> {
       if (declared.length === 0 && a.writes === undefined) return [unknownEverything(`the command '${a.cmd.split('\n')[0].slice(0, 60)}' runs in an earlier task and declares no effects (creates/removes/writes)`)];
       const effects: Effect[] = [];
       const reason = `written by the command '${a.cmd.split('\n')[0].slice(0, 60)}' in an earlier task`;
-      if (a.creates) effects.push(unknownTree(namesOf(a.creates, facts.creates!), reason));
+      // what it creates or writes, with the missing parents of that (mkdir -p)
+      if (a.creates) effects.push(unknownTree(namesOf(a.creates, facts.creates!), reason), missingParentsMade(normPath(a.creates), reason));
       if (a.removes) effects.push(removedTree(namesOf(a.removes, facts.removes!)));
-      for (const w of a.writes ?? []) effects.push(unknownTree([normPath(w)], reason));
+      for (const w of a.writes ?? []) effects.push(unknownTree([normPath(w)], reason), missingParentsMade(normPath(w), reason));
       return effects;
     },
   };

@@ -91,3 +91,18 @@ export function unknownTree(names: string[], reason: string, includeSelf = true)
     () => new UnknownFact(reason),
   );
 }
+
+/** Creating `path` may create its missing parent directories (mkdir -p, useradd): they, and what had no parent, become unknown. */
+export function missingParentsMade(home: string, why: string): Effect {
+  const ancestors: string[] = [];
+  for (let p = home.replace(/\/[^/]*$/, ''); p; p = p.replace(/\/[^/]*$/, '')) ancestors.push(p);
+  const parent = (p: string) => p.replace(/\/[^/]*$/, '') || '/';
+  return {
+    touches: (k) => k.startsWith('file:') && (ancestors.includes(normPath(k.slice(5))) || ancestors.includes(parent(normPath(k.slice(5))))),
+    apply: (before, k) => {
+      const f = before as FileFact;
+      const missing = ancestors.includes(normPath(k.slice(5))) ? f.type === 'absent' : !f.parentExists;
+      return missing ? new UnknownFact(why) : before;
+    },
+  };
+}

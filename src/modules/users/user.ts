@@ -3,9 +3,9 @@ import { z } from 'zod';
 import { int, MAX_ID } from '../bounds.js';
 import { sq } from '../../engine/shell.js';
 import { fact, TaskError, Unknown, type Change, type Effect, type FactsOf, type StateModule } from '../contract.js';
-import { setsTo, unknownUnder, UnknownFact } from '../../engine/prediction.js';
+import { setsTo, unknownUnder } from '../../engine/prediction.js';
 import { fileFact, type FileFact } from '../files/facts.js';
-import { namesOf, normPath, pathBecomes, unknownTree } from '../files/effects.js';
+import { missingParentsMade, namesOf, normPath, pathBecomes, unknownTree } from '../files/effects.js';
 import { groupFact, loginDefsFact, userFact, type GroupFact, type LoginDefsFact, type UserFact } from './facts.js';
 
 export const accountName = z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, 'a user/group name: lower-case letters, digits, _ -');
@@ -119,18 +119,3 @@ const supplementary = (a: UserArgs) => [...new Set((a.groups ?? []).filter((g) =
 
 /** The home directory useradd uses. */
 const homeOf = (a: UserArgs) => a.home ?? `/home/${a.name}`;
-
-/** useradd creates the missing parents of a home: they, and what had no parent, become unknown. */
-function missingParentsMade(home: string, why: string): Effect {
-  const ancestors: string[] = [];
-  for (let p = home.replace(/\/[^/]*$/, ''); p; p = p.replace(/\/[^/]*$/, '')) ancestors.push(p);
-  const parent = (p: string) => p.replace(/\/[^/]*$/, '') || '/';
-  return {
-    touches: (k) => k.startsWith('file:') && (ancestors.includes(normPath(k.slice(5))) || ancestors.includes(parent(normPath(k.slice(5))))),
-    apply: (before, k) => {
-      const f = before as FileFact;
-      const missing = ancestors.includes(normPath(k.slice(5))) ? f.type === 'absent' : !f.parentExists;
-      return missing ? new UnknownFact(why) : before;
-    },
-  };
-}
