@@ -96,9 +96,15 @@ export function setsTo(key: string, value: unknown): Effect {
   return { touches: (k) => k === key, apply: () => value };
 }
 
-/** An effect that may or may not happen: what it touches becomes unknown. */
+/** An effect that may or may not happen: what it would change becomes unknown (what it leaves as is stays). */
 export function maybe(e: Effect, reason: string): Effect {
-  return { touches: (k) => e.touches(k), apply: () => new UnknownFact(reason) };
+  return {
+    touches: (k) => e.touches(k),
+    apply: (before, k) => {
+      const after = e.apply(before, k);
+      return after === before ? before : after instanceof UnknownFact ? after : new UnknownFact(reason);
+    },
+  };
 }
 
 /** Resources whose keys start with `prefix` become unknown, for `reason`. */
