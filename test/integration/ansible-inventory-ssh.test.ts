@@ -57,11 +57,11 @@ describe('an Ansible INI inventory drives a run over SSH (local sshd)', { skip: 
   hosts: app
   tasks:
     - name: Directory
-      file: { path: "{{ base }}", state: directory }
+      file: { path: "{{ base }}/{{ which }}", state: directory }
     - name: Marker
-      copy: { dest: "{{ base }}/{{ host.name }}.txt", content: "{{ greeting }}-{{ which }} {{ groups.app.join(',') }}\\n" }
+      copy: { dest: "{{ base }}/{{ which }}/{{ host.name }}.txt", content: "{{ greeting }}-{{ which }} {{ groups.app.join(',') }}\\n" }
     - name: Marker is there
-      assert: { cmd: "cat {{ base }}/{{ host.name }}.txt", expect_stdout: "^{{ greeting }}-{{ which }} " }
+      assert: { cmd: "cat {{ base }}/{{ which }}/{{ host.name }}.txt", expect_stdout: "^{{ greeting }}-{{ which }} " }
 `,
     );
   });
@@ -77,8 +77,9 @@ describe('an Ansible INI inventory drives a run over SSH (local sshd)', { skip: 
     const real = run(['-i', inv, join(dir, 'site.yml')]);
     assert.equal(real.code, 0, real.report.tasks.filter((t) => t.status === 'failed').map((t) => `${t.host} ${t.task}: ${t.error}`).join('\n') + real.stderr);
     assert.deepEqual(Object.keys(real.report.recap).sort(), ['node-a', 'node-b']);
-    assert.equal(readFileSync(join(dir, 'remote', 'node-a.txt'), 'utf8'), 'hello-a node-a,node-b\n');
-    assert.equal(readFileSync(join(dir, 'remote', 'node-b.txt'), 'utf8'), 'hello-b node-a,node-b\n');
+    // both hosts are this machine: each writes under its own directory (no race between them)
+    assert.equal(readFileSync(join(dir, 'remote', 'a', 'node-a.txt'), 'utf8'), 'hello-a node-a,node-b\n');
+    assert.equal(readFileSync(join(dir, 'remote', 'b', 'node-b.txt'), 'utf8'), 'hello-b node-a,node-b\n');
     const changed = real.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}|${t.task}`).sort();
     assert.deepEqual(changed, check.report.tasks.filter((t) => t.status === 'changed').map((t) => `${t.host}|${t.task}`).sort());
     const again = run(['-i', inv, join(dir, 'site.yml')]);
