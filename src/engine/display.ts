@@ -15,7 +15,7 @@
 import type { Scope } from './expr.js';
 import { sq } from './shell.js';
 import { MIN_SECRET_LENGTH } from './secrets.js';
-import type { ModuleContext, StateModule } from '../modules/contract.js';
+import type { AnyStateModule, ModuleContext } from '../modules/contract.js';
 
 const NOT_SHOWN = '«not shown: depends on a secret»';
 
@@ -142,15 +142,14 @@ export function renderShownItems(scope: Scope, rawLoop: unknown, items: unknown[
 }
 
 /**
- * A state module's `prepare` run on the display arguments too; the result goes to ctx.shown.
+ * A state module's `prepare` run on the display arguments too (the content as it may be shown); the result goes to ctx.shown.
  * A failure of the display side is never a task failure: nothing derived from it is shown (null).
  */
-export async function prepareShown<A>(mod: StateModule<A>, d: DisplayRender | undefined, ctx: ModuleContext): Promise<unknown> {
-  if (!d) return undefined;
+export async function prepareShown(mod: AnyStateModule, d: DisplayRender | undefined, ctx: ModuleContext): Promise<unknown> {
+  if (!d || !mod.prepare) return undefined;
   if (d.shown === null) return null;
-  if (!mod.prepare) return d.shown;
   try {
-    return await mod.prepare(d.shown as A, { ...ctx, render: d.template, note: () => undefined });
+    return await mod.prepare(d.shown, { ...ctx, render: d.template, note: () => undefined });
   } catch {
     return null;
   }

@@ -159,10 +159,11 @@ export interface ModuleContext {
   /** Render an EJS template with the task's variables (undefined variables throw). */
   render(source: string, filename: string): string;
   /**
-   * The task's arguments as they may be displayed: rendered (and prepared) a second time with a
-   * placeholder (`«secret name»`) instead of each secret, by the engine. Modules that show content
-   * (diffs) show it from here. undefined: no display render (e.g. a module called directly);
-   * null: the display render failed, so nothing derived from the arguments may be shown.
+   * What prepare() makes of the task's arguments as they may be displayed: the engine renders them
+   * a second time with a placeholder (`«secret name»`) instead of each secret and prepares those too.
+   * Modules that show content (diffs) show it from here. undefined: no display render (a module
+   * without prepare(), or called directly); null: the display render failed, so nothing derived
+   * from the arguments may be shown.
    */
   shown?: unknown;
 }
@@ -181,21 +182,26 @@ export interface Effect {
 
 export type FactsOf<F> = { [K in keyof F]: FactRequest<F[K]> };
 
-/** A state module: facts -> plan -> apply(commands) -> verify. */
-export interface StateModule<A = any, F = any> {
+/**
+ * A state module: [prepare] -> facts -> plan -> apply(commands) -> verify.
+ * `L` is what prepare() reads or renders on the controller (a template's output, a local file's
+ * bytes): plan() and predict() get it as `local`, next to the arguments, never inside them.
+ */
+export interface StateModule<A = any, F = any, L = void> {
   readonly name: string;
   readonly type: 'state';
   readonly schema: z.ZodType<A>;
-  /** Optional controller-side preparation (render a template, read a local file). May throw TaskError. */
-  prepare?(args: A, ctx: ModuleContext): Promise<A> | A;
+  /** Controller-side inputs (render a template, read a local file), once per task. May throw TaskError. */
+  prepare?(args: A, ctx: ModuleContext): Promise<L> | L;
   facts(args: A, ctx: ModuleContext): FactsOf<F>;
-  plan(args: A, facts: F, ctx: ModuleContext): Change[];
+  /** Pure: the changes that make the host match `args` (`local`: what prepare() returned, else undefined). */
+  plan(args: A, facts: F, ctx: ModuleContext, local: L): Change[];
   /**
    * Check mode: the effects of applying `changes` (see Effect). Later tasks' facts are the
    * live facts with these folded over them. A module without predict() makes everything on
    * the host unknown after it changes something.
    */
-  predict?(args: A, facts: F, changes: Change[], ctx: ModuleContext): Effect[];
+  predict?(args: A, facts: F, changes: Change[], ctx: ModuleContext, local: L): Effect[];
   /**
    * Check mode, when this task's outcome is unknown: what it may have changed (its resources
    * become unknown for later tasks). Without it, everything on the host becomes unknown.
@@ -226,4 +232,7 @@ export interface CheckModule<A = any> {
   run(args: A, conn: Connection, ctx: ModuleContext): Promise<CheckResult>;
 }
 
-export type Module = StateModule | CheckModule;
+/** Any state module, whatever its arguments, facts and prepared inputs (what the engine handles). */
+export type AnyStateModule = StateModule<any, any, any>;
+
+export type Module = AnyStateModule | CheckModule;

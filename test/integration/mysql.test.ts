@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import type { Change, FactRequest, ModuleContext, StateModule } from '../../src/modules/contract.js';
+import type { AnyStateModule, Change, FactRequest, ModuleContext } from '../../src/modules/contract.js';
 import { TaskError } from '../../src/modules/contract.js';
 import { sq } from '../../src/engine/shell.js';
 import { mysqlNativePasswordHash } from '../../src/modules/mysql/sql.js';
@@ -201,13 +201,13 @@ interface RunResult {
 }
 
 /** plan -> apply -> re-gather -> re-plan, like the engine. */
-async function run(mod: StateModule, rawArgs: unknown, opts: { check?: boolean; expectFailure?: boolean } = {}): Promise<RunResult> {
+async function run(mod: AnyStateModule, rawArgs: unknown, opts: { check?: boolean; expectFailure?: boolean } = {}): Promise<RunResult> {
   const ctx = makeCtx({ check: !!opts.check });
-  let args = mod.schema.parse(rawArgs);
-  if (mod.prepare) args = await mod.prepare(args, ctx);
+  const args = mod.schema.parse(rawArgs);
+  const local = mod.prepare ? await mod.prepare(args, ctx) : undefined;
   const facts = gather<any>(mod.facts(args, ctx) as Record<string, FactRequest>);
-  const changes = mod.plan(args, facts, ctx);
-  const predicted = mod.predict && changes.length ? predictedFacts(mod, args, facts, ctx, changes) : mod.predict ? facts : undefined;
+  const changes = mod.plan(args, facts, ctx, local);
+  const predicted = mod.predict && changes.length ? predictedFacts(mod, args, facts, ctx, changes, local) : mod.predict ? facts : undefined;
   let failed: RunResult['failed'];
   if (!opts.check) {
     outer: for (const c of changes) {
@@ -224,13 +224,13 @@ async function run(mod: StateModule, rawArgs: unknown, opts: { check?: boolean; 
   if (!failed && opts.expectFailure) assert.fail('apply was expected to fail');
   const after = gather<any>(mod.facts(args, ctx) as Record<string, FactRequest>);
   const replanCtx = makeCtx();
-  const replan = mod.plan(args, after, replanCtx).filter((c) => !c.oneShot);
+  const replan = mod.plan(args, after, replanCtx, local).filter((c) => !c.oneShot);
   ctx.notes.push(...replanCtx.notes);
   return { changes, failed, ctx, facts, after, replan, predicted };
 }
 
 /** Apply, require convergence, then require a second run to change nothing. */
-async function converge(mod: StateModule, args: unknown, opts: { exactPrediction?: boolean } = {}): Promise<RunResult> {
+async function converge(mod: AnyStateModule, args: unknown, opts: { exactPrediction?: boolean } = {}): Promise<RunResult> {
   const check = await run(mod, args, { check: true });
   const r = await run(mod, args);
   assert.deepEqual(r.replan, [], `not converged: ${JSON.stringify(r.replan.map((c) => c.summary))}`);

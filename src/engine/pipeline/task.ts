@@ -14,7 +14,7 @@ import { gatherFacts } from './facts.js';
 import { applyPlan } from './apply.js';
 import { remainingChanges } from './verify.js';
 import { prepareShown, redactOutcome, renderForDisplay, renderShownItems, type DisplayRender } from '../display.js';
-import { ConnectionError, TaskError, Unknown, type CheckModule, type Connection, type Effect, type Module, type ModuleContext, type StateModule } from '../../modules/contract.js';
+import { ConnectionError, TaskError, Unknown, type CheckModule, type Connection, type Effect, type Module, type ModuleContext, type AnyStateModule } from '../../modules/contract.js';
 
 export interface Outcome {
   status: TaskStatus;
@@ -204,23 +204,23 @@ async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Con
 
 async function runState(
   env: TaskEnv,
-  mod: StateModule,
-  args0: unknown,
+  mod: AnyStateModule,
+  args: unknown,
   conn: Connection,
   ctx: ModuleContext,
   become: boolean,
   predicted: HostPrediction | undefined,
   display?: DisplayRender,
 ): Promise<Outcome> {
-  const args = mod.prepare ? await mod.prepare(args0, ctx) : args0;
+  const local = mod.prepare ? await mod.prepare(args, ctx) : undefined;
   ctx.shown = await prepareShown(mod, display, ctx);
   const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted });
-  const changes = mod.plan(args, facts, ctx);
+  const changes = mod.plan(args, facts, ctx, local);
   const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
   if (changes.length === 0) return { status: 'ok', changes: [], registerData: {} };
 
   if (predicted) {
-    const effects = mod.predict ? mod.predict(args, facts, changes, ctx) : [unknownEverything(`the effects of '${mod.name}' on ${ctx.host} are not modelled`)];
+    const effects = mod.predict ? mod.predict(args, facts, changes, ctx, local) : [unknownEverything(`the effects of '${mod.name}' on ${ctx.host} are not modelled`)];
     const uncertain =
       changes.find((c) => c.uncertain)?.uncertain ??
       (ctx.user !== 'root' && !mod.permissionsModelled ? `it runs as ${ctx.user} without become: whether ${ctx.user} may do this is known only when it runs` : undefined);
@@ -240,7 +240,7 @@ async function runState(
 
   let remaining;
   try {
-    remaining = await remainingChanges(mod, args, conn, ctx, become);
+    remaining = await remainingChanges(mod, args, local, conn, ctx, become);
   } catch (e) {
     const why = e instanceof ConnectionError ? `connection lost: ${e.message}` : e instanceof Error ? e.message : String(e);
     if (e instanceof ConnectionError) env.lostConnection(e);

@@ -46,12 +46,10 @@ export function unifiedDiff(path: string, before: Buffer | undefined, after: Buf
   });
 }
 
-/** The display version of prepared bytes (`_bytes`) the engine handed over in ctx.shown. */
+/** The display version of the content (prepare() run on the displayed arguments), from ctx.shown. */
 export function shownBytes(ctx: ModuleContext): Buffer | null | undefined {
   if (ctx.shown === undefined) return undefined;
-  if (ctx.shown === null) return null;
-  const b = (ctx.shown as { _bytes?: unknown })._bytes;
-  return Buffer.isBuffer(b) ? b : null;
+  return Buffer.isBuffer(ctx.shown) ? ctx.shown : null;
 }
 
 /** Plan the changes that make `fact` hold exactly `content` with the given attributes. */
@@ -151,17 +149,15 @@ export function permitted(f: FileFact, who: IdentityFact, changes: Change[]): Ch
   return why ? changes.map((c) => ({ ...c, uncertain: why })) : changes;
 }
 
-/** The arguments of a content module once prepared: the bytes to write (rendered, or read). */
-export type PreparedContent = ContentArgs & { _bytes?: Buffer };
 export type ContentFacts = { file: FileFact; who: IdentityFact } & AccountFacts;
 
-/** The stages copy and template share once their content is prepared: facts, plan, predict, footprint. */
-export const contentStages: Pick<StateModule<PreparedContent, ContentFacts>, 'facts' | 'plan' | 'predict' | 'footprint'> = {
+/** The stages copy and template share once prepare() has made their content (the bytes to write): facts, plan, predict, footprint. */
+export const contentStages: Pick<StateModule<ContentArgs, ContentFacts, Buffer>, 'facts' | 'plan' | 'predict' | 'footprint'> = {
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
-  plan: (args, facts, ctx) => {
+  plan: (args, facts, ctx, content) => {
     requireAccounts(facts, args.owner, args.group);
-    return permitted(facts.file, facts.who, planContent(args, args._bytes!, facts.file, ctx, shownBytes(ctx)));
+    return permitted(facts.file, facts.who, planContent(args, content, facts.file, ctx, shownBytes(ctx)));
   },
-  predict: (args, facts) => predictContent(args, args._bytes!, facts.file, facts.who),
+  predict: (args, facts, _changes, _ctx, content) => predictContent(args, content, facts.file, facts.who),
   footprint: (args) => contentFootprint(args.dest),
 };

@@ -23,7 +23,7 @@ const schema = z
   .strict()
   .refine((a) => (a.content === undefined) !== (a.src === undefined), { message: "give exactly one of 'content' or 'src'" });
 
-type Args = z.infer<typeof schema> & { _bytes?: Buffer };
+type Args = z.infer<typeof schema>;
 
 /** Read `dir/rel` (dir: files or templates) next to the playbook, else under the project root. */
 export function readLocal(ctx: { root: string; playbookDir?: string }, dir: string, rel: string): Buffer {
@@ -36,13 +36,14 @@ export function readLocal(ctx: { root: string; playbookDir?: string }, dir: stri
   }
 }
 
-export const copy: StateModule<Args, ContentFacts> = {
+export const copy: StateModule<Args, ContentFacts, Buffer> = {
   name: 'copy',
   type: 'state',
   permissionsModelled: true,
   schema,
+  /** The bytes to write: `src` read byte for byte, or `content` as UTF-8. */
   prepare(args, ctx) {
-    return { ...args, _bytes: args.src !== undefined ? readLocal(ctx, 'files', args.src) : Buffer.from(args.content ?? '', 'utf8') };
+    return args.src !== undefined ? readLocal(ctx, 'files', args.src) : Buffer.from(args.content ?? '', 'utf8');
   },
   ...contentStages,
 };

@@ -14,13 +14,14 @@ const schema = z
   })
   .strict();
 
-type Args = z.infer<typeof schema> & { _bytes?: Buffer };
+type Args = z.infer<typeof schema>;
 
-export const template: StateModule<Args, ContentFacts> = {
+export const template: StateModule<Args, ContentFacts, Buffer> = {
   name: 'template',
   type: 'state',
   permissionsModelled: true,
   schema,
+  /** The bytes to write: the template rendered with the task's variables. */
   prepare(args, ctx) {
     let source: string;
     try {
@@ -29,7 +30,7 @@ export const template: StateModule<Args, ContentFacts> = {
       if (e instanceof TaskError) throw e;
       throw new TaskError((e as Error).message);
     }
-    return { ...args, _bytes: Buffer.from(ctx.render(source, `templates/${args.src}`), 'utf8') };
+    return Buffer.from(ctx.render(source, `templates/${args.src}`), 'utf8');
   },
   ...contentStages,
 };

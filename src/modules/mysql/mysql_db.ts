@@ -32,10 +32,10 @@ export const mysqlDbSchema = z
   })
   .strict();
 
-export type MysqlDbArgs = z.infer<typeof mysqlDbSchema> & {
-  /** Set by prepare(): contents of the import file (read on the controller). */
-  importContent?: Buffer;
-};
+export type MysqlDbArgs = z.infer<typeof mysqlDbSchema>;
+
+/** What prepare() reads on the controller: the import file's bytes, if the task imports one. */
+export type MysqlDbLocal = Buffer | void;
 
 export interface MysqlDbFacts {
   db: MysqlDbFact;
@@ -78,21 +78,21 @@ function freshDb(name: string): MysqlDbFact {
   return { server: 'ok', exists: false };
 }
 
-export const mysqlDb: StateModule<MysqlDbArgs, MysqlDbFacts> = {
+export const mysqlDb: StateModule<MysqlDbArgs, MysqlDbFacts, MysqlDbLocal> = {
   name: 'mysql_db',
   type: 'state',
   schema: mysqlDbSchema,
 
   async prepare(args, ctx) {
     desiredCharset(args); // validate early
-    if (args.import === undefined) return args;
+    if (args.import === undefined) return undefined;
     const filesDir = path.resolve(ctx.root, 'files');
     const file = path.resolve(filesDir, args.import);
     if (file !== filesDir && !file.startsWith(filesDir + path.sep)) {
       throw new TaskError(`mysql_db: import must be a path inside files/: ${args.import}`);
     }
     try {
-      return { ...args, importContent: await readFile(file) };
+      return await readFile(file);
     } catch (e) {
       throw new TaskError(`mysql_db: cannot read import file files/${args.import}: ${(e as Error).message}`);
     }
@@ -102,8 +102,8 @@ export const mysqlDb: StateModule<MysqlDbArgs, MysqlDbFacts> = {
     return { db: fact(mysqlDatabaseFact, { name: args.name, socket: args.login_unix_socket }) };
   },
 
-  plan(args, facts, ctx) {
-    return planDb(args, effectiveFacts(facts.db, ctx, () => freshDb(args.name)), ctx);
+  plan(args, facts, ctx, importContent) {
+    return planDb(args, effectiveFacts(facts.db, ctx, () => freshDb(args.name)), ctx, importContent);
   },
 
   footprint: () => [unknownUnder('mysql_', 'the database server, after a MySQL task whose outcome is unknown in check mode')],
@@ -114,7 +114,7 @@ export const mysqlDb: StateModule<MysqlDbArgs, MysqlDbFacts> = {
   },
 };
 
-function planDb(args: MysqlDbArgs, f: MysqlDbFact, ctx: ModuleContext): Change[] {
+function planDb(args: MysqlDbArgs, f: MysqlDbFact, ctx: ModuleContext, importContent: MysqlDbLocal): Change[] {
   const client = mysqlClient(args.login_unix_socket);
   const db = quoteIdent(args.name);
   if (args.state === 'absent') {
@@ -130,7 +130,7 @@ function planDb(args: MysqlDbArgs, f: MysqlDbFact, ctx: ModuleContext): Change[]
       commands: [{ cmd: client, stdin: sqlScript([`CREATE DATABASE ${db} CHARACTER SET ${want.charset} COLLATE ${want.collation}`]) }],
     };
     if (args.import !== undefined) {
-      if (args.importContent === undefined) throw new TaskError('mysql_db: import file not loaded (prepare() was not run)');
+      if (importContent === undefined) throw new TaskError('mysql_db: import file not loaded (prepare() was not run)');
       change.summary += ` and import files/${args.import}`;
       // One shot: only here, right after the creation. If the import fails the fresh database is
       // dropped again, so the next run creates and imports it again instead of skipping the import.
@@ -139,7 +139,7 @@ function planDb(args: MysqlDbArgs, f: MysqlDbFact, ctx: ModuleContext): Change[]
         cmd:
           `( ${mysqlClient(args.login_unix_socket, { database: args.name })} || ` +
           `{ __rc=$?; ${client} -e ${drop} </dev/null; echo ${sq(`mysql_db: import of files/${args.import} failed; database ${args.name} dropped again`)} >&2; exit $__rc; } )`,
-        stdin: args.importContent,
+        stdin: importContent,
       });
     }
     return [change];

@@ -14,9 +14,13 @@ const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex')
 const existing = (content: string, over: Partial<FileFact> = {}) =>
   regularFile({ size: Buffer.byteLength(content), sha256: sha(content), content: Buffer.from(content).toString('base64'), ...over });
 
+/** The parsed arguments and what prepare() made of them (the bytes to write). */
 async function prepared(args: unknown, ctx = makeCtx()) {
-  return copy.prepare!(parse(copy, args), ctx);
+  const a = parse(copy, args);
+  return { args: a, bytes: await copy.prepare!(a, ctx) };
 }
+type Prepared = Awaited<ReturnType<typeof prepared>>;
+const plan = (p: Prepared, facts: Parameters<typeof copy.plan>[1], ctx = makeCtx()) => copy.plan(p.args, facts, ctx, p.bytes);
 
 const CONF = 'listen 8080\nworkers 4\n';
 
@@ -29,7 +33,7 @@ describe('copy: args and prepare', () => {
 
   test('content is taken as UTF-8 bytes', async () => {
     const a = await prepared({ dest: '/etc/motd', content: 'héllo\n' });
-    assert.deepEqual(a._bytes, Buffer.from('héllo\n', 'utf8'));
+    assert.deepEqual(a.bytes, Buffer.from('héllo\n', 'utf8'));
   });
 
   test('src is read from files/ under the project root, byte for byte', async () => {
@@ -38,7 +42,7 @@ describe('copy: args and prepare', () => {
     const bin = Buffer.from([0, 1, 2, 255, 10]);
     writeFileSync(join(root, 'files', 'app', 'blob.bin'), bin);
     const a = await prepared({ dest: '/opt/blob.bin', src: 'app/blob.bin' }, makeCtx({ root }));
-    assert.deepEqual(a._bytes, bin);
+    assert.deepEqual(a.bytes, bin);
   });
 
   test('error: missing src', async () => {
@@ -47,19 +51,19 @@ describe('copy: args and prepare', () => {
 
   test('facts: the file fact with content (for the diff)', async () => {
     const a = await prepared({ dest: '/etc/app.conf', content: CONF });
-    assert.deepEqual(copy.facts(a, makeCtx()).file.params, { path: '/etc/app.conf', content: true });
+    assert.deepEqual(copy.facts(a.args, makeCtx()).file.params, { path: '/etc/app.conf', content: true });
   });
 });
 
 describe('copy: plan', () => {
   test('converged: same content and attributes', async () => {
     const a = await prepared({ dest: '/etc/app.conf', content: CONF, mode: '0644', owner: 'root', group: 'root' });
-    assert.deepEqual(copy.plan(a, { who: ROOT_WHO, file: existing(CONF) }, makeCtx()), []);
+    assert.deepEqual(plan(a, { who: ROOT_WHO, file: existing(CONF) }, makeCtx()), []);
   });
 
   test('create: mktemp in the same directory, content on stdin, chmod, mv', async () => {
     const a = await prepared({ dest: '/etc/app/app.conf', content: CONF });
-    const changes = copy.plan(a, { who: ROOT_WHO, file: absentFile() }, makeCtx());
+    const changes = plan(a, { who: ROOT_WHO, file: absentFile() }, makeCtx());
     assert.equal(changes.length, 1);
     const [c] = changes;
     assert.equal(c.action, 'create');
@@ -85,7 +89,7 @@ describe('copy: plan', () => {
 
   test('create with validate (%s), mode and owner:group', async () => {
     const a = await prepared({ dest: '/etc/nginx/nginx.conf', content: 'events {}\n', validate: 'nginx -t -c %s', mode: '640', owner: 'root', group: 'www-data' });
-    const [cmd] = cmds(copy.plan(a, { who: ROOT_WHO, file: absentFile() }, makeCtx()));
+    const [cmd] = cmds(plan(a, { who: ROOT_WHO, file: absentFile() }, makeCtx()));
     assert.deepEqual(cmd.split('\n'), [
       'set -e',
       'tmp=$(mktemp /etc/nginx/.provision-tmp.XXXXXX)',
@@ -101,14 +105,14 @@ describe('copy: plan', () => {
 
   test('validate without %s gets the temp file appended; quotes in the message are escaped', async () => {
     const a = await prepared({ dest: '/etc/sudoers.d/app', content: 'x\n', validate: 'visudo -cf' });
-    assert.match(cmds(copy.plan(a, { who: ROOT_WHO, file: absentFile() }, makeCtx()))[0], /^if ! \( visudo -cf "\$tmp" \) >&2; then echo "validation failed: visudo -cf" >&2; exit 3; fi$/m);
+    assert.match(cmds(plan(a, { who: ROOT_WHO, file: absentFile() }, makeCtx()))[0], /^if ! \( visudo -cf "\$tmp" \) >&2; then echo "validation failed: visudo -cf" >&2; exit 3; fi$/m);
     const b = await prepared({ dest: '/etc/x', content: 'x\n', validate: 'grep -q "$HOME" %s' });
-    assert.match(cmds(copy.plan(b, { who: ROOT_WHO, file: absentFile() }, makeCtx()))[0], /^if ! \( grep -q "\$HOME" "\$tmp" \) >&2; then echo "validation failed: grep -q \\"\\\$HOME\\" %s" >&2; exit 3; fi$/m);
+    assert.match(cmds(plan(b, { who: ROOT_WHO, file: absentFile() }, makeCtx()))[0], /^if ! \( grep -q "\$HOME" "\$tmp" \) >&2; then echo "validation failed: grep -q \\"\\\$HOME\\" %s" >&2; exit 3; fi$/m);
   });
 
   test('update: diff against the old content; keeps mode and owner/group by reference', async () => {
     const a = await prepared({ dest: '/etc/app.conf', content: CONF });
-    const changes = copy.plan(a, { who: ROOT_WHO, file: existing('listen 80\nworkers 4\n', { mode: '0640', group: 'app' }) }, makeCtx());
+    const changes = plan(a, { who: ROOT_WHO, file: existing('listen 80\nworkers 4\n', { mode: '0640', group: 'app' }) }, makeCtx());
     assert.deepEqual(
       changes.map((c) => [c.action, c.summary]),
       [['update', `update /etc/app.conf (${CONF.length} bytes)`]],
@@ -124,7 +128,7 @@ describe('copy: plan', () => {
 
   test('update with only owner given keeps the existing group', async () => {
     const a = await prepared({ dest: '/etc/app.conf', content: CONF, owner: 'app' });
-    const lines = cmds(copy.plan(a, { who: ROOT_WHO, file: existing('old\n', { group: 'www-data' }) }, makeCtx()))[0].split('\n');
+    const lines = cmds(plan(a, { who: ROOT_WHO, file: existing('old\n', { group: 'www-data' }) }, makeCtx()))[0].split('\n');
     const ref = lines.indexOf('chown --reference=/etc/app.conf "$tmp"');
     const own = lines.indexOf('chown app "$tmp"');
     assert.ok(ref >= 0 && own > ref, lines.join('\n'));
@@ -132,7 +136,7 @@ describe('copy: plan', () => {
 
   test('same content, different attributes: only chmod/chown/chgrp', async () => {
     const a = await prepared({ dest: '/etc/app.conf', content: CONF, mode: '0600', owner: 'app', group: 'app' });
-    const changes = copy.plan(a, { who: ROOT_WHO, file: existing(CONF) }, makeCtx());
+    const changes = plan(a, { who: ROOT_WHO, file: existing(CONF) }, makeCtx());
     assert.deepEqual(
       changes.map((c) => [c.action, c.summary, c.diff]),
       [
@@ -146,23 +150,23 @@ describe('copy: plan', () => {
 
   test('a previous content too large to fetch, and binary content, are not diffed', async () => {
     const a = await prepared({ dest: '/var/big', content: 'small\n' });
-    const [c] = copy.plan(a, { who: ROOT_WHO, file: regularFile({ sha256: 'f'.repeat(64), size: 10_000_000 }) }, makeCtx());
+    const [c] = plan(a, { who: ROOT_WHO, file: regularFile({ sha256: 'f'.repeat(64), size: 10_000_000 }) }, makeCtx());
     assert.equal(c.diff, '(/var/big: previous content too large to diff)\n');
     const root = mkdtempSync(join(tmpdir(), 'provision-copy-'));
     mkdirSync(join(root, 'files'));
     writeFileSync(join(root, 'files', 'b.bin'), Buffer.from([1, 0, 2]));
     const b = await prepared({ dest: '/opt/b.bin', src: 'b.bin' }, makeCtx({ root }));
-    assert.equal(copy.plan(b, { who: ROOT_WHO, file: absentFile() }, makeCtx())[0].diff, 'Binary file /opt/b.bin differs\n');
+    assert.equal(plan(b, { who: ROOT_WHO, file: absentFile() }, makeCtx())[0].diff, 'Binary file /opt/b.bin differs\n');
   });
 
   test('error: copy into a missing directory', async () => {
     const a = await prepared({ dest: '/etc/newapp/app.conf', content: CONF });
-    assert.throws(() => copy.plan(a, { who: ROOT_WHO, file: absentFile(false) }, makeCtx()), isTaskError(/parent directory of \/etc\/newapp\/app\.conf does not exist/));
+    assert.throws(() => plan(a, { who: ROOT_WHO, file: absentFile(false) }, makeCtx()), isTaskError(/parent directory of \/etc\/newapp\/app\.conf does not exist/));
   });
 
   test('check mode: a missing directory a pending package install may create is fine', async () => {
     const a = await prepared({ dest: '/etc/newapp/app.conf', content: CONF });
-    const changes = copy.plan(a, { who: ROOT_WHO, file: { ...absentFile(false), parentByInstall: true } }, makeCtx({ check: true }));
+    const changes = plan(a, { who: ROOT_WHO, file: { ...absentFile(false), parentByInstall: true } }, makeCtx({ check: true }));
     assert.deepEqual(
       changes.map((c) => c.action),
       ['create'],
@@ -171,8 +175,8 @@ describe('copy: plan', () => {
 
   test('error: dest is a directory or a special file', async () => {
     const a = await prepared({ dest: '/etc/app', content: CONF });
-    assert.throws(() => copy.plan(a, { who: ROOT_WHO, file: directory() }, makeCtx()), isTaskError(/\/etc\/app is a directory; give the full path/));
-    assert.throws(() => copy.plan(a, { who: ROOT_WHO, file: { type: 'other', parentExists: true } }, makeCtx()), isTaskError(/exists and is not a regular file/));
+    assert.throws(() => plan(a, { who: ROOT_WHO, file: directory() }, makeCtx()), isTaskError(/\/etc\/app is a directory; give the full path/));
+    assert.throws(() => plan(a, { who: ROOT_WHO, file: { type: 'other', parentExists: true } }, makeCtx()), isTaskError(/exists and is not a regular file/));
   });
 });
 
@@ -181,7 +185,7 @@ describe('copy: the write command, run for real in a temp directory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'provision-copy-run-'));
     const dest = join(dir, 'app.conf');
     const a = await prepared({ dest, content: CONF, mode: '0600', validate: 'grep -q workers' });
-    const [c] = copy.plan(a, { who: ROOT_WHO, file: absentFile() }, makeCtx())[0].commands;
+    const [c] = plan(a, { who: ROOT_WHO, file: absentFile() }, makeCtx())[0].commands;
     const r = await sh(c.cmd, c.stdin);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(dest, 'utf8'), CONF);
@@ -194,7 +198,7 @@ describe('copy: the write command, run for real in a temp directory', () => {
     const dest = join(dir, 'app.conf');
     writeFileSync(dest, 'old\n');
     const a = await prepared({ dest, content: 'no such key\n', validate: 'grep -q workers %s' });
-    const [c] = copy.plan(a, { who: ROOT_WHO, file: existing('old\n') }, makeCtx())[0].commands;
+    const [c] = plan(a, { who: ROOT_WHO, file: existing('old\n') }, makeCtx())[0].commands;
     const r = await sh(c.cmd, c.stdin);
     assert.equal(r.code, 3);
     assert.match(r.stderr, /validation failed: grep -q workers %s/);
@@ -209,7 +213,7 @@ describe('copy: the write command, run for real in a temp directory', () => {
     chmodSync(dest, 0o640);
     chownSync(dest, 0, 65534);
     const a = await prepared({ dest, content: CONF, owner: 'root' });
-    const [c] = copy.plan(a, { who: ROOT_WHO, file: existing('old\n', { mode: '0640', group: 'nogroup' }) }, makeCtx())[0].commands;
+    const [c] = plan(a, { who: ROOT_WHO, file: existing('old\n', { mode: '0640', group: 'nogroup' }) }, makeCtx())[0].commands;
     const r = await sh(c.cmd, c.stdin);
     assert.equal(r.code, 0, r.stderr);
     const st = statSync(dest);
@@ -223,7 +227,7 @@ describe('copy: the write command, run for real in a temp directory', () => {
 describe('copy: predict and convergence', () => {
   test('predict the written file', async () => {
     const a = await prepared({ dest: '/etc/app.conf', content: CONF, owner: 'app' });
-    const p = predictedFacts(copy, a, { who: ROOT_WHO, file: absentFile() });
+    const p = predictedFacts(copy, a.args, { who: ROOT_WHO, file: absentFile() }, makeCtx(), undefined, a.bytes);
     assert.deepEqual(p.file, { type: 'file', parentExists: true, mode: '0644', owner: 'app', group: 'root', size: CONF.length, sha256: sha(CONF), content: Buffer.from(CONF).toString('base64') });
   });
 
@@ -240,7 +244,8 @@ describe('copy: predict and convergence', () => {
   for (const [name, args, f, predicted] of cases) {
     test(`convergence: ${name}`, async () => {
       const ctx = makeCtx({ check: !!predicted });
-      assertConverges(copy, await prepared(args), { who: ROOT_WHO, file: f }, ctx);
+      const p = await prepared(args);
+      assertConverges(copy, p.args, { who: ROOT_WHO, file: f }, ctx, p.bytes);
     });
   }
 });

@@ -45,17 +45,17 @@ export function parse<A>(mod: { schema: { parse(v: unknown): A } }, args: unknow
  * The convergence property: planning again against the predicted facts (merged over the
  * gathered ones, as the engine's check-mode overlay does) yields no change except one-shots.
  */
-export function replanAfterPredict<A, F>(mod: StateModule<A, F>, args: A, facts: F, ctx: ModuleContext): Change[] {
-  const changes = mod.plan(args, facts, ctx);
+export function replanAfterPredict<A, F, L>(mod: StateModule<A, F, L>, args: A, facts: F, ctx: ModuleContext, local?: L): Change[] {
+  const changes = mod.plan(args, facts, ctx, local as L);
   assert.ok(mod.predict, `${mod.name} has no predict()`);
-  return mod.plan(args, predictedFacts(mod, args, facts, ctx, changes), ctx).filter((c) => !c.oneShot);
+  return mod.plan(args, predictedFacts(mod, args, facts, ctx, changes, local), ctx, local as L).filter((c) => !c.oneShot);
 }
 
 /** The module's facts as check mode will read them after its changes: its effects folded over `facts`. */
-export function predictedFacts<A, F>(mod: StateModule<A, F>, args: A, facts: F, ctx: ModuleContext = makeCtx(), changes = mod.plan(args, facts, ctx)): F {
+export function predictedFacts<A, F, L>(mod: StateModule<A, F, L>, args: A, facts: F, ctx: ModuleContext = makeCtx(), changes?: Change[], local?: L): F {
   assert.ok(mod.predict, `${mod.name} has no predict()`);
   const host = new HostPrediction(ctx.host);
-  host.record(mod.predict(args, facts, changes, ctx));
+  host.record(mod.predict(args, facts, changes ?? mod.plan(args, facts, ctx, local as L), ctx, local as L));
   const requests = mod.facts(args, ctx) as Record<string, FactRequest>;
   const out: Record<string, unknown> = {};
   for (const [name, req] of Object.entries(requests)) {
@@ -65,9 +65,9 @@ export function predictedFacts<A, F>(mod: StateModule<A, F>, args: A, facts: F, 
   return out as F;
 }
 
-export function assertConverges<A, F>(mod: StateModule<A, F>, args: A, facts: F, ctx: ModuleContext = makeCtx()): void {
-  const first = mod.plan(args, facts, ctx);
-  const again = replanAfterPredict(mod, args, facts, ctx);
+export function assertConverges<A, F, L>(mod: StateModule<A, F, L>, args: A, facts: F, ctx: ModuleContext = makeCtx(), local?: L): void {
+  const first = mod.plan(args, facts, ctx, local as L);
+  const again = replanAfterPredict(mod, args, facts, ctx, local);
   assert.deepEqual(
     again.map((c) => c.summary),
     [],

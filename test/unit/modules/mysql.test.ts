@@ -292,8 +292,9 @@ describe('mysql_db plan', () => {
     mkdirSync(join(root, 'files', 'app'), { recursive: true });
     writeFileSync(join(root, 'files', 'app', 'schema.sql'), 'CREATE TABLE t (id int);\n');
     const c = ctx({ root });
-    const args = await mysqlDb.prepare!(dbArgs({ import: 'app/schema.sql', login_unix_socket: '/tmp/s' }), c);
-    const changes = mysqlDb.plan(args, dbFacts(), c);
+    const args = dbArgs({ import: 'app/schema.sql', login_unix_socket: '/tmp/s' });
+    const imported = await mysqlDb.prepare!(args, c);
+    const changes = mysqlDb.plan(args, dbFacts(), c, imported);
     assert.equal(changes.length, 1);
     assert.equal(changes[0].summary, 'create database app (utf8mb4, utf8mb4_general_ci) and import files/app/schema.sql');
     assert.equal(changes[0].commands.length, 2);
@@ -302,7 +303,7 @@ describe('mysql_db plan', () => {
     assert.match(changes[0].commands[1].cmd, /DROP DATABASE `app`/);
     assert.equal(changes[0].commands[1].stdin?.toString(), 'CREATE TABLE t (id int);\n');
     // never imported again once the database exists
-    assert.deepEqual(mysqlDb.plan(args, dbFacts(PRESENT), c), []);
+    assert.deepEqual(mysqlDb.plan(args, dbFacts(PRESENT), c, imported), []);
     await assert.rejects(async () => mysqlDb.prepare!(dbArgs({ import: '../secret.sql' }), c), isTaskError(/inside files/));
     await assert.rejects(async () => mysqlDb.prepare!(dbArgs({ import: 'missing.sql' }), c), isTaskError(/cannot read/));
     rmSync(root, { recursive: true, force: true });

@@ -36,13 +36,14 @@ const RENDERED = [
 
 async function prepared(args: unknown, files: Record<string, string> = { 'app.env.ejs': APP_ENV }, vars: Record<string, unknown> = VARS) {
   const ctx = makeCtx({ root: projectRoot(files), vars });
-  return { args: await template.prepare!(parse(template, args), ctx), ctx };
+  const a = parse(template, args);
+  return { args: a, bytes: await template.prepare!(a, ctx), ctx };
 }
 
 describe('template: rendering (prepare)', () => {
   test('renders with the variables: <%- %> raw, <%= %> HTML-escaped', async () => {
-    const { args } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
-    assert.equal(args._bytes!.toString('utf8'), RENDERED);
+    const { bytes } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
+    assert.equal(bytes.toString('utf8'), RENDERED);
   });
 
   test('an undefined variable throws, naming the variable and the template', async () => {
@@ -60,8 +61,8 @@ describe('template: rendering (prepare)', () => {
   });
 
   test('templates in sub-directories; a missing template is a TaskError', async () => {
-    const { args } = await prepared({ src: 'nginx/site.conf.ejs', dest: '/etc/nginx/sites-available/app' }, { 'nginx/site.conf.ejs': 'listen <%= port %>;\n' });
-    assert.equal(args._bytes!.toString(), 'listen 8080;\n');
+    const { bytes } = await prepared({ src: 'nginx/site.conf.ejs', dest: '/etc/nginx/sites-available/app' }, { 'nginx/site.conf.ejs': 'listen <%= port %>;\n' });
+    assert.equal(bytes.toString(), 'listen 8080;\n');
     await assert.rejects(
       async () => prepared({ src: 'missing.ejs', dest: '/etc/x' }),
       (e: unknown) => e instanceof TaskError && /cannot read templates\/missing\.ejs: ENOENT/.test(e.message),
@@ -70,15 +71,15 @@ describe('template: rendering (prepare)', () => {
 
   test('loops and conditionals', async () => {
     const tpl = '<% for (const b of backends) { %>server <%= b.name %> <%= b.ip %>:<%= port %><% if (b.backup) { %> backup<% } %>\n<% } %>';
-    const { args } = await prepared({ src: 'hap.ejs', dest: '/etc/haproxy/backends' }, { 'hap.ejs': tpl }, { port: 80, backends: [{ name: 'a', ip: '10.0.0.1', backup: false }, { name: 'b', ip: '10.0.0.2', backup: true }] });
-    assert.equal(args._bytes!.toString(), 'server a 10.0.0.1:80\nserver b 10.0.0.2:80 backup\n');
+    const { bytes } = await prepared({ src: 'hap.ejs', dest: '/etc/haproxy/backends' }, { 'hap.ejs': tpl }, { port: 80, backends: [{ name: 'a', ip: '10.0.0.1', backup: false }, { name: 'b', ip: '10.0.0.2', backup: true }] });
+    assert.equal(bytes.toString(), 'server a 10.0.0.1:80\nserver b 10.0.0.2:80 backup\n');
   });
 });
 
 describe('template: plan', () => {
   test('create: the diff is masked, the bytes written are not', async () => {
-    const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env', mode: '0600' });
-    const changes = template.plan(args, { who: ROOT_WHO, file: absentFile() }, ctx);
+    const { args, bytes, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env', mode: '0600' });
+    const changes = template.plan(args, { who: ROOT_WHO, file: absentFile() }, ctx, bytes);
     assert.equal(changes.length, 1);
     const [c] = changes;
     assert.equal(c.action, 'create');
@@ -93,10 +94,10 @@ describe('template: plan', () => {
   });
 
   test('update: the old secret in the previous content is masked too', async () => {
-    const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
+    const { args, bytes, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
     const old = RENDERED.replace('APP_PORT=8080', 'APP_PORT=80');
     const f = regularFile({ sha256: sha(old), size: old.length, content: Buffer.from(old).toString('base64') });
-    const [c] = template.plan(args, { who: ROOT_WHO, file: f }, ctx);
+    const [c] = template.plan(args, { who: ROOT_WHO, file: f }, ctx, bytes);
     assert.equal(c.action, 'update');
     assert.match(c.diff!, /^-APP_PORT=80$/m);
     assert.match(c.diff!, /^\+APP_PORT=8080$/m);
@@ -105,20 +106,20 @@ describe('template: plan', () => {
   });
 
   test('converged when the rendered content is in place', async () => {
-    const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
+    const { args, bytes, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
     const f = regularFile({ sha256: sha(RENDERED), size: RENDERED.length, content: Buffer.from(RENDERED).toString('base64') });
-    assert.deepEqual(template.plan(args, { who: ROOT_WHO, file: f }, ctx), []);
+    assert.deepEqual(template.plan(args, { who: ROOT_WHO, file: f }, ctx, bytes), []);
   });
 
   test('validate is run on the temp file', async () => {
-    const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env', validate: 'sh -n %s' });
-    assert.match(cmds(template.plan(args, { who: ROOT_WHO, file: absentFile() }, ctx))[0], /^if ! \( sh -n "\$tmp" \) >&2; then/m);
+    const { args, bytes, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env', validate: 'sh -n %s' });
+    assert.match(cmds(template.plan(args, { who: ROOT_WHO, file: absentFile() }, ctx, bytes))[0], /^if ! \( sh -n "\$tmp" \) >&2; then/m);
   });
 
   test('error: parent directory missing (not predicted)', async () => {
-    const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app/app.env' });
+    const { args, bytes, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app/app.env' });
     assert.throws(
-      () => template.plan(args, { who: ROOT_WHO, file: absentFile(false) }, ctx),
+      () => template.plan(args, { who: ROOT_WHO, file: absentFile(false) }, ctx, bytes),
       (e: unknown) => e instanceof TaskError && /parent directory of \/etc\/app\/app\.env does not exist/.test(e.message),
     );
   });
@@ -132,14 +133,14 @@ describe('template: predict and convergence', () => {
   ];
   for (const [name, a, f] of cases) {
     test(`convergence: ${name}`, async () => {
-      const { args, ctx } = await prepared(a);
-      assertConverges(template, args, { who: ROOT_WHO, file: f }, ctx);
+      const { args, bytes, ctx } = await prepared(a);
+      assertConverges(template, args, { who: ROOT_WHO, file: f }, ctx, bytes);
     });
   }
 
   test('predict carries the rendered checksum', async () => {
-    const { args, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
-    const p = predictedFacts(template, args, { who: ROOT_WHO, file: absentFile() }, ctx);
+    const { args, bytes, ctx } = await prepared({ src: 'app.env.ejs', dest: '/etc/app.env' });
+    const p = predictedFacts(template, args, { who: ROOT_WHO, file: absentFile() }, ctx, undefined, bytes);
     assert.equal(p.file.sha256, sha(RENDERED));
     assert.equal(p.file.type, 'file');
   });
