@@ -12,6 +12,8 @@ import { lastLines } from './shell.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
 import { executeLoop, executeTask, recordUnknownHandler, type Outcome, type TaskEnv } from './pipeline/task.js';
 import { Prediction } from './prediction.js';
+import { FactCache, factCacheMode } from './pipeline/fact-cache.js';
+import { plannedReads, readAhead, type ReadAheadHost } from './pipeline/read-ahead.js';
 import { taskScope } from './scope.js';
 import { tracedConnection } from './trace.js';
 import { pairScopes } from './display.js';
@@ -59,6 +61,8 @@ interface HostState {
   inPlay: boolean;
   /** check mode: effects recorded on this host when the current play started */
   playStartEffects: number;
+  /** its facts read ahead for the current play (pipeline/fact-cache.ts) */
+  cache: FactCache;
 }
 
 const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -73,6 +77,9 @@ export class Runner {
   private interrupted = false;
   private readonly prediction?: Prediction;
   private stopped?: BatchStop;
+  private readonly cacheMode = factCacheMode();
+  /** the controller (tasks delegated to localhost) changes by other means too: its facts are always read */
+  private readonly localCache = new FactCache('off');
 
   constructor(
     private readonly inventory: Inventory,
@@ -103,6 +110,7 @@ export class Runner {
         playing: false,
         inPlay: false,
         playStartEffects: 0,
+        cache: new FactCache(this.cacheMode),
       });
     }
     this.emit({ type: 'run-start', check: this.opts.check, playbooks: playbooks.map((p) => p.file), inventory: this.inventory.file, hosts: [...allTargets] });
@@ -119,6 +127,8 @@ export class Runner {
             failed: (h) => this.hosts.get(h)!.failed || !!this.hosts.get(h)!.unreachable,
             run: async (batch, label) => {
               this.emit({ type: 'play-start', play: play.name, hosts: batch, ...(label ? { batch: label } : {}) });
+              // facts are kept for one play at most (delegated tasks store some on other hosts)
+              for (const st of this.hosts.values()) st.cache.clear();
               for (const h of batch) {
                 const st = this.hosts.get(h)!;
                 st.playing = st.inPlay = true;
@@ -187,6 +197,7 @@ export class Runner {
   private async runPlayOnHost(play: Play, h: HostState): Promise<void> {
     try {
       if (!(await this.connect(h))) return;
+      await this.readAhead(play, h);
       const notified = new Set<string>();
       const maybe = new Set<string>();
       for (const task of play.tasks) {
@@ -220,6 +231,36 @@ export class Runner {
     } finally {
       h.inPlay = false;
     }
+  }
+
+  /** One round trip for the facts the play's tasks will read here (pipeline/read-ahead.ts). */
+  private async readAhead(play: Play, h: HostState): Promise<void> {
+    h.cache.clear();
+    if (this.cacheMode === 'off') return;
+    const host: ReadAheadHost = {
+      name: h.inv.name,
+      check: this.opts.check,
+      loginUser: h.facts?.loginUser ?? '',
+      become: play.become ?? h.inv.become,
+      root: this.opts.root,
+      modules: this.opts.modules,
+      scope: (extra = {}) =>
+        taskScope({
+          inventory: this.inventory,
+          host: h.inv,
+          play,
+          data: { ...h.registered, ...this.opts.extraVars, ...extra },
+          facts: h.facts,
+          run: { id: this.runId, check: this.opts.check },
+          // nothing is generated ahead: a task that needs a secret reads its facts when it runs
+          secret: (name) => {
+            throw new TaskError(`secret ${name} is not read ahead`);
+          },
+        }),
+    };
+    const reads = plannedReads(host, play, play.tasks.filter((t) => this.selected(t)));
+    const conn = tracedConnection(h.conn!, { host: h.inv.name, task: `${play.name} (read ahead)`, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands });
+    await readAhead(conn, h.cache, reads);
   }
 
   private selected(task: Task): boolean {
@@ -259,6 +300,11 @@ export class Runner {
         // Another host of this play runs its own tasks concurrently in the real run: unless it
         // has finished them without any predicted change, the order is not determined.
         return other.inPlay || (this.prediction?.host(target).size ?? 0) !== other.playStartEffects;
+      },
+      factCache: (host) => this.hosts.get(host)?.cache ?? this.localCache,
+      forgetAllFacts: () => {
+        for (const st of this.hosts.values()) st.cache.clear();
+        this.localCache.clear();
       },
       lostConnection: (e) => {
         const owner = this.hosts.get(e.host);

@@ -62,6 +62,15 @@ export interface FactKind<P, T> {
   readonly readsAnything?: boolean;
   /** Other keys of the same resource, known from its live value (a file reached through a symlink). */
   aliases?(params: P, live: T): string[];
+  /**
+   * Another host or time can change it (a backend's health, a replica's connection to its
+   * primary): read when its task runs, never ahead of it (engine/pipeline/fact-cache.ts).
+   */
+  readonly volatile?: boolean;
+  /** The value carries the host's clock: what it would be `ms` after it was read (read-ahead facts). */
+  aged?(value: T, ms: number): T;
+  /** Audit of read-ahead facts: whether an aged value stands for the live one (a clock read in whole seconds). Default: deep equality. */
+  sameAs?(aged: T, live: T): boolean;
 }
 
 export interface FactRequest<T = unknown> {
@@ -213,6 +222,12 @@ export interface StateModule<A = any, F = any, L = void> {
    * non-root user is unknown whenever it has changes: permissions are not modelled.
    */
   readonly permissionsModelled?: boolean;
+  /**
+   * predict() names every resource its changes touch (no package's files, no service's runtime
+   * state): in a real run the host's other read-ahead facts stay valid after it changes something.
+   * Otherwise a change voids them all (engine/pipeline/fact-cache.ts).
+   */
+  readonly exactEffects?: boolean;
 }
 
 export interface CheckResult {

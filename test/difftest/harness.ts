@@ -147,7 +147,8 @@ export class Bed {
 
   private provision(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
     return new Promise((resolve) => {
-      const env: NodeJS.ProcessEnv = { ...process.env, CI: '1' };
+      // audit: every fact served from the read-ahead is read live too and must be equal (fact-cache.ts)
+      const env: NodeJS.ProcessEnv = { PROVISION_FACT_CACHE: 'audit', ...process.env, CI: '1' };
       for (const k of Object.keys(env)) if (k.startsWith('PROVISION_SECRET_') || k === 'PROVISION_BECOME_PASSWORD') delete env[k];
       const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       this.children.add(child);

@@ -20,16 +20,17 @@ const isRoot = process.getuid?.() === 0;
 const KEEP = process.env.PROVISION_KEEP_TESTBED === '1';
 const timings: Record<string, number> = {};
 
-function provision(args: string[], timeoutMs = 40 * 60_000): { code: number; stdout: string; stderr: string; ms: number } {
+function provision(args: string[], timeoutMs = 40 * 60_000, env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string; ms: number } {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, CI: '1' } });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, CI: '1', ...env } });
   const ms = Date.now() - t0;
   if (r.stderr) process.stderr.write(r.stderr.split('\n').map((l) => `    | ${l}`).join('\n') + '\n');
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms };
 }
 
-function runJson(args: string[]): { report: RunReport; code: number; ms: number } {
-  const r = provision([...args, '--json']);
+/** `audit`: every fact read ahead is also read when its task runs, and must be equal (pipeline/fact-cache.ts). */
+function runJson(args: string[], opts: { audit?: boolean } = {}): { report: RunReport; code: number; ms: number } {
+  const r = provision([...args, '--json'], undefined, opts.audit ? { PROVISION_FACT_CACHE: 'audit' } : {});
   assert.ok(r.stdout.trim().startsWith('{'), `expected a JSON report, got exit ${r.code}: ${r.stdout.slice(0, 500)}`);
   const report = runReport.parse(JSON.parse(r.stdout));
   return { report, code: r.code, ms: r.ms };
@@ -125,8 +126,8 @@ describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, w
     assert.ok(predicted.length > 20, `expected many predicted changes, got ${predicted.length}`);
   });
 
-  it('the real run changes exactly the predicted (host, task) set, and its verification passes', () => {
-    const { report, code, ms } = runJson(['--inventory', 'testbed']);
+  it('the real run changes exactly the predicted (host, task) set, and its verification passes (every fact read ahead audited)', () => {
+    const { report, code, ms } = runJson(['--inventory', 'testbed'], { audit: true });
     timings.firstRunMs = ms;
     assert.equal(failures(report), '');
     assert.equal(code, 0);

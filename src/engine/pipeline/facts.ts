@@ -6,6 +6,7 @@ import type { Connection, FactRequest, HostFacts } from '../../modules/contract.
 import { lastLines } from '../shell.js';
 import { TaskError, Unknown } from '../../modules/contract.js';
 import type { HostPrediction } from '../prediction.js';
+import { FactCache } from './fact-cache.js';
 
 /** Build one script for many fact requests; each section is framed by a random boundary. */
 export function buildFactScript(requests: FactRequest[], boundary: string): string {
@@ -29,36 +30,59 @@ export function parseFactOutput(requests: FactRequest[], out: string, boundary: 
 }
 
 /**
- * Read a task's facts in ONE round trip. In check mode (`prediction` given), each fact is the
- * live value with the predicted effects of earlier tasks folded over it: exact where no
- * effect touches it, predicted where effects do, and Unknown (thrown) where that cannot be known.
+ * Read a task's facts in ONE round trip (none when the host's read-ahead has them all, see
+ * fact-cache.ts). In check mode (`prediction` given), each fact is the live value with the
+ * predicted effects of earlier tasks folded over it: exact where no effect touches it,
+ * predicted where effects do, and Unknown (thrown) where that cannot be known.
  */
 export async function gatherFacts<F extends Record<string, unknown>>(
   conn: Connection,
   named: { [K in keyof F]: FactRequest<F[K]> },
-  opts: { become?: boolean; prediction?: HostPrediction },
+  opts: { become?: boolean; prediction?: HostPrediction; cache?: FactCache; refresh?: boolean },
 ): Promise<F> {
   const names = Object.keys(named) as (keyof F)[];
   const facts = {} as F;
   if (names.length === 0) return facts;
   const requests = names.map((n) => named[n]);
-  const boundary = `PROVISION-${randomBytes(6).toString('hex')}`;
-  const script = buildFactScript(requests, boundary);
-  const res = await conn.exec(script, { become: opts.become, phase: 'facts' });
-  if (res.code !== 0 && !res.stdout.includes(`@@${boundary} 0\n`)) {
-    const err = lastLines(res.stderr, 4);
-    throw new TaskError(`reading facts failed (exit ${res.code})${err ? `: ${err}` : ''}`);
+  const become = opts.become ?? false;
+  const cached = requests.map((r) => (opts.refresh ? undefined : opts.cache?.get(r, become)));
+  // audit mode reads everything and compares; otherwise only what the read-ahead lacks
+  const toRead = requests.filter((_r, i) => cached[i] === undefined || opts.cache?.mode === 'audit');
+  const read = new Map<FactRequest, unknown>();
+  if (toRead.length > 0) {
+    const values = await readFacts(conn, toRead, become, opts.cache);
+    toRead.forEach((r, i) => read.set(r, values[i]));
   }
-  const parsed = parseFactOutput(requests, res.stdout, boundary);
   names.forEach((n, i) => {
-    const live = parsed[i] as F[keyof F];
     const req = requests[i];
+    const c = cached[i];
+    if (c !== undefined && read.has(req)) {
+      const stale = FactCache.audit(req, c.value, read.get(req));
+      if (stale) throw new TaskError(stale);
+    }
+    const live = (c !== undefined ? c.value : read.get(req)) as F[keyof F];
     if (opts.prediction?.changed && req.kind.readsAnything) {
       throw new Unknown(`${req.kind.kind} '${req.kind.key(req.params).slice(req.kind.kind.length + 1, 80)}' reads state that earlier tasks are predicted to change`);
     }
     facts[n] = opts.prediction ? opts.prediction.foldAll([req.kind.key(req.params), ...(req.kind.aliases?.(req.params, live) ?? [])], live) : live;
   });
   return facts;
+}
+
+/** One round trip for `requests`; what is read is stored in the host's cache (if given). */
+export async function readFacts(conn: Connection, requests: FactRequest[], become: boolean, cache?: FactCache): Promise<unknown[]> {
+  const boundary = `PROVISION-${randomBytes(6).toString('hex')}`;
+  const script = buildFactScript(requests, boundary);
+  const stamp = cache?.stamp() ?? 0;
+  const readAt = Date.now();
+  const res = await conn.exec(script, { become, phase: 'facts' });
+  if (res.code !== 0 && !res.stdout.includes(`@@${boundary} 0\n`)) {
+    const err = lastLines(res.stderr, 4);
+    throw new TaskError(`reading facts failed (exit ${res.code})${err ? `: ${err}` : ''}`);
+  }
+  const values = parseFactOutput(requests, res.stdout, boundary);
+  if (cache) requests.forEach((r, i) => cache.store(r, become, values[i], stamp, readAt));
+  return values;
 }
 
 /** Host facts, one round trip at connect time. */

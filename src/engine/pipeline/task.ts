@@ -12,9 +12,10 @@ import type { Masker } from '../secrets.js';
 import { maybe, unknownEverything, type HostPrediction, type Prediction } from '../prediction.js';
 import { gatherFacts } from './facts.js';
 import { applyPlan } from './apply.js';
+import type { FactCache } from './fact-cache.js';
 import { remainingChanges } from './verify.js';
 import { prepareShown, redactOutcome, renderForDisplay, renderShownItems, type DisplayRender } from '../display.js';
-import { ConnectionError, TaskError, Unknown, type CheckModule, type Connection, type Effect, type Module, type ModuleContext, type AnyStateModule } from '../../modules/contract.js';
+import { ConnectionError, TaskError, Unknown, type Change, type CheckModule, type Connection, type Effect, type Module, type ModuleContext, type AnyStateModule } from '../../modules/contract.js';
 
 export interface Outcome {
   status: TaskStatus;
@@ -43,6 +44,10 @@ export interface TaskEnv {
   loginUser(host: string): string;
   /** A transport failure of `host`'s connection: mark it unreachable; returns whether it is this task's own host. */
   lostConnection(e: ConnectionError): boolean;
+  /** The facts read ahead on a host (fact-cache.ts), which changes applied there must invalidate. */
+  factCache(host: string): FactCache;
+  /** A check wrote something no fact models (through an app): every host's read-ahead is void. */
+  forgetAllFacts(): void;
 }
 
 const none = (status: TaskStatus, error?: string): Outcome => ({ status, error, changes: [], registerData: {} });
@@ -187,6 +192,7 @@ function classify(env: TaskEnv, e: unknown, task: Task): { status: TaskStatus; e
 }
 
 async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Connection, ctx: ModuleContext): Promise<Omit<Outcome, 'changes'>> {
+  if (!env.prediction && mod.writes?.(args)) env.forgetAllFacts();
   if (env.prediction) {
     if (mod.writes?.(args)) {
       // what it writes (through an app, into a database) is not modelled: later checks cannot be run for real
@@ -214,7 +220,8 @@ async function runState(
 ): Promise<Outcome> {
   const local = mod.prepare ? await mod.prepare(args, ctx) : undefined;
   ctx.shown = await prepareShown(mod, display, ctx);
-  const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted });
+  const cache = env.factCache(ctx.host);
+  const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache });
   const changes = mod.plan(args, facts, ctx, local);
   const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
   if (changes.length === 0) return { status: 'ok', changes: [], registerData: {} };
@@ -234,13 +241,14 @@ async function runState(
   }
 
   const applied = await applyPlan(conn, changes, reports, become, env.masker.mask);
+  forgetChanged(cache, applied.ok ? changes : undefined, () => (mod.exactEffects ? mod.predict?.(args, facts, changes, ctx, local) : undefined));
   const last = applied.last;
   const registerData = last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr } : {};
   if (!applied.ok) return { status: 'failed', error: applied.error, changes: reports, registerData };
 
   let remaining;
   try {
-    remaining = await remainingChanges(mod, args, local, conn, ctx, become);
+    remaining = await remainingChanges(mod, args, local, conn, ctx, become, cache);
   } catch (e) {
     const why = e instanceof ConnectionError ? `connection lost: ${e.message}` : e instanceof Error ? e.message : String(e);
     if (e instanceof ConnectionError) env.lostConnection(e);
@@ -255,4 +263,22 @@ async function runState(
     };
   }
   return { status: 'changed', changes: reports, registerData };
+}
+
+/**
+ * After an apply: drop the read-ahead facts its changes touch, by the same effects check mode
+ * predicts, when the module names them all (exactEffects). A failed apply (`changes` undefined),
+ * a change whose outcome is uncertain (a user's command), a package install or a service start
+ * (they touch what no effect names) void them all.
+ */
+function forgetChanged(cache: FactCache, changes: Change[] | undefined, effects: () => Effect[] | undefined): void {
+  if (cache.size === 0) return cache.clear();
+  let known: Effect[] | undefined;
+  try {
+    known = changes && !changes.some((c) => c.uncertain) ? effects() : undefined;
+  } catch {
+    known = undefined;
+  }
+  if (known) cache.invalidate(known);
+  else cache.clear();
 }

@@ -39,6 +39,7 @@ export function readLocal(ctx: { root: string; playbookDir?: string }, dir: stri
 export const copy: StateModule<Args, ContentFacts, Buffer> = {
   name: 'copy',
   type: 'state',
+  exactEffects: true,
   permissionsModelled: true,
   schema,
   /** The bytes to write: `src` read byte for byte, or `content` as UTF-8. */

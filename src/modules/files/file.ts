@@ -25,6 +25,7 @@ type Facts = { file: FileFact; who: IdentityFact } & AccountFacts;
 export const file: StateModule<Args, Facts> = {
   name: 'file',
   type: 'state',
+  exactEffects: true,
   permissionsModelled: true,
   schema,
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.path }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),

@@ -19,6 +19,7 @@ type Args = z.infer<typeof schema>;
 export const template: StateModule<Args, ContentFacts, Buffer> = {
   name: 'template',
   type: 'state',
+  exactEffects: true,
   permissionsModelled: true,
   schema,
   /** The bytes to write: the template rendered with the task's variables. */

@@ -52,6 +52,8 @@ const MAINT_BITS = 0x01 | 0x02 | 0x04 | 0x20;
 
 export const serverFact: FactKind<ServerParams, ServerFact> = {
   kind: 'haproxy_server',
+  // a server's health follows its backend host's state
+  volatile: true,
   key: (p) => `haproxy_server:${p.socket}:${p.backend}/${p.server}`,
   script: (p) =>
     [

@@ -69,6 +69,7 @@ const DRAINED_TEST = `[ "$scur" = 0 ]`;
 export const haproxyBackendServer: StateModule<Args, Facts> = {
   name: 'haproxy_backend_server',
   type: 'state',
+  exactEffects: true,
   schema,
   facts: (a) => ({ server: fact(serverFact, { socket: a.socket, backend: a.backend, server: a.server }) }),
   plan(a, { server: f }, ctx) {

@@ -306,6 +306,8 @@ export function parseSlaveStatus(lines: string[]): ReplicaStatus | null {
 
 export const mysqlReplicationFact: FactKind<MysqlReplicationParams, MysqlReplicationFact> = {
   kind: 'mysql_replication',
+  // a replica's threads follow its primary's state
+  volatile: true,
   key: (p) => `mysql_replication:default${socketSuffix(p.socket)}`,
   script: (p) => {
     const client = mysqlClient(p.socket);

@@ -81,6 +81,7 @@ function freshDb(name: string): MysqlDbFact {
 export const mysqlDb: StateModule<MysqlDbArgs, MysqlDbFacts, MysqlDbLocal> = {
   name: 'mysql_db',
   type: 'state',
+  exactEffects: true,
   schema: mysqlDbSchema,
 
   async prepare(args, ctx) {

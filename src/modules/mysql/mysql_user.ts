@@ -178,6 +178,7 @@ function planUser(args: MysqlUserArgs, f: MysqlUserFact): Change[] {
 export const mysqlUser: StateModule<MysqlUserArgs, MysqlUserFacts> = {
   name: 'mysql_user',
   type: 'state',
+  exactEffects: true,
   schema: mysqlUserSchema,
 
   facts(args) {

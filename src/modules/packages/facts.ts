@@ -42,6 +42,8 @@ export const aptCacheFact: FactKind<Record<string, never>, AptCacheFact> = {
     const kv = keyValues(out);
     return { updatedAt: Number(kv.updated ?? 0), now: Number(kv.now ?? 0) };
   },
+  aged: (f, ms) => ({ ...f, now: f.now + Math.floor(ms / 1000) }),
+  sameAs: (a, b) => a.updatedAt === b.updatedAt && Math.abs(a.now - b.now) <= 2,
 };
 
 /** Check mode: what `apt-get -s` says an install or removal would do (dependencies included). */

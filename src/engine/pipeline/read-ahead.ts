@@ -1,0 +1,95 @@
+/**
+ * Read-ahead: at the start of a play, the facts its tasks will read on their own host, gathered
+ * in one round trip per `become` setting and kept in the host's FactCache (fact-cache.ts).
+ *
+ * Speculative: a task is looked at with the variables known at play start. One whose `when` is
+ * already false is left out; one whose arguments cannot be rendered yet (a result it registers
+ * later, a secret: nothing is generated ahead) reads its facts when it runs. Reading a fact no
+ * task ends up using costs only bytes in the same round trip; it never changes what a task sees.
+ */
+import type { Play, Task } from '../../load/playbook.js';
+import type { Scope } from '../expr.js';
+import type { Connection, FactRequest, Module, ModuleContext } from '../../modules/contract.js';
+import { cacheable, FactCache } from './fact-cache.js';
+import { readFacts } from './facts.js';
+
+export interface ReadAheadHost {
+  name: string;
+  check: boolean;
+  loginUser: string;
+  become: boolean | undefined;
+  root: string;
+  modules: Map<string, Module>;
+  /** The play's variables for this host, with `extra` (a loop item); secrets are not available. */
+  scope(extra?: Record<string, unknown>): Scope;
+}
+
+interface Read {
+  req: FactRequest;
+  become: boolean;
+}
+
+/** The facts `tasks` will read on the host itself, as far as they can be known now. */
+export function plannedReads(host: ReadAheadHost, play: Play, tasks: Task[]): Read[] {
+  const out = new Map<string, Read>();
+  for (const task of tasks) {
+    const mod = host.modules.get(task.module);
+    if (mod?.type !== 'state') continue;
+    if (task.delegateTo !== undefined && task.delegateTo !== host.name) continue;
+    try {
+      const scope = host.scope();
+      if (task.when !== undefined && !whenMayHold(scope, task.when)) continue;
+      const items = task.loop === undefined ? [undefined] : scope.render(task.loop);
+      if (!Array.isArray(items)) continue;
+      for (const item of items) {
+        const parsed = mod.schema.safeParse((item === undefined ? scope : host.scope({ item })).render(task.args));
+        if (!parsed.success) continue;
+        const become = task.become ?? host.become ?? false;
+        for (const req of Object.values(mod.facts(parsed.data, factsContext(host, play, become))) as FactRequest[]) {
+          if (cacheable(req)) out.set(FactCache.id(req, become), { req, become });
+        }
+      }
+    } catch {
+      // not renderable yet (a registered result, a secret, a later error): read when it runs
+    }
+  }
+  return [...out.values()];
+}
+
+/** Whether `when` may hold: false with today's variables leaves the task out (only a saving); an error keeps it. */
+function whenMayHold(scope: Scope, when: unknown): boolean {
+  try {
+    return scope.condition(when as never);
+  } catch {
+    return true;
+  }
+}
+
+function factsContext(host: ReadAheadHost, play: Play, become: boolean): ModuleContext {
+  return {
+    host: host.name,
+    check: host.check,
+    become,
+    user: become ? 'root' : host.loginUser,
+    root: host.root,
+    playbookDir: play.file.replace(/\/[^/]*$/, ''),
+    mask: (s) => s,
+    note: () => undefined,
+    render: () => {
+      throw new Error('read-ahead renders no template');
+    },
+  };
+}
+
+/** Read `reads` into `cache`: one round trip per become setting. A failure only means the tasks read for themselves. */
+export async function readAhead(conn: Connection, cache: FactCache, reads: Read[]): Promise<void> {
+  for (const become of [false, true]) {
+    const reqs = reads.filter((r) => r.become === become).map((r) => r.req);
+    if (reqs.length === 0) continue;
+    try {
+      await readFacts(conn, reqs, become, cache);
+    } catch {
+      // the tasks will read (and report) it themselves
+    }
+  }
+}

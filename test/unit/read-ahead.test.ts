@@ -1,0 +1,151 @@
+/**
+ * Speculative facts (engine/pipeline/fact-cache.ts, read-ahead.ts): a converged host costs one
+ * round trip per play; a change re-reads only what it touches; nothing stale is ever served.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import { runPlaybook, statuses, tmp, FakeConnection } from '../helpers/fake.js';
+import { FactCache } from '../../src/engine/pipeline/fact-cache.js';
+import { gatherFacts, readFacts } from '../../src/engine/pipeline/facts.js';
+import { fileFact } from '../../src/modules/files/facts.js';
+import { fact, TaskError } from '../../src/modules/contract.js';
+
+const inventory = (dir: string) => `
+hosts:
+  h1: { address: 10.0.0.1 }
+vars:
+  base: ${dir}
+`;
+
+/** What a task of h1 sent to the host: everything after the host facts (the first exec). */
+const taskExecs = (conns: Map<string, FakeConnection>) => conns.get('h1')!.execs.slice(1);
+const isFactRead = (cmd: string) => cmd.startsWith(`printf '%s\\n' '@@PROVISION-`);
+
+const previous = process.env.PROVISION_FACT_CACHE;
+afterEach(() => {
+  if (previous === undefined) delete process.env.PROVISION_FACT_CACHE;
+  else process.env.PROVISION_FACT_CACHE = previous;
+});
+
+const FILES = `
+- name: Files
+  hosts: h1
+  tasks:
+    - { name: dir, file: { path: "{{ base }}/d", state: directory, mode: '0750' } }
+    - { name: a, copy: { dest: "{{ base }}/d/a.txt", content: "a\\n", mode: '0640' } }
+    - { name: b, copy: { dest: "{{ base }}/d/b.txt", content: "b\\n" } }
+    - { name: a mode, file: { path: "{{ base }}/d/a.txt", mode: '0640' } }
+    - { name: link, file: { path: "{{ base }}/l", src: "{{ base }}/d", state: link } }
+`;
+
+describe('read-ahead facts', () => {
+  it('a converged host costs one round trip for the whole play (and one per task without it)', async () => {
+    const dir = tmp();
+    await runPlaybook({ inventory: inventory(dir), playbook: FILES, dir });
+    const again = await runPlaybook({ inventory: inventory(dir), playbook: FILES, dir });
+    assert.ok(again.report.tasks.every((t) => t.status === 'ok'), statuses(again.report).join(', '));
+    assert.equal(taskExecs(again.conns).length, 1, 'one read-ahead, no per-task read');
+
+    const check = await runPlaybook({ inventory: inventory(dir), playbook: FILES, dir, check: true });
+    assert.ok(check.report.tasks.every((t) => t.status === 'ok'));
+    assert.equal(taskExecs(check.conns).length, 1, 'check mode too');
+
+    process.env.PROVISION_FACT_CACHE = 'off';
+    const off = await runPlaybook({ inventory: inventory(dir), playbook: FILES, dir });
+    assert.deepEqual(statuses(off.report), statuses(again.report));
+    assert.equal(taskExecs(off.conns).length, 5, 'without the read-ahead: a round trip per task');
+  });
+
+  it('a change re-reads only what it touches; the rest is served from the read-ahead', async () => {
+    const dir = tmp();
+    await runPlaybook({ inventory: inventory(dir), playbook: FILES, dir });
+    writeFileSync(join(dir, 'd', 'a.txt'), 'changed behind our back\n');
+    const r = await runPlaybook({ inventory: inventory(dir), playbook: FILES, dir });
+    assert.deepEqual(
+      r.report.tasks.map((t) => `${t.task}:${t.status}`),
+      ['dir:ok', 'a:changed', 'b:ok', 'a mode:ok', 'link:ok'],
+    );
+    const execs = taskExecs(r.conns);
+    // read-ahead; a: write, verify; 'a mode' reads a.txt again (the write touched it); b and link: none
+    assert.equal(execs.length, 4, execs.map((c) => c.split('\n')[0]).join('\n'));
+    assert.deepEqual(execs.map(isFactRead), [true, false, true, true]);
+  });
+
+  it('a command (its effects unknown) voids every fact read ahead; later tasks read again', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - { name: file, copy: { dest: "{{ base }}/f.txt", content: "x\\n" } }
+    - { name: cmd, command: { cmd: "rm -f {{ base }}/f.txt" } }
+    - { name: again, copy: { dest: "{{ base }}/f.txt", content: "x\\n" } }
+`;
+    await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    const r = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    // the command removed the file: the second copy must see that, not the read-ahead
+    assert.deepEqual(
+      r.report.tasks.map((t) => `${t.task}:${t.status}`),
+      ['file:ok', 'cmd:changed', 'again:changed'],
+    );
+    assert.ok(existsSync(join(dir, 'f.txt')));
+  });
+
+  it('nothing is generated ahead: a secret needed only by a task that ends up skipped is never created', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: h1
+  tasks:
+    - { name: probe, command: { cmd: "false" }, register: probe, ignore_errors: true }
+    - name: only when the probe passed
+      copy: { dest: "{{ base }}/s.conf", content: "{{ secret('never') }}" }
+      when: "probe.rc == 0"
+`;
+    const r = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(
+      r.report.tasks.map((t) => t.status),
+      ['failed', 'skipped'],
+    );
+    assert.equal(existsSync(join(dir, 'secrets.json')), false, 'no secret was generated');
+  });
+});
+
+describe('FactCache', () => {
+  it('audit mode: a fact served from the read-ahead that the host contradicts fails the task', async () => {
+    const dir = tmp();
+    const path = join(dir, 'x');
+    writeFileSync(path, 'one\n');
+    const conn = new FakeConnection('h1');
+    const req = fact(fileFact, { path });
+    const cache = new FactCache('audit');
+    await readFacts(conn, [req], false, cache);
+    writeFileSync(path, 'two, changed by nothing provision knows of\n');
+    await assert.rejects(
+      gatherFacts(conn, { f: req }, { cache }),
+      (e) => e instanceof TaskError && /fact cache audit: file:.*\/x was served from the read-ahead/.test(e.message),
+    );
+    // in normal mode the same stale value would be served: that is what invalidation prevents
+    const on = new FactCache('on');
+    await readFacts(conn, [req], false, on);
+    writeFileSync(path, 'three\n');
+    const served = await gatherFacts(conn, { f: req }, { cache: on });
+    assert.equal(served.f.size, 'two, changed by nothing provision knows of\n'.length);
+  });
+
+  it('a read that raced with a change is not kept; an effect drops what it touches and only that', async () => {
+    const a = fact(fileFact, { path: '/a' });
+    const b = fact(fileFact, { path: '/b' });
+    const cache = new FactCache('on');
+    const stamp = cache.stamp();
+    cache.clear();
+    cache.store(a, false, { type: 'absent', parentExists: true }, stamp);
+    assert.equal(cache.get(a, false), undefined, 'stored after an invalidation that began during the read');
+    cache.store(a, false, { type: 'absent', parentExists: true }, cache.stamp());
+    cache.store(b, false, { type: 'absent', parentExists: true }, cache.stamp());
+    assert.equal(cache.get(a, true), undefined, 'read with become is another entry');
+    cache.invalidate([{ touches: (k) => k === 'file:/a', apply: (v) => v }]);
+    assert.equal(cache.get(a, false), undefined);
+    assert.ok(cache.get(b, false));
+  });
+});
