@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Scope } from '../../../src/engine/expr.js';
-import type { Change, Connection, ExecOptions, ExecResult, FactRequest, ModuleContext, StateModule } from '../../../src/modules/contract.js';
+import { Unknown, type Change, type Connection, type ExecOptions, type ExecResult, type FactRequest, type ModuleContext, type StateModule } from '../../../src/modules/contract.js';
 import { HostPrediction } from '../../../src/engine/prediction.js';
 import type { FileFact, IdentityFact } from '../../../src/modules/files/facts.js';
 
@@ -63,6 +63,28 @@ export function predictedFacts<A, F, L>(mod: StateModule<A, F, L>, args: A, fact
     out[name] = host.foldAll([req.kind.key(req.params), ...(req.kind.aliases?.(req.params, live as never) ?? [])], live);
   }
   return out as F;
+}
+
+/**
+ * Like predictedFacts, fact by fact: a fact an effect makes unknown is `{ $unknown: reason }`
+ * instead of throwing (the fixtures name the facts check mode cannot know after the task).
+ */
+export function predictedFactsEach<A, F, L>(mod: StateModule<A, F, L>, args: A, facts: F, ctx: ModuleContext, changes: Change[], local?: L): Record<string, unknown> {
+  assert.ok(mod.predict, `${mod.name} has no predict()`);
+  const host = new HostPrediction(ctx.host);
+  host.record(mod.predict(args, facts, changes, ctx, local as L));
+  const requests = mod.facts(args, ctx) as Record<string, FactRequest>;
+  const out: Record<string, unknown> = {};
+  for (const [name, req] of Object.entries(requests)) {
+    const live = (facts as Record<string, unknown>)[name];
+    try {
+      out[name] = host.foldAll([req.kind.key(req.params), ...(req.kind.aliases?.(req.params, live as never) ?? [])], live);
+    } catch (e) {
+      if (!(e instanceof Unknown)) throw e;
+      out[name] = { $unknown: e.message };
+    }
+  }
+  return out;
 }
 
 export function assertConverges<A, F, L>(mod: StateModule<A, F, L>, args: A, facts: F, ctx: ModuleContext = makeCtx(), local?: L): void {
