@@ -200,10 +200,12 @@ export class Runner {
       await this.readAhead(play, h);
       const notified = new Set<string>();
       const maybe = new Set<string>();
-      for (const task of play.tasks) {
+      for (const [i, task] of play.tasks.entries()) {
         // Interrupted: no new task starts, but the handlers of what did change still run.
         if (this.interrupted) break;
         if (!this.selected(task)) continue;
+        // a change voided what was read ahead: read the rest of the play ahead again, in one round trip
+        if (h.cache.voided && this.readsOwnFacts(task)) await this.readAhead(play, h, play.tasks.slice(i));
         const result = await this.runTask(play, task, h, false);
         const status = result.status;
         // A task that failed after applying part of its changes changed the host too.
@@ -233,9 +235,9 @@ export class Runner {
     }
   }
 
-  /** One round trip for the facts the play's tasks will read here (pipeline/read-ahead.ts). */
-  private async readAhead(play: Play, h: HostState): Promise<void> {
-    h.cache.clear();
+  /** One round trip for the facts the play's `tasks` will read here (pipeline/read-ahead.ts). */
+  private async readAhead(play: Play, h: HostState, tasks: Task[] = play.tasks): Promise<void> {
+    h.cache.renew();
     if (this.cacheMode === 'off') return;
     const host: ReadAheadHost = {
       name: h.inv.name,
@@ -258,9 +260,14 @@ export class Runner {
           },
         }),
     };
-    const reads = plannedReads(host, play, play.tasks.filter((t) => this.selected(t)));
+    const reads = plannedReads(host, play, tasks.filter((t) => this.selected(t)));
     const conn = tracedConnection(h.conn!, { host: h.inv.name, task: `${play.name} (read ahead)`, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands });
     await readAhead(conn, h.cache, reads);
+  }
+
+  /** A state task of the host itself: it reads facts the read-ahead can give it. */
+  private readsOwnFacts(task: Task): boolean {
+    return this.cacheMode !== 'off' && this.opts.modules.get(task.module)?.type === 'state' && task.delegateTo === undefined;
   }
 
   private selected(task: Task): boolean {

@@ -42,6 +42,8 @@ export function cacheable(req: FactRequest): boolean {
 export class FactCache {
   private readonly entries = new Map<string, Entry>();
   private epoch = 0;
+  /** cleared since the last read-ahead: the rest of the play may be read ahead again */
+  voided = true;
 
   constructor(readonly mode: FactCacheMode = 'on') {}
 
@@ -83,6 +85,13 @@ export class FactCache {
   clear(): void {
     this.epoch++;
     this.entries.clear();
+    this.voided = true;
+  }
+
+  /** Before a read-ahead: empty, and no longer void. */
+  renew(): void {
+    this.clear();
+    this.voided = false;
   }
 
   /** Audit mode: the live value must be what the cache would have served. */
