@@ -248,12 +248,7 @@ export class Runner {
       modules: this.opts.modules,
       scope: (extra = {}) =>
         taskScope({
-          inventory: this.inventory,
-          host: h.inv,
-          play,
-          data: { ...h.registered, ...this.opts.extraVars, ...extra },
-          facts: h.facts,
-          run: { id: this.runId, check: this.opts.check },
+          ...this.scopeInput(play, h, extra),
           // nothing is generated ahead: a task that needs a secret reads its facts when it runs
           secret: (name) => {
             throw new TaskError(`secret ${name} is not read ahead`);
@@ -277,8 +272,9 @@ export class Runner {
     return task.tags.includes('always') || task.tags.some((t) => tags.includes(t));
   }
 
-  private scope(play: Play, h: HostState, extra: Record<string, unknown> = {}, shownExtra: Record<string, unknown> = extra): Scope {
-    const o = {
+  /** A task's variables on a host: inventory, play, registered results, extra vars, `extra` (a loop item). */
+  private scopeInput(play: Play, h: HostState, extra: Record<string, unknown>) {
+    return {
       inventory: this.inventory,
       host: h.inv,
       play,
@@ -286,9 +282,14 @@ export class Runner {
       facts: h.facts,
       run: { id: this.runId, check: this.opts.check },
     };
+  }
+
+  private scope(play: Play, h: HostState, extra: Record<string, unknown> = {}, shownExtra: Record<string, unknown> = extra): Scope {
     // paired with a display twin that renders a placeholder for each secret (display.ts)
-    const shown = { ...o, data: { ...h.registered, ...this.opts.extraVars, ...shownExtra } };
-    return pairScopes(taskScope({ ...o, secret: (name) => this.opts.secrets.get(name) }), taskScope({ ...shown, secret: (name) => this.opts.secrets.placeholder(name) }));
+    return pairScopes(
+      taskScope({ ...this.scopeInput(play, h, extra), secret: (name) => this.opts.secrets.get(name) }),
+      taskScope({ ...this.scopeInput(play, h, shownExtra), secret: (name) => this.opts.secrets.placeholder(name) }),
+    );
   }
 
   private env(h: HostState): TaskEnv {
