@@ -11,6 +11,9 @@ import { FactCache } from '../../src/engine/pipeline/fact-cache.js';
 import { gatherFacts, readFacts } from '../../src/engine/pipeline/facts.js';
 import { fileFact } from '../../src/modules/files/facts.js';
 import { fact, TaskError } from '../../src/modules/contract.js';
+import { exitFact } from '../../src/modules/commands/facts.js';
+import { serverFact } from '../../src/modules/haproxy/facts.js';
+import { aptCacheFact } from '../../src/modules/packages/facts.js';
 
 const inventory = (dir: string) => `
 hosts:
@@ -151,5 +154,18 @@ describe('FactCache', () => {
     cache.invalidate([{ touches: (k) => k === 'file:/a', apply: (v) => v }]);
     assert.equal(cache.get(a, false), undefined);
     assert.ok(cache.get(b, false));
+  });
+
+  it('guards and volatile facts are never kept; a fact with the host clock is served aged', () => {
+    const cache = new FactCache('on');
+    const guard = fact(exitFact, { cmd: 'test -f /x' });
+    const server = fact(serverFact, { socket: '/run/haproxy/admin.sock', backend: 'web', server: 'web-01' });
+    cache.store(guard, false, { rc: 0 }, cache.stamp());
+    cache.store(server, false, { found: true }, cache.stamp());
+    assert.equal(cache.get(guard, false), undefined);
+    assert.equal(cache.get(server, false), undefined);
+    const apt = fact(aptCacheFact, {});
+    cache.store(apt, true, { updatedAt: 1000, now: 2000 }, cache.stamp(), Date.now() - 5500);
+    assert.deepEqual(cache.get(apt, true)?.value, { updatedAt: 1000, now: 2005 });
   });
 });
