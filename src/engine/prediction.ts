@@ -33,6 +33,16 @@ export class HostPrediction {
     return this.effects.length;
   }
 
+  /**
+   * The effects recorded from `index` on may not happen (the tasks that made them run only if an
+   * unknown task before them does not fail): until `restore()`, they make unknown what they change.
+   */
+  uncertainSince(index: number, reason: string): () => void {
+    const certain = this.effects.slice(index);
+    this.effects.splice(index, certain.length, ...certain.map((e) => maybe(e, reason)));
+    return () => void this.effects.splice(index, certain.length, ...certain);
+  }
+
   /** Whether any recorded effect touches this resource (so its live value is not the answer). */
   touches(key: string): boolean {
     return this.effects.some((e) => e.touches(key));

@@ -200,6 +200,8 @@ export class Runner {
       await this.readAhead(play, h);
       const notified = new Set<string>();
       const maybe = new Set<string>();
+      // check mode: the first task that may fail and stop this host (unknown, errors not ignored)
+      let mayStop: { at: number; task: string } | undefined;
       for (const [i, task] of play.tasks.entries()) {
         // Interrupted: no new task starts, but the handlers of what did change still run.
         if (this.interrupted) break;
@@ -212,26 +214,38 @@ export class Runner {
         const partly = status === 'failed' && result.changes.some((c) => c.applied);
         if (status === 'changed' || partly) task.notify.forEach((n) => notified.add(n));
         if (status === 'unknown') task.notify.forEach((n) => maybe.add(n));
+        if (status === 'unknown' && this.prediction && !task.ignoreErrors) mayStop ??= { at: this.prediction.host(h.inv.name).size, task: task.name };
         if (h.unreachable) return;
         if (status === 'failed' && !task.ignoreErrors) {
           h.failed = true;
           break;
         }
       }
-      // Handlers run once, in definition order, for this host, even after a failed task.
-      for (const handler of play.handlers) {
-        if (h.unreachable) break;
-        if (!notified.has(handler.name) && maybe.has(handler.name)) {
-          recordUnknownHandler(this.env(h), handler, this.scope(play, h));
-          this.report(play, handler, h, true, { status: 'unknown', changes: [], registerData: {} }, ['notified by a task whose outcome is unknown in check mode'], 0);
-          continue;
-        }
-        if (!notified.has(handler.name)) continue;
-        const { status } = await this.runTask(play, handler, h, true);
-        if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
+      // Handlers run once, in definition order, for this host, even after a failed task: so in
+      // check mode what the tasks after one that may fail would change may not be there for them.
+      const restore = mayStop && this.prediction?.host(h.inv.name).uncertainSince(mayStop.at, `'${mayStop.task}' may fail (its outcome is unknown in check mode), and then the tasks after it do not run`);
+      try {
+        await this.runHandlers(play, h, notified, maybe);
+      } finally {
+        restore?.();
       }
     } finally {
       h.inPlay = false;
+    }
+  }
+
+  /** The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in definition order. */
+  private async runHandlers(play: Play, h: HostState, notified: Set<string>, maybe: Set<string>): Promise<void> {
+    for (const handler of play.handlers) {
+      if (h.unreachable) break;
+      if (!notified.has(handler.name) && maybe.has(handler.name)) {
+        recordUnknownHandler(this.env(h), handler, this.scope(play, h));
+        this.report(play, handler, h, true, { status: 'unknown', changes: [], registerData: {} }, ['notified by a task whose outcome is unknown in check mode'], 0);
+        continue;
+      }
+      if (!notified.has(handler.name)) continue;
+      const { status } = await this.runTask(play, handler, h, true);
+      if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
     }
   }
 

@@ -69,8 +69,11 @@ export interface FactKind<P, T> {
   readonly volatile?: boolean;
   /** The value carries the host's clock: what it would be `ms` after it was read (read-ahead facts). */
   aged?(value: T, ms: number): T;
-  /** Audit of read-ahead facts: whether an aged value stands for the live one (a clock read in whole seconds). Default: deep equality. */
-  sameAs?(aged: T, live: T): boolean;
+  /**
+   * Audit of read-ahead facts: whether an aged value stands for the live one, `slackMs` being how
+   * long the two reads took (the host read its clock somewhere within them). Default: deep equality.
+   */
+  sameAs?(aged: T, live: T, slackMs: number): boolean;
 }
 
 export interface FactRequest<T = unknown> {

@@ -25,8 +25,10 @@ interface Entry {
   value: unknown;
   /** resource keys the value answers for (its key and aliases): an effect on any of them drops it */
   keys: string[];
-  /** when it was read (controller clock), for facts that carry the host's clock */
+  /** when its read began (controller clock), for facts that carry the host's clock */
   readAt: number;
+  /** how long that read took */
+  readMs: number;
 }
 
 export function factCacheMode(env: NodeJS.ProcessEnv = process.env): FactCacheMode {
@@ -57,11 +59,11 @@ export class FactCache {
   }
 
   /** The value read ahead for this request, if nothing has touched it since. */
-  get(req: FactRequest, become: boolean): { value: unknown } | undefined {
+  get(req: FactRequest, become: boolean): { value: unknown; readMs: number } | undefined {
     if (this.mode === 'off' || !cacheable(req)) return undefined;
     const e = this.entries.get(FactCache.id(req, become));
     if (!e) return undefined;
-    return { value: req.kind.aged ? req.kind.aged(e.value, Date.now() - e.readAt) : e.value };
+    return { value: req.kind.aged ? req.kind.aged(e.value, Date.now() - e.readAt) : e.value, readMs: e.readMs };
   }
 
   /** Stamp taken before a read: store() keeps the read only if nothing was invalidated meanwhile. */
@@ -69,10 +71,10 @@ export class FactCache {
     return this.epoch;
   }
 
-  store(req: FactRequest, become: boolean, value: unknown, stamp: number, readAt = Date.now()): void {
+  store(req: FactRequest, become: boolean, value: unknown, stamp: number, readAt = Date.now(), readMs = 0): void {
     if (this.mode === 'off' || !cacheable(req) || stamp !== this.epoch) return;
     const keys = [req.kind.key(req.params), ...(req.kind.aliases?.(req.params, value) ?? [])];
-    this.entries.set(FactCache.id(req, become), { value, keys, readAt });
+    this.entries.set(FactCache.id(req, become), { value, keys, readAt, readMs });
   }
 
   /** A change was applied: drop every fact an effect touches. */
@@ -94,9 +96,9 @@ export class FactCache {
     this.voided = false;
   }
 
-  /** Audit mode: the live value must be what the cache would have served. */
-  static audit(req: FactRequest, cached: unknown, live: unknown): string | undefined {
-    if (req.kind.sameAs ? req.kind.sameAs(cached, live) : isDeepStrictEqual(cached, live)) return undefined;
+  /** Audit mode: the live value must be what the cache would have served (`slackMs`: how long both reads took). */
+  static audit(req: FactRequest, cached: unknown, live: unknown, slackMs: number): string | undefined {
+    if (req.kind.sameAs ? req.kind.sameAs(cached, live, slackMs) : isDeepStrictEqual(cached, live)) return undefined;
     const key = req.kind.key(req.params);
     return `fact cache audit: ${key} was served from the read-ahead as ${JSON.stringify(cached).slice(0, 300)}, but the host now says ${JSON.stringify(live).slice(0, 300)}`;
   }

@@ -49,15 +49,17 @@ export async function gatherFacts<F extends Record<string, unknown>>(
   // audit mode reads everything and compares; otherwise only what the read-ahead lacks
   const toRead = requests.filter((_r, i) => cached[i] === undefined || opts.cache?.mode === 'audit');
   const read = new Map<FactRequest, unknown>();
+  const t0 = Date.now();
   if (toRead.length > 0) {
     const values = await readFacts(conn, toRead, become, opts.cache);
     toRead.forEach((r, i) => read.set(r, values[i]));
   }
+  const liveMs = Date.now() - t0;
   names.forEach((n, i) => {
     const req = requests[i];
     const c = cached[i];
     if (c !== undefined && read.has(req)) {
-      const stale = FactCache.audit(req, c.value, read.get(req));
+      const stale = FactCache.audit(req, c.value, read.get(req), c.readMs + liveMs);
       if (stale) throw new TaskError(stale);
     }
     const live = (c !== undefined ? c.value : read.get(req)) as F[keyof F];
@@ -81,7 +83,8 @@ export async function readFacts(conn: Connection, requests: FactRequest[], becom
     throw new TaskError(`reading facts failed (exit ${res.code})${err ? `: ${err}` : ''}`);
   }
   const values = parseFactOutput(requests, res.stdout, boundary);
-  if (cache) requests.forEach((r, i) => cache.store(r, become, values[i], stamp, readAt));
+  const readMs = Date.now() - readAt;
+  if (cache) requests.forEach((r, i) => cache.store(r, become, values[i], stamp, readAt, readMs));
   return values;
 }
 

@@ -43,7 +43,8 @@ export const aptCacheFact: FactKind<Record<string, never>, AptCacheFact> = {
     return { updatedAt: Number(kv.updated ?? 0), now: Number(kv.now ?? 0) };
   },
   aged: (f, ms) => ({ ...f, now: f.now + Math.floor(ms / 1000) }),
-  sameAs: (a, b) => a.updatedAt === b.updatedAt && Math.abs(a.now - b.now) <= 2,
+  // whole seconds on both sides (2), and the time the host took to answer each read
+  sameAs: (a, b, slackMs) => a.updatedAt === b.updatedAt && Math.abs(a.now - b.now) <= 2 + Math.ceil(slackMs / 1000),
 };
 
 /** Check mode: what `apt-get -s` says an install or removal would do (dependencies included). */
