@@ -272,7 +272,6 @@ async function runState(
  * (they touch what no effect names) void them all.
  */
 function forgetChanged(cache: FactCache, changes: Change[] | undefined, effects: () => Effect[] | undefined): void {
-  if (cache.size === 0) return cache.clear();
   let known: Effect[] | undefined;
   try {
     known = changes && !changes.some((c) => c.uncertain) ? effects() : undefined;
