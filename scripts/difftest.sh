@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Differential tester: --check must be exact or say unknown (issue 6).
 #
-#   sudo scripts/difftest.sh [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print]
+#   sudo scripts/difftest.sh [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N]
 #
 # Brings up its own testbed (bridge provdt0, 10.78.0.0/24, /var/lib/provision/difftest; it runs
 # alongside the main testbed), runs each case on fresh hosts (--check --json, then the real run),

@@ -1,7 +1,7 @@
 /**
  * The differential tester: `--check` must be exact or say unknown.
  *
- *   sudo node dist/test/difftest/main.js [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print]
+ *   sudo node dist/test/difftest/main.js [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N]
  *   (or scripts/difftest.sh with the same options)
  *
  * Brings up its own testbed (bridge provdt0, 10.78.0.0/24, /var/lib/provision/difftest), runs the
@@ -31,6 +31,11 @@ export interface SuiteOptions {
   print?: boolean;
   /** Called with each finished case (in completion order). */
   onResult?: (r: CaseResult) => void;
+  /**
+   * Run a case whose only failure is a harness error (an SSH timeout at load, a run killed for
+   * time) again on fresh hosts, this many times; a mismatch is never retried. Default 0.
+   */
+  retries?: number;
 }
 
 export interface Summary {
@@ -51,6 +56,8 @@ export interface Summary {
   times: number[];
   results: CaseResult[];
   interrupted: boolean;
+  /** Harness errors that a retry got past (the case's last attempt is what counts). */
+  retried: string[];
 }
 
 export function regressionFiles(): string[] {
@@ -70,7 +77,7 @@ export function formatSummary(s: Summary): string[] {
   return [
     `cases run: ${s.cases} (random seeds: ${s.seeds}, regressions/playbooks: ${s.cases - s.seeds})${s.interrupted ? ' (interrupted)' : ''}`,
     `(host, task) pairs compared: ${s.pairs}; exact: ${s.exact}; unknown: ${s.unknown}`,
-    `mismatches: ${s.mismatches} in ${s.failedCases.length - s.errors} case(s); harness errors: ${s.errors}`,
+    `mismatches: ${s.mismatches} in ${s.failedCases.length - s.errors} case(s); harness errors: ${s.errors}${s.retried.length ? ` (and ${s.retried.length} retried: ${s.retried.join('; ')})` : ''}`,
     `unknown rate: ${pct(s.unknown, s.pairs)} of all pairs; ${pct(s.unknownChanged, s.realChanged)} of the ${s.realChanged} pairs that really changed`,
     `time per case: ${avg.toFixed(1)} s on average, ${max.toFixed(1)} s at most`,
     ...(s.classes.size ? ['mismatch classes (count, first case):'] : []),
@@ -84,7 +91,7 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
   for (const f of o.files) cases.push(() => loadCase(path.resolve(f)));
   for (let s = o.from; s < o.from + o.seeds; s++) cases.push(() => generate(s));
   const summary: Summary = {
-    cases: 0, seeds: 0, pairs: 0, exact: 0, mismatches: 0, failedCases: [], errors: 0, errorCases: [], unknown: 0, realChanged: 0, unknownChanged: 0, classes: new Map(), times: [], results: [], interrupted: false,
+    cases: 0, seeds: 0, pairs: 0, exact: 0, mismatches: 0, failedCases: [], errors: 0, errorCases: [], unknown: 0, realChanged: 0, unknownChanged: 0, classes: new Map(), times: [], results: [], interrupted: false, retried: [],
   };
   const bed = new Bed(Math.max(1, Math.min(o.jobs, cases.length)), o.log);
   let interrupted = false;
@@ -119,6 +126,11 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
         let r: CaseResult;
         try {
           r = await bed.runCase(c, gi, o.outDir);
+          for (let k = 0; k < (o.retries ?? 0) && r.error && !r.comparison?.mismatches.length && !interrupted; k++) {
+            o.log(`RETRY    ${c.name}: harness error (${r.error.split('\n')[0]}); once more on fresh hosts`);
+            summary.retried.push(`${c.name}: ${r.error.split('\n')[0]}`);
+            r = await bed.runCase(c, gi, o.outDir);
+          }
         } catch (e) {
           // The testbed broke: stop everything (the other workers finish their case).
           o.log(`ABORT ${c.name}: ${(e as Error).message}`);
@@ -176,7 +188,7 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`difftest: ${msg}\nusage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print]\n`);
+  process.stderr.write(`difftest: ${msg}\nusage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N]\n`);
   process.exit(2);
 }
 
@@ -202,9 +214,10 @@ async function cli(argv: string[]): Promise<number> {
     else if (a === '--playbook') o.files.push(argv[++i] ?? usage('--playbook expects a file'));
     else if (a === '--regressions') o.regressions = true;
     else if (a === '--print') o.print = true;
+    else if (a === '--retries') o.retries = int(argv[++i], a, 0);
     else if (a === '--out') o.outDir = path.resolve(argv[++i] ?? usage('--out expects a directory'));
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print]\n');
+      process.stdout.write('usage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N]\n');
       return 0;
     } else usage(`unknown argument ${a}`);
   }

@@ -245,8 +245,9 @@ describe('gather: buildFactScript / parseFactOutput', () => {
 
     assert.deepEqual(content, { type: 'file', dirWritable: true, parentExists: true, mode: '0640', owner: me.username, group: myGroup, size: body.length, sha256: sha(body), content: Buffer.from(body).toString('base64') });
     assert.deepEqual(plain, { type: 'file', dirWritable: true, parentExists: true, mode: '0640', owner: me.username, group: myGroup, size: body.length, sha256: sha(body) });
-    assert.deepEqual(missing, { type: 'absent', dirWritable: true, parentExists: true });
-    assert.deepEqual(noParent, { type: 'absent', dirWritable: true, parentExists: false });
+    assert.deepEqual(missing, { type: 'absent', dirWritable: true, parentExists: true, near: dir });
+    // its nearest existing ancestor is the directory above the missing one
+    assert.deepEqual(noParent, { type: 'absent', dirWritable: true, parentExists: false, near: dir });
     assert.equal(link.type, 'link');
     assert.equal(link.target, 'conf file.txt');
     assert.equal(link.mode, '0777');

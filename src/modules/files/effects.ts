@@ -54,20 +54,55 @@ export function removedTree(names: string[]): Effect {
 
 /**
  * `mkdir -p`: the path becomes `after(before)`; each missing ancestor becomes a directory of
- * `who` with the umask's mode; the children of all of them have a parent.
+ * `who` with the umask's mode (and u+wx, as mkdir -p makes them). What lies under a directory
+ * made now has a new nearest ancestor, whose owner and mode decide who may create there; what
+ * lies under an existing directory whose owner or mode changes may be reached differently.
+ * `made` is the path's fact when the task was planned: its `near` tells which ancestors exist.
  */
-export function madeDirectory(names: string[], who: IdentityFact, after: (before: FileFact) => FileFact): Effect {
+export function madeDirectory(names: string[], who: IdentityFact, after: (before: FileFact) => FileFact, made: FileFact): Effect {
   const dirs = names.map(normPath);
+  const fresh = made.type === 'absent';
+  const final = after(made);
+  const changed = !fresh && (final.mode !== made.mode || final.owner !== made.owner || final.group !== made.group);
+  // the deepest ancestor of the path as given that exists now (undefined: not known)
+  const near = made.parentExists ? parentOf(dirs[0]) : made.near !== undefined ? normPath(made.near) : undefined;
   const isAncestor = (p: string) => dirs.some((d) => isUnder(d, p));
+  const ancestorMode = modeUnder(who.umask, 0o777).replace(/^0(\d)/, (_m, u: string) => `0${Number(u) | 3}`);
+  const attrs = (f: FileFact) => (f.owner && f.mode ? { owner: f.owner, mode: f.mode } : null);
+  /** The deepest directory this task makes or changes above `p`; made: undefined when not known. */
+  const above = (p: string): { dir: string; attrs: FileFact['nearDir']; made?: boolean } | undefined => {
+    for (const d of dirs) if (isUnder(p, d) && (fresh || changed)) return { dir: d, attrs: attrs(final), made: fresh };
+    let best: { dir: string; attrs: FileFact['nearDir']; made?: boolean } | undefined;
+    dirs.forEach((d, i) => {
+      for (let a = parentOf(d); ; a = parentOf(a)) {
+        const known = i === 0 && near !== undefined;
+        if (isUnder(p, a) && (!known || isUnder(a, near)) && (!best || isUnder(a, best.dir))) best = { dir: a, attrs: { owner: who.user, mode: ancestorMode }, made: known ? true : undefined };
+        if (a === '/') break;
+      }
+    });
+    return best;
+  };
   return effect(
-    (p) => dirs.includes(p) || isAncestor(p) || dirs.includes(parentOf(p)) || isAncestor(parentOf(p)),
+    (p) => dirs.includes(p) || isAncestor(p) || above(p) !== undefined,
     (before, p) => {
       if (dirs.includes(p)) return after(before);
       if (isAncestor(p)) {
         if (before.type !== 'absent') return { ...before, parentExists: true };
-        return { type: 'directory', parentExists: true, mode: modeUnder(who.umask, 0o777), owner: who.user, group: who.group };
+        return { type: 'directory', parentExists: true, mode: ancestorMode, owner: who.user, group: who.group };
       }
-      return { ...before, parentExists: true, dirOwner: before.type === 'absent' && !before.parentExists ? who.user : before.dirOwner };
+      const a = above(p)!;
+      const child = parentOf(p) === a.dir;
+      if (before.type !== 'absent' || before.parentExists) {
+        // it, or its directory, existed: only an existing directory's new owner or mode matters
+        if (a.made !== false) return before;
+        return { ...before, nearDir: child ? a.attrs : null };
+      }
+      const was = before.near !== undefined ? normPath(before.near) : undefined;
+      const made = a.made ?? (child || (was !== undefined ? !(was === a.dir || isUnder(was, a.dir)) : undefined));
+      if (made === true) return { ...before, parentExists: child, near: a.dir, nearDir: a.attrs };
+      if (made === undefined) return { ...before, nearDir: null };
+      if (!changed) return before;
+      return { ...before, nearDir: was === a.dir ? a.attrs : null };
     },
   );
 }

@@ -20,8 +20,14 @@ export interface FileFact {
   blocked?: string;
   /** Whether the reading user may create entries in the path's directory (its nearest existing ancestor). */
   dirWritable?: boolean;
-  /** Check mode: the owner of the directory an earlier task creates for it (who may write there). */
-  dirOwner?: string;
+  /** For an absent path: its nearest existing ancestor (its directory, when that exists). */
+  near?: string;
+  /**
+   * Check mode: that nearest ancestor as an earlier task leaves it (its owner and mode decide
+   * who may create and reach entries there), or null when an earlier task changed the access
+   * to this path in a way not modelled (a non-root user's changes are then unknown).
+   */
+  nearDir?: { owner: string; mode: string } | null;
   /** Check mode: a pending package install may create the parent directory (see packages/apt.ts). */
   parentByInstall?: boolean;
 }
@@ -49,7 +55,8 @@ export const fileFact: FactKind<FileParams, FileFact> = {
       `if [ -d ${parent} ]; then echo parent=yes; else echo parent=no; fi`,
       // the nearest existing ancestor: writable? not a directory (then nothing can be made under it)?
       `d=${parent}; while [ ! -e "$d" ] && [ "$d" != / ]; do d=$(dirname -- "$d"); done`,
-      `if [ ! -d "$d" ]; then printf 'blocked=%s\\n' "$d"; echo dirw=no; elif [ -w "$d" ]; then echo dirw=yes; else echo dirw=no; fi`,
+      `if [ ! -d "$d" ]; then printf 'blocked=%s\\n' "$d"; echo dirw=no; elif [ -w "$d" ] && [ -x "$d" ]; then echo dirw=yes; else echo dirw=no; fi`,
+      `if [ ! -e "$p" ] && [ ! -L "$p" ]; then printf 'near=%s\\n' "$d"; fi`,
       // the path with its directories' symlinks resolved (not its own: a link is a file of its own)
       `printf 'real=%s/%s\\n' "$(realpath -m -- ${parent} 2>/dev/null)" "$(basename -- "$p")"`,
       `if [ -e "$p" ] || [ -L "$p" ]; then stat --printf 'mode=%a\\nowner=%U\\ngroup=%G\\nsize=%s\\n' "$p"; fi`,
@@ -64,6 +71,7 @@ export const fileFact: FactKind<FileParams, FileFact> = {
     const f: FileFact = { type: (kv.type as FileFact['type']) ?? 'absent', parentExists: kv.parent === 'yes' };
     if (kv.dirw !== undefined) f.dirWritable = kv.dirw === 'yes';
     if (kv.blocked) f.blocked = kv.blocked;
+    if (kv.near) f.near = kv.near;
     if (kv.mode !== undefined) f.mode = kv.mode.padStart(4, '0');
     if (kv.owner !== undefined) f.owner = kv.owner;
     if (kv.group !== undefined) f.group = kv.group;
@@ -100,13 +108,19 @@ export const identityFact: FactKind<{ become: boolean }, IdentityFact> = {
  */
 export function notPermitted(f: FileFact, who: IdentityFact, changes: { action: string }[]): string | undefined {
   if (who.user === 'root' || changes.length === 0) return undefined;
-  const canWriteDir = f.dirOwner !== undefined ? f.dirOwner === who.user : f.dirWritable === true;
+  const canWriteDir = f.nearDir !== undefined ? f.nearDir !== null && mayEnter(f.nearDir, who.user) : f.dirWritable === true;
   const owns = f.type === 'absent' || f.owner === who.user;
   for (const c of changes) {
     const ok = ['create', 'remove', 'update'].includes(c.action) ? canWriteDir && owns : c.action === 'chmod' ? owns : false;
     if (!ok) return `it runs as ${who.user} without become: whether ${who.user} may ${c.action} this is known only when it runs`;
   }
   return undefined;
+}
+
+/** Whether `user` (not root) may create entries in a directory: it needs write and search permission (group membership is not modelled: no). */
+function mayEnter(dir: { owner: string; mode: string }, user: string): boolean {
+  const m = parseInt(dir.mode, 8);
+  return (dir.owner === user && (m & 0o300) === 0o300) || (m & 0o003) === 0o003;
 }
 
 /** The mode a new file (base 0666) or directory (base 0777) gets under `umask`. */

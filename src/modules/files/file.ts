@@ -46,6 +46,7 @@ export const file: StateModule<Args, Facts> = {
         return [
           madeDirectory(names, who, (before) =>
             attrs(before.type === 'absent' ? { type: 'directory', parentExists: true, mode: mode ?? modeUnder(who.umask, 0o777), owner: who.user, group: who.group } : { ...before, mode: mode ?? before.mode }),
+            f,
           ),
         ];
       case 'link':
