@@ -263,10 +263,10 @@ export class Runner {
       scope: (extra = {}) =>
         taskScope({
           ...this.scopeInput(play, h, extra),
-          // nothing is generated ahead: a task that needs a secret reads its facts when it runs
-          secret: (name) => {
-            throw new TaskError(`secret ${name} is not read ahead`);
-          },
+          // Nothing is generated or read ahead: a secret renders as its placeholder. Facts are
+          // keyed by what they read, so a fact read for a placeholder is only never served
+          // (a task whose facts depend on the secret itself reads them when it runs).
+          secret: (name) => this.opts.secrets.placeholder(name),
         }),
     };
     const reads = plannedReads(host, play, tasks.filter((t) => this.selected(t)));

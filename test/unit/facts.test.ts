@@ -2,14 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, realpathSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { buildFactScript, parseFactOutput } from '../../src/engine/pipeline/facts.js';
 import { fact, TaskError, type FactRequest } from '../../src/modules/contract.js';
 import { aptCacheFact, packageFact } from '../../src/modules/packages/facts.js';
 import { exitFact } from '../../src/modules/commands/facts.js';
-import { fileFact, keyValues, normMode } from '../../src/modules/files/facts.js';
+import { fileFact, keyValues, normMode, type FileFact } from '../../src/modules/files/facts.js';
 import { unitFact, unitName } from '../../src/modules/services/facts.js';
 import { groupFact, userFact } from '../../src/modules/users/facts.js';
 
@@ -275,5 +275,27 @@ describe('gather: buildFactScript / parseFactOutput', () => {
     const now = Math.floor(Date.now() / 1000);
     assert.ok(Math.abs(cache.now - now) <= 5, `now=${cache.now}`);
     assert.ok(cache.updatedAt >= 0 && cache.updatedAt <= cache.now);
+  });
+
+  test('the resolved name (real) of the builtin fast path equals realpath -m, spelled any way', () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'provision-real-')));
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'f'), 'x');
+    symlinkSync('sub', join(dir, 'ln'));
+    symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling'));
+    const paths = ['sub/f', 'ln/f', 'ln/missing', 'ln/a/b', 'dangling/x', 'dangling/x/y', 'sub/f/under-a-file', 'ln/', 'ln/./f', 'ln/../sub/f', 'sub//f', 'missing/deeper/x'].map((p) => `${dir}/${p}`);
+    paths.push('/', '/tmp');
+    const reqs: FactRequest[] = paths.map((path) => fact(fileFact, { path }));
+    const r = spawnSync('sh', ['-c', buildFactScript(reqs, BOUNDARY)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const got = parseFactOutput(reqs, r.stdout, BOUNDARY) as FileFact[];
+    paths.forEach((path, i) => {
+      const parent = path.replace(/\/[^/]*\/?$/, '') || '/';
+      const real = `${execFileSync('realpath', ['-m', '--', parent], { encoding: 'utf8' }).trim()}/${execFileSync('basename', ['--', path], { encoding: 'utf8' }).trim()}`.replace(/^\/\//, '/');
+      assert.equal(got[i].real ?? path.replace(/\/+$/, ''), real, `real of ${path}`);
+    });
+    // the fact of a resolved name is the fact of the file itself
+    assert.equal(got[1].sha256, got[0].sha256);
+    assert.equal(got[1].type, 'file');
   });
 });

@@ -4,8 +4,9 @@
  *
  * Speculative: a task is looked at with the variables known at play start. One whose `when` is
  * already false is left out; one whose arguments cannot be rendered yet (a result it registers
- * later, a secret: nothing is generated ahead) reads its facts when it runs. Reading a fact no
- * task ends up using costs only bytes in the same round trip; it never changes what a task sees.
+ * later) reads its facts when it runs. Secrets render as their placeholders (nothing is generated
+ * ahead). Reading a fact no task ends up using costs only bytes in the same round trip; it never
+ * changes what a task sees.
  */
 import type { Play, Task } from '../../load/playbook.js';
 import type { Scope } from '../expr.js';
