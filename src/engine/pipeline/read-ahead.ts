@@ -37,6 +37,8 @@ export function plannedReads(host: ReadAheadHost, play: Play, tasks: Task[]): Re
     const mod = host.modules.get(task.module);
     if (mod?.type !== 'state') continue;
     if (task.delegateTo !== undefined && task.delegateTo !== host.name) continue;
+    const become = task.become ?? host.become ?? false;
+    const ctx = factsContext(host, play, become);
     try {
       const scope = host.scope();
       if (task.when !== undefined && !whenMayHold(scope, task.when)) continue;
@@ -45,8 +47,7 @@ export function plannedReads(host: ReadAheadHost, play: Play, tasks: Task[]): Re
       for (const item of items) {
         const parsed = mod.schema.safeParse((item === undefined ? scope : host.scope({ item })).render(task.args));
         if (!parsed.success) continue;
-        const become = task.become ?? host.become ?? false;
-        for (const req of Object.values(mod.facts(parsed.data, factsContext(host, play, become))) as FactRequest[]) {
+        for (const req of Object.values(mod.facts(parsed.data, ctx)) as FactRequest[]) {
           if (cacheable(req)) out.set(FactCache.id(req, become), { req, become });
         }
       }

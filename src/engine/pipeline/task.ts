@@ -192,10 +192,13 @@ function classify(env: TaskEnv, e: unknown, task: Task): { status: TaskStatus; e
 }
 
 async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Connection, ctx: ModuleContext): Promise<Omit<Outcome, 'changes'>> {
-  if (!env.prediction && mod.writes?.(args)) env.forgetAllFacts();
-  if (env.prediction) {
-    if (mod.writes?.(args)) {
-      // what it writes (through an app, into a database) is not modelled: later checks cannot be run for real
+  const writes = mod.writes?.(args) ?? false;
+  if (!env.prediction) {
+    // what it writes (through an app, into a database) is not modelled: no fact read before it is kept
+    if (writes) env.forgetAllFacts();
+  } else {
+    if (writes) {
+      // ... nor predicted: later checks cannot be run for real
       env.prediction.host(ctx.host).record([unknownEverything(`a check that writes ('${ctx.host}') runs in the real run only`)]);
       return { status: 'unknown', error: 'not run in check mode: this check writes', registerData: {} };
     }
