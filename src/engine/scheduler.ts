@@ -198,10 +198,12 @@ export class Runner {
     try {
       if (!(await this.connect(h))) return;
       await this.readAhead(play, h);
-      const notified = new Set<string>();
+      // handler -> the position of the first task that notified it (changed)
+      const notified = new Map<string, number>();
       const maybe = new Set<string>();
-      // check mode: the first task that may fail and stop this host (unknown, errors not ignored)
-      let mayStop: { at: number; task: string } | undefined;
+      // check mode: the tasks that may fail and stop this host (unknown, errors not ignored), with
+      // the length of the host's effect log after each
+      const mayStop: { i: number; at: number; task: string }[] = [];
       for (const [i, task] of play.tasks.entries()) {
         // Interrupted: no new task starts, but the handlers of what did change still run.
         if (this.interrupted) break;
@@ -212,9 +214,9 @@ export class Runner {
         const status = result.status;
         // A task that failed after applying part of its changes changed the host too.
         const partly = status === 'failed' && result.changes.some((c) => c.applied);
-        if (status === 'changed' || partly) task.notify.forEach((n) => notified.add(n));
+        if (status === 'changed' || partly) task.notify.forEach((n) => notified.set(n, notified.get(n) ?? i));
         if (status === 'unknown') task.notify.forEach((n) => maybe.add(n));
-        if (status === 'unknown' && this.prediction && !task.ignoreErrors) mayStop ??= { at: this.prediction.host(h.inv.name).size, task: task.name };
+        if (status === 'unknown' && this.prediction && !task.ignoreErrors) mayStop.push({ i, at: this.prediction.host(h.inv.name).size, task: task.name });
         if (h.unreachable) return;
         if (status === 'failed' && !task.ignoreErrors) {
           h.failed = true;
@@ -222,20 +224,21 @@ export class Runner {
         }
       }
       // Handlers run once, in definition order, for this host, even after a failed task: so in
-      // check mode what the tasks after one that may fail would change may not be there for them.
-      const restore = mayStop && this.prediction?.host(h.inv.name).uncertainSince(mayStop.at, `'${mayStop.task}' may fail (its outcome is unknown in check mode), and then the tasks after it do not run`);
-      try {
-        await this.runHandlers(play, h, notified, maybe);
-      } finally {
-        restore?.();
-      }
+      // check mode what the tasks after one that may fail would change may not be there for a
+      // handler. Only stops after the task that notified it matter: a stop before that means
+      // the handler is not notified at all (and the real run then reports nothing for it).
+      const uncertain = (handler: string): (() => void) | undefined => {
+        const stop = mayStop.find((s) => s.i > notified.get(handler)!);
+        return stop && this.prediction?.host(h.inv.name).uncertainSince(stop.at, `'${stop.task}' may fail (its outcome is unknown in check mode), and then the tasks after it do not run`);
+      };
+      await this.runHandlers(play, h, notified, maybe, uncertain);
     } finally {
       h.inPlay = false;
     }
   }
 
   /** The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in definition order. */
-  private async runHandlers(play: Play, h: HostState, notified: Set<string>, maybe: Set<string>): Promise<void> {
+  private async runHandlers(play: Play, h: HostState, notified: Map<string, number>, maybe: Set<string>, uncertain: (handler: string) => (() => void) | undefined): Promise<void> {
     for (const handler of play.handlers) {
       if (h.unreachable) break;
       if (!notified.has(handler.name) && maybe.has(handler.name)) {
@@ -244,8 +247,13 @@ export class Runner {
         continue;
       }
       if (!notified.has(handler.name)) continue;
-      const { status } = await this.runTask(play, handler, h, true);
-      if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
+      const restore = uncertain(handler.name);
+      try {
+        const { status } = await this.runTask(play, handler, h, true);
+        if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
+      } finally {
+        restore?.();
+      }
     }
   }
 
