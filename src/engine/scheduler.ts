@@ -10,7 +10,7 @@ import pLimit from 'p-limit';
 import { partlyUnknown, type Scope } from './expr.js';
 import { lastLines } from './shell.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
-import { executeLoop, executeTask, recordUnknownHandler, type Outcome, type TaskEnv } from './pipeline/task.js';
+import { executeLoop, executeTask, recordUnknownTask, type Outcome, type TaskEnv } from './pipeline/task.js';
 import { Prediction } from './prediction.js';
 import { FactCache, factCacheMode } from './pipeline/fact-cache.js';
 import { plannedReads, readAhead, type ReadAheadHost } from './pipeline/read-ahead.js';
@@ -198,9 +198,10 @@ export class Runner {
     try {
       if (!(await this.connect(h))) return;
       await this.readAhead(play, h);
-      // handler -> the position of the first task that notified it (changed)
-      const notified = new Map<string, number>();
+      const notified = new Set<string>();
       const maybe = new Set<string>();
+      // check mode: handler -> the position of the first task that notified it or may have (unknown)
+      const firstNotifier = new Map<string, number>();
       // check mode: the tasks that may fail and stop this host (unknown, errors not ignored), with
       // the length of the host's effect log after each
       const mayStop: { i: number; at: number; task: string }[] = [];
@@ -214,8 +215,9 @@ export class Runner {
         const status = result.status;
         // A task that failed after applying part of its changes changed the host too.
         const partly = status === 'failed' && result.changes.some((c) => c.applied);
-        if (status === 'changed' || partly) task.notify.forEach((n) => notified.set(n, notified.get(n) ?? i));
+        if (status === 'changed' || partly) task.notify.forEach((n) => notified.add(n));
         if (status === 'unknown') task.notify.forEach((n) => maybe.add(n));
+        if (status === 'changed' || partly || status === 'unknown') task.notify.forEach((n) => firstNotifier.set(n, firstNotifier.get(n) ?? i));
         if (status === 'unknown' && this.prediction && !task.ignoreErrors) mayStop.push({ i, at: this.prediction.host(h.inv.name).size, task: task.name });
         if (h.unreachable) return;
         if (status === 'failed' && !task.ignoreErrors) {
@@ -225,10 +227,11 @@ export class Runner {
       }
       // Handlers run once, in definition order, for this host, even after a failed task: so in
       // check mode what the tasks after one that may fail would change may not be there for a
-      // handler. Only stops after the task that notified it matter: a stop before that means
+      // handler. Only stops at or after the first task that notified it (or may have: an unknown
+      // one, which may also be the stop and notify as it fails) matter: a stop before that means
       // the handler is not notified at all (and the real run then reports nothing for it).
       const uncertain = (handler: string): (() => void) | undefined => {
-        const stop = mayStop.find((s) => s.i > notified.get(handler)!);
+        const stop = mayStop.find((s) => s.i >= firstNotifier.get(handler)!);
         return stop && this.prediction?.host(h.inv.name).uncertainSince(stop.at, `'${stop.task}' may fail (its outcome is unknown in check mode), and then the tasks after it do not run`);
       };
       await this.runHandlers(play, h, notified, maybe, uncertain);
@@ -238,11 +241,11 @@ export class Runner {
   }
 
   /** The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in definition order. */
-  private async runHandlers(play: Play, h: HostState, notified: Map<string, number>, maybe: Set<string>, uncertain: (handler: string) => (() => void) | undefined): Promise<void> {
+  private async runHandlers(play: Play, h: HostState, notified: Set<string>, maybe: Set<string>, uncertain: (handler: string) => (() => void) | undefined): Promise<void> {
     for (const handler of play.handlers) {
       if (h.unreachable) break;
       if (!notified.has(handler.name) && maybe.has(handler.name)) {
-        recordUnknownHandler(this.env(h), handler, this.scope(play, h));
+        recordUnknownTask(this.env(h), handler, this.scope(play, h), `the handler '${handler.name}'`);
         this.report(play, handler, h, true, { status: 'unknown', changes: [], registerData: {} }, ['notified by a task whose outcome is unknown in check mode'], 0);
         continue;
       }

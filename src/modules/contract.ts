@@ -74,6 +74,11 @@ export interface FactKind<P, T> {
    * long the two reads took (the host read its clock somewhere within them). Default: deep equality.
    */
   sameAs?(aged: T, live: T, slackMs: number): boolean;
+  /**
+   * Check mode, for a value that earlier tasks' effects changed: why `reader` (not root) may not
+   * see it as predicted (the filesystem as it will be, not as that user can reach it), or undefined.
+   */
+  seenBy?(predicted: T, reader: string): string | undefined;
 }
 
 export interface FactRequest<T = unknown> {

@@ -38,7 +38,7 @@ export function parseFactOutput(requests: FactRequest[], out: string, boundary: 
 export async function gatherFacts<F extends Record<string, unknown>>(
   conn: Connection,
   named: { [K in keyof F]: FactRequest<F[K]> },
-  opts: { become?: boolean; prediction?: HostPrediction; cache?: FactCache; refresh?: boolean },
+  opts: { become?: boolean; prediction?: HostPrediction; cache?: FactCache; refresh?: boolean; reader?: string },
 ): Promise<F> {
   const names = Object.keys(named) as (keyof F)[];
   const facts = {} as F;
@@ -66,7 +66,14 @@ export async function gatherFacts<F extends Record<string, unknown>>(
     if (opts.prediction?.changed && req.kind.readsAnything) {
       throw new Unknown(`${req.kind.kind} '${req.kind.key(req.params).slice(req.kind.kind.length + 1, 80)}' reads state that earlier tasks are predicted to change`);
     }
-    facts[n] = opts.prediction ? opts.prediction.foldAll([req.kind.key(req.params), ...(req.kind.aliases?.(req.params, live) ?? [])], live) : live;
+    if (!opts.prediction) {
+      facts[n] = live;
+      return;
+    }
+    const folded = opts.prediction.foldAll([req.kind.key(req.params), ...(req.kind.aliases?.(req.params, live) ?? [])], live);
+    const unseen = folded !== live && opts.reader !== undefined && opts.reader !== 'root' ? req.kind.seenBy?.(folded, opts.reader) : undefined;
+    if (unseen) throw new Unknown(unseen);
+    facts[n] = folded;
   });
   return facts;
 }

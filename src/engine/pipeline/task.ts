@@ -113,13 +113,16 @@ function footprintOf(mod: Module, args: unknown, ctx: ModuleContext): Effect[] {
   return mod.footprint ? mod.footprint(args, ctx) : [unknownEverything(`the outcome of '${mod.name}' on ${ctx.host} is unknown in check mode`)];
 }
 
-/** Check mode: a handler notified only by unknown tasks may run: record what it may change. */
-export function recordUnknownHandler(env: TaskEnv, handler: Task, scope: Scope): void {
-  const mod = env.modules.get(handler.module)!;
+/**
+ * Check mode: a task that is not predicted but may run (a handler notified only by unknown
+ * tasks, the items of a loop after an unknown one): record what it may change.
+ */
+export function recordUnknownTask(env: TaskEnv, task: Task, scope: Scope, what: string): void {
+  const mod = env.modules.get(task.module)!;
   if (!env.prediction || mod.type !== 'state') return;
-  const target = handler.delegateTo ?? env.self;
+  const target = task.delegateTo ?? env.self;
   try {
-    const parsed = mod.schema.safeParse(scope.render(handler.args));
+    const parsed = mod.schema.safeParse(scope.render(task.args));
     if (parsed.success) {
       const ctx = { host: target, check: true, become: true, user: 'root', root: env.root, mask: env.masker.mask, note: () => {}, render: (s: string, f: string) => scope.template(s, f) };
       env.prediction.host(target).record(footprintOf(mod, parsed.data, ctx));
@@ -128,7 +131,7 @@ export function recordUnknownHandler(env: TaskEnv, handler: Task, scope: Scope):
   } catch {
     // arguments unknown too: below
   }
-  env.prediction.host(target).record([unknownEverything(`the handler '${handler.name}' (unknown in check mode) may have changed anything here`)]);
+  env.prediction.host(target).record([unknownEverything(`${what} (unknown in check mode) may have changed anything here`)]);
 }
 
 /** `loop:` runs the task once per item (as `item`); the first failure stops the loop. */
@@ -163,8 +166,10 @@ export async function executeLoop(
     itemNotes.forEach((n) => notes.push(`[${label}] ${n}`));
     results.push({ item, status: o.status, changed: o.status === 'changed', ...o.registerData });
     if (o.status === 'failed') return { status: 'failed', error: `item ${label}: ${o.error}`, changes, registerData: { results } };
-    // in check mode an unknown item makes the items after it unknown too (they may depend on it)
+    // in check mode an unknown item makes the items after it unknown too (they may depend on
+    // it): they are not predicted, but what they may change is recorded
     if (o.status === 'unknown' && env.prediction) {
+      for (const rest of items.slice(i + 1)) recordUnknownTask(env, task, scopeFor({ item: rest }), `an item of '${task.name}' after an unknown one`);
       return { status: 'unknown', error: `item ${label}: ${o.error}`, changes, registerData: { results } };
     }
     if (stopped()) break;
@@ -224,7 +229,7 @@ async function runState(
   const local = mod.prepare ? await mod.prepare(args, ctx) : undefined;
   ctx.shown = await prepareShown(mod, display, ctx);
   const cache = env.factCache(ctx.host);
-  const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache });
+  const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache, reader: ctx.user });
   const changes = mod.plan(args, facts, ctx, local);
   const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
   if (changes.length === 0) return { status: 'ok', changes: [], registerData: {} };

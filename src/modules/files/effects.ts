@@ -28,7 +28,14 @@ function effect(touches: (p: string) => boolean, apply: (before: FileFact, p: st
       const p = pathOf(key);
       return p !== undefined && touches(p);
     },
-    apply: (before, key) => apply(before as FileFact, pathOf(key)!),
+    apply: (before, key) => {
+      const b = before as FileFact;
+      const after = apply(b, pathOf(key)!);
+      // what a non-root reader can reach (see fileFact.seenBy) is about the directories above,
+      // which a change of the path itself leaves as they are
+      if (after instanceof UnknownFact || after === b || (!b.hidden && !b.gates)) return after;
+      return { ...after, ...(b.hidden ? { hidden: true } : {}), ...(b.gates ? { gates: after.gates ?? b.gates } : {}) };
+    },
   };
 }
 
@@ -69,6 +76,16 @@ export function madeDirectory(names: string[], who: IdentityFact, after: (before
   const isAncestor = (p: string) => dirs.some((d) => isUnder(d, p));
   const ancestorMode = modeUnder(who.umask, 0o777).replace(/^0(\d)/, (_m, u: string) => `0${Number(u) | 3}`);
   const attrs = (f: FileFact) => (f.owner && f.mode ? { owner: f.owner, mode: f.mode } : null);
+  // the directories a user other than root must be able to search to reach what lies under them:
+  // the path's names, when made or changed, and the ancestors that may be made
+  const gateDirs: { dir: string; gate: { owner: string; mode: string } }[] = [];
+  if (fresh || changed) for (const d of dirs) gateDirs.push({ dir: d, gate: attrs(final) ?? { owner: '', mode: '0000' } });
+  dirs.forEach((d, i) => {
+    for (let a = parentOf(d); a !== '/'; a = parentOf(a)) {
+      if (i > 0 || near === undefined || isUnder(a, near)) gateDirs.push({ dir: a, gate: { owner: who.user, mode: ancestorMode } });
+    }
+  });
+  const gatesOver = (p: string) => gateDirs.filter((g) => isUnder(p, g.dir)).map((g) => g.gate);
   /** The deepest directory this task makes or changes above `p`; made: undefined when not known. */
   const above = (p: string): { dir: string; attrs: FileFact['nearDir']; made?: boolean } | undefined => {
     for (const d of dirs) if (isUnder(p, d) && (fresh || changed)) return { dir: d, attrs: attrs(final), made: fresh };
@@ -82,29 +99,36 @@ export function madeDirectory(names: string[], who: IdentityFact, after: (before
     });
     return best;
   };
+  const gated = (before: FileFact, p: string, value: FileFact): FileFact => {
+    const gates = gatesOver(p);
+    return gates.length ? { ...value, gates: [...(before.gates ?? []), ...gates] } : value;
+  };
   return effect(
     (p) => dirs.includes(p) || isAncestor(p) || above(p) !== undefined,
-    (before, p) => {
-      if (dirs.includes(p)) return after(before);
-      if (isAncestor(p)) {
-        if (before.type !== 'absent') return { ...before, parentExists: true };
-        return { type: 'directory', parentExists: true, mode: ancestorMode, owner: who.user, group: who.group };
-      }
-      const a = above(p)!;
-      const child = parentOf(p) === a.dir;
-      if (before.type !== 'absent' || before.parentExists) {
-        // it, or its directory, existed: only an existing directory's new owner or mode matters
-        if (a.made !== false) return before;
-        return { ...before, nearDir: child ? a.attrs : null };
-      }
-      const was = before.near !== undefined ? normPath(before.near) : undefined;
-      const made = a.made ?? (child || (was !== undefined ? !(was === a.dir || isUnder(was, a.dir)) : undefined));
-      if (made === true) return { ...before, parentExists: child, near: a.dir, nearDir: a.attrs };
-      if (made === undefined) return { ...before, nearDir: null };
-      if (!changed) return before;
-      return { ...before, nearDir: was === a.dir ? a.attrs : null };
-    },
+    (before, p) => gated(before, p, next(before, p)),
   );
+
+  function next(before: FileFact, p: string): FileFact {
+    if (dirs.includes(p)) return after(before);
+    if (isAncestor(p)) {
+      if (before.type !== 'absent') return { ...before, parentExists: true };
+      return { type: 'directory', parentExists: true, mode: ancestorMode, owner: who.user, group: who.group };
+    }
+    const a = above(p)!;
+    const child = parentOf(p) === a.dir;
+    if (before.type !== 'absent' || before.parentExists) {
+      // it, or its directory, existed: only an existing directory's new owner or mode matters
+      if (a.made !== false) return before;
+      return { ...before, nearDir: child ? a.attrs : null };
+    }
+    const was = before.near !== undefined ? normPath(before.near) : undefined;
+    const made = a.made ?? (child || (was !== undefined ? !(was === a.dir || isUnder(was, a.dir)) : undefined));
+    if (made === true) return { ...before, parentExists: child, near: a.dir, nearDir: a.attrs };
+    if (made === undefined) return { ...before, nearDir: null };
+    // it existed: only the directory this task changes (one of its names) has new attributes
+    if (!changed || !dirs.includes(a.dir)) return before;
+    return { ...before, nearDir: was === a.dir ? a.attrs : null };
+  }
 }
 
 /**

@@ -28,6 +28,13 @@ export interface FileFact {
    * to this path in a way not modelled (a non-root user's changes are then unknown).
    */
   nearDir?: { owner: string; mode: string } | null;
+  /** The reading user may not search the nearest existing ancestor: what lies below it is hidden from it. */
+  hidden?: boolean;
+  /**
+   * Check mode: directories above the path that earlier tasks make or change (owner and mode):
+   * a user other than root sees the path only if it may search every one of them.
+   */
+  gates?: { owner: string; mode: string }[];
   /** Check mode: a pending package install may create the parent directory (see packages/apt.ts). */
   parentByInstall?: boolean;
 }
@@ -61,7 +68,7 @@ export const fileFact: FactKind<FileParams, FileFact> = {
       `if [ -d ${parent} ]; then echo parent=yes; else echo parent=no; fi`,
       // the nearest existing ancestor: writable? not a directory (then nothing can be made under it)?
       `d=${parent}; while [ ! -e "$d" ] && [ "$d" != / ]; do ${up}; done`,
-      `if [ ! -d "$d" ]; then printf 'blocked=%s\\n' "$d"; echo dirw=no; elif [ -w "$d" ] && [ -x "$d" ]; then echo dirw=yes; else echo dirw=no; fi`,
+      `if [ ! -d "$d" ]; then printf 'blocked=%s\\n' "$d"; echo dirw=no; elif [ -w "$d" ] && [ -x "$d" ]; then echo dirw=yes; else echo dirw=no; [ -x "$d" ] || echo hidden=yes; fi`,
       `if [ ! -e "$p" ] && [ ! -L "$p" ]; then printf 'near=%s\\n' "$d"; fi`,
       `if [ -e "$p" ] || [ -L "$p" ]; then st=$(stat --printf 'mode=%a\\nowner=%U\\ngroup=%G\\nsize=%s' "$p") && printf '%s\\n' "$st"; fi`,
       // sha256sum prints "<hash>  -"
@@ -80,6 +87,7 @@ export const fileFact: FactKind<FileParams, FileFact> = {
     if (kv.dirw !== undefined) f.dirWritable = kv.dirw === 'yes';
     if (kv.blocked) f.blocked = kv.blocked;
     if (kv.near) f.near = kv.near;
+    if (kv.hidden === 'yes') f.hidden = true;
     if (kv.mode !== undefined) f.mode = kv.mode.padStart(4, '0');
     if (kv.owner !== undefined) f.owner = kv.owner;
     if (kv.group !== undefined) f.group = kv.group;
@@ -91,6 +99,11 @@ export const fileFact: FactKind<FileParams, FileFact> = {
     return f;
   },
   aliases: (_p, live) => (live.real ? [`file:${live.real}`] : []),
+  seenBy: (f, reader) => {
+    if (f.hidden) return `it is read as ${reader}, who may not search its directory: how an earlier task's change looks to ${reader} is not modelled`;
+    if (f.gates?.some((g) => !dirGrants(g, reader, 1))) return `it is read as ${reader}, who may not search a directory that an earlier task makes or changes above it`;
+    return undefined;
+  },
 };
 
 /** Who creates files, and with which umask: the login user, or root through sudo (become). */
@@ -125,11 +138,19 @@ export function notPermitted(f: FileFact, who: IdentityFact, changes: { action: 
   return undefined;
 }
 
-/** Whether `user` (not root) may create entries in a directory: it needs write and search permission (group membership is not modelled: no). */
-function mayEnter(dir: { owner: string; mode: string }, user: string): boolean {
+/**
+ * Whether `user` (not root) has the permission `bits` (2 write, 1 search) on a directory: the
+ * owner's class if it owns it; otherwise the group's or the others' class, whichever applies
+ * (group membership is not modelled: both must grant it).
+ */
+export function dirGrants(dir: { owner: string; mode: string }, user: string, bits: number): boolean {
   const m = parseInt(dir.mode, 8);
-  return (dir.owner === user && (m & 0o300) === 0o300) || (m & 0o003) === 0o003;
+  if (dir.owner === user) return ((m >> 6) & bits) === bits;
+  return ((m >> 3) & bits) === bits && (m & bits) === bits;
 }
+
+/** Whether `user` (not root) may create entries in a directory: write and search permission. */
+const mayEnter = (dir: { owner: string; mode: string }, user: string) => dirGrants(dir, user, 3);
 
 /** The mode a new file (base 0666) or directory (base 0777) gets under `umask`. */
 export function modeUnder(umask: string, base: number): string {

@@ -6,8 +6,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { madeDirectory } from '../../../src/modules/files/effects.js';
-import { notPermitted, type FileFact, type IdentityFact } from '../../../src/modules/files/facts.js';
+import { madeDirectory, pathBecomes } from '../../../src/modules/files/effects.js';
+import { fileFact, notPermitted, type FileFact, type IdentityFact } from '../../../src/modules/files/facts.js';
 
 const root: IdentityFact = { user: 'root', group: 'root', umask: '0022' };
 const deploy: IdentityFact = { user: 'deploy', group: 'deploy', umask: '0002' };
@@ -25,7 +25,7 @@ describe('check mode: mkdir -p and the access to what lies under it', () => {
     const made: FileFact = { type: 'absent', parentExists: true, dirWritable: true, near: '/home/deploy' };
     const deep: FileFact = { type: 'absent', parentExists: false, dirWritable: true, near: '/home/deploy' };
     const f = after('/home/deploy/dt', made, root, '/home/deploy/dt/b/h.txt', deep);
-    assert.deepEqual(f, { ...deep, near: '/home/deploy/dt', nearDir: { owner: 'root', mode: '0755' } });
+    assert.deepEqual(f, { ...deep, near: '/home/deploy/dt', nearDir: { owner: 'root', mode: '0755' }, gates: [{ owner: 'root', mode: '0755' }] });
     assert.match(notPermitted(f, deploy, create) ?? '', /without become/);
   });
 
@@ -45,7 +45,7 @@ describe('check mode: mkdir -p and the access to what lies under it', () => {
     const made: FileFact = { type: 'absent', parentExists: false, near: '/srv' };
     const beside: FileFact = { type: 'absent', parentExists: false, dirWritable: false, near: '/srv' };
     const f = after('/srv/a/b/c', made, deploy, '/srv/a/x/y', beside);
-    assert.deepEqual(f, { ...beside, near: '/srv/a', nearDir: { owner: 'deploy', mode: '0775' } });
+    assert.deepEqual(f, { ...beside, near: '/srv/a', nearDir: { owner: 'deploy', mode: '0775' }, gates: [{ owner: 'deploy', mode: '0775' }] });
     assert.equal(notPermitted(f, deploy, create), undefined);
     // nothing is made at or above /srv, which existed
     const e = madeDirectory(['/srv/a/b/c'], deploy, (b) => b, made);
@@ -83,5 +83,42 @@ describe('check mode: mkdir -p and the access to what lies under it', () => {
     // unless its own nearest ancestor says the made one was missing
     const g = after('/a/b/c', made, deploy, '/a/x/y', { ...beside, near: '/' });
     assert.deepEqual(g.nearDir, { owner: 'deploy', mode: '0775' });
+  });
+
+  // found by an audit of the change (helper-8)
+  test('a path spelled through a symlink: an existing ancestor of its other name keeps its attributes', () => {
+    // base/link -> real; file base/link/app directory mode=0700 (app existed, mode changes)
+    const made: FileFact = { type: 'directory', parentExists: true, mode: '0755', owner: 'nobody', group: 'nogroup', real: '/base/real/app' };
+    const e = madeDirectory(['/base/link/app', '/base/real/app'], root, (b) => ({ ...b, mode: '0700' }), made);
+    const beside: FileFact = { type: 'absent', parentExists: false, dirWritable: false, near: '/base' };
+    const f = e.apply(beside, 'file:/base/newdir/x') as FileFact;
+    assert.equal(f.nearDir, undefined, 'base was not made nor changed: its writability stays as read');
+    assert.ok(notPermitted(f, { user: 'nobody', group: 'nogroup', umask: '0022' }, create));
+  });
+
+  test('the owner\'s class of permissions applies to the owner, not the others\' class', () => {
+    assert.ok(notPermitted({ type: 'absent', parentExists: true, nearDir: { owner: 'deploy', mode: '0007' } }, deploy, create));
+    assert.equal(notPermitted({ type: 'absent', parentExists: true, nearDir: { owner: 'root', mode: '0777' } }, deploy, create), undefined);
+    // another user: the group's and the others' class must both grant it (group membership is not modelled)
+    assert.ok(notPermitted({ type: 'absent', parentExists: true, nearDir: { owner: 'root', mode: '0707' } }, deploy, create));
+  });
+
+  test('what lies under a directory made or changed is seen by a non-root reader only if it may search it (gates)', () => {
+    // root makes lock/app with mode 0700: nobody cannot reach lock/app/x
+    const made: FileFact = { type: 'absent', parentExists: true, near: '/lock' };
+    const e = madeDirectory(['/lock/app'], root, () => ({ type: 'directory', parentExists: true, mode: '0700', owner: 'root', group: 'root' }), made);
+    const under = e.apply({ type: 'absent', parentExists: false, near: '/lock' }, 'file:/lock/app/x') as FileFact;
+    assert.match(fileFact.seenBy!(under, 'nobody') ?? '', /may not search/);
+    assert.equal(fileFact.seenBy!(under, 'root'), undefined);
+    // the owner chmods its own directory 0600: even the owner cannot reach what is in it
+    const own: FileFact = { type: 'directory', parentExists: true, mode: '0755', owner: 'deploy', group: 'deploy' };
+    const chmod = madeDirectory(['/home/deploy/d'], deploy, (b) => ({ ...b, mode: '0600' }), own);
+    const file = chmod.apply({ type: 'file', parentExists: true, mode: '0644', owner: 'deploy', sha256: 'x' }, 'file:/home/deploy/d/f') as FileFact;
+    assert.match(fileFact.seenBy!(file, 'deploy') ?? '', /may not search/);
+    // a later change of the file itself keeps what is above it
+    const rewritten = pathBecomes(['/home/deploy/d/f'], () => ({ type: 'file', parentExists: true, mode: '0644', owner: 'deploy' })).apply(file, 'file:/home/deploy/d/f') as FileFact;
+    assert.deepEqual(rewritten.gates, file.gates);
+    // a reader that could not search the directory when the fact was read (hidden) sees no predicted change as predicted
+    assert.match(fileFact.seenBy!({ type: 'directory', parentExists: true, hidden: true }, 'nobody') ?? '', /not modelled/);
   });
 });
