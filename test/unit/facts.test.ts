@@ -294,6 +294,18 @@ describe('gather: buildFactScript / parseFactOutput', () => {
       const real = `${execFileSync('realpath', ['-m', '--', parent], { encoding: 'utf8' }).trim()}/${execFileSync('basename', ['--', path], { encoding: 'utf8' }).trim()}`.replace(/^\/\//, '/');
       assert.equal(got[i].real ?? path.replace(/\/+$/, ''), real, `real of ${path}`);
     });
+    // a link into itself: realpath -m would never return (difftest seed 3105); the fact comes back, without another name
+    symlinkSync(join(dir, 'self', 'a'), join(dir, 'self'));
+    const loopReqs: FactRequest[] = [fact(fileFact, { path: join(dir, 'self', 'b', 'h.txt') })];
+    const t0 = Date.now();
+    const lr = spawnSync('sh', ['-c', buildFactScript(loopReqs, BOUNDARY)], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(lr.status, 0, lr.stderr);
+    assert.ok(Date.now() - t0 < 20_000, `took ${Date.now() - t0} ms`);
+    for (const f of parseFactOutput(loopReqs, lr.stdout, BOUNDARY) as FileFact[]) {
+      assert.equal(f.type, 'absent');
+      assert.equal(f.parentExists, false);
+      assert.equal(f.real, undefined);
+    }
     // the fact of a resolved name is the fact of the file itself
     assert.equal(got[1].sha256, got[0].sha256);
     assert.equal(got[1].type, 'file');
