@@ -76,29 +76,23 @@ export function madeDirectory(names: string[], who: IdentityFact, after: (before
   const isAncestor = (p: string) => dirs.some((d) => isUnder(d, p));
   const ancestorMode = modeUnder(who.umask, 0o777).replace(/^0(\d)/, (_m, u: string) => `0${Number(u) | 3}`);
   const attrs = (f: FileFact) => (f.owner && f.mode ? { owner: f.owner, mode: f.mode } : null);
-  // the directories a user other than root must be able to search to reach what lies under them:
-  // the path's names, when made or changed, and the ancestors that may be made
-  const gateDirs: { dir: string; gate: { owner: string; mode: string } }[] = [];
-  if (fresh || changed) for (const d of dirs) gateDirs.push({ dir: d, gate: attrs(final) ?? { owner: '', mode: '0000' } });
+  // What this task makes or changes, walked once: the path's names (when made or changed), and
+  // the ancestors of each name that are (made: true) or may be (made: undefined) made.
+  type Made = { dir: string; attrs: FileFact['nearDir']; made?: boolean };
+  const madeNames: Made[] = fresh || changed ? dirs.map((d) => ({ dir: d, attrs: attrs(final), made: fresh })) : [];
+  const madeAncestors: Made[] = [];
   dirs.forEach((d, i) => {
-    for (let a = parentOf(d); a !== '/'; a = parentOf(a)) {
-      if (i > 0 || near === undefined || isUnder(a, near)) gateDirs.push({ dir: a, gate: { owner: who.user, mode: ancestorMode } });
+    const known = i === 0 && near !== undefined;
+    for (let a = parentOf(d); ; a = parentOf(a)) {
+      if (!known || isUnder(a, near)) madeAncestors.push({ dir: a, attrs: { owner: who.user, mode: ancestorMode }, made: known ? true : undefined });
+      if (a === '/') break;
     }
   });
-  const gatesOver = (p: string) => gateDirs.filter((g) => isUnder(p, g.dir)).map((g) => g.gate);
-  /** The deepest directory this task makes or changes above `p`; made: undefined when not known. */
-  const above = (p: string): { dir: string; attrs: FileFact['nearDir']; made?: boolean } | undefined => {
-    for (const d of dirs) if (isUnder(p, d) && (fresh || changed)) return { dir: d, attrs: attrs(final), made: fresh };
-    let best: { dir: string; attrs: FileFact['nearDir']; made?: boolean } | undefined;
-    dirs.forEach((d, i) => {
-      for (let a = parentOf(d); ; a = parentOf(a)) {
-        const known = i === 0 && near !== undefined;
-        if (isUnder(p, a) && (!known || isUnder(a, near)) && (!best || isUnder(a, best.dir))) best = { dir: a, attrs: { owner: who.user, mode: ancestorMode }, made: known ? true : undefined };
-        if (a === '/') break;
-      }
-    });
-    return best;
-  };
+  /** The directory this task makes or changes above `p`: one of its names, else the deepest ancestor. */
+  const above = (p: string): Made | undefined =>
+    madeNames.find((m) => isUnder(p, m.dir)) ?? madeAncestors.reduce<Made | undefined>((best, m) => (isUnder(p, m.dir) && (!best || isUnder(m.dir, best.dir)) ? m : best), undefined);
+  // the directories a user other than root must be able to search to reach `p` ('/' is never made)
+  const gatesOver = (p: string) => [...madeNames, ...madeAncestors].filter((m) => m.dir !== '/' && isUnder(p, m.dir)).map((m) => m.attrs ?? { owner: '', mode: '0000' });
   const gated = (before: FileFact, p: string, value: FileFact): FileFact => {
     const gates = gatesOver(p);
     return gates.length ? { ...value, gates: [...(before.gates ?? []), ...gates] } : value;
@@ -122,9 +116,9 @@ export function madeDirectory(names: string[], who: IdentityFact, after: (before
       return { ...before, nearDir: child ? a.attrs : null };
     }
     const was = before.near !== undefined ? normPath(before.near) : undefined;
-    const made = a.made ?? (child || (was !== undefined ? !(was === a.dir || isUnder(was, a.dir)) : undefined));
-    if (made === true) return { ...before, parentExists: child, near: a.dir, nearDir: a.attrs };
-    if (made === undefined) return { ...before, nearDir: null };
+    const madeNow = a.made ?? (child || (was !== undefined ? !(was === a.dir || isUnder(was, a.dir)) : undefined));
+    if (madeNow === true) return { ...before, parentExists: child, near: a.dir, nearDir: a.attrs };
+    if (madeNow === undefined) return { ...before, nearDir: null };
     // it existed: only the directory this task changes (one of its names) has new attributes
     if (!changed || !dirs.includes(a.dir)) return before;
     return { ...before, nearDir: was === a.dir ? a.attrs : null };
