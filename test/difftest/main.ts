@@ -127,8 +127,9 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
         try {
           r = await bed.runCase(c, gi, o.outDir);
           for (let k = 0; k < (o.retries ?? 0) && r.error && !r.comparison?.mismatches.length && !interrupted; k++) {
-            o.log(`RETRY    ${c.name}: harness error (${r.error.split('\n')[0]}); once more on fresh hosts`);
-            summary.retried.push(`${c.name}: ${r.error.split('\n')[0]}`);
+            const why = r.error.split('\n')[0];
+            o.log(`RETRY    ${c.name}: harness error (${why}); once more on fresh hosts`);
+            summary.retried.push(`${c.name}: ${why}`);
             r = await bed.runCase(c, gi, o.outDir);
           }
         } catch (e) {
@@ -187,8 +188,10 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
   return summary;
 }
 
+const USAGE = 'usage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N]\n';
+
 function usage(msg: string): never {
-  process.stderr.write(`difftest: ${msg}\nusage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N]\n`);
+  process.stderr.write(`difftest: ${msg}\n${USAGE}`);
   process.exit(2);
 }
 
@@ -217,7 +220,7 @@ async function cli(argv: string[]): Promise<number> {
     else if (a === '--retries') o.retries = int(argv[++i], a, 0);
     else if (a === '--out') o.outDir = path.resolve(argv[++i] ?? usage('--out expects a directory'));
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N]\n');
+      process.stdout.write(USAGE);
       return 0;
     } else usage(`unknown argument ${a}`);
   }
