@@ -10,7 +10,7 @@ import { fact, TaskError, type FactRequest } from '../../src/modules/contract.js
 import { aptCacheFact, packageFact } from '../../src/modules/packages/facts.js';
 import { exitFact } from '../../src/modules/commands/facts.js';
 import { fileFact, keyValues, normMode, type FileFact } from '../../src/modules/files/facts.js';
-import { unitFact, unitName } from '../../src/modules/services/facts.js';
+import { unitFact, unitFileWritten, unitName, type UnitFact } from '../../src/modules/services/facts.js';
 import { groupFact, userFact } from '../../src/modules/users/facts.js';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
@@ -127,27 +127,55 @@ describe('unit facts: parse systemctl show', () => {
 
   test('loaded, running, enabled', () => {
     // systemctl prints the properties in its own order, not the -p order
-    const out = 'NeedDaemonReload=no\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n';
-    assert.deepEqual(unitFact.parse(out, { name: 'nginx' }), { exists: true, active: 'active', enabled: 'enabled', needDaemonReload: false });
+    const out = 'NeedDaemonReload=no\nLoadState=loaded\nCanReload=yes\nActiveState=active\nUnitFileState=enabled\n';
+    assert.deepEqual(unitFact.parse(out, { name: 'nginx' }), { exists: true, active: 'active', enabled: 'enabled', needDaemonReload: false, canReload: true });
   });
 
   test('loaded, failed, static, changed on disk', () => {
     const out = 'NeedDaemonReload=yes\nLoadState=loaded\nActiveState=failed\nUnitFileState=static\n';
-    assert.deepEqual(unitFact.parse(out, { name: 'app' }), { exists: true, active: 'failed', enabled: 'static', needDaemonReload: true });
+    assert.deepEqual(unitFact.parse(out, { name: 'app' }), { exists: true, active: 'failed', enabled: 'static', needDaemonReload: true, canReload: false });
   });
 
   test('not found', () => {
     const out = 'NeedDaemonReload=no\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n';
-    assert.deepEqual(unitFact.parse(out, { name: 'nginx' }), { exists: false, active: 'inactive', enabled: 'unknown', needDaemonReload: false });
+    assert.deepEqual(unitFact.parse(out, { name: 'nginx' }), { exists: false, active: 'inactive', enabled: 'unknown', needDaemonReload: false, canReload: false });
   });
 
   test('masked exists', () => {
     const out = 'NeedDaemonReload=no\nLoadState=masked\nActiveState=inactive\nUnitFileState=masked\n';
-    assert.deepEqual(unitFact.parse(out, { name: 'nginx' }), { exists: true, active: 'inactive', enabled: 'masked', needDaemonReload: false });
+    assert.deepEqual(unitFact.parse(out, { name: 'nginx' }), { exists: true, active: 'inactive', enabled: 'masked', needDaemonReload: false, canReload: false });
   });
 
   test('systemctl failed (no systemd)', () => {
-    assert.deepEqual(unitFact.parse('LoadState=error\n', { name: 'nginx' }), { exists: false, active: 'unknown', enabled: 'unknown', needDaemonReload: false });
+    assert.deepEqual(unitFact.parse('LoadState=error\n', { name: 'nginx' }), { exists: false, active: 'unknown', enabled: 'unknown', needDaemonReload: false, canReload: false });
+  });
+});
+
+describe('unit facts: what writing a unit file or a drop-in predicts', () => {
+  const loaded: UnitFact = { exists: true, active: 'active', enabled: 'enabled', needDaemonReload: false, canReload: false };
+  const missing: UnitFact = { exists: false, active: 'inactive', enabled: 'unknown', needDaemonReload: false, canReload: false };
+  const after = (path: string, content: string, before: UnitFact) => {
+    const [e] = unitFileWritten(path, Buffer.from(content));
+    assert.ok(e.touches(`unit:${path.split('/')[4].replace(/\.d$/, '')}`));
+    return e.apply(before, '');
+  };
+
+  test('a new unit file: stopped, enabled or static by its [Install], reloadable by its ExecReload', () => {
+    assert.deepEqual(after('/etc/systemd/system/app.service', '[Service]\nExecStart=/bin/app\nExecReload=/bin/kill -HUP $MAINPID\n[Install]\nWantedBy=multi-user.target\n', missing), {
+      exists: true, active: 'inactive', enabled: 'disabled', needDaemonReload: false, canReload: true,
+    });
+    assert.deepEqual(after('/etc/systemd/system/app.service', '[Service]\nExecStart=/bin/app\n', missing), { exists: true, active: 'inactive', enabled: 'static', needDaemonReload: false, canReload: false });
+  });
+
+  test('a changed unit file or a new drop-in of a loaded unit: a daemon-reload is needed, and what it can do after is not known', () => {
+    assert.deepEqual(after('/etc/systemd/system/cron.service', '[Service]\n', loaded), { ...loaded, needDaemonReload: true, canReload: undefined });
+    assert.deepEqual(after('/etc/systemd/system/cron.service.d/override.conf', '[Service]\nExecReload=/bin/true\n', loaded), { ...loaded, needDaemonReload: true, canReload: undefined });
+  });
+
+  test('a drop-in alone does not make a unit; other paths are not unit files', () => {
+    assert.deepEqual(after('/etc/systemd/system/nope.service.d/x.conf', '[Service]\n', missing), missing);
+    assert.deepEqual(unitFileWritten('/etc/systemd/system/cron.service.d/notes.txt', Buffer.from('')), []);
+    assert.deepEqual(unitFileWritten('/srv/app.service', Buffer.from('')), []);
   });
 });
 

@@ -132,7 +132,7 @@ export const apt: StateModule<Args, Facts> = {
     }
     const installed = Object.keys(sim.installs);
     for (const [n, version] of Object.entries(sim.installs)) effects.push(setsTo(`package:${n}`, { installed: true, version } satisfies PackageFact));
-    effects.push(...providedByInstall(installed));
+    effects.push(...providedByInstall(installed, args.start_services));
     return effects;
   },
 };
@@ -144,12 +144,13 @@ function provides(installed: string[], name: string): boolean {
 
 /**
  * What a pending install may bring that this engine does not read from the packages
- * themselves: units named after an installed package exist (stopped: policy-rc.d), other
+ * themselves: units named after an installed package exist (stopped: policy-rc.d; with
+ * `start_services` the maintainer scripts may have started them: their state is unknown), other
  * missing units, users and groups named after one are unknown; the missing directories of a
  * path outside what Debian policy leaves to the admin (/srv, /home, /opt, /usr/local, /root,
  * /tmp) may be created.
  */
-function providedByInstall(installed: string[]): Effect[] {
+function providedByInstall(installed: string[], startServices: boolean): Effect[] {
   const why = `a pending install of ${installed.join(', ')}`;
   return [
     {
@@ -159,7 +160,9 @@ function providedByInstall(installed: string[]): Effect[] {
         if (u.exists) return before;
         const stem = key.slice(5).replace(/\.(service|socket|timer|target|mount|path)$/, '');
         // another install may still provide it: missing-but-maybe until then (service.ts: unknown)
-        return provides(installed, stem) ? { exists: true, active: 'inactive', enabled: 'unknown', needDaemonReload: false, byInstall: true } : { ...u, maybeByInstall: `whether ${key.slice(5)} comes with ${why}` };
+        if (!provides(installed, stem)) return { ...u, maybeByInstall: `whether ${key.slice(5)} comes with ${why}` };
+        if (startServices) return new UnknownFact(`${key.slice(5)} comes with ${why} (start_services: its maintainer scripts may start it)`);
+        return { exists: true, active: 'inactive', enabled: 'unknown', needDaemonReload: false, byInstall: true };
       },
     },
     {

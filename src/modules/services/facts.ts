@@ -8,6 +8,8 @@ export interface UnitFact {
   active: string; // active, inactive, failed, activating, ...
   enabled: string; // enabled, disabled, static, masked, ...
   needDaemonReload: boolean;
+  /** systemd's CanReload: the loaded unit has an ExecReload. Check mode: undefined when not known (a unit file changed, a unit a package brings). */
+  canReload?: boolean;
   /** Check mode: the unit does not exist now; a pending package install provides it (packages/apt.ts). */
   byInstall?: boolean;
   /** Check mode: it does not exist now; whether a pending install provides it is not known (the reason). */
@@ -22,7 +24,7 @@ export const unitFact: FactKind<{ name: string }, UnitFact> = {
   kind: 'unit',
   key: (p) => `unit:${unitName(p.name)}`,
   script: (p) =>
-    `systemctl show -p LoadState -p ActiveState -p UnitFileState -p NeedDaemonReload ${sq(unitName(p.name))} 2>/dev/null || echo LoadState=error`,
+    `systemctl show -p LoadState -p ActiveState -p UnitFileState -p NeedDaemonReload -p CanReload ${sq(unitName(p.name))} 2>/dev/null || echo LoadState=error`,
   parse: (out) => {
     const kv = keyValues(out);
     return {
@@ -30,26 +32,33 @@ export const unitFact: FactKind<{ name: string }, UnitFact> = {
       active: kv.ActiveState ?? 'unknown',
       enabled: kv.UnitFileState || 'unknown',
       needDaemonReload: kv.NeedDaemonReload === 'yes',
+      canReload: kv.CanReload === 'yes',
     };
   },
 };
 
-const UNIT_DIRS = /^\/(etc|run|lib|usr\/lib)\/systemd\/system\/([^/]+\.(service|socket|timer|target|mount|path))$/;
+const UNIT_DIRS = /^\/(etc|run|lib|usr\/lib)\/systemd\/system\/([^/]+\.(service|socket|timer|target|mount|path))(\.d\/[^/]+\.conf)?$/;
 
 /**
- * Check mode: writing a unit file. systemd loads a new unit file when it is first used (a
- * start needs no daemon-reload); an already loaded unit whose file changed needs one.
+ * Check mode: writing a unit file or a drop-in. systemd loads a new unit file when it is
+ * first used (a start needs no daemon-reload); an already loaded unit whose file changed, or
+ * whose drop-ins changed, needs one, and what it can do after it is read again then.
  */
 export function unitFileWritten(path: string, content: Buffer): Effect[] {
   const m = UNIT_DIRS.exec(path);
   if (!m) return [];
-  const installable = /^\s*\[Install\]/m.test(content.toString('utf8'));
+  const text = content.toString('utf8');
+  const dropIn = m[4] !== undefined;
   return [
     {
       touches: (k) => k === `unit:${m[2]}`,
       apply: (before) => {
         const u = before as UnitFact;
-        return u.exists ? { ...u, needDaemonReload: true } : { exists: true, active: 'inactive', enabled: installable ? 'disabled' : 'static', needDaemonReload: false };
+        if (u.exists) return { ...u, needDaemonReload: true, canReload: undefined };
+        // a drop-in alone does not make a unit
+        if (dropIn) return u;
+        const installable = /^\s*\[Install\]/m.test(text);
+        return { exists: true, active: 'inactive', enabled: installable ? 'disabled' : 'static', needDaemonReload: false, canReload: /^\s*ExecReload\s*=/m.test(text) };
       },
     },
   ];

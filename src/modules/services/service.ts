@@ -1,4 +1,4 @@
-/** service: a systemd unit started/stopped/restarted/reloaded and enabled/disabled. */
+/** service: a systemd unit started/stopped/restarted/reloaded (a unit without ExecReload is restarted) and enabled/disabled. */
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import { fact, TaskError, Unknown, type Change, type Effect, type StateModule } from '../contract.js';
@@ -67,7 +67,10 @@ export const service: StateModule<Args, { unit: UnitFact }> = {
         break;
       case 'reloaded':
         if (!active) changes.push({ action: 'start', target: name, summary: `start ${name} (${unit.active})`, commands: [{ cmd: ctl('start', u) }] });
-        else changes.push({ action: 'reload', target: name, summary: `reload ${name}`, oneShot: true, commands: [{ cmd: ctl('reload', u) }] });
+        // systemd refuses to reload a unit without ExecReload: reload-or-restart restarts it
+        // instead, so the outcome does not hang on what a unit a pending install brings can do
+        else if (unit.canReload === false && !unit.needDaemonReload) changes.push({ action: 'restart', target: name, summary: `restart ${name} (it has no ExecReload)`, oneShot: true, commands: [{ cmd: ctl('restart', u) }] });
+        else changes.push({ action: 'reload', target: name, summary: `reload ${name}`, oneShot: true, commands: [{ cmd: ctl('reload-or-restart', u) }] });
         break;
     }
     if (args.enabled === true && !ENABLED.has(unit.enabled)) {
@@ -93,7 +96,11 @@ export const service: StateModule<Args, { unit: UnitFact }> = {
       {
         touches: (k) => k === `unit:${name}`,
         // enablement of a unit a package brings is not known (the package may enable it)
-        apply: () => (unit.byInstall && args.enabled === undefined ? new UnknownFact(`whether the package enabled ${name}`) : { exists: true, active, enabled, needDaemonReload: false }),
+        apply: () =>
+          unit.byInstall && args.enabled === undefined
+            ? new UnknownFact(`whether the package enabled ${name}`)
+            : // after a daemon-reload, whether it can reload comes from the new unit file
+              { exists: true, active, enabled, needDaemonReload: false, canReload: unit.needDaemonReload || unit.byInstall ? undefined : unit.canReload },
       },
     ];
     if (/^(mariadb|mysql)\.service$/.test(name) && active === 'active') effects.push(databaseServerStarts(name, Boolean(unit.byInstall)));

@@ -51,4 +51,16 @@ describe('apt: predict (what the fixtures cannot show: a later task)', () => {
     assert.deepEqual(host.foldAll(['package:libjq1'], notInstalled), { installed: true, version: '1.6-2.1' });
     assert.deepEqual(apt.plan(dep, { libjq1: host.foldAll(['package:libjq1'], notInstalled) }, makeCtx()), []);
   });
+
+  test("a unit named after an installed package exists, stopped (policy-rc.d); with start_services its state is unknown", () => {
+    const facts: Facts = { __sim: { ok: true, installs: { cron: '3.0pl1-162' }, removes: [] }, cron: notInstalled };
+    const missingUnit = { exists: false, active: 'inactive', enabled: 'unknown', needDaemonReload: false };
+    for (const startServices of [false, true]) {
+      const a = parse(apt, { name: 'cron', start_services: startServices });
+      const host = new HostPrediction('h1');
+      host.record(apt.predict!(a, facts, apt.plan(a, facts, check()), check()));
+      if (!startServices) assert.deepEqual(host.foldAll(['unit:cron.service'], missingUnit), { exists: true, active: 'inactive', enabled: 'unknown', needDaemonReload: false, byInstall: true });
+      else assert.throws(() => host.foldAll(['unit:cron.service'], missingUnit), /start_services: its maintainer scripts may start it/);
+    }
+  });
 });
