@@ -79,6 +79,12 @@ export interface FactKind<P, T> {
    * see it as predicted (the filesystem as it will be, not as that user can reach it), or undefined.
    */
   seenBy?(predicted: T, reader: string): string | undefined;
+  /**
+   * Many facts of this kind read by one process (one dpkg-query, one systemctl show), since each
+   * process started on a host costs 10–30 ms there. `script` prints for all of `params` at once;
+   * `split` gives each its own output, as its own `script` would have printed it, for `parse`.
+   */
+  readonly batch?: { script(params: P[]): string; split(out: string, params: P[]): string[] };
 }
 
 export interface FactRequest<T = unknown> {

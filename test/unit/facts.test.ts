@@ -338,4 +338,27 @@ describe('gather: buildFactScript / parseFactOutput', () => {
     assert.equal(got[1].sha256, got[0].sha256);
     assert.equal(got[1].type, 'file');
   });
+
+  test('batched kinds (one dpkg-query, one systemctl show) give each fact what its own script gives', () => {
+    const pkgs = ['bash', 'no-such-package-xyz', 'libc6', 'libc6:amd64', 'libc6:i386', 'coreutils', 'bash'];
+    const units = ['ssh', 'no-such-unit', 'cron.service', 'ssh'];
+    const reqs: FactRequest[] = [...pkgs.map((name) => fact(packageFact, { name })), fact(exitFact, { cmd: 'true' }), ...units.map((name) => fact(unitFact, { name }))];
+    const run = (rs: FactRequest[]) => {
+      const r = spawnSync('sh', ['-c', buildFactScript(rs, BOUNDARY)], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return parseFactOutput(rs, r.stdout, BOUNDARY);
+    };
+    const script = buildFactScript(reqs, BOUNDARY);
+    assert.equal(script.match(/dpkg-query -W/g)?.length, 1);
+    assert.deepEqual(run(reqs), reqs.map((r) => run([r])[0]));
+  });
+
+  test('the batched unit output: a block per unit in order, or each on its own after a refusal', () => {
+    const ps = [{ name: 'a' }, { name: 'b.service' }, { name: 'a.service' }];
+    const fast = 'LoadState=loaded\nActiveState=active\n\nLoadState=not-found\nActiveState=inactive\n';
+    assert.deepEqual(unitFact.batch!.split(fast, ps), ['LoadState=loaded\nActiveState=active', 'LoadState=not-found\nActiveState=inactive\n', 'LoadState=loaded\nActiveState=active']);
+    const slow = '@@one-by-one\n@@one-by-one\nLoadState=error\n@@one-by-one\nLoadState=loaded\n';
+    assert.deepEqual(unitFact.batch!.split(slow, ps).map((b) => unitFact.parse(b, { name: 'x' }).exists), [false, true, false]);
+    assert.throws(() => unitFact.batch!.split('LoadState=loaded\n', ps), /printed 1 blocks for 2 units/);
+  });
 });

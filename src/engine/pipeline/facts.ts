@@ -8,23 +8,50 @@ import { TaskError, Unknown } from '../../modules/contract.js';
 import type { HostPrediction } from '../prediction.js';
 import { FactCache } from './fact-cache.js';
 
+/** A section of a fact script: one request, or several of a kind that reads many at once (FactKind.batch). */
+interface Section {
+  kind: FactRequest['kind'];
+  /** indexes into the requests */
+  members: number[];
+}
+
+function sections(requests: FactRequest[]): Section[] {
+  const out: Section[] = [];
+  const batches = new Map<FactRequest['kind'], Section>();
+  requests.forEach((r, i) => {
+    const open = r.kind.batch ? batches.get(r.kind) : undefined;
+    if (open) return void open.members.push(i);
+    const s = { kind: r.kind, members: [i] };
+    if (r.kind.batch) batches.set(r.kind, s);
+    out.push(s);
+  });
+  return out;
+}
+
+function sectionScript(s: Section, requests: FactRequest[]): string {
+  const params = s.members.map((i) => requests[i].params);
+  return s.members.length > 1 ? s.kind.batch!.script(params) : s.kind.script(params[0]);
+}
+
 /** Build one script for many fact requests; each section is framed by a random boundary. */
 export function buildFactScript(requests: FactRequest[], boundary: string): string {
-  return requests
-    .map((r, i) => `printf '%s\\n' '@@${boundary} ${i}'\n(\n${r.kind.script(r.params)}\n)\nprintf '\\n@@${boundary} end %s\\n' "$?"`)
+  return sections(requests)
+    .map((s, i) => `printf '%s\\n' '@@${boundary} ${i}'\n(\n${sectionScript(s, requests)}\n)\nprintf '\\n@@${boundary} end %s\\n' "$?"`)
     .join('\n');
 }
 
 export function parseFactOutput(requests: FactRequest[], out: string, boundary: string): unknown[] {
-  const results: unknown[] = [];
-  for (let i = 0; i < requests.length; i++) {
+  const results: unknown[] = new Array(requests.length);
+  for (const [i, s] of sections(requests).entries()) {
     const start = out.indexOf(`@@${boundary} ${i}\n`);
-    if (start < 0) throw new TaskError(`fact ${requests[i].kind.kind}: no output (did the fact script abort?)`);
+    if (start < 0) throw new TaskError(`fact ${s.kind.kind}: no output (did the fact script abort?)`);
     const from = start + `@@${boundary} ${i}\n`.length;
     const end = out.indexOf(`\n@@${boundary} end `, from - 1);
-    if (end < 0) throw new TaskError(`fact ${requests[i].kind.kind}: truncated output`);
+    if (end < 0) throw new TaskError(`fact ${s.kind.kind}: truncated output`);
     const body = out.slice(from, end);
-    results.push(requests[i].kind.parse(body, requests[i].params));
+    const params = s.members.map((m) => requests[m].params);
+    const bodies = s.members.length > 1 ? s.kind.batch!.split(body, params) : [body];
+    s.members.forEach((m, j) => (results[m] = s.kind.parse(bodies[j], params[j])));
   }
   return results;
 }

@@ -1,6 +1,6 @@
 /** systemd unit facts. */
 import { sq } from '../../engine/shell.js';
-import type { Effect, FactKind } from '../contract.js';
+import { TaskError, type Effect, type FactKind } from '../contract.js';
 import { keyValues } from '../files/facts.js';
 
 export interface UnitFact {
@@ -20,11 +20,27 @@ export function unitName(name: string): string {
   return /\.(service|socket|timer|target|mount|path)$/.test(name) ? name : `${name}.service`;
 }
 
+const SHOW = 'systemctl show -p LoadState -p ActiveState -p UnitFileState -p NeedDaemonReload -p CanReload';
+const FALLBACK = '@@one-by-one';
+
 export const unitFact: FactKind<{ name: string }, UnitFact> = {
   kind: 'unit',
   key: (p) => `unit:${unitName(p.name)}`,
-  script: (p) =>
-    `systemctl show -p LoadState -p ActiveState -p UnitFileState -p NeedDaemonReload -p CanReload ${sq(unitName(p.name))} 2>/dev/null || echo LoadState=error`,
+  script: (p) => `${SHOW} ${sq(unitName(p.name))} 2>/dev/null || echo LoadState=error`,
+  // one systemctl show for all (it prints a block per unit, in order, with an empty line
+  // between); if it fails (a name it refuses), each unit on its own, as its own script would
+  batch: {
+    script: (ps) => {
+      const names = [...new Set(ps.map((p) => sq(unitName(p.name))))].join(' ');
+      return `if out=$(${SHOW} ${names} 2>/dev/null); then printf '%s\\n' "$out"; else echo ${FALLBACK}; for u in ${names}; do echo ${FALLBACK}; ${SHOW} "$u" 2>/dev/null || echo LoadState=error; done; fi`;
+    },
+    split: (out, ps) => {
+      const names = [...new Set(ps.map((p) => unitName(p.name)))];
+      const blocks = out.startsWith(`${FALLBACK}\n`) ? out.split(`${FALLBACK}\n`).slice(2) : out.split(/\n\s*\n/);
+      if (blocks.length !== names.length) throw new TaskError(`systemctl show printed ${blocks.length} blocks for ${names.length} units`);
+      return ps.map((p) => blocks[names.indexOf(unitName(p.name))]);
+    },
+  },
   parse: (out) => {
     const kv = keyValues(out);
     return {
