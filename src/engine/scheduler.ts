@@ -50,6 +50,8 @@ interface HostState {
   inv: InventoryHost;
   conn?: Connection;
   connecting?: Promise<boolean>;
+  /** a connection opened ahead, at the start of the run, while earlier plays run (warmUp) */
+  warm?: Warm;
   facts?: HostFacts;
   unreachable?: string;
   failed: boolean;
@@ -63,6 +65,21 @@ interface HostState {
   playStartEffects: number;
   /** its facts read ahead for the current play (pipeline/fact-cache.ts) */
   cache: FactCache;
+}
+
+interface Opened {
+  conn: Connection;
+  facts: HostFacts;
+  ms: number;
+}
+
+interface Warm {
+  started: boolean;
+  /** settled: the play that needs it came after the attempt ended */
+  settled: boolean;
+  /** claimed by its first play before it started: it will not start */
+  claimed: boolean;
+  result: Promise<Opened | Error>;
 }
 
 const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -115,6 +132,7 @@ export class Runner {
     }
     this.emit({ type: 'run-start', check: this.opts.check, playbooks: playbooks.map((p) => p.file), inventory: this.inventory.file, hosts: [...allTargets] });
     const limit = pLimit(Math.max(1, this.opts.forks));
+    this.warmUp(pLimit(Math.max(1, this.opts.forks)));
     try {
       for (const pb of playbooks) {
         for (const play of pb.plays) {
@@ -144,6 +162,8 @@ export class Runner {
       }
     } finally {
       await Promise.all([...this.hosts.values()].map((h) => h.conn?.close().catch(() => undefined)));
+      // opened ahead and never used (the run stopped first): closed once the attempt ends
+      for (const h of this.hosts.values()) void h.warm?.result.then((o) => (o instanceof Error ? undefined : o.conn.close().catch(() => undefined)));
       await this.localConn?.close().catch(() => undefined);
     }
     const recap: Record<string, HostRecap> = {};
@@ -168,22 +188,62 @@ export class Runner {
     return h.connecting;
   }
 
+  /**
+   * Open every host's connection (and read its host facts) at the start of the run, `limit` at a
+   * time, so that a host whose first play comes later does not wait for its SSH handshake then.
+   * Nothing else changes: events are emitted, and a failure reported, when its play asks
+   * (connect); a host a play claims before its attempt started is connected by that play itself.
+   */
+  private warmUp(limit: ReturnType<typeof pLimit>): void {
+    for (const h of this.hosts.values()) {
+      const warm: Warm = { started: false, settled: false, claimed: false, result: Promise.resolve(new Error('not started')) };
+      warm.result = limit(async () => {
+        if (warm.claimed || this.interrupted || this.stopped) return new Error('not needed');
+        warm.started = true;
+        return this.handshake(h).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+      }).finally(() => (warm.settled = true));
+      h.warm = warm;
+    }
+  }
+
   private async open(h: HostState): Promise<boolean> {
-    const t0 = Date.now();
     this.emit({ type: 'host-connecting', host: h.inv.name });
+    const warm = h.warm;
+    h.warm = undefined;
+    let ahead: Opened | Error | undefined;
+    if (warm?.settled) {
+      // it failed before this play asked: try again (the host may be up by now)
+      const r = await warm.result;
+      ahead = r instanceof Error ? undefined : r;
+    } else if (warm?.started) {
+      // still in flight: its outcome is this play's
+      ahead = await warm.result;
+    } else if (warm) warm.claimed = true;
+    try {
+      const opened = ahead ?? (await this.handshake(h));
+      if (opened instanceof Error) throw opened;
+      h.facts = opened.facts;
+      h.conn = opened.conn;
+      this.emit({ type: 'host-connected', host: h.inv.name, ms: opened.ms });
+      return true;
+    } catch (e) {
+      this.markUnreachable(h, errMessage(e));
+      return false;
+    }
+  }
+
+  /** SSH handshake and host facts; the connection is closed again on failure. */
+  private async handshake(h: HostState): Promise<Opened> {
+    const t0 = Date.now();
     let conn: Connection | undefined;
     try {
       conn = await this.opts.connect(h.inv);
       const r = await conn.exec(HOST_FACTS_SCRIPT, { become: false, timeoutMs: 30000 });
       if (r.code !== 0 && !r.stdout) throw new ConnectionError(h.inv.name, `gathering host facts failed (exit ${r.code}): ${lastLines(r.stderr, 3)}`);
-      h.facts = parseHostFacts(r.stdout);
-      h.conn = conn;
-      this.emit({ type: 'host-connected', host: h.inv.name, ms: Date.now() - t0 });
-      return true;
+      return { conn, facts: parseHostFacts(r.stdout), ms: Date.now() - t0 };
     } catch (e) {
       await conn?.close().catch(() => undefined);
-      this.markUnreachable(h, errMessage(e));
-      return false;
+      throw e;
     }
   }
 

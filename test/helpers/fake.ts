@@ -53,6 +53,8 @@ export interface Harness {
   conns: Map<string, FakeConnection>;
   /** how many connections each host got */
   connects: Map<string, number>;
+  /** in order: `connect HOST` (each attempt, failed ones too) and `event TYPE` */
+  log: string[];
 }
 
 export async function runPlaybook(opts: {
@@ -82,6 +84,7 @@ export async function runPlaybook(opts: {
   const events: RunEvent[] = [];
   const conns = new Map<string, FakeConnection>();
   const connects = new Map<string, number>();
+  const log: string[] = [];
   const masker = new Masker();
   const runner = new Runner(inventory, {
     check: opts.check ?? false,
@@ -93,6 +96,7 @@ export async function runPlaybook(opts: {
     root: opts.dir,
     modules,
     connect: async (h) => {
+      log.push(`connect ${h.name}`);
       if (opts.unreachable?.includes(h.name)) throw new ConnectionError(h.name, `${h.name} (${h.address}:22): connection refused`);
       const c = new FakeConnection(h.name, { dropAfter: opts.dropAfter?.[h.name] });
       conns.set(h.name, c);
@@ -102,6 +106,7 @@ export async function runPlaybook(opts: {
     local: () => new FakeConnection('localhost'),
     emit: (e) => {
       events.push(e);
+      log.push(`event ${e.type}`);
       if (e.type === 'task-result' && opts.interruptAfter !== undefined && events.filter((x) => x.type === 'task-result').length === opts.interruptAfter) {
         runner.interrupt();
       }
@@ -111,7 +116,7 @@ export async function runPlaybook(opts: {
     secrets: new SecretStore(join(opts.dir, 'secrets.json'), masker, opts.env ?? {}, { dryRun: opts.check ?? false }),
   });
   const report = await runner.run([playbook]);
-  return { report, events, conns, connects };
+  return { report, events, conns, connects, log };
 }
 
 export function statuses(report: RunReport): string[] {

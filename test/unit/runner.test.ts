@@ -402,3 +402,49 @@ describe('interrupt and handlers', () => {
     assert.equal(report.interrupted, true);
   });
 });
+
+describe('connections opened ahead', () => {
+  const twoPlays = (dir: string, first = 'sleep 0.3') => `
+- name: First
+  hosts: h1
+  tasks:
+    - name: Slow
+      command: { cmd: "${first}" }
+- name: Second
+  hosts: h2
+  tasks:
+    - name: Touch
+      file: { path: "${dir}/two", state: touch }
+`;
+
+  it("a host whose first play comes later is connected while the earlier play runs, once, and reported when its play starts", async () => {
+    const dir = tmp();
+    const r = await runPlaybook({ inventory: inventory(dir), playbook: twoPlays(dir), dir });
+    assert.deepEqual(statuses(r.report), ['h1|Slow|changed', 'h2|Touch|changed']);
+    assert.ok(r.log.indexOf('connect h2') < r.log.indexOf('event play-end'), r.log.join(', '));
+    assert.deepEqual(Object.fromEntries(r.connects), { h1: 1, h2: 1 });
+    // its events still come with its play: connecting and connected after the first play ended
+    const types = r.events.map((e) => `${e.type}${'host' in e ? ` ${e.host}` : ''}`);
+    assert.ok(types.indexOf('host-connecting h2') > types.indexOf('play-end'), types.join(', '));
+    assert.ok(types.indexOf('host-connected h2') > types.indexOf('host-connecting h2'));
+  });
+
+  it('a host that could not be reached ahead is tried again when its play starts, and reported once', async () => {
+    const dir = tmp();
+    const r = await runPlaybook({ inventory: inventory(dir), playbook: twoPlays(dir), dir, unreachable: ['h2'] });
+    assert.deepEqual(statuses(r.report), ['h1|Slow|changed']);
+    assert.equal(r.report.recap.h2.unreachable, true);
+    assert.match(r.report.recap.h2.error ?? '', /connection refused/);
+    assert.equal(r.log.filter((l) => l === 'connect h2').length, 2, r.log.join(', '));
+    assert.equal(r.events.filter((e) => e.type === 'host-unreachable').length, 1);
+  });
+
+  it('a run that stops early (Ctrl-C) does not report hosts it never reached', async () => {
+    const dir = tmp();
+    const r = await runPlaybook({ inventory: inventory(dir), playbook: twoPlays(dir), dir, interruptAfter: 1 });
+    assert.deepEqual(statuses(r.report), ['h1|Slow|changed']);
+    assert.equal(r.report.interrupted, true);
+    assert.equal(r.report.recap.h2.unreachable, false);
+    assert.equal(r.events.filter((e) => e.type === 'host-connecting' && e.host === 'h2').length, 0);
+  });
+});
