@@ -47,9 +47,10 @@ export interface AptCacheFact {
 export const aptCacheFact: FactKind<Record<string, never>, AptCacheFact> = {
   kind: 'apt_cache',
   key: () => 'apt_cache',
+  // the regular files among them (builtins), then one stat for all
   script: () =>
-    `t=0; for f in /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists/*_Packages /var/lib/apt/lists/*_Packages.* ; do ` +
-    `[ -f "$f" ] || continue; m=$(stat -c %Y "$f"); [ "$m" -gt "$t" ] && t=$m; done; ` +
+    `set --; for f in /var/lib/apt/periodic/update-success-stamp /var/lib/apt/lists/*_Packages /var/lib/apt/lists/*_Packages.* ; do ` +
+    `[ -f "$f" ] && set -- "$@" "$f"; done; t=0; if [ $# -gt 0 ]; then for m in $(stat -c %Y "$@"); do [ "$m" -gt "$t" ] && t=$m; done; fi; ` +
     `echo updated=$t; echo now=$(date +%s)`,
   parse: (out) => {
     const kv = keyValues(out);
