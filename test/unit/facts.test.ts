@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, realpathSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { buildFactScript, parseFactOutput } from '../../src/engine/pipeline/facts.js';
+import { buildFactScript, HOST_FACTS_SCRIPT, parseFactOutput, parseHostFacts } from '../../src/engine/pipeline/facts.js';
 import { fact, TaskError, type FactRequest } from '../../src/modules/contract.js';
 import { aptCacheFact, packageFact } from '../../src/modules/packages/facts.js';
 import { exitFact } from '../../src/modules/commands/facts.js';
@@ -360,5 +360,45 @@ describe('gather: buildFactScript / parseFactOutput', () => {
     const slow = '@@one-by-one\n@@one-by-one\nLoadState=error\n@@one-by-one\nLoadState=loaded\n';
     assert.deepEqual(unitFact.batch!.split(slow, ps).map((b) => unitFact.parse(b, { name: 'x' }).exists), [false, true, false]);
     assert.throws(() => unitFact.batch!.split('LoadState=loaded\n', ps), /printed 1 blocks for 2 units/);
+  });
+});
+
+describe('host facts', () => {
+  test('parsed: the default route names the interface, its first address is the default IPv4', () => {
+    const out = [
+      'hostname=web-01', 'login_user=deploy', 'fqdn=web-01.example', 'os_id=debian', 'os_version=12', 'os_codename=bookworm',
+      'uname=6.1.0-18-amd64 x86_64', 'cpus=2', 'mem_kb=2048000',
+      'route=default via 10.0.0.1 dev eth1 proto dhcp src 10.0.0.5 metric 100',
+      'route=default via 10.9.0.1 dev eth0',
+      'addr=2: eth0    inet 10.9.0.7/24 brd 10.9.0.255 scope global eth0\\       valid_lft forever preferred_lft forever',
+      'addr=3: eth1    inet 10.0.0.5/24 brd 10.0.0.255 scope global dynamic eth1\\       valid_lft 86000sec preferred_lft 86000sec',
+      'addr=3: eth1    inet 10.0.0.6/24 scope global secondary eth1',
+    ].join('\n');
+    assert.deepEqual(parseHostFacts(out), {
+      hostname: 'web-01', loginUser: 'deploy', fqdn: 'web-01.example', os: { id: 'debian', version: '12', codename: 'bookworm' },
+      arch: 'x86_64', kernel: '6.1.0-18-amd64', cpus: 2, memoryMb: 2000,
+      defaultIPv4: '10.0.0.5', defaultInterface: 'eth1', ipv4: ['10.9.0.7', '10.0.0.5', '10.0.0.6'],
+    });
+    assert.deepEqual(parseHostFacts('hostname=x\n'), {
+      hostname: 'x', loginUser: '', fqdn: '', os: { id: 'unknown', version: '', codename: '' }, arch: '', kernel: '', cpus: 1, memoryMb: 0, defaultIPv4: '', defaultInterface: '', ipv4: [],
+    });
+  });
+
+  test('read on this machine: what its own commands say', () => {
+    const r = spawnSync('sh', ['-c', HOST_FACTS_SCRIPT], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const f = parseHostFacts(r.stdout);
+    const sh = (cmd: string) => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' }).trim();
+    assert.equal(f.hostname, sh('hostname'));
+    assert.equal(f.loginUser, userInfo().username);
+    assert.equal(f.kernel, sh('uname -r'));
+    assert.equal(f.arch, sh('uname -m'));
+    assert.equal(f.cpus, Number(sh('nproc')));
+    assert.equal(f.memoryMb, Math.round(Number(sh("awk '/^MemTotal:/ {print $2}' /proc/meminfo")) / 1024));
+    if (spawnSync('sh', ['-c', 'command -v ip']).status === 0) {
+      assert.deepEqual(f.ipv4, sh("ip -4 -o addr show scope global | awk '{split($4,a,\"/\"); print a[1]}'").split('\n').filter(Boolean));
+      const dev = sh("ip -4 route show default | awk '{for (i=1;i<NF;i++) if ($i==\"dev\") {print $(i+1); exit}}'");
+      assert.equal(f.defaultInterface, dev);
+    }
   });
 });
