@@ -274,7 +274,9 @@ export class Runner {
         const result = await this.runTask(play, task, h, false);
         const status = result.status;
         // A task that failed after applying part of its changes changed the host too.
-        const partly = status === 'failed' && result.changes.some((c) => c.applied);
+        // In check mode a failed task's changes are those of the loop items before the failing
+        // one (a task whose plan fails has none): the real run applies them, and notifies.
+        const partly = status === 'failed' && result.changes.some((c) => c.applied || (this.opts.check && c.applied === undefined));
         if (status === 'changed' || partly) task.notify.forEach((n) => notified.add(n));
         if (status === 'unknown') task.notify.forEach((n) => maybe.add(n));
         if (status === 'changed' || partly || status === 'unknown') task.notify.forEach((n) => firstNotifier.set(n, firstNotifier.get(n) ?? i));
