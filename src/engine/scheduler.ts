@@ -74,11 +74,8 @@ interface Opened {
 }
 
 interface Warm {
-  started: boolean;
-  /** settled: the play that needs it came after the attempt ended */
-  settled: boolean;
-  /** claimed by its first play before it started: it will not start */
-  claimed: boolean;
+  /** queued: waiting for a slot; claimed: its play (or the run's end) came first, it will not start */
+  state: 'queued' | 'claimed' | 'running' | 'done';
   result: Promise<Opened | Error>;
 }
 
@@ -161,9 +158,13 @@ export class Runner {
         if (this.stopped) break;
       }
     } finally {
+      // opened ahead and never used (the host failed, or the run stopped, first): one still
+      // queued never starts; one in flight is closed once it ends
+      for (const h of this.hosts.values()) {
+        if (h.warm?.state === 'queued') h.warm.state = 'claimed';
+        void h.warm?.result.then((o) => (o instanceof Error ? undefined : o.conn.close().catch(() => undefined)));
+      }
       await Promise.all([...this.hosts.values()].map((h) => h.conn?.close().catch(() => undefined)));
-      // opened ahead and never used (the run stopped first): closed once the attempt ends
-      for (const h of this.hosts.values()) void h.warm?.result.then((o) => (o instanceof Error ? undefined : o.conn.close().catch(() => undefined)));
       await this.localConn?.close().catch(() => undefined);
     }
     const recap: Record<string, HostRecap> = {};
@@ -196,12 +197,14 @@ export class Runner {
    */
   private warmUp(limit: ReturnType<typeof pLimit>): void {
     for (const h of this.hosts.values()) {
-      const warm: Warm = { started: false, settled: false, claimed: false, result: Promise.resolve(new Error('not started')) };
+      const warm = { state: 'queued' } as Warm;
       warm.result = limit(async () => {
-        if (warm.claimed || this.interrupted || this.stopped) return new Error('not needed');
-        warm.started = true;
-        return this.handshake(h).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
-      }).finally(() => (warm.settled = true));
+        if (warm.state !== 'queued' || this.interrupted) return new Error('not needed');
+        warm.state = 'running';
+        const r = await this.handshake(h).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+        warm.state = 'done';
+        return r;
+      });
       h.warm = warm;
     }
   }
@@ -211,14 +214,14 @@ export class Runner {
     const warm = h.warm;
     h.warm = undefined;
     let ahead: Opened | Error | undefined;
-    if (warm?.settled) {
+    if (warm?.state === 'done') {
       // it failed before this play asked: try again (the host may be up by now)
       const r = await warm.result;
       ahead = r instanceof Error ? undefined : r;
-    } else if (warm?.started) {
+    } else if (warm?.state === 'running') {
       // still in flight: its outcome is this play's
       ahead = await warm.result;
-    } else if (warm) warm.claimed = true;
+    } else if (warm) warm.state = 'claimed';
     try {
       const opened = ahead ?? (await this.handshake(h));
       if (opened instanceof Error) throw opened;
