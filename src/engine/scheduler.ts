@@ -14,6 +14,7 @@ import { executeLoop, executeTask, recordUnknownTask, type Outcome, type TaskEnv
 import { Prediction } from './prediction.js';
 import { FactCache, factCacheMode } from './pipeline/fact-cache.js';
 import { plannedReads, readAhead, type ReadAheadHost } from './pipeline/read-ahead.js';
+import { NextPlayReads } from './next-play.js';
 import { taskScope } from './scope.js';
 import { tracedConnection } from './trace.js';
 import { pairScopes } from './display.js';
@@ -94,6 +95,8 @@ export class Runner {
   private readonly cacheMode = factCacheMode();
   /** the controller (tasks delegated to localhost) changes by other means too: its facts are always read */
   private readonly localCache = new FactCache('off');
+  /** facts of each host's next play, read while it waits for that play (next-play.ts) */
+  private nextPlay = new NextPlayReads([], 'off');
 
   constructor(
     private readonly inventory: Inventory,
@@ -128,6 +131,8 @@ export class Runner {
       });
     }
     this.emit({ type: 'run-start', check: this.opts.check, playbooks: playbooks.map((p) => p.file), inventory: this.inventory.file, hosts: [...allTargets] });
+    const plays = playbooks.flatMap((pb) => pb.plays.map((play) => ({ play, hosts: new Set(selectHosts(this.inventory, play.hosts).filter((h) => this.hosts.has(h))) })));
+    this.nextPlay = new NextPlayReads(plays, this.cacheMode);
     const limit = pLimit(Math.max(1, this.opts.forks));
     this.warmUp(pLimit(Math.max(1, this.opts.forks)));
     try {
@@ -201,7 +206,8 @@ export class Runner {
       warm.result = limit(async () => {
         if (warm.state !== 'queued' || this.interrupted) return new Error('not needed');
         warm.state = 'running';
-        const r = await this.handshake(h).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+        // the first play's facts are read beside the host facts, in the same moment (next-play.ts)
+        const r = await this.handshake(h, (conn) => this.readNextPlay(h, undefined, conn)).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
         warm.state = 'done';
         return r;
       });
@@ -236,11 +242,12 @@ export class Runner {
   }
 
   /** SSH handshake and host facts; the connection is closed again on failure. */
-  private async handshake(h: HostState): Promise<Opened> {
+  private async handshake(h: HostState, connected?: (conn: Connection) => void): Promise<Opened> {
     const t0 = Date.now();
     let conn: Connection | undefined;
     try {
       conn = await this.opts.connect(h.inv);
+      connected?.(conn);
       const r = await conn.exec(HOST_FACTS_SCRIPT, { become: false, timeoutMs: 30000 });
       if (r.code !== 0 && !r.stdout) throw new ConnectionError(h.inv.name, `gathering host facts failed (exit ${r.code}): ${lastLines(r.stderr, 3)}`);
       return { conn, facts: parseHostFacts(r.stdout), ms: Date.now() - t0 };
@@ -260,7 +267,10 @@ export class Runner {
   private async runPlayOnHost(play: Play, h: HostState): Promise<void> {
     try {
       if (!(await this.connect(h))) return;
-      await this.readAhead(play, h);
+      // read before the play (next-play.ts), and nothing written anywhere since: as good as reading now
+      const before = this.nextPlay.take(h.inv.name, play);
+      if (before) h.cache = before.cache;
+      if (!(before && (await before.done))) await this.readAhead(play, h);
       const notified = new Set<string>();
       const maybe = new Set<string>();
       // check mode: handler -> the position of the first task that notified it or may have (unknown)
@@ -300,9 +310,15 @@ export class Runner {
         return stop && this.prediction?.host(h.inv.name).uncertainSince(stop.at, `'${stop.task}' may fail (its outcome is unknown in check mode), and then the tasks after it do not run`);
       };
       await this.runHandlers(play, h, notified, maybe, uncertain);
+      if (!h.failed && !h.unreachable && !this.interrupted) this.readNextPlay(h, play, h.conn!);
     } finally {
       h.inPlay = false;
     }
+  }
+
+  /** Read the facts of the host's next play after `after` now, while it waits (next-play.ts). */
+  private readNextPlay(h: HostState, after: Play | undefined, conn: Connection): void {
+    this.nextPlay.start(h.inv.name, after, (play, cache) => this.readAhead(play, h, play.tasks, { conn, cache }));
   }
 
   /** The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in definition order. */
@@ -325,14 +341,20 @@ export class Runner {
     }
   }
 
-  /** One round trip for the facts the play's `tasks` will read here (pipeline/read-ahead.ts). */
-  private async readAhead(play: Play, h: HostState, tasks: Task[] = play.tasks): Promise<void> {
-    h.cache.renew();
-    if (this.cacheMode === 'off') return;
+  /**
+   * One round trip for the facts the play's `tasks` will read here (pipeline/read-ahead.ts), into
+   * the host's cache, or into `into.cache` through `into.conn` before the play (next-play.ts; the
+   * host facts may not be known yet then: a task whose arguments depend on them renders
+   * differently at its start and reads its own facts). Whether the read succeeded.
+   */
+  private async readAhead(play: Play, h: HostState, tasks: Task[] = play.tasks, into?: { conn: Connection; cache: FactCache }): Promise<boolean> {
+    const cache = into?.cache ?? h.cache;
+    cache.renew();
+    if (this.cacheMode === 'off') return false;
     const host: ReadAheadHost = {
       name: h.inv.name,
       check: this.opts.check,
-      loginUser: h.facts?.loginUser ?? '',
+      loginUser: h.facts?.loginUser ?? h.inv.user,
       become: play.become ?? h.inv.become,
       root: this.opts.root,
       modules: this.opts.modules,
@@ -346,8 +368,8 @@ export class Runner {
         }),
     };
     const reads = plannedReads(host, play, tasks.filter((t) => this.selected(t)));
-    const conn = tracedConnection(h.conn!, { host: h.inv.name, task: `${play.name} (read ahead)`, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands });
-    await readAhead(conn, h.cache, reads);
+    const conn = tracedConnection(into?.conn ?? h.conn!, { host: h.inv.name, task: `${play.name} (read ahead)`, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands });
+    return readAhead(conn, cache, reads);
   }
 
   /** A state task of the host itself: it reads facts the read-ahead can give it. */
@@ -401,6 +423,7 @@ export class Runner {
       },
       factCache: (host) => this.hosts.get(host)?.cache ?? this.localCache,
       forgetAllFacts: () => {
+        this.nextPlay.wrote();
         for (const st of this.hosts.values()) st.cache.clear();
         this.localCache.clear();
       },
@@ -467,7 +490,8 @@ export class Runner {
 
   private async connectionFor(task: Task, h: HostState, redact?: (s: string) => string): Promise<{ conn: Connection; target: string; toController: boolean }> {
     const target = task.delegateTo;
-    const traced = (conn: Connection) => tracedConnection(conn, { host: h.inv.name, task: task.name, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands, redact });
+    const traced = (conn: Connection) =>
+      tracedConnection(conn, { host: h.inv.name, task: task.name, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands, redact, onWrite: () => this.nextPlay.wrote() });
     if (target === undefined || target === h.inv.name) return { conn: traced(h.conn!), target: h.inv.name, toController: false };
     if (LOCALHOST.has(target)) {
       this.localConn ??= this.opts.local();

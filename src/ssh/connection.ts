@@ -281,7 +281,13 @@ async function open(host: string, e: Endpoint): Promise<Opened> {
   // given as a string) and stores it in `ssh.connection`: attach our listeners right away.
   const pending = ssh.connect(cfg as any);
   let client: any = ssh.connection;
-  if (client) state.attach(client);
+  if (client) {
+    state.attach(client);
+    // ssh2 leaves Nagle's algorithm on: a command's stdin (the script, wrap.ts) then waits for the
+    // host's delayed ACK of the exec request, ~40 ms per command. Measured on a test host: a
+    // command's round trip 65 ms with Nagle, 25 ms without.
+    client.setNoDelay(true);
+  }
   try {
     await pending;
   } catch (err: any) {

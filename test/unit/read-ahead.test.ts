@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { runPlaybook, statuses, tmp, FakeConnection } from '../helpers/fake.js';
 import { FactCache } from '../../src/engine/pipeline/fact-cache.js';
-import { gatherFacts, readFacts } from '../../src/engine/pipeline/facts.js';
+import { gatherFacts, HOST_FACTS_SCRIPT, readFacts } from '../../src/engine/pipeline/facts.js';
 import { fileFact } from '../../src/modules/files/facts.js';
 import { fact, TaskError } from '../../src/modules/contract.js';
 import { exitFact } from '../../src/modules/commands/facts.js';
@@ -22,8 +22,8 @@ vars:
   base: ${dir}
 `;
 
-/** What a task of h1 sent to the host: everything after the host facts (the first exec). */
-const taskExecs = (conns: Map<string, FakeConnection>) => conns.get('h1')!.execs.slice(1);
+/** What h1's play sent to the host: everything but the host facts (read beside the first read-ahead). */
+const taskExecs = (conns: Map<string, FakeConnection>) => conns.get('h1')!.execs.filter((c) => c !== HOST_FACTS_SCRIPT);
 const isFactRead = (cmd: string) => cmd.includes("'@@PROVISION-");
 
 const previous = process.env.PROVISION_FACT_CACHE;
@@ -115,6 +115,76 @@ describe('read-ahead facts', () => {
       ['failed', 'skipped'],
     );
     assert.equal(existsSync(join(dir, 'secrets.json')), false, 'no secret was generated');
+  });
+});
+
+/** h1 and h2 share this machine's file system: what one writes, the other reads (like a replica). */
+const TWO_HOSTS = (dir: string) => `
+hosts:
+  h1: { address: 10.0.0.1 }
+  h2: { address: 10.0.0.2 }
+vars:
+  base: ${dir}
+`;
+const reads = (r: { conns: Map<string, FakeConnection> }, host: string) => r.conns.get(host)!.execs.filter((c) => c !== HOST_FACTS_SCRIPT && isFactRead(c)).length;
+
+describe('facts read before their play (engine/next-play.ts)', () => {
+  it('a host reads its next play\'s facts while an earlier play runs; with nothing written since, the play uses them', async () => {
+    const dir = tmp();
+    const playbook = `
+- { name: one, hosts: h1, tasks: [ { name: a, copy: { dest: "{{ base }}/a.txt", content: "a\\n" } } ] }
+- { name: two, hosts: h2, tasks: [ { name: b, copy: { dest: "{{ base }}/b.txt", content: "b\\n" } } ] }
+- { name: three, hosts: h2, tasks: [ { name: c, file: { path: "{{ base }}/b.txt", mode: '0644' } } ] }
+`;
+    await runPlaybook({ inventory: TWO_HOSTS(dir), playbook, dir });
+    for (const check of [false, true]) {
+      const r = await runPlaybook({ inventory: TWO_HOSTS(dir), playbook, dir, check, trace: true });
+      assert.deepEqual(statuses(r.report), ['h1|a|ok', 'h2|b|ok', 'h2|c|ok']);
+      assert.equal(reads(r, 'h2'), 2, 'one read per play of h2, none at their starts');
+      // h2 read play two's facts before play one ended
+      const firstEnd = r.events.findIndex((e) => e.type === 'play-end');
+      const h2read = r.events.findIndex((e) => e.type === 'command' && e.host === 'h2' && e.task === 'two (read ahead)');
+      assert.ok(h2read >= 0 && h2read < firstEnd, `h2's read at ${h2read}, play one ended at ${firstEnd}`);
+    }
+  });
+
+  it('a write anywhere after the read began drops it: the play reads again and sees what the earlier play wrote', async () => {
+    const dir = tmp();
+    // play one writes the file that play two's task reads on the other host
+    const playbook = `
+- { name: one, hosts: h1, tasks: [ { name: write, copy: { dest: "{{ base }}/shared.txt", content: "new\\n" } } ] }
+- { name: two, hosts: h2, tasks: [ { name: same, copy: { dest: "{{ base }}/shared.txt", content: "new\\n" } } ] }
+`;
+    const r = await runPlaybook({ inventory: TWO_HOSTS(dir), playbook, dir });
+    assert.deepEqual(statuses(r.report), ['h1|write|changed', 'h2|same|ok']);
+    assert.equal(reads(r, 'h2'), 2, 'read before the play, dropped, read again at its start');
+  });
+
+  it('so does a check that writes', async () => {
+    const dir = tmp();
+    const playbook = `
+- name: one
+  hosts: h1
+  tasks:
+    - { name: drill, assert: { cmd: "printf 'x\\\\n' > {{ base }}/drill.txt", writes: true } }
+- { name: two, hosts: h2, tasks: [ { name: same, copy: { dest: "{{ base }}/drill.txt", content: "x\\n" } } ] }
+`;
+    const r = await runPlaybook({ inventory: TWO_HOSTS(dir), playbook, dir });
+    assert.deepEqual(statuses(r.report), ['h1|drill|ok', 'h2|same|ok']);
+    assert.equal(reads(r, 'h2'), 2);
+  });
+
+  it('PROVISION_FACT_CACHE=off reads nothing ahead', async () => {
+    const dir = tmp();
+    process.env.PROVISION_FACT_CACHE = 'off';
+    const playbook = `
+- { name: one, hosts: h1, tasks: [ { name: a, copy: { dest: "{{ base }}/a.txt", content: "a\\n" } } ] }
+- { name: two, hosts: h2, tasks: [ { name: b, copy: { dest: "{{ base }}/b.txt", content: "b\\n" } } ] }
+`;
+    await runPlaybook({ inventory: TWO_HOSTS(dir), playbook, dir });
+    const r = await runPlaybook({ inventory: TWO_HOSTS(dir), playbook, dir, trace: true });
+    assert.deepEqual(statuses(r.report), ['h1|a|ok', 'h2|b|ok']);
+    assert.ok(!r.events.some((e) => e.type === 'command' && e.task.endsWith('(read ahead)')));
   });
 });
 

@@ -83,8 +83,12 @@ function factsContext(host: ReadAheadHost, play: Play, become: boolean): ModuleC
   };
 }
 
-/** Read `reads` into `cache`: one round trip per become setting. A failure only means the tasks read for themselves. */
-export async function readAhead(conn: Connection, cache: FactCache, reads: Read[]): Promise<void> {
+/**
+ * Read `reads` into `cache`: one round trip per become setting. A failure only means the tasks
+ * read for themselves. Whether every round trip succeeded.
+ */
+export async function readAhead(conn: Connection, cache: FactCache, reads: Read[]): Promise<boolean> {
+  let ok = true;
   for (const become of [false, true]) {
     const reqs = reads.filter((r) => r.become === become).map((r) => r.req);
     if (reqs.length === 0) continue;
@@ -92,6 +96,8 @@ export async function readAhead(conn: Connection, cache: FactCache, reads: Read[
       await readFacts(conn, reqs, become, cache);
     } catch {
       // the tasks will read (and report) it themselves
+      ok = false;
     }
   }
+  return ok;
 }

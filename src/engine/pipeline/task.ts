@@ -211,7 +211,13 @@ async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Con
     // for real only while nothing anywhere is predicted to change.
     if (env.prediction.changed) return { status: 'unknown', error: 'not run in check mode: earlier tasks are predicted to change the hosts', registerData: {} };
   }
-  const r = await mod.run(args, conn, ctx);
+  let r;
+  try {
+    r = await mod.run(args, conn, ctx);
+  } finally {
+    // and again once it has written: nothing read while it ran is kept either
+    if (writes && !env.prediction) env.forgetAllFacts();
+  }
   ctx.note(r.message);
   return { status: r.ok ? 'ok' : 'failed', error: r.ok ? undefined : r.message, registerData: r.data ?? {} };
 }
