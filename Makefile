@@ -10,7 +10,7 @@ test:
 	bash scripts/test-all.sh
 
 build:
-	npx tsc -p tsconfig.json
+	npm run --silent build
 
 lint:
 	npx eslint src test bench

@@ -43,3 +43,4 @@ fi
 echo "setup: build"
 rm -rf dist   # no stale compiled files (e.g. of a deleted test) survive
 npx tsc -p tsconfig.json
+node scripts/bundle.mjs   # the CLI as one bundle: a shorter start-up (bin/provision.js)

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,27 +16,30 @@ import { tmp } from '../helpers/fake.js';
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'bin', 'provision.js');
 
-/** Run the CLI; return its exit code, stdout, and the packages / dist files it loaded. */
-function loaded(args: string[]): { code: number | null; stdout: string; stderr: string; packages: Set<string>; files: Set<string> } {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 60000,
-    maxBuffer: 64 << 20,
-    env: { ...process.env, CI: '1', NODE_DEBUG: 'esm,module' },
-  });
+/**
+ * Run the CLI; return its exit code, stdout, and the packages / dist files it loaded: `files` of
+ * tsc's output (dist/src), `chunks` of the bundle (dist/bundle/cli, without their hashes).
+ * Without `bundle`, the run uses tsc's output (PROVISION_NO_BUNDLE): what the sources load lazily.
+ */
+function loaded(args: string[], bundle = false): { code: number | null; stdout: string; stderr: string; packages: Set<string>; files: Set<string>; chunks: Set<string> } {
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: '1', NODE_DEBUG: 'esm,module' };
+  if (bundle) delete env.PROVISION_NO_BUNDLE;
+  else env.PROVISION_NO_BUNDLE = '1';
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60000, maxBuffer: 64 << 20, env });
   const packages = new Set<string>();
   const files = new Set<string>();
+  const chunks = new Set<string>();
   for (const line of r.stderr.split('\n')) {
     if (!/^(ESM|MODULE) \d+: /.test(line) || !/Storing|load /.test(line)) continue;
     for (const m of line.matchAll(/node_modules\/((?:@[^/]+\/)?[^/'"\s]+)/g)) packages.add(m[1]);
     for (const m of line.matchAll(/dist\/src\/([\w/]+)\.js/g)) files.add(m[1]);
+    for (const m of line.matchAll(/dist\/bundle\/cli\/([\w]+)(?:-[A-Z0-9]+)?\.js/g)) chunks.add(m[1]);
   }
   const stderr = r.stderr
     .split('\n')
     .filter((l) => !/^(ESM|MODULE) \d+: /.test(l) && !/^\s/.test(l) && !/^[}\]]/.test(l))
     .join('\n');
-  return { code: r.status, stdout: r.stdout, stderr, packages, files };
+  return { code: r.status, stdout: r.stdout, stderr, packages, files, chunks };
 }
 
 describe('module registry', () => {
@@ -99,5 +102,46 @@ describe('start-up loads only what a command needs', () => {
     const bad = loaded(['-i', join(dir, 'inv.yml'), join(dir, 'bad.yml')]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, new RegExp(`unknown module 'aptx' \\(modules: ${MODULE_NAMES.join(', ')}\\)`));
+  });
+});
+
+describe('the bundle (scripts/bundle.mjs)', () => {
+  it('is what bin/provision.js runs after a build, and keeps the lazy loading as chunks', () => {
+    const v = loaded(['--version'], true);
+    assert.equal(v.code, 0);
+    assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.deepEqual([...v.files], [], 'nothing of tsc\'s output');
+    assert.deepEqual([...v.packages], []);
+    assert.ok(v.chunks.has('main'));
+    assert.ok(v.chunks.size <= 2, `--version loads ${[...v.chunks].join(', ')}`);
+
+    const dir = tmp();
+    writeFileSync(join(dir, 'inv.yml'), 'hosts:\n  h1: { address: 127.0.0.1, port: 1, user: root }\n');
+    writeFileSync(join(dir, 'pb.yml'), '- hosts: all\n  tasks:\n    - name: a\n      command: "true"\n');
+    const r = loaded(['-i', join(dir, 'inv.yml'), join(dir, 'pb.yml')], true);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr + r.stdout, /h1/);
+    for (const c of ['command', 'scheduler', 'connection']) assert.ok(r.chunks.has(c), `${c} in ${[...r.chunks].join(', ')}`);
+    for (const c of ['mysql_db', 'apt', 'ora']) assert.ok(!r.chunks.has(c), `loaded ${c}`);
+    assert.deepEqual([...r.files], []);
+  });
+
+  it('is used only when it is newer than tsc\'s output (a bare `npx tsc` never runs a stale bundle)', () => {
+    const dir = tmp();
+    for (const d of ['bin', 'dist/src/cli', 'dist/bundle/cli']) mkdirSync(join(dir, d), { recursive: true });
+    copyFileSync(BIN, join(dir, 'bin', 'provision.js'));
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+    for (const which of ['src', 'bundle']) {
+      writeFileSync(join(dir, 'dist', which, 'cli', 'main.js'), `export async function main() { console.log('${which}'); return 0; }\n`);
+    }
+    const run = () => spawnSync(process.execPath, [join(dir, 'bin', 'provision.js')], { encoding: 'utf8', env: { ...process.env, PROVISION_NO_BUNDLE: '' } }).stdout.trim();
+    const at = (which: string, t: number) => utimesSync(join(dir, 'dist', which, 'cli', 'main.js'), t, t);
+    at('src', 1000);
+    at('bundle', 2000);
+    assert.equal(run(), 'bundle');
+    at('src', 3000);
+    assert.equal(run(), 'src');
+    rmSync(join(dir, 'dist', 'bundle'), { recursive: true });
+    assert.equal(run(), 'src');
   });
 });
