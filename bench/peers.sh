@@ -124,7 +124,10 @@ for r in $(seq 1 "$ROUNDS"); do
   t "${P[@]}" -i testbed "$ROOT/bench/peers/provision.yml"; assert_provision_noop
   pv+=("$T"); pc+=("$(cpu)"); line="provision $T s (cpu $(cpu) s, rss $(rss) MiB)"
   if [ -n "${BASELINE:-}" ]; then
-    t node "$BASELINE" -i "$ROOT/inventory/testbed.yml" "$ROOT/bench/peers/provision.yml"; assert_provision_noop
+    # the baseline's own copy of the workload, if it has one (an older build may not know a key of ours)
+    bpb=$(dirname "$BASELINE")/../bench/peers/provision.yml
+    [ -f "$bpb" ] || bpb=$ROOT/bench/peers/provision.yml
+    t node "$BASELINE" -i "$ROOT/inventory/testbed.yml" "$bpb"; assert_provision_noop
     bl+=("$T"); bc+=("$(cpu)"); line="$line, baseline $T s (cpu $(cpu) s)"
   fi
   t "${AP[@]}"; assert_ansible_noop; an+=("$T")

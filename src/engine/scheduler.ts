@@ -54,6 +54,8 @@ interface HostState {
   /** a connection opened ahead, at the start of the run, while earlier plays run (warmUp) */
   warm?: Warm;
   facts?: HostFacts;
+  /** some play of the run on this host gathers facts (not every one says gather_facts: false) */
+  gather: boolean;
   unreachable?: string;
   failed: boolean;
   registered: Record<string, unknown>;
@@ -70,7 +72,7 @@ interface HostState {
 
 interface Opened {
   conn: Connection;
-  facts: HostFacts;
+  facts?: HostFacts;
   ms: number;
 }
 
@@ -116,11 +118,18 @@ export class Runner {
     const started = Date.now();
     const limited = this.opts.limit ? new Set(selectHosts(this.inventory, this.opts.limit)) : undefined;
     const allTargets = new Set<string>();
+    const gather = new Set<string>();
     for (const pb of playbooks)
-      for (const play of pb.plays) for (const h of selectHosts(this.inventory, play.hosts)) if (!limited || limited.has(h)) allTargets.add(h);
+      for (const play of pb.plays)
+        for (const h of selectHosts(this.inventory, play.hosts)) {
+          if (limited && !limited.has(h)) continue;
+          allTargets.add(h);
+          if (play.gatherFacts !== false) gather.add(h);
+        }
     for (const name of allTargets) {
       this.hosts.set(name, {
         inv: this.inventory.hosts.get(name)!,
+        gather: gather.has(name),
         failed: false,
         registered: {},
         recap: { ok: 0, changed: 0, failed: 0, skipped: 0, unknown: 0, ignored: 0, unreachable: false },
@@ -241,13 +250,14 @@ export class Runner {
     }
   }
 
-  /** SSH handshake and host facts; the connection is closed again on failure. */
+  /** SSH handshake and host facts (unless no play wants them); the connection is closed again on failure. */
   private async handshake(h: HostState, connected?: (conn: Connection) => void): Promise<Opened> {
     const t0 = Date.now();
     let conn: Connection | undefined;
     try {
       conn = await this.opts.connect(h.inv);
       connected?.(conn);
+      if (!h.gather) return { conn, ms: Date.now() - t0 };
       const r = await conn.exec(HOST_FACTS_SCRIPT, { become: false, timeoutMs: 30000 });
       if (r.code !== 0 && !r.stdout) throw new ConnectionError(h.inv.name, `gathering host facts failed (exit ${r.code}): ${lastLines(r.stderr, 3)}`);
       return { conn, facts: parseHostFacts(r.stdout), ms: Date.now() - t0 };
@@ -255,6 +265,11 @@ export class Runner {
       await conn?.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** Who the host's commands run as without become: what the host says, or (facts not gathered) the inventory's user. */
+  private loginUser(h: HostState): string {
+    return h.facts?.loginUser ?? h.inv.user;
   }
 
   private markUnreachable(h: HostState, error: string): void {
@@ -354,7 +369,7 @@ export class Runner {
     const host: ReadAheadHost = {
       name: h.inv.name,
       check: this.opts.check,
-      loginUser: h.facts?.loginUser ?? h.inv.user,
+      loginUser: this.loginUser(h),
       become: play.become ?? h.inv.become,
       root: this.opts.root,
       modules: this.opts.modules,
@@ -411,7 +426,7 @@ export class Runner {
       masker: this.opts.masker,
       prediction: this.prediction,
       self: h.inv.name,
-      loginUser: (host) => (LOCALHOST.has(host) ? userInfo().username : (this.hosts.get(host)?.facts?.loginUser ?? h.facts?.loginUser ?? '')),
+      loginUser: (host) => (LOCALHOST.has(host) ? userInfo().username : this.loginUser(this.hosts.get(host) ?? h)),
       connectionFor: (task, redact) => this.connectionFor(task, h, redact),
       racing: (target) => {
         if (target === h.inv.name || LOCALHOST.has(target)) return false;

@@ -32,7 +32,8 @@ export function taskScope(o: {
     host: hostInfo(o.host),
     groups,
     hostvars,
-    facts: o.facts ?? {},
+    // not gathered (gather_facts: false in every play of the host): an undefined variable
+    ...(o.facts ? { facts: o.facts } : {}),
     run: o.run,
   };
   return new Scope(raw, fns, literal);

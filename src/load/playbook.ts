@@ -42,6 +42,8 @@ export interface Play {
   name: string;
   hosts: string;
   become?: boolean;
+  /** `gather_facts: false`: the play needs no host facts (`facts`); a host none of whose plays does never reads them */
+  gatherFacts?: boolean;
   /** `defaults` / `defaults_files`: the lowest precedence, below the inventory (like role defaults). */
   defaults: Record<string, unknown>;
   vars: Record<string, unknown>;
@@ -91,6 +93,7 @@ const playSchema = z
         if (err) ctx.addIssue({ code: 'custom', message: err });
       }),
     become: z.boolean().optional(),
+    gather_facts: z.boolean().optional(),
     vars: z.record(varName, z.unknown()).optional(),
     vars_files: z.array(z.string().min(1)).optional(),
     defaults: z.record(varName, z.unknown()).optional(),
@@ -224,6 +227,7 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, ctx: Ctx): Play {
   return { name: p.name ?? `hosts: ${hosts}`, hosts, become: p.become, defaults, vars, tags, tasks, handlers,
     ...(p.serial !== undefined ? { serial: Array.isArray(p.serial) ? p.serial : [p.serial] } : {}),
     ...(p.max_fail_percentage !== undefined ? { maxFailPercentage: p.max_fail_percentage } : {}),
+    ...(p.gather_facts === false ? { gatherFacts: false } : {}),
     where: where(src, [i]), file: src.file };
 }
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -107,6 +107,8 @@ describe('start-up loads only what a command needs', () => {
 
 describe('the bundle (scripts/bundle.mjs)', () => {
   it('is what bin/provision.js runs after a build, and keeps the lazy loading as chunks', () => {
+    const mtime = (p: string) => statSync(join(ROOT, 'dist', p)).mtimeMs;
+    assert.ok(mtime('bundle/cli/main.js') >= mtime('src/cli/main.js'), 'the bundle is older than tsc\'s output: run `npm run build` (tsc, then scripts/bundle.mjs)');
     const v = loaded(['--version'], true);
     assert.equal(v.code, 0);
     assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
