@@ -9,7 +9,7 @@ import { buildFactScript, HOST_FACTS_SCRIPT, parseFactOutput, parseHostFacts } f
 import { fact, TaskError, type FactRequest } from '../../src/modules/contract.js';
 import { aptCacheFact, packageFact } from '../../src/modules/packages/facts.js';
 import { exitFact } from '../../src/modules/commands/facts.js';
-import { fileFact, keyValues, normMode, type FileFact } from '../../src/modules/files/facts.js';
+import { fileFact, keyValues, normMode, parseId, type FileFact } from '../../src/modules/files/facts.js';
 import { unitFact, unitFileWritten, unitName, type UnitFact } from '../../src/modules/services/facts.js';
 import { groupFact, userFact } from '../../src/modules/users/facts.js';
 
@@ -181,17 +181,23 @@ describe('unit facts: what writing a unit file or a drop-in predicts', () => {
 
 describe('user and group facts: parse getent', () => {
   test('an existing user', () => {
-    const out = 'passwd=deploy:x:1001:1001:Deploy User,,,:/home/deploy:/bin/bash\ngroup=deploy\ngroups=deploy sudo adm docker\n';
+    const out = 'passwd=deploy:x:1001:1001:Deploy User,,,:/home/deploy:/bin/bash\nid=uid=1001(deploy) gid=1001(deploy) groups=1001(deploy),27(sudo),4(adm),998(docker)\n';
     assert.deepEqual(userFact.parse(out, { name: 'deploy' }), { exists: true, uid: 1001, home: '/home/deploy', shell: '/bin/bash', group: 'deploy', groups: ['adm', 'docker', 'sudo'] });
   });
 
   test('a system user with only its primary group; a GECOS field with =', () => {
-    const out = 'passwd=www-data:x:33:33:www-data=web:/var/www:/usr/sbin/nologin\ngroup=www-data\ngroups=www-data\n';
+    const out = 'passwd=www-data:x:33:33:www-data=web:/var/www:/usr/sbin/nologin\nid=uid=33(www-data) gid=33(www-data) groups=33(www-data)\n';
     assert.deepEqual(userFact.parse(out, { name: 'www-data' }), { exists: true, uid: 33, home: '/var/www', shell: '/usr/sbin/nologin', group: 'www-data', groups: [] });
   });
 
   test('an absent user', () => {
     assert.deepEqual(userFact.parse('passwd=\n', { name: 'nosuch' }), { exists: false });
+  });
+
+  test('`id` without names (no such user or group in the databases) gives the numbers, as `id -un` / `-Gn` print them', () => {
+    assert.deepEqual(parseId('uid=12345 gid=23456 groups=23456,4(adm)'), { user: '12345', group: '23456', groups: ['23456', 'adm'] });
+    assert.deepEqual(parseId('uid=0(root) gid=0(root) groups=0(root)'), { user: 'root', group: 'root', groups: ['root'] });
+    assert.deepEqual(parseId(''), { user: '', group: '', groups: [] });
   });
 
   test('groups', () => {

@@ -1,4 +1,5 @@
 /** File facts: type, mode, owner, group, checksum and (optionally) content. */
+import { createHash } from 'node:crypto';
 import { sq } from '../../engine/shell.js';
 import type { FactKind } from '../contract.js';
 
@@ -73,9 +74,13 @@ export const fileFact: FactKind<FileParams, FileFact> = {
       `if [ ! -d "$d" ]; then printf 'blocked=%s\\n' "$d"; echo dirw=no; elif [ -w "$d" ] && [ -x "$d" ]; then echo dirw=yes; else echo dirw=no; [ -x "$d" ] || echo hidden=yes; fi`,
       `if [ ! -e "$p" ] && [ ! -L "$p" ]; then printf 'near=%s\\n' "$d"; fi`,
       `if [ -e "$p" ] || [ -L "$p" ]; then st=$(stat --printf 'mode=%a\\nowner=%U\\ngroup=%G\\nsize=%s' "$p") && printf '%s\\n' "$st"; fi`,
-      // sha256sum prints "<hash>  -"
-      `if [ -f "$p" ] && [ ! -L "$p" ]; then h=$(sha256sum < "$p") && printf 'sha256=%s\\n' "\${h%% *}";`,
-      p.content ? `  if [ "\${st##*size=}" -le ${MAX_CONTENT} ]; then printf 'content='; base64 -w0 < "$p"; echo; fi; fi` : `fi`,
+      // sha256sum prints "<hash>  -"; where the content is read, its hash is taken on the
+      // controller instead (a process less; parse), if base64 read all of it
+      `if [ -f "$p" ] && [ ! -L "$p" ]; then`,
+      p.content
+        ? `  if [ "\${st##*size=}" -le ${MAX_CONTENT} ]; then printf 'content='; if base64 -w0 < "$p"; then echo; echo content_read=yes; else echo; fi; else h=$(sha256sum < "$p") && printf 'sha256=%s\\n' "\${h%% *}"; fi`
+        : `  h=$(sha256sum < "$p") && printf 'sha256=%s\\n' "\${h%% *}"`,
+      `fi`,
       // the path with its directories' symlinks resolved (not its own: a link is a file of its own);
       // cd -P in this section's subshell resolves an existing parent as realpath does
       plain
@@ -95,6 +100,7 @@ export const fileFact: FactKind<FileParams, FileFact> = {
     if (kv.group !== undefined) f.group = kv.group;
     if (kv.size !== undefined) f.size = Number(kv.size);
     if (kv.sha256) f.sha256 = kv.sha256;
+    else if (kv.content_read === 'yes' && kv.content !== undefined) f.sha256 = createHash('sha256').update(Buffer.from(kv.content, 'base64')).digest('hex');
     if (kv.content !== undefined) f.content = kv.content;
     if (kv.target !== undefined) f.target = kv.target;
     if (kv.real && kv.real.replace(/^\/\//, '/') !== p.path.replace(/\/+$/, '')) f.real = kv.real.replace(/^\/\//, '/');
@@ -108,6 +114,21 @@ export const fileFact: FactKind<FileParams, FileFact> = {
   },
 };
 
+/**
+ * `id` (LC_ALL=C): `uid=0(root) gid=0(root) groups=0(root),4(adm)`. A number without a name
+ * stands for itself, as `id -gn` / `id -Gn` print it.
+ */
+export function parseId(line: string): { user: string; group: string; groups: string[] } {
+  const named = (field: string | undefined) => (field === undefined ? '' : (/^\d+\((.*)\)$/.exec(field)?.[1] ?? field));
+  const field = (k: string) => new RegExp(`(?:^|\\s)${k}=(\\d+(?:\\([^)]*\\))?)`).exec(line)?.[1];
+  const list = /(?:^|\s)groups=(\S+)/.exec(line)?.[1];
+  return {
+    user: named(field('uid')),
+    group: named(field('gid')),
+    groups: list ? list.split(',').map(named).filter(Boolean) : [],
+  };
+}
+
 /** Who creates files, and with which umask: the login user, or root through sudo (become). */
 export interface IdentityFact {
   user: string;
@@ -118,10 +139,12 @@ export interface IdentityFact {
 export const identityFact: FactKind<{ become: boolean }, IdentityFact> = {
   kind: 'identity',
   key: (p) => `identity:${p.become ? 'become' : 'login'}`,
-  script: () => `echo "user=$(id -un)"; echo "group=$(id -gn)"; echo "umask=$(umask)"`,
+  // one `id`, and umask printed by the shell itself: no command substitution to fork for
+  script: () => `printf 'id='; LC_ALL=C id; printf 'umask='; umask`,
   parse: (out) => {
     const kv = keyValues(out);
-    return { user: kv.user ?? '', group: kv.group ?? '', umask: (kv.umask ?? '0022').padStart(4, '0') };
+    const { user, group } = parseId(kv.id ?? '');
+    return { user, group, umask: (kv.umask ?? '0022').padStart(4, '0') };
   },
 };
 

@@ -1,7 +1,7 @@
 /** User and group facts from the host's account databases. */
 import { sq } from '../../engine/shell.js';
 import { fact, TaskError, type FactKind, type FactRequest } from '../contract.js';
-import { keyValues } from '../files/facts.js';
+import { keyValues, parseId } from '../files/facts.js';
 
 export interface UserFact {
   exists: boolean;
@@ -17,20 +17,21 @@ export const userFact: FactKind<{ name: string }, UserFact> = {
   key: (p) => `user:${p.name}`,
   script: (p) => {
     const n = sq(p.name);
-    return `if e=$(getent passwd ${n}); then echo "passwd=$e"; echo "group=$(id -gn ${n})"; echo "groups=$(id -Gn ${n})"; else echo passwd=; fi`;
+    // one `id` for the primary group and the groups (forks are what a host spends its time on)
+    return `if e=$(getent passwd ${n}); then echo "passwd=$e"; printf 'id='; LC_ALL=C id ${n}; else echo passwd=; fi`;
   },
   parse: (out) => {
     const lines = keyValues(out);
     if (!lines.passwd) return { exists: false };
     const f = lines.passwd.split(':');
-    const primary = lines.group ?? '';
+    const { group: primary, groups } = parseId(lines.id ?? '');
     return {
       exists: true,
       uid: Number(f[2]),
       home: f[5],
       shell: f[6],
       group: primary,
-      groups: (lines.groups ?? '').split(' ').filter((g) => g && g !== primary).sort(),
+      groups: groups.filter((g) => g !== primary).sort(),
     };
   },
 };
