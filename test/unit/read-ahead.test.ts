@@ -160,6 +160,25 @@ describe('facts read before their play (engine/next-play.ts)', () => {
     assert.equal(reads(r, 'h2'), 2, 'read before the play, dropped, read again at its start');
   });
 
+  it('with serial batches: what the first batch wrote is seen by the second (its early read is dropped)', async () => {
+    const dir = tmp();
+    const playbook = `
+- name: rolling
+  hosts: h1,h2
+  serial: 1
+  tasks:
+    - { name: same, copy: { dest: "{{ base }}/rolled.txt", content: "v2\\n" } }
+- { name: after, hosts: "h1,h2", tasks: [ { name: other, copy: { dest: "{{ base }}/{{ host.name }}.txt", content: "x\\n" } } ] }
+`;
+    const r = await runPlaybook({ inventory: TWO_HOSTS(dir), playbook, dir });
+    // the batches run in order; the second play's hosts in parallel (sorted here)
+    assert.deepEqual(statuses(r.report).slice(0, 2), ['h1|same|changed', 'h2|same|ok']);
+    assert.deepEqual(statuses(r.report).slice(2).sort(), ['h1|other|changed', 'h2|other|changed']);
+    const again = await runPlaybook({ inventory: TWO_HOSTS(dir), playbook, dir });
+    assert.deepEqual(statuses(again.report).sort(), ['h1|other|ok', 'h1|same|ok', 'h2|other|ok', 'h2|same|ok']);
+    assert.equal(reads(again, 'h2'), 2, 'converged: one read per play, each made before the play');
+  });
+
   it('so does a check that writes', async () => {
     const dir = tmp();
     const playbook = `
