@@ -117,15 +117,10 @@ export class Runner {
   async run(playbooks: Playbook[]): Promise<RunReport> {
     const started = Date.now();
     const limited = this.opts.limit ? new Set(selectHosts(this.inventory, this.opts.limit)) : undefined;
-    const allTargets = new Set<string>();
-    const gather = new Set<string>();
-    for (const pb of playbooks)
-      for (const play of pb.plays)
-        for (const h of selectHosts(this.inventory, play.hosts)) {
-          if (limited && !limited.has(h)) continue;
-          allTargets.add(h);
-          if (play.gatherFacts !== false) gather.add(h);
-        }
+    // each play with the hosts it targets in this run (--limit), in order: selected once, used by all below
+    const plays = playbooks.flatMap((pb) => pb.plays.map((play) => ({ play, hosts: new Set(selectHosts(this.inventory, play.hosts).filter((h) => !limited || limited.has(h))) })));
+    const allTargets = new Set(plays.flatMap((p) => [...p.hosts]));
+    const gather = new Set(plays.filter((p) => p.play.gatherFacts !== false).flatMap((p) => [...p.hosts]));
     for (const name of allTargets) {
       this.hosts.set(name, {
         inv: this.inventory.hosts.get(name)!,
@@ -140,36 +135,31 @@ export class Runner {
       });
     }
     this.emit({ type: 'run-start', check: this.opts.check, playbooks: playbooks.map((p) => p.file), inventory: this.inventory.file, hosts: [...allTargets] });
-    const plays = playbooks.flatMap((pb) => pb.plays.map((play) => ({ play, hosts: new Set(selectHosts(this.inventory, play.hosts).filter((h) => this.hosts.has(h))) })));
     this.nextPlay = new NextPlayReads(plays, this.cacheMode);
     const limit = pLimit(Math.max(1, this.opts.forks));
     this.warmUp(pLimit(Math.max(1, this.opts.forks)));
     try {
-      for (const pb of playbooks) {
-        for (const play of pb.plays) {
-          if (this.interrupted || this.stopped) break;
-          const hosts = selectHosts(this.inventory, play.hosts).filter((h) => this.hosts.has(h));
-          const active = hosts.filter((h) => !this.hosts.get(h)!.failed && !this.hosts.get(h)!.unreachable);
-          // serial: each batch runs the whole play; a batch can stop the run (engine/batches.ts).
-          this.stopped = await runInBatches(play, active, {
-            interrupted: () => this.interrupted,
-            failed: (h) => this.hosts.get(h)!.failed || !!this.hosts.get(h)!.unreachable,
-            run: async (batch, label) => {
-              this.emit({ type: 'play-start', play: play.name, hosts: batch, ...(label ? { batch: label } : {}) });
-              // facts are kept for one play at most (delegated tasks store some on other hosts)
-              for (const st of this.hosts.values()) st.cache.clear();
-              for (const h of batch) {
-                const st = this.hosts.get(h)!;
-                st.playing = st.inPlay = true;
-                st.playStartEffects = this.prediction?.host(h).size ?? 0;
-              }
-              await Promise.all(batch.map((h) => limit(() => this.runPlayOnHost(play, this.hosts.get(h)!))));
-              for (const h of batch) this.hosts.get(h)!.playing = false;
-              this.emit({ type: 'play-end', play: play.name });
-            },
-          });
-        }
-        if (this.stopped) break;
+      for (const { play, hosts } of plays) {
+        if (this.interrupted || this.stopped) break;
+        const active = [...hosts].filter((h) => !this.hosts.get(h)!.failed && !this.hosts.get(h)!.unreachable);
+        // serial: each batch runs the whole play; a batch can stop the run (engine/batches.ts).
+        this.stopped = await runInBatches(play, active, {
+          interrupted: () => this.interrupted,
+          failed: (h) => this.hosts.get(h)!.failed || !!this.hosts.get(h)!.unreachable,
+          run: async (batch, label) => {
+            this.emit({ type: 'play-start', play: play.name, hosts: batch, ...(label ? { batch: label } : {}) });
+            // facts are kept for one play at most (delegated tasks store some on other hosts)
+            for (const st of this.hosts.values()) st.cache.clear();
+            for (const h of batch) {
+              const st = this.hosts.get(h)!;
+              st.playing = st.inPlay = true;
+              st.playStartEffects = this.prediction?.host(h).size ?? 0;
+            }
+            await Promise.all(batch.map((h) => limit(() => this.runPlayOnHost(play, this.hosts.get(h)!))));
+            for (const h of batch) this.hosts.get(h)!.playing = false;
+            this.emit({ type: 'play-end', play: play.name });
+          },
+        });
       }
     } finally {
       // opened ahead and never used (the host failed, or the run stopped, first): one still
