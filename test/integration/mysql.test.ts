@@ -23,6 +23,7 @@ import { mysqlNativePasswordHash } from '../../src/modules/mysql/sql.js';
 import { mysqlDb } from '../../src/modules/mysql/mysql_db.js';
 import { mysqlUser } from '../../src/modules/mysql/mysql_user.js';
 import { mysqlReplication, renderReplicaStatus } from '../../src/modules/mysql/mysql_replication.js';
+import { mysqlUserFact } from '../../src/modules/mysql/facts.js';
 
 const BASE = `/tmp/provtest-mysql-${process.pid}`;
 const SOCK = `${BASE}/sock`;
@@ -348,6 +349,57 @@ describe('mysql modules against a real MariaDB', { timeout: 600_000 }, () => {
     assert.match(q("SHOW CREATE USER 'provsock'@'localhost'"), new RegExp(`USING '\\${mysqlNativePasswordHash('pw')}' OR unix_socket`));
     await converge(mysqlUser, { name: 'provsock', state: 'absent', login_unix_socket: SOCK });
     await converge(mysqlUser, { name: "o'brien`x", host: '%', state: 'absent', login_unix_socket: SOCK });
+  });
+
+  it('mysql_user facts read in one batch equal each account read on its own (fast path, fallback, no server, two sockets)', async (t) => {
+    if (skip(t)) return;
+    q("CREATE USER 'provbatch'@'%' IDENTIFIED BY 'pw'");
+    q("CREATE USER 'prov\\'odd\\\\x'@'10.%' IDENTIFIED VIA unix_socket");
+    q("CREATE ROLE provrole; GRANT SELECT ON mysql.* TO provrole; GRANT provrole TO 'provbatch'@'%'; GRANT INSERT, UPDATE (User) ON mysql.user TO 'provbatch'@'%' WITH GRANT OPTION");
+    try {
+      const params = [
+        { name: 'provbatch', host: '%' },
+        { name: 'missing', host: 'localhost' },
+        { name: "prov'odd\\x", host: '10.%' },
+        { name: 'root', host: 'localhost' },
+        { name: 'provbatch', host: '%' },
+        { name: 'missing', host: '%' },
+      ].map((p) => ({ ...p, socket: SOCK }));
+      const batch = mysqlUserFact.batch!;
+      const own = (ps: typeof params, env = '') => ps.map((p) => sh(`${env}${mysqlUserFact.script(p)}`).stdout);
+      const batched = (ps: typeof params, env = '') => {
+        const r = sh(`${env}(\n${batch.script(ps)}\n)`);
+        assert.equal(r.code, 0, r.stderr);
+        return batch.split(r.stdout, ps);
+      };
+      const expected = own(params);
+      assert.match(expected[0], /#mysql:create\nCREATE USER `provbatch`@`%` IDENTIFIED BY PASSWORD/);
+      assert.match(expected[1], /#mysql:absent/);
+      assert.deepEqual(batched(params), expected);
+      // the fast path took two client runs, not three or four per account
+      const shim = `${BASE}/shim`;
+      mkdirSync(shim, { recursive: true });
+      writeFileSync(`${shim}/mysql`, `#!/bin/sh\necho run >>${shim}/runs\nexec ${sh('command -v mysql').stdout.trim()} "$@"\n`, { mode: 0o755 });
+      rmSync(`${shim}/runs`, { force: true });
+      assert.deepEqual(batched(params, `PATH=${shim}:$PATH; `), expected);
+      assert.equal(sh(`cat ${shim}/runs`).stdout.split('\n').filter(Boolean).length, 3, 'SELECT 1, which exist, their SHOWs');
+      // a SHOW of the batch refused: each account is read on its own, as its own script reads it
+      writeFileSync(`${shim}/mysql`, `#!/bin/sh\ncase "$*" in *'#mysql-member'*) exit 1 ;; esac\nexec ${sh('command -v mysql').stdout.trim()} "$@"\n`, { mode: 0o755 });
+      assert.deepEqual(batched(params, `PATH=${shim}:$PATH; `), expected);
+      // no server behind the socket: the same line for every account
+      const gone = params.map((p) => ({ ...p, socket: `${BASE}/nope.sock` }));
+      assert.deepEqual(batched(gone), own(gone));
+      assert.match(batched(gone)[0], /^#mysql:unavailable /);
+      // two sockets: two servers, each account read on its own
+      const mixed = [params[0], gone[1], params[1]];
+      assert.deepEqual(batched(mixed), own(mixed));
+      assert.deepEqual(
+        batched(params).map((o, i) => mysqlUserFact.parse(o, params[i])),
+        expected.map((o, i) => mysqlUserFact.parse(o, params[i])),
+      );
+    } finally {
+      q("DROP USER IF EXISTS 'provbatch'@'%', 'prov\\'odd\\\\x'@'10.%'; DROP ROLE IF EXISTS provrole");
+    }
   });
 
   it('server not running: TaskError, or fresh predictions in check mode after a predicted install', async (t) => {
