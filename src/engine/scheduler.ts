@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pLimit from 'p-limit';
-import { partlyUnknown, type Scope } from './expr.js';
+import { hasTemplate, partlyUnknown, type Scope } from './expr.js';
 import { lastLines } from './shell.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
 import { executeLoop, executeTask, recordUnknownTask, type Outcome, type TaskEnv } from './pipeline/task.js';
@@ -15,6 +15,7 @@ import { Prediction } from './prediction.js';
 import { FactCache, factCacheMode } from './pipeline/fact-cache.js';
 import { plannedReads, readAhead, type ReadAheadHost } from './pipeline/read-ahead.js';
 import { NextPlayReads } from './next-play.js';
+import { checksAheadOn, runChecksAhead, sameRun, type ChecksAhead, type PlannedChecks } from './pipeline/checks-ahead.js';
 import { taskScope } from './scope.js';
 import { tracedConnection } from './trace.js';
 import { pairScopes } from './display.js';
@@ -25,7 +26,7 @@ import type { Play, Playbook, Task } from '../load/playbook.js';
 import type { HostRecap, RunReport, TaskReport } from './report.js';
 import type { Masker, SecretStore } from './secrets.js';
 import type { Emit } from './events.js';
-import { ConnectionError, TaskError, type Connection, type HostFacts, type Module } from '../modules/contract.js';
+import { ConnectionError, TaskError, type CheckCommand, type Connection, type HostFacts, type Module } from '../modules/contract.js';
 
 export { taskScope } from './scope.js';
 
@@ -283,13 +284,17 @@ export class Runner {
       // check mode: the tasks that may fail and stop this host (unknown, errors not ignored), with
       // the length of the host's effect log after each
       const mayStop: { i: number; at: number; task: string }[] = [];
+      // a run of checks of this host whose first commands ran in one round trip (checks-ahead.ts)
+      let ahead: ChecksAhead | undefined;
       for (const [i, task] of play.tasks.entries()) {
         // Interrupted: no new task starts, but the handlers of what did change still run.
         if (this.interrupted) break;
         if (!this.selected(task)) continue;
         // a change voided what was read ahead: read the rest of the play ahead again, in one round trip
         if (h.cache.voided && this.readsOwnFacts(task)) await this.readAhead(play, h, play.tasks.slice(i));
-        const result = await this.runTask(play, task, h, false);
+        if (!ahead?.covers(task)) ahead = await this.checksAhead(play, h, i);
+        const result = await this.runTask(play, task, h, false, ahead?.has(task) ? ahead : undefined);
+        ahead?.finished(task);
         const status = result.status;
         // A task that failed after applying part of its changes changed the host too.
         // In check mode a failed task's changes are those of the loop items before the failing
@@ -377,6 +382,46 @@ export class Runner {
     return readAhead(conn, cache, reads);
   }
 
+  /**
+   * The run of checks starting at task `from` (skipping tasks that do not run), their first
+   * commands run in one round trip on their connection (pipeline/checks-ahead.ts). Check mode
+   * runs checks only while nothing is predicted to change: then too.
+   */
+  private async checksAhead(play: Play, h: HostState, from: number): Promise<ChecksAhead | undefined> {
+    if (this.prediction?.changed || !h.conn || !checksAheadOn()) return undefined;
+    const planned: PlannedChecks = { checks: [], span: [] };
+    let target: string | undefined;
+    let first: CheckCommand | undefined;
+    for (const task of play.tasks.slice(from)) {
+      if (this.selected(task)) {
+        const mod = this.opts.modules.get(task.module);
+        if (mod?.type !== 'check' || !mod.firstAttempt || task.loop !== undefined || hasTemplate(task.delegateTo)) break;
+        const to = task.delegateTo ?? h.inv.name;
+        if ((target ?? to) !== to || !(to === h.inv.name || LOCALHOST.has(to))) break;
+        let commands: CheckCommand[] | undefined;
+        try {
+          const scope = this.scope(play, h);
+          // a task skipped now is skipped when it comes (the scope changes only by `register`,
+          // and a command rendered otherwise then is not served)
+          if (task.when === undefined || scope.condition(task.when)) {
+            const parsed = mod.schema.safeParse(scope.render(task.args));
+            if (!parsed.success || mod.writes?.(parsed.data)) break;
+            commands = mod.firstAttempt(parsed.data);
+            if (commands.length === 0 || commands.some((c) => !sameRun((first ??= c), c))) break;
+          }
+        } catch {
+          break;
+        }
+        target = to;
+        if (commands) planned.checks.push({ task, commands });
+      }
+      planned.span.push(task);
+    }
+    if (target === undefined) return undefined;
+    const conn = target === h.inv.name ? h.conn : (this.localConn ??= this.opts.local());
+    return runChecksAhead(conn, planned);
+  }
+
   /** A state task of the host itself: it reads facts the read-ahead can give it. */
   private readsOwnFacts(task: Task): boolean {
     return this.cacheMode !== 'off' && this.opts.modules.get(task.module)?.type === 'state' && task.delegateTo === undefined;
@@ -409,15 +454,16 @@ export class Runner {
     );
   }
 
-  private env(h: HostState): TaskEnv {
+  private env(h: HostState, ahead?: ChecksAhead, task?: Task): TaskEnv {
     return {
+      checksAhead: ahead && task ? { served: () => ahead.served(task), drop: () => ahead.drop() } : undefined,
       root: this.opts.root,
       modules: this.opts.modules,
       masker: this.opts.masker,
       prediction: this.prediction,
       self: h.inv.name,
       loginUser: (host) => (LOCALHOST.has(host) ? userInfo().username : this.loginUser(this.hosts.get(host) ?? h)),
-      connectionFor: (task, redact) => this.connectionFor(task, h, redact),
+      connectionFor: (task, redact) => this.connectionFor(task, h, redact, ahead),
       racing: (target) => {
         if (target === h.inv.name || LOCALHOST.has(target)) return false;
         const other = this.hosts.get(target);
@@ -440,11 +486,11 @@ export class Runner {
     };
   }
 
-  private async runTask(play: Play, task: Task, h: HostState, handler: boolean): Promise<TaskReport> {
+  private async runTask(play: Play, task: Task, h: HostState, handler: boolean, ahead?: ChecksAhead): Promise<TaskReport> {
     const t0 = Date.now();
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler });
     const notes: string[] = [];
-    const env = this.env(h);
+    const env = this.env(h, ahead, task);
     const become = play.become ?? h.inv.become;
     const outcome =
       task.loop === undefined
@@ -493,10 +539,10 @@ export class Runner {
     return { ...registerData, ...base };
   }
 
-  private async connectionFor(task: Task, h: HostState, redact?: (s: string) => string): Promise<{ conn: Connection; target: string; toController: boolean }> {
+  private async connectionFor(task: Task, h: HostState, redact?: (s: string) => string, ahead?: ChecksAhead): Promise<{ conn: Connection; target: string; toController: boolean }> {
     const target = task.delegateTo;
     const traced = (conn: Connection) =>
-      tracedConnection(conn, { host: h.inv.name, task: task.name, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands, redact, onWrite: () => this.nextPlay.wrote() });
+      tracedConnection(ahead ? ahead.connection(task, conn) : conn, { host: h.inv.name, task: task.name, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands, redact, onWrite: () => this.nextPlay.wrote() });
     if (target === undefined || target === h.inv.name) return { conn: traced(h.conn!), target: h.inv.name, toController: false };
     if (LOCALHOST.has(target)) {
       this.localConn ??= this.opts.local();

@@ -258,7 +258,20 @@ export interface CheckModule<A = any> {
   readonly schema: z.ZodType<A>;
   /** Whether the check writes anything (then it is not run in --check mode). */
   writes?(args: A): boolean;
+  /**
+   * The commands `run` executes first, in order, exactly as it calls them, when each passes:
+   * consecutive checks of a host then run in one round trip (engine/pipeline/checks-ahead.ts).
+   * Omitted (or empty): the check always runs on its own.
+   */
+  firstAttempt?(args: A): CheckCommand[];
   run(args: A, conn: Connection, ctx: ModuleContext): Promise<CheckResult>;
+}
+
+/** A command of a check's first attempt, and the exit code without which the check cannot pass. */
+export interface CheckCommand {
+  cmd: string;
+  opts?: ExecOptions;
+  passRc: number;
 }
 
 /** Any state module, whatever its arguments, facts and prepared inputs (what the engine handles). */

@@ -103,7 +103,11 @@ export async function runPlaybook(opts: {
       connects.set(h.name, (connects.get(h.name) ?? 0) + 1);
       return c;
     },
-    local: () => new FakeConnection('localhost'),
+    local: () => {
+      const c = new FakeConnection('localhost');
+      conns.set('localhost', c);
+      return c;
+    },
     emit: (e) => {
       events.push(e);
       log.push(`event ${e.type}`);

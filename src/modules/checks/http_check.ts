@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { shellJoin } from '../../engine/shell.js';
-import type { CheckModule, CheckResult, Connection } from '../contract.js';
+import type { CheckCommand, CheckModule, CheckResult, Connection } from '../contract.js';
 import { httpStatus, int, MAX_RETRIES, MAX_WAIT_S, seconds } from '../bounds.js';
 import { regex, sleep, tail } from './common.js';
 
@@ -35,7 +35,8 @@ interface HttpResponse {
   body: string;
 }
 
-async function request(a: HttpArgs, conn: Connection): Promise<HttpResponse> {
+/** One request's curl command: headers and body only on its stdin (they may carry secrets). */
+function requestCommand(a: HttpArgs): CheckCommand {
   const u = new URL(a.url);
   // HEAD must be -I: with -X HEAD curl waits for the body that Content-Length announces (until -m).
   const argv = ['curl', '-sS', '-i', ...(a.method === 'HEAD' ? ['-I'] : ['-X', a.method]), '-m', String(a.timeout)];
@@ -49,7 +50,12 @@ async function request(a: HttpArgs, conn: Connection): Promise<HttpResponse> {
   if (a.body !== undefined) config.push(`data-raw = ${quote(a.body)}`);
   if (config.length) argv.push('-K', '-');
   argv.push(a.url);
-  const r = await conn.exec(shellJoin(argv), { stdin: config.length ? config.join('\n') + '\n' : undefined, become: false, timeoutMs: (a.timeout + 5) * 1000 });
+  return { cmd: shellJoin(argv), opts: { stdin: config.length ? config.join('\n') + '\n' : undefined, become: false, timeoutMs: (a.timeout + 5) * 1000 }, passRc: 0 };
+}
+
+async function request(a: HttpArgs, conn: Connection): Promise<HttpResponse> {
+  const { cmd, opts } = requestCommand(a);
+  const r = await conn.exec(cmd, opts);
   if (r.code !== 0) throw new Error(`curl ${a.method} ${a.url}${a.resolve ? ` (resolved to ${a.resolve})` : ''} failed: ${tail(r.stderr, 2) || `exit ${r.code}`}`);
   const text = r.stdout.replace(/\r\n/g, '\n');
   // skip interim 1xx responses
@@ -86,6 +92,11 @@ export const httpCheck: CheckModule<HttpArgs> = {
   type: 'check',
   schema: httpSchema,
   writes: (a) => a.method !== 'GET' && a.method !== 'HEAD',
+  // each request of the first attempt (what only reads; a request with a body or headers has stdin)
+  firstAttempt: (a) => {
+    const c = requestCommand(a);
+    return (a.method === 'GET' || a.method === 'HEAD') && c.opts?.stdin === undefined ? Array.from({ length: a.requests }, () => c) : [];
+  },
   async run(a, conn): Promise<CheckResult> {
     let lastError = '';
     for (let attempt = 0; attempt <= a.retries; attempt++) {
