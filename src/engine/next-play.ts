@@ -4,7 +4,8 @@
  * Plays stay barriers: no task of play N+1 starts before play N has ended on every host. What
  * moves is the read-ahead (pipeline/read-ahead.ts): a host reads the facts of the next play it
  * is in as soon as it is free, i.e. right after its handshake (for its first play) or when it has
- * finished its part of a play, while the other hosts still run theirs. At the play's start the
+ * finished its part of a play, while the other hosts still run theirs; and while nothing is
+ * written, the play after that, and so on (a no-op run reads every play ahead). At the play's start the
  * read is used only if nothing was written anywhere since it began: no apply, no check that
  * writes, on any host or on the controller. Otherwise it is dropped and the play reads its
  * facts at its start, as before.
@@ -30,9 +31,14 @@ interface Ahead {
   done: Promise<boolean>;
 }
 
+type Read = (play: Play, cache: FactCache) => Promise<boolean>;
+
 export class NextPlayReads {
   private writes = 0;
-  private readonly ahead = new Map<string, Ahead>();
+  /** per host, the reads of its coming plays, in play order */
+  private readonly ahead = new Map<string, Ahead[]>();
+  /** per host, the read its chain began last */
+  private readonly newest = new Map<string, Ahead>();
 
   /** `plays` in run order, each with the hosts it targets in this run. */
   constructor(
@@ -46,27 +52,48 @@ export class NextPlayReads {
   }
 
   /**
-   * Begin reading `host`'s facts for the first play after `after` that it is in (`after`
-   * undefined: its first play). `read` fills the cache given and says whether it succeeded.
+   * `host` is free: it has finished `after` (undefined: it has just connected). Read the facts of
+   * the next play it is in, unless a read of it that still holds is already there; `read` fills
+   * the cache given and says whether it succeeded. When a read ends, nothing was written since it
+   * began and the host is still `idle` (waiting for its next play), it goes on with the play after
+   * that one: in a run that changes nothing, a host reads its coming plays while the others run
+   * theirs. It never reads while it runs a play of its own, whose commands come first.
    */
-  start(host: string, after: Play | undefined, read: (play: Play, cache: FactCache) => Promise<boolean>): void {
-    this.ahead.delete(host);
+  start(host: string, after: Play | undefined, read: Read, idle: () => boolean): void {
     if (this.mode === 'off') return;
-    const from = after === undefined ? 0 : this.plays.findIndex((p) => p.play === after) + 1;
+    const from = after === undefined ? 0 : this.indexOf(after) + 1;
     if (from === 0 && after !== undefined) return;
-    const next = this.plays.slice(from).find((p) => p.hosts.has(host));
-    if (!next) return;
-    const cache = new FactCache(this.mode);
-    const writes = this.writes;
-    const done = read(next.play, cache).catch(() => false);
-    this.ahead.set(host, { play: next.play, writes, cache, done });
+    const held = (this.ahead.get(host) ?? []).filter((a) => a.writes === this.writes && this.indexOf(a.play) >= from);
+    this.ahead.set(host, held);
+    if (held.length === 0) this.read(host, from, read, idle);
+  }
+
+  private indexOf(play: Play): number {
+    return this.plays.findIndex((p) => p.play === play);
+  }
+
+  /** Read the first play from index `from` that `host` is in, then (nothing written) the next. */
+  private read(host: string, from: number, read: Read, idle: () => boolean): void {
+    const i = this.plays.findIndex((p, j) => j >= from && p.hosts.has(host));
+    if (i < 0) return;
+    const a: Ahead = { play: this.plays[i].play, writes: this.writes, cache: new FactCache(this.mode), done: Promise.resolve(false) };
+    a.done = read(a.play, a.cache).catch(() => false);
+    const list = this.ahead.get(host);
+    if (list) list.push(a);
+    else this.ahead.set(host, [a]);
+    this.newest.set(host, a);
+    // a newer chain (the host started again after a write) ends this one
+    void a.done.then((ok) => {
+      if (ok && a.writes === this.writes && this.newest.get(host) === a && idle()) this.read(host, i + 1, read, idle);
+    });
   }
 
   /** At the start of `play` on `host`: what was read ahead for it, if nothing was written since. */
   take(host: string, play: Play): { cache: FactCache; done: Promise<boolean> } | undefined {
-    const a = this.ahead.get(host);
-    if (!a || a.play !== play) return undefined;
-    this.ahead.delete(host);
+    const list = this.ahead.get(host) ?? [];
+    const i = list.findIndex((a) => a.play === play);
+    if (i < 0) return undefined;
+    const [a] = list.splice(0, i + 1).slice(-1);
     return a.writes === this.writes ? { cache: a.cache, done: a.done } : undefined;
   }
 }

@@ -328,7 +328,7 @@ export class Runner {
 
   /** Read the facts of the host's next play after `after` now, while it waits (next-play.ts). */
   private readNextPlay(h: HostState, after: Play | undefined, conn: Connection): void {
-    this.nextPlay.start(h.inv.name, after, (play, cache) => this.readAhead(play, h, play.tasks, { conn, cache }));
+    this.nextPlay.start(h.inv.name, after, (play, cache) => this.readAhead(play, h, play.tasks, { conn, cache }), () => !h.inPlay);
   }
 
   /** The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in definition order. */

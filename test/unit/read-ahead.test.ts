@@ -148,6 +148,27 @@ describe('facts read before their play (engine/next-play.ts)', () => {
     }
   });
 
+  it('a waiting host reads its coming plays one after another; a host never reads ahead while it runs a play', async () => {
+    const dir = tmp();
+    const playbook = `
+- { name: one, hosts: h1, tasks: [ { name: slow, assert: { cmd: "sleep 1" } } ] }
+- { name: two, hosts: h2, tasks: [ { name: b, copy: { dest: "{{ base }}/b.txt", content: "b\\n" } } ] }
+- { name: three, hosts: h2, tasks: [ { name: c, file: { path: "{{ base }}/b.txt", mode: '0644' } } ] }
+- { name: four, hosts: h1, tasks: [ { name: d, copy: { dest: "{{ base }}/d.txt", content: "d\\n" } } ] }
+`;
+    await runPlaybook({ inventory: TWO_HOSTS(dir), playbook, dir });
+    const r = await runPlaybook({ inventory: TWO_HOSTS(dir), playbook, dir, trace: true });
+    assert.deepEqual(statuses(r.report), ['h1|slow|ok', 'h2|b|ok', 'h2|c|ok', 'h1|d|ok']);
+    const at = (host: string, task: string) => r.events.findIndex((e) => e.type === 'command' && e.host === host && e.task === task);
+    const firstEnd = r.events.findIndex((e) => e.type === 'play-end');
+    // h2 waits through play one: it reads two, then three
+    assert.ok(at('h2', 'two (read ahead)') < at('h2', 'three (read ahead)') && at('h2', 'three (read ahead)') < firstEnd, 'both of h2\'s plays read while play one ran');
+    assert.equal(reads(r, 'h2'), 2, 'and none at their starts');
+    // h1 runs play one from the start: its read of four comes only when it has finished it
+    const slowDone = r.events.findIndex((e) => e.type === 'task-result' && e.result.task === 'slow');
+    assert.ok(at('h1', 'four (read ahead)') > slowDone, `h1 read four at ${at('h1', 'four (read ahead)')}, before its play ended at ${slowDone}`);
+  });
+
   it('a write anywhere after the read began drops it: the play reads again and sees what the earlier play wrote', async () => {
     const dir = tmp();
     // play one writes the file that play two's task reads on the other host
