@@ -135,6 +135,36 @@ class PlaybookGen {
     return { module: shell ? 'shell' : 'command', args, label: cmd.split(' ').slice(0, 2).join(' ') };
   }
 
+  /** A run of read-only checks (engine/pipeline/checks-ahead.ts runs them in one round trip). */
+  checks(): Task[] {
+    return Array.from({ length: this.r.int(2, 3) }, () => {
+      const id = `t${String(++this.n).padStart(2, '0')}`;
+      const p = this.path();
+      const cmd = this.r.weighted<string>([
+        [`test -e ${p}`, 3],
+        [`test -d ${p}`, 2],
+        [`cat ${p}`, 2],
+        [`ls ${p}`, 1],
+        [`stat -c '%a %U' ${p}`, 2],
+        ['id -un', 1],
+      ]);
+      const args: Record<string, unknown> = { cmd };
+      if (this.r.chance(0.3)) args.expect_stdout = this.r.pick(['^generated', 'root', '^7', '.']);
+      if (this.r.chance(0.15)) args.expect_rc = 1;
+      if (this.r.chance(0.15)) Object.assign(args, { retries: 1, delay: 0 });
+      const t: Task = { name: `${id} assert ${cmd.split(' ').slice(0, 2).join(' ')}`, assert: args };
+      const when = this.when();
+      if (when) t.when = when;
+      if (this.r.chance(0.3)) {
+        const reg = `r${id.slice(1)}`;
+        t.register = reg;
+        this.registers.push({ name: reg, kind: 'cmd' });
+      }
+      if (this.r.chance(0.7)) t.ignore_errors = true;
+      return t;
+    });
+  }
+
   when(): string | undefined {
     if (!this.r.chance(0.3)) return undefined;
     if (this.registers.length === 0 || this.r.chance(0.15)) return this.r.pick(["host.name === 'h1'", "host.name !== 'h1'", 'run.check || true']);
@@ -299,7 +329,7 @@ class PlaybookGen {
       tasks.push({ name: `t${String(++this.n).padStart(2, '0')} file directory root`, file: { path: this.r.pick(ROOTS), state: 'directory' } });
     }
     const count = this.r.int(4, 11);
-    for (let i = 0; i < count; i++) tasks.push(this.task());
+    for (let i = 0; i < count; i++) tasks.push(...(this.r.chance(0.15) ? this.checks() : [this.task()]));
     const play: Record<string, unknown> = { name: `p${index}`, hosts, vars: { greeting: this.r.pick(['hi', 'hello']) } };
     if (Object.values(login).some((h) => h.user !== 'root') || this.r.chance(0.3)) play.become = this.r.chance(0.7);
     play.tasks = tasks;
