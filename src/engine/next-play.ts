@@ -33,6 +33,9 @@ interface Ahead {
 
 type Read = (play: Play, cache: FactCache) => Promise<boolean>;
 
+/** How many coming plays a host holds read ahead at most. */
+const MAX_AHEAD = 3;
+
 export class NextPlayReads {
   private writes = 0;
   /** per host, the reads of its coming plays, in play order */
@@ -65,7 +68,9 @@ export class NextPlayReads {
     if (from === 0 && after !== undefined) return;
     const held = (this.ahead.get(host) ?? []).filter((a) => a.writes === this.writes && this.indexOf(a.play) >= from);
     this.ahead.set(host, held);
-    if (held.length === 0) this.read(host, from, read, idle);
+    // a chain that stopped because its host had a play of its own to run goes on from its last read
+    if (held.length) this.next(host, held[held.length - 1], read, idle);
+    else this.read(host, from, read, idle);
   }
 
   private indexOf(play: Play): number {
@@ -82,9 +87,18 @@ export class NextPlayReads {
     if (list) list.push(a);
     else this.ahead.set(host, [a]);
     this.newest.set(host, a);
-    // a newer chain (the host started again after a write) ends this one
+    this.next(host, a, read, idle);
+  }
+
+  /**
+   * Once `a` is read: the play after it, if nothing was written since `a` began, `a` is still the
+   * newest read of the host (a newer chain ends this one), the host is idle, and it holds fewer
+   * than MAX_AHEAD reads (each holds a play's facts: file contents among them).
+   */
+  private next(host: string, a: Ahead, read: Read, idle: () => boolean): void {
     void a.done.then((ok) => {
-      if (ok && a.writes === this.writes && this.newest.get(host) === a && idle()) this.read(host, i + 1, read, idle);
+      const held = this.ahead.get(host) ?? [];
+      if (ok && a.writes === this.writes && this.newest.get(host) === a && idle() && held.length < MAX_AHEAD) this.read(host, this.indexOf(a.play) + 1, read, idle);
     });
   }
 

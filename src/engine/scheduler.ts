@@ -15,7 +15,7 @@ import { Prediction } from './prediction.js';
 import { FactCache, factCacheMode } from './pipeline/fact-cache.js';
 import { plannedReads, readAhead, type ReadAheadHost } from './pipeline/read-ahead.js';
 import { NextPlayReads } from './next-play.js';
-import { checksAheadOn, runChecksAhead, sameRun, type ChecksAhead, type PlannedChecks } from './pipeline/checks-ahead.js';
+import { checksAheadOn, mayFollow, runChecksAhead, sameRun, type ChecksAhead, type PlannedChecks } from './pipeline/checks-ahead.js';
 import { taskScope } from './scope.js';
 import { tracedConnection } from './trace.js';
 import { pairScopes } from './display.js';
@@ -93,6 +93,8 @@ export class Runner {
   private readonly runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   private localConn?: Connection;
   private interrupted = false;
+  /** the plays are over: nothing more is read ahead */
+  private ended = false;
   private readonly prediction?: Prediction;
   private stopped?: BatchStop;
   private readonly cacheMode = factCacheMode();
@@ -163,6 +165,7 @@ export class Runner {
         });
       }
     } finally {
+      this.ended = true;
       // opened ahead and never used (the host failed, or the run stopped, first): one still
       // queued never starts; one in flight is closed once it ends
       for (const h of this.hosts.values()) {
@@ -294,7 +297,7 @@ export class Runner {
         if (h.cache.voided && this.readsOwnFacts(task)) await this.readAhead(play, h, play.tasks.slice(i));
         if (!ahead?.covers(task)) ahead = await this.checksAhead(play, h, i);
         const result = await this.runTask(play, task, h, false, ahead?.has(task) ? ahead : undefined);
-        ahead?.finished(task);
+        ahead?.finished(task, result.status);
         const status = result.status;
         // A task that failed after applying part of its changes changed the host too.
         // In check mode a failed task's changes are those of the loop items before the failing
@@ -328,7 +331,9 @@ export class Runner {
 
   /** Read the facts of the host's next play after `after` now, while it waits (next-play.ts). */
   private readNextPlay(h: HostState, after: Play | undefined, conn: Connection): void {
-    this.nextPlay.start(h.inv.name, after, (play, cache) => this.readAhead(play, h, play.tasks, { conn, cache }), () => !h.inPlay);
+    // it goes on reading while it waits for its next play, and the run goes on
+    const idle = () => !h.inPlay && !h.failed && !h.unreachable && !this.interrupted && !this.stopped && !this.ended;
+    this.nextPlay.start(h.inv.name, after, (play, cache) => this.readAhead(play, h, play.tasks, { conn, cache }), idle);
   }
 
   /** The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in definition order. */
@@ -400,14 +405,21 @@ export class Runner {
         if ((target ?? to) !== to || !(to === h.inv.name || LOCALHOST.has(to))) break;
         let commands: CheckCommand[] | undefined;
         try {
-          const scope = this.scope(play, h);
-          // a task skipped now is skipped when it comes (the scope changes only by `register`,
-          // and a command rendered otherwise then is not served)
+          // no secret is generated ahead: a check whose arguments use one runs on its own
+          const scope = taskScope({
+            ...this.scopeInput(play, h, {}),
+            secret: () => {
+              throw new TaskError('uses a secret');
+            },
+          });
+          // rendered as they are now: a command rendered otherwise at the check's turn is not
+          // served, and a task skipped now that runs then ends what is served (the loop above)
           if (task.when === undefined || scope.condition(task.when)) {
             const parsed = mod.schema.safeParse(scope.render(task.args));
             if (!parsed.success || mod.writes?.(parsed.data)) break;
             commands = mod.firstAttempt(parsed.data);
             if (commands.length === 0 || commands.some((c) => !sameRun((first ??= c), c))) break;
+            if (!mayFollow(planned.checks.flatMap((p) => p.commands), commands)) break;
           }
         } catch {
           break;
@@ -454,9 +466,8 @@ export class Runner {
     );
   }
 
-  private env(h: HostState, ahead?: ChecksAhead, task?: Task): TaskEnv {
+  private env(h: HostState, ahead?: ChecksAhead): TaskEnv {
     return {
-      checksAhead: ahead && task ? { served: () => ahead.served(task), drop: () => ahead.drop() } : undefined,
       root: this.opts.root,
       modules: this.opts.modules,
       masker: this.opts.masker,
@@ -490,7 +501,7 @@ export class Runner {
     const t0 = Date.now();
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler });
     const notes: string[] = [];
-    const env = this.env(h, ahead, task);
+    const env = this.env(h, ahead);
     const become = play.become ?? h.inv.become;
     const outcome =
       task.loop === undefined

@@ -272,6 +272,10 @@ export interface CheckCommand {
   cmd: string;
   opts?: ExecOptions;
   passRc: number;
+  /** The check passes exactly when the command exits with passRc (nothing else is judged). */
+  decidedByRc?: boolean;
+  /** It may wait long (polls until a deadline): it runs ahead only behind commands decided by their exit code. */
+  mayWait?: boolean;
 }
 
 /** Any state module, whatever its arguments, facts and prepared inputs (what the engine handles). */

@@ -4,7 +4,7 @@
  * everything before it passed with what it was served; a failure is always the check's own.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { runPlaybook, statuses, tmp, FakeConnection } from '../helpers/fake.js';
@@ -48,6 +48,11 @@ describe('checks run ahead: the script', () => {
     const killer: CheckCommand[] = [{ cmd: 'echo a', passRc: 0 }, { cmd: 'kill -9 $$', passRc: 0 }, { cmd: 'echo c', passRc: 0 }];
     const k = await alone.exec(checksScript(killer, boundary));
     assert.deepEqual(parseChecksOutput(k, killer.length, boundary).map((o) => o.stdout), ['a\n']);
+  });
+
+  it('a script whose output may have been cut (over 16 MiB) serves nothing', async () => {
+    const big: CheckCommand[] = [{ cmd: 'head -c 17000000 /dev/zero | tr "\\0" x', passRc: 0 }, { cmd: 'echo after', passRc: 0 }];
+    assert.equal(await runChecksAhead(alone, { checks: [{ task: {} as never, commands: big }], span: [] }), undefined);
   });
 
   it('nothing worth it (fewer than two commands) or a failed script: no batch', async () => {
@@ -108,24 +113,98 @@ describe('checks run ahead: in a play', () => {
     assert.ok(cmds.some((c) => c.includes('got-old')) && cmds.includes('echo got-new'), cmds.join('\n----\n'));
   });
 
-  it('a check that fails with what it was served runs again on its own, and nothing after it is served', async () => {
+  it('a check that fails with what it was served retries on its own, and nothing after it is served', async () => {
     const dir = tmp();
     const playbook = `
 - name: checks
   hosts: h1
   tasks:
-    - { name: bumps, assert: { cmd: "echo x >> {{ base }}/n; wc -l < {{ base }}/n", expect_stdout: '^2$' }, ignore_errors: true, register: bumped }
+    - { name: first, assert: { cmd: "echo first" } }
+    - { name: bumps, assert: { cmd: "echo x >> {{ base }}/n; wc -l < {{ base }}/n", expect_stdout: '^2$', retries: 1, delay: 0 } }
     - { name: sees, assert: { cmd: "wc -l < {{ base }}/n", expect_stdout: '^2$' } }
 `;
     const r = await runPlaybook({ inventory: INVENTORY(dir), playbook, dir });
-    // batch: bumps (1 line) and sees (1 line); bumps failed with it: run alone (2 lines, passes);
-    // 'sees' was run ahead before that, so it is not served and reads 2 itself
-    assert.deepEqual(statuses(r.report), ['h1|bumps|ok', 'h1|sees|ok']);
+    // the script: first, bumps (1 line: fails), sees (1 line). bumps' retry runs on its own (2
+    // lines: passes); 'sees' ran ahead before that retry, so it is not served: it reads 2 itself
+    assert.deepEqual(statuses(r.report), ['h1|first|ok', 'h1|bumps|ok', 'h1|sees|ok']);
     assert.equal(execs(r).length, 3);
-    assert.match(r.report.tasks[0].note ?? '', /assertion holds/);
+    assert.match(r.report.tasks[1].note ?? '', /assertion holds/);
   });
 
-  it('a failure is reported from a command run for the check alone', async () => {
+  it('a failed check is not run again: a wait_for that timed out is not waited for twice', async () => {
+    const dir = tmp();
+    const playbook = `
+- name: checks
+  hosts: h1
+  tasks:
+    - { name: waits, assert: { cmd: "echo run >> {{ base }}/runs; exit 1" }, ignore_errors: true }
+    - { name: next, assert: { cmd: "echo next" } }
+`;
+    const r = await runPlaybook({ inventory: INVENTORY(dir), playbook, dir });
+    assert.deepEqual(statuses(r.report), ['h1|waits|failed', 'h1|next|ok']);
+    assert.equal((await new FakeConnection('x').exec(`wc -l < ${dir}/runs`)).stdout.trim(), '1');
+    // the script stopped at its exit code: 'next' ran on its own
+    assert.equal(execs(r).length, 2);
+  });
+
+  it('a task the script skipped that runs at its turn (its condition became true) ends what is served', async () => {
+    const dir = tmp();
+    const playbook = `
+- name: checks
+  hosts: h1
+  tasks:
+    - { name: before, command: { cmd: "echo no", writes: [] }, register: st }
+    - { name: flips, assert: { cmd: "echo yes" }, register: st }
+    - { name: now runs, when: "st.stdout === 'yes\\\\n'", assert: { cmd: "echo ready > {{ base }}/state" } }
+    - { name: reads, assert: { cmd: "cat {{ base }}/state 2>/dev/null || echo missing", expect_stdout: '^ready$' } }
+`;
+    const r = await runPlaybook({ inventory: INVENTORY(dir), playbook, dir });
+    assert.deepEqual(statuses(r.report), ['h1|before|changed', 'h1|flips|ok', 'h1|now runs|ok', 'h1|reads|ok']);
+  });
+
+  it('a check whose arguments use a secret runs on its own, and nothing is generated ahead', async () => {
+    const dir = tmp();
+    const playbook = `
+- name: checks
+  hosts: h1
+  tasks:
+    - { name: a, assert: { cmd: "echo a" } }
+    - { name: stop, when: "false", command: { cmd: "true" } }
+    - { name: b, assert: { cmd: "echo b" } }
+    - { name: uses, when: "host.name === 'nobody'", assert: { cmd: "echo {{ secret('never_made') }}" } }
+`;
+    const r = await runPlaybook({ inventory: INVENTORY(dir), playbook, dir });
+    assert.deepEqual(statuses(r.report), ['h1|a|ok', 'h1|stop|skipped', 'h1|b|ok', 'h1|uses|skipped']);
+    assert.ok(!existsSync(join(dir, 'secrets.json')) || !readFileSync(join(dir, 'secrets.json'), 'utf8').includes('never_made'));
+    const two = `
+- name: checks
+  hosts: h1
+  tasks:
+    - { name: a, assert: { cmd: "echo a" } }
+    - { name: s, assert: { cmd: "echo {{ secret('made_at_its_turn').length }}" } }
+`;
+    const t = await runPlaybook({ inventory: INVENTORY(dir), playbook: two, dir });
+    assert.deepEqual(statuses(t.report), ['h1|a|ok', 'h1|s|ok']);
+    assert.equal(execs(t).length, 2, 'a alone (nothing to share it with), s alone');
+  });
+
+  it('a wait_for runs ahead only behind checks that their exit code decides', async () => {
+    const dir = tmp();
+    const playbook = (first: string) => `
+- name: checks
+  hosts: h1
+  tasks:
+    - { name: first, assert: ${first} }
+    - { name: waits, wait_for: { url: "http://127.0.0.1:9/", status: 200, timeout: 1 }, ignore_errors: true }
+`;
+    const byOutput = await runPlaybook({ inventory: INVENTORY(dir), playbook: playbook(`{ cmd: "echo x", expect_stdout: '^x$' }`), dir });
+    assert.equal(execs(byOutput).length, 2, 'the assert judges its output: the wait runs on its own');
+    const byRc = await runPlaybook({ inventory: INVENTORY(dir), playbook: playbook(`{ cmd: "true" }`), dir });
+    assert.equal(execs(byRc).length, 1, 'the assert is decided by its exit code: one script (the wait is not waited for twice)');
+    assert.deepEqual(statuses(byRc.report), statuses(byOutput.report));
+  });
+
+  it("a check's retries run on their own; a failure on what it was served is its result", async () => {
     const dir = tmp();
     const playbook = `
 - name: checks
@@ -139,12 +218,16 @@ describe('checks run ahead: in a play', () => {
     assert.match(r.report.tasks[1].error ?? '', /after 2 attempts/);
     // its first attempt ran ahead, its retry on its own
     assert.equal((await new FakeConnection('x').exec(`wc -l < ${dir}/runs`)).stdout.trim(), '2');
-    // without retries: the failure on the result run ahead is run again, on its own
+    // without retries: the attempt run ahead is its only one, at its turn after 'fine'
     writeFileSync(join(dir, 'runs'), '');
+    process.env.PROVISION_CHECKS_AHEAD = 'off';
+    const alone = await runPlaybook({ inventory: INVENTORY(dir), playbook: playbook.replace('retries: 1', 'retries: 0'), dir });
+    delete process.env.PROVISION_CHECKS_AHEAD;
     const once = await runPlaybook({ inventory: INVENTORY(dir), playbook: playbook.replace('retries: 1', 'retries: 0'), dir });
     assert.deepEqual(statuses(once.report), ['h1|fine|ok', 'h1|broken|failed']);
-    assert.equal((await new FakeConnection('x').exec(`wc -l < ${dir}/runs`)).stdout.trim(), '2');
-    assert.equal(execs(once).length, 2);
+    assert.equal(once.report.tasks[1].error, alone.report.tasks[1].error);
+    assert.equal((await new FakeConnection('x').exec(`wc -l < ${dir}/runs`)).stdout.trim(), '2', 'once alone, once ahead');
+    assert.equal(execs(once).length, 1);
   });
 
   it('only checks of one connection that read: a writing check, a state task or another target ends the run', async () => {

@@ -7,18 +7,23 @@
  * whose exit code already fails its check. Each check then runs as always, and its connection
  * answers its commands from that script's results while they are exactly the ones it runs.
  *
- * A result is served only to a check that passes with it, and only while every check before it
- * in the run passed with its own: so what a served check saw ran after everything the engine
- * would have run before it, and nothing it read can have changed by the engine since (checks
- * only read). When a check fails with a served result, or runs any other command (a retry, a
- * rendered command that differs), nothing more of the script is served; a check that fails on
- * a served result (its last attempt came from the script) runs again on its own: a failure is
- * always reported from a command run for that check alone.
+ * A result is served only while every check before it in the run passed with its own: so what
+ * a served check saw ran after everything the engine would have run before it, in order, and
+ * nothing it read can have changed by the engine since (checks only read): the run is the same
+ * as one where each check ran alone at its turn, only sooner. When a check fails (its retries
+ * then run on their own), runs any other command (a rendered command that differs), or a task
+ * between them runs that the script did not run (a condition that became true), nothing more
+ * of the script is served. A check is served its whole first attempt or nothing; a script whose
+ * output may have been cut (over 16 MiB) serves nothing. Commands run as alone but for what
+ * their shell shows: they share the script's `$$`, an error of the shell itself names the
+ * script's line, and a `wait_for` keeps its own deadline but not the host's `timeout` guard.
  */
 import { randomBytes } from 'node:crypto';
 import { sq } from '../shell.js';
 import type { Task } from '../../load/playbook.js';
+import type { TaskStatus } from '../report.js';
 import type { CheckCommand, Connection, ExecOptions, ExecResult } from '../../modules/contract.js';
+import { OUTPUT_HEAD_BYTES } from '../../ssh/output.js';
 
 /** PROVISION_CHECKS_AHEAD=off runs every check on its own (for comparisons). */
 export const checksAheadOn = (env: NodeJS.ProcessEnv = process.env) => env.PROVISION_CHECKS_AHEAD !== 'off';
@@ -83,8 +88,6 @@ export function parseChecksOutput(r: ExecResult, n: number, boundary: string): E
 /** The results of one such script, served to the checks it ran ahead for. */
 export class ChecksAhead {
   private readonly queues = new Map<Task, { cmd: string; opts: string; result: ExecResult }[]>();
-  /** the tasks whose latest command was answered from the script */
-  private readonly lastServed = new Set<Task>();
   private valid = true;
   private readonly span: Set<Task>;
 
@@ -92,8 +95,9 @@ export class ChecksAhead {
     this.span = new Set(planned.span);
     let k = 0;
     for (const p of planned.checks) {
-      const q = p.commands.map((c) => ({ cmd: c.cmd, opts: optsKey(c.opts), result: results[k++] })).filter((e) => e.result !== undefined);
-      this.queues.set(p.task, q);
+      const q = p.commands.map((c) => ({ cmd: c.cmd, opts: optsKey(c.opts), result: results[k++] }));
+      // a check is served all its first attempt or nothing (the script stopped within it)
+      this.queues.set(p.task, q.every((e) => e.result !== undefined) ? q : []);
     }
   }
 
@@ -106,16 +110,6 @@ export class ChecksAhead {
     return this.queues.has(task);
   }
 
-  /** Whether `task`'s latest command was answered from the script (not run on its own since). */
-  served(task: Task): boolean {
-    return this.lastServed.has(task);
-  }
-
-  /** Serve nothing more (a check failed with what it was served, or ran something else). */
-  drop(): void {
-    this.valid = false;
-  }
-
   /** `conn` for `task`: its commands answered from the script while they are the ones it ran. */
   connection(task: Task, conn: Connection): Connection {
     return {
@@ -126,19 +120,23 @@ export class ChecksAhead {
         const next = this.valid ? q?.[0] : undefined;
         if (next && next.cmd === cmd && next.opts === optsKey(opts)) {
           q!.shift();
-          this.lastServed.add(task);
           return next.result;
         }
         this.valid = false;
-        this.lastServed.delete(task);
         return conn.exec(cmd, opts);
       },
     };
   }
 
-  /** After `task` ran: if it did not use all it was served, nothing after it may be used. */
-  finished(task: Task): void {
-    if ((this.queues.get(task)?.length ?? 0) > 0) this.valid = false;
+  /**
+   * After `task` ran: the checks after it are served only if it passed with all it was served,
+   * or it is a task the script skipped that was skipped at its turn too (a condition that became
+   * true ran something the script did not run before them).
+   */
+  finished(task: Task, status: TaskStatus): void {
+    if (!this.span.has(task)) return;
+    const q = this.queues.get(task);
+    if (q ? q.length > 0 || status !== 'ok' : status !== 'skipped') this.valid = false;
   }
 }
 
@@ -159,6 +157,9 @@ export async function runChecksAhead(conn: Connection, planned: PlannedChecks): 
   } catch {
     return undefined;
   }
+  // the capture keeps the first 16 MiB of a stream (ssh/output.ts): more, and part of some
+  // command's output may be missing from the middle; each check then runs on its own
+  if (Buffer.byteLength(r.stdout) >= OUTPUT_HEAD_BYTES || Buffer.byteLength(r.stderr) >= OUTPUT_HEAD_BYTES) return undefined;
   return new ChecksAhead(planned, parseChecksOutput(r, commands.length, boundary));
 }
 
@@ -166,4 +167,13 @@ export async function runChecksAhead(conn: Connection, planned: PlannedChecks): 
 export function sameRun(a: CheckCommand, b: CheckCommand): boolean {
   const strip = (o?: ExecOptions) => optsKey({ ...o, timeoutMs: undefined });
   return a.opts?.stdin === undefined && b.opts?.stdin === undefined && strip(a.opts) === strip(b.opts);
+}
+
+/**
+ * Whether `next` may join a script holding `before`: one that may wait long (wait_for) only
+ * behind commands whose exit code alone decides their check, since the script stops only on an
+ * exit code (a check failing on its output would otherwise make the host wait for nothing).
+ */
+export function mayFollow(before: CheckCommand[], next: CheckCommand[]): boolean {
+  return next.every((c, i) => !c.mayWait || [...before, ...next.slice(0, i)].every((b) => b.decidedByRc));
 }

@@ -48,8 +48,6 @@ export interface TaskEnv {
   factCache(host: string): FactCache;
   /** A check wrote something no fact models (through an app): every host's read-ahead is void. */
   forgetAllFacts(): void;
-  /** A check whose first commands ran ahead (checks-ahead.ts): whether its latest command was served, and serve no more. */
-  checksAhead?: { served(): boolean; drop(): void };
 }
 
 const none = (status: TaskStatus, error?: string): Outcome => ({ status, error, changes: [], registerData: {} });
@@ -216,11 +214,6 @@ async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Con
   let r;
   try {
     r = await mod.run(args, conn, ctx);
-    // a check that failed on a result run ahead runs again on its own: its failure is its own
-    if (!r.ok && env.checksAhead?.served()) {
-      env.checksAhead.drop();
-      r = await mod.run(args, conn, ctx);
-    }
   } finally {
     // and again once it has written: nothing read while it ran is kept either
     if (writes && !env.prediction) env.forgetAllFacts();

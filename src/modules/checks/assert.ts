@@ -22,7 +22,7 @@ export const assertModule: CheckModule<z.infer<typeof assertSchema>> = {
   type: 'check',
   schema: assertSchema,
   writes: (a) => a.writes,
-  firstAttempt: (a) => [{ cmd: a.cmd, passRc: a.expect_rc }],
+  firstAttempt: (a) => [{ cmd: a.cmd, passRc: a.expect_rc, decidedByRc: a.expect_stdout === undefined }],
   async run(a, conn) {
     const re = a.expect_stdout !== undefined ? new RegExp(a.expect_stdout, 'm') : undefined;
     let last = '';

@@ -23,7 +23,7 @@ function waitCommand(a: WaitArgs): CheckCommand {
     ? `timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ ${sq(a.host)} ${a.port} 2>/dev/null`
     : `[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' ${sq(a.url!)})" = ${a.status} ]`;
   const cmd = `end=$(( $(date +%s) + ${Math.ceil(a.timeout)} )); while :; do if ${probe}; then exit 0; fi; [ $(date +%s) -ge $end ] && exit 1; sleep 0.5; done`;
-  return { cmd, opts: { timeoutMs: (a.timeout + 10) * 1000 }, passRc: 0 };
+  return { cmd, opts: { timeoutMs: (a.timeout + 10) * 1000 }, passRc: 0, decidedByRc: true, mayWait: true };
 }
 
 export const waitFor: CheckModule<WaitArgs> = {

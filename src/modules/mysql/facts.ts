@@ -242,6 +242,7 @@ function userBatchScript(ps: MysqlUserParams[]): string {
   return mysqlFactScript(
     socket,
     [
+      '  __myok=; __mys=',
       `  if __myx=$(${client} ${sqlArg(exists)} </dev/null 2>/dev/null); then`,
       // a line `e<i>` per existing account; unquoted, they make one line of words
       `    __mysql=${sq(SQL_PRELUDE)}; __myw=" $(echo $__myx) "`,
