@@ -395,8 +395,16 @@ export class Runner {
   private async checksAhead(play: Play, h: HostState, from: number): Promise<ChecksAhead | undefined> {
     if (this.prediction?.changed || !h.conn || !checksAheadOn()) return undefined;
     const planned: PlannedChecks = { checks: [], span: [] };
+    const commandsSoFar: CheckCommand[] = [];
     let target: string | undefined;
-    let first: CheckCommand | undefined;
+    // the arguments as they are now (nothing runs while the checks are planned: one scope); no
+    // secret is generated ahead: a check whose arguments use one runs on its own
+    const scope = taskScope({
+      ...this.scopeInput(play, h, {}),
+      secret: () => {
+        throw new TaskError('uses a secret');
+      },
+    });
     for (const task of play.tasks.slice(from)) {
       if (this.selected(task)) {
         const mod = this.opts.modules.get(task.module);
@@ -405,27 +413,23 @@ export class Runner {
         if ((target ?? to) !== to || !(to === h.inv.name || LOCALHOST.has(to))) break;
         let commands: CheckCommand[] | undefined;
         try {
-          // no secret is generated ahead: a check whose arguments use one runs on its own
-          const scope = taskScope({
-            ...this.scopeInput(play, h, {}),
-            secret: () => {
-              throw new TaskError('uses a secret');
-            },
-          });
           // rendered as they are now: a command rendered otherwise at the check's turn is not
           // served, and a task skipped now that runs then ends what is served (the loop above)
           if (task.when === undefined || scope.condition(task.when)) {
             const parsed = mod.schema.safeParse(scope.render(task.args));
             if (!parsed.success || mod.writes?.(parsed.data)) break;
             commands = mod.firstAttempt(parsed.data);
-            if (commands.length === 0 || commands.some((c) => !sameRun((first ??= c), c))) break;
-            if (!mayFollow(planned.checks.flatMap((p) => p.commands), commands)) break;
+            if (commands.length === 0 || commands.some((c) => !sameRun(commandsSoFar[0] ?? commands![0], c))) break;
+            if (!mayFollow(commandsSoFar, commands)) break;
           }
         } catch {
           break;
         }
         target = to;
-        if (commands) planned.checks.push({ task, commands });
+        if (commands) {
+          planned.checks.push({ task, commands });
+          commandsSoFar.push(...commands);
+        }
       }
       planned.span.push(task);
     }

@@ -24,6 +24,7 @@ import type { Task } from '../../load/playbook.js';
 import type { TaskStatus } from '../report.js';
 import type { CheckCommand, Connection, ExecOptions, ExecResult } from '../../modules/contract.js';
 import { OUTPUT_HEAD_BYTES } from '../../ssh/output.js';
+import { framedSection } from './facts.js';
 
 /** PROVISION_CHECKS_AHEAD=off runs every check on its own (for comparisons). */
 export const checksAheadOn = (env: NodeJS.ProcessEnv = process.env) => env.PROVISION_CHECKS_AHEAD !== 'off';
@@ -63,24 +64,19 @@ export function checksScript(commands: CheckCommand[], boundary: string): string
 /** Each command's result, up to the last one the script completed. */
 export function parseChecksOutput(r: ExecResult, n: number, boundary: string): ExecResult[] {
   const out: ExecResult[] = [];
-  const frame = (s: string, i: number): { body: string; rest: string } | undefined => {
-    const start = s.indexOf(`@@${boundary} ${i}\n`);
-    if (start < 0) return undefined;
-    const from = start + `@@${boundary} ${i}\n`.length;
-    const end = s.indexOf(`\n@@${boundary} end`, from - 1);
-    if (end < 0) return undefined;
-    return { body: s.slice(from, end), rest: s.slice(end + 1) };
-  };
-  let stdout = r.stdout;
-  let stderr = r.stderr;
+  const code = new RegExp(`@@${boundary} end (\\d+)\n`, 'y');
+  let o = 0;
+  let e = 0;
   for (let i = 0; i < n; i++) {
-    const o = frame(stdout, i);
-    const e = frame(stderr, i);
-    const code = o && /^@@\S+ end (\d+)\n/.exec(o.rest);
-    if (!o || !e || !code) break;
-    out.push({ code: Number(code[1]), stdout: o.body, stderr: e.body });
-    stdout = o.rest.slice(code[0].length);
-    stderr = e.rest;
+    const stdout = framedSection(r.stdout, boundary, i, o);
+    const stderr = framedSection(r.stderr, boundary, i, e);
+    if (typeof stdout === 'string' || typeof stderr === 'string') break;
+    code.lastIndex = stdout.end;
+    const c = code.exec(r.stdout);
+    if (!c) break;
+    out.push({ code: Number(c[1]), stdout: stdout.body, stderr: stderr.body });
+    o = code.lastIndex;
+    e = stderr.end;
   }
   return out;
 }

@@ -40,15 +40,28 @@ export function buildFactScript(requests: FactRequest[], boundary: string): stri
     .join('\n');
 }
 
+/**
+ * Section `i` of output framed by a `@@<boundary> <i>` line and a `\n@@<boundary> end` line
+ * (searched from `from`): its body and where its end line starts; 'missing' when it never began,
+ * 'cut' when it never ended. The fact scripts and the checks run ahead (checks-ahead.ts) frame so.
+ */
+export function framedSection(out: string, boundary: string, i: number, from = 0): { body: string; end: number } | 'missing' | 'cut' {
+  const open = `@@${boundary} ${i}\n`;
+  const start = out.indexOf(open, from);
+  if (start < 0) return 'missing';
+  const bodyAt = start + open.length;
+  const end = out.indexOf(`\n@@${boundary} end`, bodyAt - 1);
+  if (end < 0) return 'cut';
+  return { body: out.slice(bodyAt, end), end: end + 1 };
+}
+
 export function parseFactOutput(requests: FactRequest[], out: string, boundary: string): unknown[] {
   const results: unknown[] = new Array(requests.length);
   for (const [i, s] of sections(requests).entries()) {
-    const start = out.indexOf(`@@${boundary} ${i}\n`);
-    if (start < 0) throw new TaskError(`fact ${s.kind.kind}: no output (did the fact script abort?)`);
-    const from = start + `@@${boundary} ${i}\n`.length;
-    const end = out.indexOf(`\n@@${boundary} end `, from - 1);
-    if (end < 0) throw new TaskError(`fact ${s.kind.kind}: truncated output`);
-    const body = out.slice(from, end);
+    const section = framedSection(out, boundary, i);
+    if (section === 'missing') throw new TaskError(`fact ${s.kind.kind}: no output (did the fact script abort?)`);
+    if (section === 'cut') throw new TaskError(`fact ${s.kind.kind}: truncated output`);
+    const body = section.body;
     const params = s.members.map((m) => requests[m].params);
     const bodies = s.members.length > 1 ? s.kind.batch!.split(body, params) : [body];
     s.members.forEach((m, j) => (results[m] = s.kind.parse(bodies[j], params[j])));
