@@ -55,7 +55,9 @@ describe('shipped examples', () => {
             hostname: hostName, loginUser: 'root', fqdn: `${hostName}.example.org`, os: { id: 'debian', version: '12', codename: 'bookworm' },
             arch: 'x86_64', kernel: '6.1.0', cpus: 2, memoryMb: 2048, defaultIPv4: host.address, defaultInterface: 'eth0', ipv4: [host.address],
           };
-          const scope = taskScope({ inventory: inv, host, play, data: { item: 'x' }, facts, run: { id: 'static', check: true }, secret: (s) => `secret-${s}-value` });
+          // a result each task registers, as a run that changed it would leave it (a `when` may ask)
+          const registered = Object.fromEntries([...play.tasks, ...play.handlers].flatMap((t) => (t.register ? [[t.register, { changed: true, failed: false, ok: true, rc: 0, stdout: '', stderr: '' }]] : [])));
+          const scope = taskScope({ inventory: inv, host, play, data: { item: 'x', ...registered }, facts, run: { id: 'static', check: true }, secret: (s) => `secret-${s}-value` });
           for (const task of [...play.tasks, ...play.handlers]) {
             if (task.when !== undefined && !scope.condition(task.when)) continue;
             const args = scope.render(task.args) as Record<string, unknown>;
