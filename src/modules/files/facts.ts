@@ -1,7 +1,10 @@
 /** File facts: type, mode, owner, group, checksum and (optionally) content. */
 import { createHash } from 'node:crypto';
-import { sq } from '../../engine/shell.js';
 import type { FactKind } from '../contract.js';
+import { fileBatch } from './file-batch.js';
+import { fileScriptParts, MAX_CONTENT, type FileParams } from './file-script.js';
+
+export { MAX_CONTENT, type FileParams };
 
 export interface FileFact {
   type: 'file' | 'directory' | 'link' | 'absent' | 'other';
@@ -40,54 +43,14 @@ export interface FileFact {
   parentByInstall?: boolean;
 }
 
-export const MAX_CONTENT = 4 * 1024 * 1024;
-
-export interface FileParams {
-  path: string;
-  content?: boolean;
-}
-
 export const fileFact: FactKind<FileParams, FileFact> = {
   kind: 'file',
   key: (p) => `file:${p.path}`,
   script: (p) => {
-    const path = sq(p.path);
-    const par = p.path.replace(/\/[^/]*\/?$/, '') || '/';
-    const parent = sq(par);
-    // Forks are what a host spends its time on here (a dozen file facts in a play): builtins
-    // where the result is the same; the old commands for paths with '.', '..', '//' or a '/' at the end.
-    const plain = /^(\/[^/]+)+$/.test(p.path) && !/\/\.\.?(\/|$)/.test(p.path);
-    const up = plain ? `d=\${d%/*}; d=\${d:-/}` : `d=$(dirname -- "$d")`;
-    // realpath never returns on a link into itself (/x -> /x/a; coreutils 9.1): bounded, and no
-    // other name when it fails (nothing can be made through such a link anyway)
-    const slow = `if r=$(timeout 5 realpath -m -- ${parent} 2>/dev/null); then printf 'real=%s/%s\\n' "$r" "$(basename -- "$p")"; fi`;
-    return [
-      `p=${path}`,
-      `if [ -L "$p" ]; then echo type=link; printf 'target=%s\\n' "$(readlink "$p")";`,
-      `elif [ -d "$p" ]; then echo type=directory;`,
-      `elif [ -f "$p" ]; then echo type=file;`,
-      `elif [ -e "$p" ]; then echo type=other;`,
-      `else echo type=absent; fi`,
-      `if [ -d ${parent} ]; then echo parent=yes; else echo parent=no; fi`,
-      // the nearest existing ancestor: writable? not a directory (then nothing can be made under it)?
-      `d=${parent}; while [ ! -e "$d" ] && [ "$d" != / ]; do ${up}; done`,
-      `if [ ! -d "$d" ]; then printf 'blocked=%s\\n' "$d"; echo dirw=no; elif [ -w "$d" ] && [ -x "$d" ]; then echo dirw=yes; else echo dirw=no; [ -x "$d" ] || echo hidden=yes; fi`,
-      `if [ ! -e "$p" ] && [ ! -L "$p" ]; then printf 'near=%s\\n' "$d"; fi`,
-      `if [ -e "$p" ] || [ -L "$p" ]; then st=$(stat --printf 'mode=%a\\nowner=%U\\ngroup=%G\\nsize=%s' "$p") && printf '%s\\n' "$st"; fi`,
-      // sha256sum prints "<hash>  -"; where the content is read, its hash is taken on the
-      // controller instead (a process less; parse), if base64 read all of it
-      `if [ -f "$p" ] && [ ! -L "$p" ]; then`,
-      p.content
-        ? `  if [ "\${st##*size=}" -le ${MAX_CONTENT} ]; then printf 'content='; if base64 -w0 < "$p"; then echo; echo content_read=yes; else echo; fi; else h=$(sha256sum < "$p") && printf 'sha256=%s\\n' "\${h%% *}"; fi`
-        : `  h=$(sha256sum < "$p") && printf 'sha256=%s\\n' "\${h%% *}"`,
-      `fi`,
-      // the path with its directories' symlinks resolved (not its own: a link is a file of its own);
-      // cd -P in this section's subshell resolves an existing parent as realpath does
-      plain
-        ? `if [ "$d" = ${parent} ] && [ -d "$d" ] && unset CDPATH && cd -P -- "$d" 2>/dev/null; then printf 'real=%s/%s\\n' "\${PWD%/}" ${sq(p.path.slice(p.path.lastIndexOf('/') + 1))}; else ${slow}; fi`
-        : slow,
-    ].join('\n');
+    const s = fileScriptParts(p);
+    return [s.head, s.stat, s.hash, s.real].join('\n');
   },
+  batch: fileBatch,
   parse: (out, p) => {
     const kv = keyValues(out);
     const f: FileFact = { type: (kv.type as FileFact['type']) ?? 'absent', parentExists: kv.parent === 'yes' };
