@@ -14,14 +14,39 @@ export class UnknownFact {
   constructor(public readonly reason: string) {}
 }
 
+/**
+ * An effect of a task of host `by` after a task of `by` that may fail (unknown in check mode,
+ * errors not ignored): it happens only if `by` did not stop there. For `by`'s own later tasks it
+ * is as certain as any (they run only if `by` went on); for every other host's tasks (which run
+ * either way) it may not have happened.
+ */
+interface Conditional {
+  effect: Effect;
+  by: string;
+  reason: string;
+}
+
 export class HostPrediction {
   private readonly effects: Effect[] = [];
+  private readonly conditions = new Map<Effect, Conditional>();
 
   constructor(public readonly host: string) {}
 
-  /** Record the effects of a task predicted to change this host (in task order). */
-  record(effects: Effect[]): void {
-    this.effects.push(...effects);
+  /**
+   * Record the effects of a task predicted to change this host (in task order); `by` and
+   * `mayHaveStopped`: the host whose task it is, and why it may have stopped before it.
+   */
+  record(effects: Effect[], by?: { host: string; mayHaveStopped?: string }): void {
+    for (const e of effects) {
+      if (by?.mayHaveStopped !== undefined) this.conditions.set(e, { effect: maybe(e, by.mayHaveStopped), by: by.host, reason: by.mayHaveStopped });
+      this.effects.push(e);
+    }
+  }
+
+  /** The effect as a task of host `reader` sees it (see Conditional). */
+  private seen(e: Effect, reader: string | undefined): Effect {
+    const c = this.conditions.get(e);
+    return c && c.by !== reader ? c.effect : e;
   }
 
   /** Whether anything on this host is predicted to change. */
@@ -39,8 +64,17 @@ export class HostPrediction {
    */
   uncertainSince(index: number, reason: string): () => void {
     const certain = this.effects.slice(index);
-    this.effects.splice(index, certain.length, ...certain.map((e) => maybe(e, reason)));
-    return () => void this.effects.splice(index, certain.length, ...certain);
+    const uncertain = certain.map((e) => maybe(e, reason));
+    // what another host's task sees of them stays conditional
+    uncertain.forEach((u, j) => {
+      const c = this.conditions.get(certain[j]);
+      if (c) this.conditions.set(u, c);
+    });
+    this.effects.splice(index, certain.length, ...uncertain);
+    return () => {
+      this.effects.splice(index, certain.length, ...certain);
+      uncertain.forEach((u) => this.conditions.delete(u));
+    };
   }
 
   /** Whether any recorded effect touches this resource (so its live value is not the answer). */
@@ -48,10 +82,14 @@ export class HostPrediction {
     return this.effects.some((e) => e.touches(key));
   }
 
-  /** The predicted fact of a resource known under several keys (aliases): effects on any of them apply. */
-  foldAll<T>(keys: string[], live: T): T {
+  /**
+   * The predicted fact of a resource known under several keys (aliases), as a task of host
+   * `reader` sees it: effects on any of the keys apply.
+   */
+  foldAll<T>(keys: string[], live: T, reader?: string): T {
     let value: unknown = live;
-    for (const e of this.effects) {
+    for (const recorded of this.effects) {
+      const e = this.seen(recorded, reader);
       const key = keys.find((k) => e.touches(k));
       if (key === undefined) continue;
       value = e.apply(value, key);
@@ -64,9 +102,10 @@ export class HostPrediction {
    * The predicted fact of a resource, from its live value. Throws Unknown when an effect
    * makes it unknowable, naming the effect.
    */
-  fold<T>(key: string, live: T): T {
+  fold<T>(key: string, live: T, reader?: string): T {
     let value: unknown = live;
-    for (const e of this.effects) {
+    for (const recorded of this.effects) {
+      const e = this.seen(recorded, reader);
       if (!e.touches(key)) continue;
       value = e.apply(value, key);
       if (value instanceof UnknownFact) throw new Unknown(value.reason);
@@ -77,6 +116,17 @@ export class HostPrediction {
 
 export class Prediction {
   private readonly hosts = new Map<string, HostPrediction>();
+  private readonly stops = new Map<string, string>();
+
+  /** A task of `host` may fail and stop it (unknown, errors not ignored): its later effects are conditional. */
+  mayStop(host: string, reason: string): void {
+    if (!this.stops.has(host)) this.stops.set(host, reason);
+  }
+
+  /** Why `host` may have stopped before now, if it may have. */
+  mayHaveStopped(host: string): string | undefined {
+    return this.stops.get(host);
+  }
 
   host(name: string): HostPrediction {
     let h = this.hosts.get(name);

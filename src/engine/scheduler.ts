@@ -306,7 +306,11 @@ export class Runner {
         if (status === 'changed' || partly) task.notify.forEach((n) => notified.add(n));
         if (status === 'unknown') task.notify.forEach((n) => maybe.add(n));
         if (status === 'changed' || partly || status === 'unknown') task.notify.forEach((n) => firstNotifier.set(n, firstNotifier.get(n) ?? i));
-        if (status === 'unknown' && this.prediction && !task.ignoreErrors) mayStop.push({ i, at: this.prediction.host(h.inv.name).size, task: task.name });
+        if (status === 'unknown' && this.prediction && !task.ignoreErrors) {
+          mayStop.push({ i, at: this.prediction.host(h.inv.name).size, task: task.name });
+          // what its later tasks change elsewhere (delegated), or here as another host's task sees it, may not happen
+          this.prediction.mayStop(h.inv.name, `'${task.name}' on ${h.inv.name} may fail (its outcome is unknown in check mode), and then ${h.inv.name}'s later tasks do not run`);
+        }
         if (h.unreachable) return;
         if (status === 'failed' && !task.ignoreErrors) {
           h.failed = true;
@@ -343,6 +347,9 @@ export class Runner {
       if (!notified.has(handler.name) && maybe.has(handler.name)) {
         recordUnknownTask(this.env(h), handler, this.scope(play, h), `the handler '${handler.name}'`);
         this.report(play, handler, h, true, { status: 'unknown', changes: [], registerData: {} }, ['notified by a task whose outcome is unknown in check mode'], 0);
+        if (this.prediction && !handler.ignoreErrors) {
+          this.prediction.mayStop(h.inv.name, `the handler '${handler.name}' on ${h.inv.name} may run and fail (it is notified only by tasks unknown in check mode), and then ${h.inv.name}'s later tasks do not run`);
+        }
         continue;
       }
       if (!notified.has(handler.name)) continue;
@@ -350,6 +357,9 @@ export class Runner {
       try {
         const { status } = await this.runTask(play, handler, h, true);
         if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
+        if (status === 'unknown' && this.prediction && !handler.ignoreErrors) {
+          this.prediction.mayStop(h.inv.name, `the handler '${handler.name}' on ${h.inv.name} may fail (its outcome is unknown in check mode), and then ${h.inv.name}'s later tasks do not run`);
+        }
       } finally {
         restore?.();
       }

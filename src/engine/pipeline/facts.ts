@@ -78,7 +78,7 @@ export function parseFactOutput(requests: FactRequest[], out: string, boundary: 
 export async function gatherFacts<F extends Record<string, unknown>>(
   conn: Connection,
   named: { [K in keyof F]: FactRequest<F[K]> },
-  opts: { become?: boolean; prediction?: HostPrediction; cache?: FactCache; refresh?: boolean; reader?: string },
+  opts: { become?: boolean; prediction?: HostPrediction; cache?: FactCache; refresh?: boolean; reader?: string; readerHost?: string },
 ): Promise<F> {
   const names = Object.keys(named) as (keyof F)[];
   const facts = {} as F;
@@ -110,7 +110,7 @@ export async function gatherFacts<F extends Record<string, unknown>>(
       facts[n] = live;
       return;
     }
-    const folded = opts.prediction.foldAll([req.kind.key(req.params), ...(req.kind.aliases?.(req.params, live) ?? [])], live);
+    const folded = opts.prediction.foldAll([req.kind.key(req.params), ...(req.kind.aliases?.(req.params, live) ?? [])], live, opts.readerHost);
     const unseen = folded !== live && opts.reader !== undefined && opts.reader !== 'root' ? req.kind.seenBy?.(folded, opts.reader) : undefined;
     if (unseen) throw new Unknown(unseen);
     facts[n] = folded;

@@ -89,7 +89,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
       render: (source, filename) => scope.template(source, filename),
     };
     const predicted = env.prediction?.host(target);
-    footprint = () => predicted?.record(footprintOf(mod, parsed.data, ctx));
+    footprint = () => predicted?.record(footprintOf(mod, parsed.data, ctx), recorder(env));
     if (predicted && env.racing(target)) {
       throw new Unknown(`delegated to ${target}, which runs this play at the same time: the order of its tasks and this one is not determined`);
     }
@@ -101,10 +101,15 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
     // with its arguments unknown too, it may have changed anything on its host
     if (outcome.status === 'unknown' && env.prediction && mod.type === 'state') {
       if (footprint) footprint();
-      else env.prediction.host(task.delegateTo ?? env.self).record([unknownEverything(`'${task.name}' (unknown in check mode) may have changed anything here`)]);
+      else env.prediction.host(task.delegateTo ?? env.self).record([unknownEverything(`'${task.name}' (unknown in check mode) may have changed anything here`)], recorder(env));
     }
     return redactOutcome({ ...outcome, changes: [], registerData: {} }, display?.redactor);
   }
+}
+
+/** Check mode: whose task records effects, and whether that host may have stopped before it (prediction.ts). */
+function recorder(env: TaskEnv): { host: string; mayHaveStopped?: string } {
+  return { host: env.self, mayHaveStopped: env.prediction?.mayHaveStopped(env.self) };
 }
 
 /** Check mode: what a state task whose outcome is unknown may have changed. */
@@ -125,13 +130,13 @@ export function recordUnknownTask(env: TaskEnv, task: Task, scope: Scope, what: 
     const parsed = mod.schema.safeParse(scope.render(task.args));
     if (parsed.success) {
       const ctx = { host: target, check: true, become: true, user: 'root', root: env.root, mask: env.masker.mask, note: () => {}, render: (s: string, f: string) => scope.template(s, f) };
-      env.prediction.host(target).record(footprintOf(mod, parsed.data, ctx));
+      env.prediction.host(target).record(footprintOf(mod, parsed.data, ctx), recorder(env));
       return;
     }
   } catch {
     // arguments unknown too: below
   }
-  env.prediction.host(target).record([unknownEverything(`${what} (unknown in check mode) may have changed anything here`)]);
+  env.prediction.host(target).record([unknownEverything(`${what} (unknown in check mode) may have changed anything here`)], recorder(env));
 }
 
 /** `loop:` runs the task once per item (as `item`); the first failure stops the loop. */
@@ -204,7 +209,7 @@ async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Con
   } else {
     if (writes) {
       // ... nor predicted: later checks cannot be run for real
-      env.prediction.host(ctx.host).record([unknownEverything(`a check that writes ('${ctx.host}') runs in the real run only`)]);
+      env.prediction.host(ctx.host).record([unknownEverything(`a check that writes ('${ctx.host}') runs in the real run only`)], recorder(env));
       return { status: 'unknown', error: 'not run in check mode: this check writes', registerData: {} };
     }
     // A check reads whatever it reads, on any host (through a load balancer, say): it can be run
@@ -235,7 +240,7 @@ async function runState(
   const local = mod.prepare ? await mod.prepare(args, ctx) : undefined;
   ctx.shown = await prepareShown(mod, display, ctx);
   const cache = env.factCache(ctx.host);
-  const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache, reader: ctx.user });
+  const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache, reader: ctx.user, readerHost: env.self });
   const changes = mod.plan(args, facts, ctx, local);
   const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
   if (changes.length === 0) return { status: 'ok', changes: [], registerData: {} };
@@ -246,11 +251,11 @@ async function runState(
       changes.find((c) => c.uncertain)?.uncertain ??
       (ctx.user !== 'root' && !mod.permissionsModelled ? `it runs as ${ctx.user} without become: whether ${ctx.user} may do this is known only when it runs` : undefined);
     if (uncertain === undefined) {
-      predicted.record(effects);
+      predicted.record(effects, recorder(env));
       return { status: 'changed', changes: reports, registerData: {} };
     }
     // it may fail: whatever it would change may as well stay as it is
-    predicted.record(effects.map((e) => maybe(e, uncertain)));
+    predicted.record(effects.map((e) => maybe(e, uncertain)), recorder(env));
     return { status: 'unknown', error: `would run, but ${uncertain}`, changes: reports, registerData: {} };
   }
 
