@@ -21,9 +21,9 @@ export class UnknownFact {
  * either way) it may not have happened.
  */
 interface Conditional {
+  /** the effect as the other hosts see it: maybe(effect) */
   effect: Effect;
   by: string;
-  reason: string;
 }
 
 export class HostPrediction {
@@ -38,7 +38,7 @@ export class HostPrediction {
    */
   record(effects: Effect[], by?: { host: string; mayHaveStopped?: string }): void {
     for (const e of effects) {
-      if (by?.mayHaveStopped !== undefined) this.conditions.set(e, { effect: maybe(e, by.mayHaveStopped), by: by.host, reason: by.mayHaveStopped });
+      if (by?.mayHaveStopped !== undefined) this.conditions.set(e, { effect: maybe(e, by.mayHaveStopped), by: by.host });
       this.effects.push(e);
     }
   }
@@ -92,21 +92,6 @@ export class HostPrediction {
       const e = this.seen(recorded, reader);
       const key = keys.find((k) => e.touches(k));
       if (key === undefined) continue;
-      value = e.apply(value, key);
-      if (value instanceof UnknownFact) throw new Unknown(value.reason);
-    }
-    return value as T;
-  }
-
-  /**
-   * The predicted fact of a resource, from its live value. Throws Unknown when an effect
-   * makes it unknowable, naming the effect.
-   */
-  fold<T>(key: string, live: T, reader?: string): T {
-    let value: unknown = live;
-    for (const recorded of this.effects) {
-      const e = this.seen(recorded, reader);
-      if (!e.touches(key)) continue;
       value = e.apply(value, key);
       if (value instanceof UnknownFact) throw new Unknown(value.reason);
     }

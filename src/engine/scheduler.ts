@@ -308,8 +308,7 @@ export class Runner {
         if (status === 'changed' || partly || status === 'unknown') task.notify.forEach((n) => firstNotifier.set(n, firstNotifier.get(n) ?? i));
         if (status === 'unknown' && this.prediction && !task.ignoreErrors) {
           mayStop.push({ i, at: this.prediction.host(h.inv.name).size, task: task.name });
-          // what its later tasks change elsewhere (delegated), or here as another host's task sees it, may not happen
-          this.prediction.mayStop(h.inv.name, `'${task.name}' on ${h.inv.name} may fail (its outcome is unknown in check mode), and then ${h.inv.name}'s later tasks do not run`);
+          this.mayStop(h, `'${task.name}'`);
         }
         if (h.unreachable) return;
         if (status === 'failed' && !task.ignoreErrors) {
@@ -340,6 +339,14 @@ export class Runner {
     this.nextPlay.start(h.inv.name, after, (play, cache) => this.readAhead(play, h, play.tasks, { conn, cache }), idle);
   }
 
+  /**
+   * Check mode: `what` (a task or handler of `h`) may fail and stop `h`, so what `h`'s later tasks
+   * change elsewhere (delegated), or here as another host's task sees it, may not happen (prediction.ts).
+   */
+  private mayStop(h: HostState, what: string, why = 'its outcome is unknown in check mode'): void {
+    this.prediction?.mayStop(h.inv.name, `${what} on ${h.inv.name} may fail (${why}), and then ${h.inv.name}'s later tasks do not run`);
+  }
+
   /** The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in definition order. */
   private async runHandlers(play: Play, h: HostState, notified: Set<string>, maybe: Set<string>, uncertain: (handler: string) => (() => void) | undefined): Promise<void> {
     for (const handler of play.handlers) {
@@ -347,9 +354,7 @@ export class Runner {
       if (!notified.has(handler.name) && maybe.has(handler.name)) {
         recordUnknownTask(this.env(h), handler, this.scope(play, h), `the handler '${handler.name}'`);
         this.report(play, handler, h, true, { status: 'unknown', changes: [], registerData: {} }, ['notified by a task whose outcome is unknown in check mode'], 0);
-        if (this.prediction && !handler.ignoreErrors) {
-          this.prediction.mayStop(h.inv.name, `the handler '${handler.name}' on ${h.inv.name} may run and fail (it is notified only by tasks unknown in check mode), and then ${h.inv.name}'s later tasks do not run`);
-        }
+        if (!handler.ignoreErrors) this.mayStop(h, `the handler '${handler.name}'`, 'it is notified only by tasks unknown in check mode');
         continue;
       }
       if (!notified.has(handler.name)) continue;
@@ -357,9 +362,7 @@ export class Runner {
       try {
         const { status } = await this.runTask(play, handler, h, true);
         if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
-        if (status === 'unknown' && this.prediction && !handler.ignoreErrors) {
-          this.prediction.mayStop(h.inv.name, `the handler '${handler.name}' on ${h.inv.name} may fail (its outcome is unknown in check mode), and then ${h.inv.name}'s later tasks do not run`);
-        }
+        if (status === 'unknown' && !handler.ignoreErrors) this.mayStop(h, `the handler '${handler.name}'`);
       } finally {
         restore?.();
       }

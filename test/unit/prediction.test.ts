@@ -22,7 +22,7 @@ describe('prediction: effects after a possible stop', () => {
     // made after it: h1's own later tasks see it, h2's own tasks cannot know it
     assert.equal(h2.foldAll(['file:/b'], 'live', 'h1'), 'made after');
     assert.throws(() => h2.foldAll(['file:/b'], 'live', 'h2'), (e: unknown) => e instanceof Unknown && /'t1' on h1 may fail/.test(e.message));
-    assert.throws(() => h2.fold('file:/b', 'live', 'h3'), Unknown);
+    assert.throws(() => h2.foldAll(['file:/b'], 'live', 'h3'), Unknown);
     // an effect that leaves the value as it was stays exact for everyone
     h2.record([setsTo('file:/c', 'same')], { host: 'h1', mayHaveStopped: p.mayHaveStopped('h1') });
     assert.equal(h2.foldAll(['file:/c'], 'same', 'h2'), 'same');

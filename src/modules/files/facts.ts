@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { FactKind } from '../contract.js';
 import { fileBatch } from './file-batch.js';
-import { fileScriptParts, MAX_CONTENT, type FileParams } from './file-script.js';
+import { fileScript, MAX_CONTENT, type FileParams } from './file-script.js';
 
 export { MAX_CONTENT, type FileParams };
 
@@ -46,10 +46,7 @@ export interface FileFact {
 export const fileFact: FactKind<FileParams, FileFact> = {
   kind: 'file',
   key: (p) => `file:${p.path}`,
-  script: (p) => {
-    const s = fileScriptParts(p);
-    return [s.head, s.stat, s.hash, s.real].join('\n');
-  },
+  script: fileScript,
   batch: fileBatch,
   parse: (out, p) => {
     const kv = keyValues(out);

@@ -20,7 +20,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sq } from '../../engine/shell.js';
 import { TaskError } from '../contract.js';
-import { fileScriptParts, MAX_CONTENT, STAT_LINES, type FileParams } from './file-script.js';
+import { fileScript, fileScriptParts, MAX_CONTENT, STAT_LINES, type FileParams } from './file-script.js';
 
 const UNREADABLE = 'pf_unreadable=yes';
 
@@ -30,7 +30,7 @@ function batchScript(ps: FileParams[]): string {
   const nonce = randomBytes(6).toString('hex');
   const mark = `#pf${nonce}`;
   const parts = ps.map(fileScriptParts);
-  const own = (i: number) => `echo '${mark} own ${i}'\n(\n${[parts[i].head, parts[i].stat, parts[i].hash, parts[i].real].join('\n')}\n)`;
+  const own = (i: number) => `echo '${mark} own ${i}'\n(\n${fileScript(ps[i])}\n)`;
   const plain = ps.map((_p, i) => i).filter((i) => parts[i].plain);
   // positional parameters: the paths of the plain files whose index is in the list variable `v`
   const collect = (v: string, only = plain) => ['set --', ...only.map((i) => `case " ${v} " in *" ${i} "*) set -- "$@" ${sq(ps[i].path)} ;; esac`)].join('\n');
@@ -108,7 +108,13 @@ function splitBatch(out: string, ps: FileParams[]): string[] {
   const content = section('content');
   if (stat.lines.length !== stat.at.length * 4) throw new TaskError(`stat printed ${stat.lines.length} lines for ${stat.at.length} files`);
   if (sha.lines.length !== sha.at.length) throw new TaskError(`sha256sum printed ${sha.lines.length} lines for ${sha.at.length} files`);
-  const hashOf = new Map(sha.at.map((i, j) => [i, /^sha256=\\?([0-9a-f]{64}) /.exec(sha.lines[j])?.[1]]));
+  const hashOf = new Map(
+    sha.at.map((i, j) => {
+      const hash = /^sha256=\\?([0-9a-f]{64}) /.exec(sha.lines[j])?.[1];
+      if (!hash) throw new TaskError(`unexpected sha256sum line for ${ps[i].path}: ${sha.lines[j].slice(0, 120)}`);
+      return [i, hash];
+    }),
+  );
   const data = Buffer.from(content.lines.join('').replace(/^content=/, ''), 'base64');
   let offset = 0;
   for (const p of parts) {

@@ -60,3 +60,8 @@ export function fileScriptParts(p: FileParams): { plain: boolean; head: string; 
 /** What `stat` prints of a file (the last line without its newline): four lines. */
 export const STAT_LINES = 'mode=%a\\nowner=%U\\ngroup=%G\\nsize=%s';
 
+/** A file's own script: its parts in order. */
+export function fileScript(p: FileParams): string {
+  const s = fileScriptParts(p);
+  return [s.head, s.stat, s.hash, s.real].join('\n');
+}
