@@ -52,6 +52,11 @@ export function partlyUnknown(known: Record<string, unknown>, reason: string): R
   });
 }
 
+/** A variable set from a value unknown in check mode (set_fact): reading it makes the reader unknown. */
+export class UnknownVar {
+  constructor(public readonly reason: string) {}
+}
+
 export class ExpressionError extends Error {
   constructor(message: string) {
     super(message);
@@ -228,7 +233,12 @@ export class Scope {
 
   get(name: string): unknown {
     if (Object.hasOwn(this.functions, name)) return this.functions[name];
-    if (Object.hasOwn(this.literal, name)) return this.literal[name];
+    if (Object.hasOwn(this.literal, name)) {
+      const v = this.literal[name];
+      // set in check mode from a value known only after the real run (engine/actions.ts)
+      if (v instanceof UnknownVar) throw new UnknownValue(v.reason);
+      return v;
+    }
     if (!Object.hasOwn(this.raw, name)) throw new UndefinedVariable(name);
     if (this.cache.has(name)) return this.cache.get(name);
     if (this.resolving.has(name)) throw new ExpressionError(`variable ${name} refers to itself`);

@@ -124,6 +124,16 @@ export class Prediction {
     return [...this.hosts.values()].some((h) => h.changed);
   }
 
+  /** How many effects each host has recorded so far (a mark for uncertainSinceAll). */
+  sizes(): Map<string, number> {
+    return new Map([...this.hosts].map(([name, h]) => [name, h.size]));
+  }
+
+  /** The effects recorded on every host since `marks` (sizes()) may not happen, for `reason`: for good. */
+  uncertainSinceAll(marks: Map<string, number>, reason: string): void {
+    for (const [name, h] of this.hosts) if (h.size > (marks.get(name) ?? 0)) h.uncertainSince(marks.get(name) ?? 0, reason);
+  }
+
   /** Total effects recorded so far (a cheap version stamp for snapshots). */
   get size(): number {
     let n = 0;

@@ -27,6 +27,8 @@ export const taskReport = z.object({
   note: z.string().optional(),
   handler: z.boolean().optional(),
   ignored: z.boolean().optional(),
+  /** Failed inside a block whose rescue then passed (counted in the recap's rescued, not failed). */
+  rescued: z.boolean().optional(),
 });
 export type TaskReport = z.infer<typeof taskReport>;
 
@@ -38,6 +40,8 @@ export const hostRecap = z.object({
   unknown: z.number(),
   /** Failed tasks with ignore_errors: true (not counted in failed). */
   ignored: z.number(),
+  /** Failed tasks whose block's rescue passed (not counted in failed). */
+  rescued: z.number().optional(),
   unreachable: z.boolean(),
   error: z.string().optional(),
 });

@@ -10,7 +10,11 @@ import pLimit from 'p-limit';
 import { hasTemplate, partlyUnknown, type Scope } from './expr.js';
 import { lastLines } from './shell.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
-import { executeLoop, executeTask, recordUnknownTask, type Outcome, type TaskEnv } from './pipeline/task.js';
+import { executeLoop, recordUnknownTask, type Outcome, type TaskEnv } from './pipeline/task.js';
+import { executeControlled, resultValue } from './pipeline/result-control.js';
+import { walk, type WalkHost, type WalkPrediction } from './walk.js';
+import { loadIncluded } from '../load/include.js';
+import { unknownEverything } from './prediction.js';
 import { Prediction } from './prediction.js';
 import { FactCache, factCacheMode } from './pipeline/fact-cache.js';
 import { plannedReads, readAhead, type ReadAheadHost } from './pipeline/read-ahead.js';
@@ -81,6 +85,22 @@ interface Warm {
   /** queued: waiting for a slot; claimed: its play (or the run's end) came first, it will not start */
   state: 'queued' | 'claimed' | 'running' | 'done';
   result: Promise<Opened | Error>;
+}
+
+/** One host's state in one play: the handlers notified, and (check mode) the tasks that may have stopped it. */
+interface HostPlay {
+  notified: Set<string>;
+  maybe: Set<string>;
+  /** check mode: handler name -> the position of the first task that notified it or may have (unknown) */
+  firstNotifier: Map<string, number>;
+  /** check mode: the tasks that may fail and stop this host (unknown, errors not ignored), with the length of the host's effect log after each */
+  mayStop: { i: number; at: number; task: string }[];
+  /** position of the next task in the walk */
+  seq: number;
+  /** a run of checks of this host whose first commands ran in one round trip (checks-ahead.ts) */
+  ahead?: ChecksAhead;
+  /** the last failure (errors not ignored): ansible_failed_task / ansible_failed_result in a rescue */
+  lastFailure?: TaskReport;
 }
 
 const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -280,56 +300,116 @@ export class Runner {
       const before = this.nextPlay.take(h.inv.name, play);
       if (before) h.cache = before.cache;
       if (!(before && (await before.done))) await this.readAhead(play, h);
-      const notified = new Set<string>();
-      const maybe = new Set<string>();
-      // check mode: handler -> the position of the first task that notified it or may have (unknown)
-      const firstNotifier = new Map<string, number>();
-      // check mode: the tasks that may fail and stop this host (unknown, errors not ignored), with
-      // the length of the host's effect log after each
-      const mayStop: { i: number; at: number; task: string }[] = [];
-      // a run of checks of this host whose first commands ran in one round trip (checks-ahead.ts)
-      let ahead: ChecksAhead | undefined;
-      for (const [i, task] of play.tasks.entries()) {
-        // Interrupted: no new task starts, but the handlers of what did change still run.
-        if (this.interrupted) break;
-        if (!this.selected(task)) continue;
-        // a change voided what was read ahead: read the rest of the play ahead again, in one round trip
-        if (h.cache.voided && this.readsOwnFacts(task)) await this.readAhead(play, h, play.tasks.slice(i));
-        if (!ahead?.covers(task)) ahead = await this.checksAhead(play, h, i);
-        const result = await this.runTask(play, task, h, false, ahead?.has(task) ? ahead : undefined);
-        ahead?.finished(task, result.status);
-        const status = result.status;
-        // A task that failed after applying part of its changes changed the host too.
-        // In check mode a failed task's changes are those of the loop items before the failing
-        // one (a task whose plan fails has none): the real run applies them, and notifies.
-        const partly = status === 'failed' && result.changes.some((c) => c.applied || (this.opts.check && c.applied === undefined));
-        if (status === 'changed' || partly) task.notify.forEach((n) => notified.add(n));
-        if (status === 'unknown') task.notify.forEach((n) => maybe.add(n));
-        if (status === 'changed' || partly || status === 'unknown') task.notify.forEach((n) => firstNotifier.set(n, firstNotifier.get(n) ?? i));
-        if (status === 'unknown' && this.prediction && !task.ignoreErrors) {
-          mayStop.push({ i, at: this.prediction.host(h.inv.name).size, task: task.name });
-          this.mayStop(h, `'${task.name}'`);
-        }
-        if (h.unreachable) return;
-        if (status === 'failed' && !task.ignoreErrors) {
-          h.failed = true;
-          break;
-        }
-      }
-      // Handlers run once, in definition order, for this host, even after a failed task: so in
-      // check mode what the tasks after one that may fail would change may not be there for a
-      // handler. Only stops at or after the first task that notified it (or may have: an unknown
-      // one, which may also be the stop and notify as it fails) matter: a stop before that means
-      // the handler is not notified at all (and the real run then reports nothing for it).
-      const uncertain = (handler: string): (() => void) | undefined => {
-        const stop = mayStop.find((s) => s.i >= firstNotifier.get(handler)!);
-        return stop && this.prediction?.host(h.inv.name).uncertainSince(stop.at, `'${stop.task}' may fail (its outcome is unknown in check mode), and then the tasks after it do not run`);
-      };
-      await this.runHandlers(play, h, notified, maybe, uncertain);
+      const hp: HostPlay = { notified: new Set(), maybe: new Set(), firstNotifier: new Map(), mayStop: [], seq: 0 };
+      const r = await walk(this.walkHost(play, h, hp), play.body);
+      if (h.unreachable) return;
+      if (r === 'failed') h.failed = true;
+      await this.runHandlers(play, h, hp);
       if (!h.failed && !h.unreachable && !this.interrupted) this.readNextPlay(h, play, h.conn!);
     } finally {
       h.inPlay = false;
     }
+  }
+
+  /** What the tree walk (walk.ts) asks of this host in this play. */
+  private walkHost(play: Play, h: HostState, hp: HostPlay): WalkHost {
+    const name = h.inv.name;
+    const prediction = this.prediction;
+    return {
+      task: async (task, following, extra) => {
+        if (!this.selected(task)) return undefined;
+        // a change voided what was read ahead: read the rest of the play ahead again, in one round trip
+        const at = play.tasks.indexOf(task);
+        if (h.cache.voided && this.readsOwnFacts(task) && at >= 0) await this.readAhead(play, h, play.tasks.slice(at));
+        if (!hp.ahead?.covers(task)) hp.ahead = await this.checksAhead(play, h, [task, ...following]);
+        const i = hp.seq++;
+        const result = await this.runTask(play, task, h, false, hp.ahead?.has(task) ? hp.ahead : undefined, extra);
+        hp.ahead?.finished(task, result.status);
+        const status = result.status;
+        if (status === 'failed' && !task.ignoreErrors) hp.lastFailure = result;
+        // A task that failed after applying part of its changes changed the host too.
+        // In check mode a failed task's changes are those of the loop items before the failing
+        // one (a task whose plan fails has none): the real run applies them, and notifies.
+        const partly = status === 'failed' && result.changes.some((c) => c.applied || (this.opts.check && c.applied === undefined));
+        if (status === 'changed' || partly) task.notify.forEach((n) => hp.notified.add(n));
+        if (status === 'unknown') task.notify.forEach((n) => hp.maybe.add(n));
+        if (status === 'changed' || partly || status === 'unknown') task.notify.forEach((n) => hp.firstNotifier.set(n, hp.firstNotifier.get(n) ?? i));
+        if (status === 'unknown' && prediction && !task.ignoreErrors) {
+          hp.mayStop.push({ i, at: prediction.host(name).size, task: task.name });
+          this.mayStop(h, `'${task.name}'`);
+        }
+        return status;
+      },
+      flush: async () => {
+        await this.runHandlers(play, h, hp);
+        hp.notified.clear();
+        hp.maybe.clear();
+        hp.firstNotifier.clear();
+      },
+      stopped: () => Boolean(h.unreachable) || this.interrupted,
+      rescuing: () => {
+        const f = hp.lastFailure;
+        h.registered.ansible_failed_task = f ? { name: f.task, module: f.module } : {};
+        h.registered.ansible_failed_result = f ? { failed: true, msg: f.error ?? '', status: 'failed' } : {};
+      },
+      rescued: () => {
+        const f = hp.lastFailure;
+        if (f && !f.rescued) {
+          f.rescued = true;
+          h.recap.failed--;
+          h.recap.rescued = (h.recap.rescued ?? 0) + 1;
+        }
+      },
+      selected: (tags) => this.selected({ tags }),
+      scope: (extra, task) => this.scope(play, h, task, extra),
+      reportInclude: (inc, status, note) => {
+        this.emit({ type: 'task-start', host: name, play: play.name, task: inc.name, handler: false });
+        const pseudo = { name: inc.name, module: inc.what === 'role' ? 'include_role' : 'include_tasks', ignoreErrors: inc.ignoreErrors } as Task;
+        this.report(play, pseudo, h, false, { status, changes: [], registerData: {}, ...(status === 'failed' ? { error: note } : {}) }, status === 'failed' ? [] : [note], 0);
+      },
+      load: (inc, target) => loadIncluded(inc, target, this.opts.modules, this.opts.root),
+      ...(prediction ? { prediction: this.walkPrediction(play, h, hp, prediction) } : {}),
+    };
+  }
+
+  /** Check mode's side of the walk: marks in the prediction and the registered results (walk.ts). */
+  private walkPrediction(play: Play, h: HostState, hp: HostPlay, prediction: Prediction): WalkPrediction {
+    interface Mark {
+      effects: Map<string, number>;
+      stops: number;
+      registered: Record<string, unknown>;
+    }
+    const env = this.env(h);
+    return {
+      mark: (): Mark => ({ effects: prediction.sizes(), stops: hp.mayStop.length, registered: { ...h.registered } }),
+      mayHaveFailedSince: (m) => hp.mayStop.length > (m as Mark).stops,
+      uncertainSince: (m, reason) => {
+        const mark = m as Mark;
+        prediction.uncertainSinceAll(mark.effects, reason);
+        for (const [k, v] of Object.entries(h.registered)) if (mark.registered[k] !== v) h.registered[k] = partlyUnknown({}, `'${k}' may not have been set: ${reason}`);
+      },
+      notPredicted: (tasks, extra, reason) => {
+        for (const task of tasks) {
+          if (!this.selected(task) || task.implicit) continue;
+          recordUnknownTask(env, task, this.scope(play, h, task, extra), `'${task.name}'`);
+          this.report(play, task, h, false, { status: 'unknown', changes: [], registerData: {} }, [reason], 0);
+          if (!task.ignoreErrors) {
+            hp.mayStop.push({ i: hp.seq++, at: prediction.host(h.inv.name).size, task: task.name });
+            this.mayStop(h, `'${task.name}'`, 'it runs only if a task before it fails');
+          }
+        }
+      },
+      unknownInclude: (inc, reason) => {
+        this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: inc.name, handler: false });
+        prediction.host(h.inv.name).record([unknownEverything(`${inc.name} (unknown in check mode) may have run anything here`)], { host: h.inv.name, mayHaveStopped: prediction.mayHaveStopped(h.inv.name) });
+        const pseudo = { name: inc.name, module: inc.what === 'role' ? 'include_role' : 'include_tasks', ignoreErrors: inc.ignoreErrors } as Task;
+        this.report(play, pseudo, h, false, { status: 'unknown', changes: [], registerData: {} }, [reason], 0);
+        if (!inc.ignoreErrors) {
+          hp.mayStop.push({ i: hp.seq++, at: prediction.host(h.inv.name).size, task: inc.name });
+          this.mayStop(h, `'${inc.name}'`);
+        }
+      },
+    };
   }
 
   /** Read the facts of the host's next play after `after` now, while it waits (next-play.ts). */
@@ -347,18 +427,33 @@ export class Runner {
     this.prediction?.mayStop(h.inv.name, `${what} on ${h.inv.name} may fail (${why}), and then ${h.inv.name}'s later tasks do not run`);
   }
 
-  /** The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in definition order. */
-  private async runHandlers(play: Play, h: HostState, notified: Set<string>, maybe: Set<string>, uncertain: (handler: string) => (() => void) | undefined): Promise<void> {
+  /**
+   * The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in
+   * definition order; a handler answers to its name and to its `listen` names. Handlers run once,
+   * for this host, even after a failed task: so in check mode what the tasks after one that may
+   * fail would change may not be there for a handler. Only stops at or after the first task that
+   * notified it (or may have: an unknown one, which may also be the stop and notify as it fails)
+   * matter: a stop before that means the handler is not notified at all (and the real run then
+   * reports nothing for it).
+   */
+  private async runHandlers(play: Play, h: HostState, hp: HostPlay): Promise<void> {
+    const names = (handler: Task) => [handler.name, ...handler.listen];
+    const uncertain = (handler: Task): (() => void) | undefined => {
+      const first = Math.min(...names(handler).map((n) => hp.firstNotifier.get(n) ?? Infinity));
+      const stop = hp.mayStop.find((s) => s.i >= first);
+      return stop && this.prediction?.host(h.inv.name).uncertainSince(stop.at, `'${stop.task}' may fail (its outcome is unknown in check mode), and then the tasks after it do not run`);
+    };
     for (const handler of play.handlers) {
       if (h.unreachable) break;
-      if (!notified.has(handler.name) && maybe.has(handler.name)) {
-        recordUnknownTask(this.env(h), handler, this.scope(play, h), `the handler '${handler.name}'`);
+      const notified = names(handler).some((n) => hp.notified.has(n));
+      if (!notified && names(handler).some((n) => hp.maybe.has(n))) {
+        recordUnknownTask(this.env(h), handler, this.scope(play, h, handler), `the handler '${handler.name}'`);
         this.report(play, handler, h, true, { status: 'unknown', changes: [], registerData: {} }, ['notified by a task whose outcome is unknown in check mode'], 0);
         if (!handler.ignoreErrors) this.mayStop(h, `the handler '${handler.name}'`, 'it is notified only by tasks unknown in check mode');
         continue;
       }
-      if (!notified.has(handler.name)) continue;
-      const restore = uncertain(handler.name);
+      if (!notified) continue;
+      const restore = uncertain(handler);
       try {
         const { status } = await this.runTask(play, handler, h, true);
         if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
@@ -386,9 +481,9 @@ export class Runner {
       become: play.become ?? h.inv.become,
       root: this.opts.root,
       modules: this.opts.modules,
-      scope: (extra = {}) =>
+      scope: (task, extra = {}) =>
         taskScope({
-          ...this.scopeInput(play, h, extra),
+          ...this.scopeInput(play, h, task, extra),
           // Nothing is generated or read ahead: a secret renders as its placeholder. Facts are
           // keyed by what they read, so a fact read for a placeholder is only never served
           // (a task whose facts depend on the secret itself reads them when it runs).
@@ -401,27 +496,30 @@ export class Runner {
   }
 
   /**
-   * The run of checks starting at task `from` (skipping tasks that do not run), their first
+   * The run of checks at the start of `tasks` (skipping tasks that do not run), their first
    * commands run in one round trip on their connection (pipeline/checks-ahead.ts). Check mode
    * runs checks only while nothing is predicted to change: then too.
    */
-  private async checksAhead(play: Play, h: HostState, from: number): Promise<ChecksAhead | undefined> {
+  private async checksAhead(play: Play, h: HostState, tasks: Task[]): Promise<ChecksAhead | undefined> {
     if (this.prediction?.changed || !h.conn || !checksAheadOn()) return undefined;
     const planned: PlannedChecks = { checks: [], span: [] };
     const commandsSoFar: CheckCommand[] = [];
     let target: string | undefined;
-    // the arguments as they are now (nothing runs while the checks are planned: one scope); no
-    // secret is generated ahead: a check whose arguments use one runs on its own
-    const scope = taskScope({
-      ...this.scopeInput(play, h, {}),
-      secret: () => {
-        throw new TaskError('uses a secret');
-      },
-    });
-    for (const task of play.tasks.slice(from)) {
+    // the arguments as they are now (nothing runs while the checks are planned); no secret is
+    // generated ahead: a check whose arguments use one runs on its own
+    const scopeOf = (task: Task) =>
+      taskScope({
+        ...this.scopeInput(play, h, task, {}),
+        secret: () => {
+          throw new TaskError('uses a secret');
+        },
+      });
+    for (const task of tasks) {
       if (this.selected(task)) {
         const mod = this.opts.modules.get(task.module);
-        if (mod?.type !== 'check' || !mod.firstAttempt || task.loop !== undefined || hasTemplate(task.delegateTo)) break;
+        // a retried check (until) runs its later attempts on its own: it ends the run of checks
+        if (mod?.type !== 'check' || !mod.firstAttempt || task.loop !== undefined || task.until || hasTemplate(task.delegateTo)) break;
+        const scope = scopeOf(task);
         const to = task.delegateTo ?? h.inv.name;
         if ((target ?? to) !== to || !(to === h.inv.name || LOCALHOST.has(to))) break;
         let commands: CheckCommand[] | undefined;
@@ -456,30 +554,33 @@ export class Runner {
     return this.cacheMode !== 'off' && this.opts.modules.get(task.module)?.type === 'state' && task.delegateTo === undefined;
   }
 
-  private selected(task: Task): boolean {
+  private selected(task: Pick<Task, 'tags'>): boolean {
     const { tags, skipTags } = this.opts;
     if (skipTags.length && task.tags.some((t) => skipTags.includes(t))) return false;
     if (tags.length === 0) return true;
     return task.tags.includes('always') || task.tags.some((t) => tags.includes(t));
   }
 
-  /** A task's variables on a host: inventory, play, registered results, extra vars, `extra` (a loop item). */
-  private scopeInput(play: Play, h: HostState, extra: Record<string, unknown>) {
+  /**
+   * A task's variables on a host: its role's defaults, the inventory, the play's vars, its role,
+   * block and task vars, registered results and set_fact, extra vars, `extra` (a loop item).
+   */
+  private scopeInput(play: Play, h: HostState, task: Pick<Task, 'vars' | 'defaults'>, extra: Record<string, unknown>) {
     return {
       inventory: this.inventory,
       host: h.inv,
-      play,
+      play: { defaults: { ...play.defaults, ...task.defaults }, vars: { ...play.vars, ...task.vars } },
       data: { ...h.registered, ...this.opts.extraVars, ...extra },
       facts: h.facts,
       run: { id: this.runId, check: this.opts.check },
     };
   }
 
-  private scope(play: Play, h: HostState, extra: Record<string, unknown> = {}, shownExtra: Record<string, unknown> = extra): Scope {
+  private scope(play: Play, h: HostState, task: Pick<Task, 'vars' | 'defaults'>, extra: Record<string, unknown> = {}, shownExtra: Record<string, unknown> = extra): Scope {
     // paired with a display twin that renders a placeholder for each secret (display.ts)
     return pairScopes(
-      taskScope({ ...this.scopeInput(play, h, extra), secret: (name) => this.opts.secrets.get(name) }),
-      taskScope({ ...this.scopeInput(play, h, shownExtra), secret: (name) => this.opts.secrets.placeholder(name) }),
+      taskScope({ ...this.scopeInput(play, h, task, extra), secret: (name) => this.opts.secrets.get(name) }),
+      taskScope({ ...this.scopeInput(play, h, task, shownExtra), secret: (name) => this.opts.secrets.placeholder(name) }),
     );
   }
 
@@ -514,26 +615,34 @@ export class Runner {
     };
   }
 
-  private async runTask(play: Play, task: Task, h: HostState, handler: boolean, ahead?: ChecksAhead): Promise<TaskReport> {
+  private async runTask(play: Play, task: Task, h: HostState, handler: boolean, ahead?: ChecksAhead, extra: Record<string, unknown> = {}): Promise<TaskReport> {
     const t0 = Date.now();
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler });
     const notes: string[] = [];
     const env = this.env(h, ahead);
     const become = play.become ?? h.inv.become;
+    const scopeFor = (more: Record<string, unknown> = {}, shownMore: Record<string, unknown> = more) => this.scope(play, h, task, { ...extra, ...more }, { ...extra, ...shownMore });
     const outcome =
       task.loop === undefined
-        ? await executeTask(env, play, task, become, this.scope(play, h), notes)
-        : await executeLoop(env, play, task, become, (extra, shownExtra) => this.scope(play, h, extra, shownExtra), notes, () => Boolean(h.unreachable));
+        ? await executeControlled(env, play, task, become, scopeFor, scopeFor(), notes)
+        : await executeLoop(env, play, task, become, scopeFor, notes, () => Boolean(h.unreachable));
     return this.report(play, task, h, handler, outcome, notes, Date.now() - t0);
   }
 
   /** Record a task's result: report, recap, registered variable, event. */
   private report(play: Play, task: Task, h: HostState, handler: boolean, outcome: Outcome, notes: string[], ms: number): TaskReport {
-    const { status, changes } = outcome;
+    const { status } = outcome;
+    let changes = outcome.changes;
     let error = outcome.error;
     if (status === 'unknown' && error) {
       notes.push(error);
       error = undefined;
+    }
+    // no_log: what the task changed, its output and its messages are not shown
+    if (task.noLog) {
+      changes = changes.map((c) => ({ action: c.action, target: '(hidden: no_log)', summary: '(hidden: no_log)', ...(c.applied !== undefined ? { applied: c.applied } : {}) }));
+      if (error) error = `the task failed (its message is hidden: no_log)`;
+      notes.length = 0;
     }
     const result: TaskReport = {
       host: h.inv.name,
@@ -551,20 +660,12 @@ export class Runner {
     this.tasks.push(result);
     if (status === 'failed' && task.ignoreErrors) h.recap.ignored++;
     else h.recap[status]++;
-    if (task.register) h.registered[task.register] = this.registered(task, outcome);
+    // In check mode a task predicted to change has not run: its status is known, its output
+    // (rc, stdout, results …) is not; an unknown task's status is not known either (result-control.ts).
+    if (task.register) h.registered[task.register] = resultValue(this.opts.check, task, outcome);
+    if (outcome.facts && status !== 'skipped') Object.assign(h.registered, outcome.facts);
     this.emit({ type: 'task-result', result });
     return result;
-  }
-
-  /**
-   * What `register:` stores. In check mode a task predicted to change has not run: its status
-   * is known, its output (rc, stdout, results …) is not; an unknown task's status is not known either.
-   */
-  private registered(task: Task, { status, changes, registerData }: Outcome): Record<string, unknown> {
-    const base = { status, changed: status === 'changed', failed: status === 'failed', skipped: status === 'skipped', changes: changes.map((c) => c.summary) };
-    if (this.opts.check && status === 'unknown') return partlyUnknown({}, `'${task.register}' is the result of a task whose outcome is unknown in check mode`);
-    if (this.opts.check && status === 'changed') return partlyUnknown(base, `'${task.register}' is the result of a task that has not run (check mode)`);
-    return { ...registerData, ...base };
   }
 
   private async connectionFor(task: Task, h: HostState, redact?: (s: string) => string, ahead?: ChecksAhead): Promise<{ conn: Connection; target: string; toController: boolean }> {

@@ -100,13 +100,40 @@ export function readText(file: string, maxBytes = MAX_YAML_BYTES, what = 'file')
   return decodeUtf8(buf, file);
 }
 
-export function loadYaml(file: string): YamlSource {
+export interface YamlOptions {
+  /**
+   * Read plain (unquoted) yes/no/on/off values as booleans, as Ansible's YAML 1.1 reader does
+   * (playbooks, task files, role files); quoted they stay strings.
+   */
+  ansibleBooleans?: boolean;
+}
+
+export function loadYaml(file: string, opts: YamlOptions = {}): YamlSource {
   const text = readText(file);
-  return parseYaml(text, file);
+  return parseYaml(text, file, opts);
+}
+
+const YAML11_BOOLEAN = /^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$/;
+
+/** YAML 1.1's yes/no/on/off booleans in values (PyYAML's reading, which Ansible uses). */
+function ansibleBooleans(doc: Document): void {
+  visit(doc, {
+    Pair(_k, pair) {
+      const v = pair.value as { type?: string; source?: string; value?: unknown } | null;
+      if (v && isNode(v) && v.type === 'PLAIN' && typeof v.source === 'string' && YAML11_BOOLEAN.test(v.source)) v.value = /^(?:yes|on)$/i.test(v.source);
+      return undefined;
+    },
+    Seq(_k, seq) {
+      for (const item of seq.items as { type?: string; source?: string; value?: unknown }[]) {
+        if (item && isNode(item) && item.type === 'PLAIN' && typeof item.source === 'string' && YAML11_BOOLEAN.test(item.source)) item.value = /^(?:yes|on)$/i.test(item.source);
+      }
+      return undefined;
+    },
+  });
 }
 
 /** Parse YAML text; every failure (syntax, alias bomb, nesting too deep) is a ConfigError naming the file. */
-export function parseYaml(text: string, file: string): YamlSource {
+export function parseYaml(text: string, file: string, opts: YamlOptions = {}): YamlSource {
   const lines = new LineCounter();
   let doc: Document;
   try {
@@ -120,6 +147,7 @@ export function parseYaml(text: string, file: string): YamlSource {
     const msg = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(`${displayPath(file)}:${pos.line}:${pos.col}: invalid YAML: ${msg}`);
   }
+  if (opts.ansibleBooleans) ansibleBooleans(doc);
   const value = documentValue(doc, lines, file);
   return { file, value, doc, lines };
 }

@@ -175,6 +175,8 @@ export interface ModuleContext {
   root: string;
   /** Directory of the playbook file the task comes from. */
   playbookDir?: string;
+  /** The task's role directory: its templates/ and files/ are looked in first. */
+  roleDir?: string;
   /** Replace every known secret in a string with ********. */
   mask(s: string): string;
   /** Add a note to the task's result ("skipped: /x exists"). */

@@ -144,7 +144,8 @@ describe('playbook', () => {
     write(dir, 'p6.yml', `- import_playbook: p5.yml\n`);
     assert.match(configError(() => loadPlaybook(p5, modules)), /import cycle/);
     const p7 = write(dir, 'p7.yml', `- hosts: all\n  tasks:\n    - command: { cmd: "true" }\n`);
-    assert.match(configError(() => loadPlaybook(p7, modules)), /p7\.yml:3:7: tasks\[0\]\.name: .*every task needs a name|p7\.yml:3:\d+: .*name/);
+    // a task without a name is named after its module and main argument, as Ansible users expect
+    assert.equal(loadPlaybook(p7, modules).plays[0].tasks[0].name, 'command true');
     // templated values are checked after rendering, not statically
     const p8 = write(dir, 'p8.yml', `- hosts: all\n  tasks:\n    - name: x\n      wait_for: { port: "{{ app_port }}" }\n`);
     assert.equal(loadPlaybook(p8, modules).plays[0].tasks[0].args.port, '{{ app_port }}');

@@ -21,8 +21,8 @@ export interface ReadAheadHost {
   become: boolean | undefined;
   root: string;
   modules: Map<string, Module>;
-  /** The play's variables for this host, with `extra` (a loop item); secrets are not available. */
-  scope(extra?: Record<string, unknown>): Scope;
+  /** The task's variables on this host, with `extra` (a loop item); secrets are not available. */
+  scope(task: Task, extra?: Record<string, unknown>): Scope;
 }
 
 interface Read {
@@ -35,17 +35,17 @@ export function plannedReads(host: ReadAheadHost, play: Play, tasks: Task[]): Re
   const out = new Map<string, Read>();
   for (const task of tasks) {
     const mod = host.modules.get(task.module);
-    if (mod?.type !== 'state') continue;
+    if (mod?.type !== 'state' || task.until) continue;
     if (task.delegateTo !== undefined && task.delegateTo !== host.name) continue;
     const become = task.become ?? host.become ?? false;
-    const ctx = factsContext(host, play, become);
+    const ctx = { ...factsContext(host, play, become), ...(task.role ? { roleDir: task.role.dir } : {}) };
     try {
-      const scope = host.scope();
+      const scope = host.scope(task);
       if (task.when !== undefined && !whenMayHold(scope, task.when)) continue;
       const items = task.loop === undefined ? [undefined] : scope.render(task.loop);
       if (!Array.isArray(items)) continue;
       for (const item of items) {
-        const parsed = mod.schema.safeParse((item === undefined ? scope : host.scope({ item })).render(task.args));
+        const parsed = mod.schema.safeParse((item === undefined ? scope : host.scope(task, { [task.loopControl?.loopVar ?? 'item']: item })).render(task.args));
         if (!parsed.success) continue;
         for (const req of Object.values(mod.facts(parsed.data, ctx)) as FactRequest[]) {
           if (cacheable(req)) out.set(FactCache.id(req, become), { req, become });

@@ -14,6 +14,8 @@ import { gatherFacts } from './facts.js';
 import { applyPlan } from './apply.js';
 import type { FactCache } from './fact-cache.js';
 import { remainingChanges } from './verify.js';
+import { executeControlled } from './result-control.js';
+import { isAction, runAction } from '../actions.js';
 import { prepareShown, redactOutcome, renderForDisplay, renderShownItems, type DisplayRender } from '../display.js';
 import { ConnectionError, TaskError, Unknown, type Change, type CheckModule, type Connection, type Effect, type Module, type ModuleContext, type AnyStateModule } from '../../modules/contract.js';
 
@@ -22,6 +24,12 @@ export interface Outcome {
   error?: string;
   changes: ChangeReport[];
   registerData: Record<string, unknown>;
+  /** the module ran (check mode: would run), rather than stopping before it: result control applies */
+  ran?: boolean;
+  /** check mode: it would run, but whether it succeeds is known only when it runs */
+  uncertainRun?: boolean;
+  /** set_fact: the variables it sets */
+  facts?: Record<string, unknown>;
 }
 
 /** What a task needs from the scheduler. */
@@ -53,6 +61,7 @@ export interface TaskEnv {
 const none = (status: TaskStatus, error?: string): Outcome => ({ status, error, changes: [], registerData: {} });
 
 export async function executeTask(env: TaskEnv, play: Play, task: Task, become0: boolean | undefined, scope: Scope, notes: string[]): Promise<Outcome> {
+  if (isAction(task.module)) return executeAction(env, task, scope, notes);
   const mod = env.modules.get(task.module)!;
   let footprint: (() => void) | undefined;
   let display: DisplayRender | undefined;
@@ -84,6 +93,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
       user: become ? 'root' : env.loginUser(target),
       root: env.root,
       playbookDir: dirname(play.file),
+      ...(task.role ? { roleDir: task.role.dir } : {}),
       mask: env.masker.mask,
       note: (s) => notes.push(redact(s)),
       render: (source, filename) => scope.template(source, filename),
@@ -107,6 +117,21 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
   }
 }
 
+/** set_fact, debug, fail, meta (engine/actions.ts): on the controller, in check mode too. */
+function executeAction(env: TaskEnv, task: Task, scope: Scope, notes: string[]): Outcome {
+  try {
+    if (task.when !== undefined && !scope.condition(task.when)) {
+      notes.push(`condition is false: ${String(task.when)}`);
+      return none('skipped');
+    }
+    const r = runAction(task.module, task.args, scope);
+    if (r.note !== undefined) notes.push(env.masker.mask(r.note));
+    return { status: r.status, ...(r.error ? { error: r.error } : {}), changes: [], registerData: {}, ran: true, ...(r.facts ? { facts: r.facts } : {}) };
+  } catch (e) {
+    return { ...classify(env, e, task), changes: [], registerData: {} };
+  }
+}
+
 /** Check mode: whose task records effects, and whether that host may have stopped before it (prediction.ts). */
 function recorder(env: TaskEnv): { host: string; mayHaveStopped?: string } {
   return { host: env.self, mayHaveStopped: env.prediction?.mayHaveStopped(env.self) };
@@ -123,8 +148,8 @@ function footprintOf(mod: Module, args: unknown, ctx: ModuleContext): Effect[] {
  * tasks, the items of a loop after an unknown one): record what it may change.
  */
 export function recordUnknownTask(env: TaskEnv, task: Task, scope: Scope, what: string): void {
-  const mod = env.modules.get(task.module)!;
-  if (!env.prediction || mod.type !== 'state') return;
+  const mod = env.modules.get(task.module);
+  if (!env.prediction || mod?.type !== 'state') return;
   const target = task.delegateTo ?? env.self;
   try {
     const parsed = mod.schema.safeParse(scope.render(task.args));
@@ -139,7 +164,10 @@ export function recordUnknownTask(env: TaskEnv, task: Task, scope: Scope, what: 
   env.prediction.host(target).record([unknownEverything(`${what} (unknown in check mode) may have changed anything here`)], recorder(env));
 }
 
-/** `loop:` runs the task once per item (as `item`); the first failure stops the loop. */
+/**
+ * `loop:` runs the task once per item (named by loop_control.loop_var, `item` by default); the
+ * first failure stops the loop. Each item has its own result control (result-control.ts).
+ */
 export async function executeLoop(
   env: TaskEnv,
   play: Play,
@@ -156,25 +184,30 @@ export async function executeLoop(
     return { ...classify(env, e, task), changes: [], registerData: {} };
   }
   if (!Array.isArray(items)) return none('failed', `loop: expected a list, got ${typeof items} (task at ${task.where})`);
+  const lc = task.loopControl;
+  const loopVar = lc?.loopVar ?? 'item';
+  const vars = (item: unknown, i: number): Record<string, unknown> => ({ [loopVar]: item, ...(lc?.indexVar ? { [lc.indexVar]: i } : {}) });
   const results: Record<string, unknown>[] = [];
   const changes: ChangeReport[] = [];
   const statuses: TaskStatus[] = [];
   // the items as they may be shown: a loop over secrets has placeholders in display renders
   const shownItems = renderShownItems(scopeFor(), task.loop, items);
   for (const [i, item] of items.entries()) {
+    if (i > 0 && lc?.pause) await new Promise((r) => setTimeout(r, lc.pause! * 1000));
     const shownItem = shownItems[i];
-    const label = typeof shownItem === 'string' || typeof shownItem === 'number' ? String(shownItem) : JSON.stringify(shownItem);
+    const label = itemLabel(task, shownItem, () => scopeFor(vars(item, i), vars(shownItem, i)));
     const itemNotes: string[] = [];
-    const o = await executeTask(env, play, task, become, scopeFor({ item }, { item: shownItem }), itemNotes);
+    const itemScope = (extra: Record<string, unknown> = {}) => scopeFor({ ...vars(item, i), ...extra }, { ...vars(shownItem, i), ...extra });
+    const o = await executeControlled(env, play, task, become, itemScope, itemScope(), itemNotes);
     statuses.push(o.status);
     changes.push(...o.changes.map((c) => ({ ...c, summary: `[${label}] ${c.summary}` })));
     itemNotes.forEach((n) => notes.push(`[${label}] ${n}`));
-    results.push({ item, status: o.status, changed: o.status === 'changed', ...o.registerData });
+    results.push({ [loopVar]: item, ...(loopVar !== 'item' ? { item } : {}), status: o.status, changed: o.status === 'changed', ...o.registerData });
     if (o.status === 'failed') return { status: 'failed', error: `item ${label}: ${o.error}`, changes, registerData: { results } };
     // in check mode an unknown item makes the items after it unknown too (they may depend on
     // it): they are not predicted, but what they may change is recorded
     if (o.status === 'unknown' && env.prediction) {
-      for (const rest of items.slice(i + 1)) recordUnknownTask(env, task, scopeFor({ item: rest }), `an item of '${task.name}' after an unknown one`);
+      for (const [j, rest] of items.slice(i + 1).entries()) recordUnknownTask(env, task, scopeFor(vars(rest, i + 1 + j)), `an item of '${task.name}' after an unknown one`);
       return { status: 'unknown', error: `item ${label}: ${o.error}`, changes, registerData: { results } };
     }
     if (stopped()) break;
@@ -187,6 +220,18 @@ export async function executeLoop(
         ? 'skipped'
         : 'ok';
   return { status, changes, registerData: { results } };
+}
+
+/** How an item is shown: loop_control.label rendered for it, or the item itself. */
+function itemLabel(task: Task, shownItem: unknown, scope: () => Scope): string {
+  if (task.loopControl?.label !== undefined) {
+    try {
+      return String(scope().render(task.loopControl.label));
+    } catch {
+      // a label that cannot be rendered (a secret, an unknown value): the item as it may be shown
+    }
+  }
+  return typeof shownItem === 'string' || typeof shownItem === 'number' ? String(shownItem) : JSON.stringify(shownItem);
 }
 
 function classify(env: TaskEnv, e: unknown, task: Task): { status: TaskStatus; error: string } {
@@ -224,7 +269,7 @@ async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Con
     if (writes && !env.prediction) env.forgetAllFacts();
   }
   ctx.note(r.message);
-  return { status: r.ok ? 'ok' : 'failed', error: r.ok ? undefined : r.message, registerData: r.data ?? {} };
+  return { status: r.ok ? 'ok' : 'failed', error: r.ok ? undefined : r.message, registerData: r.data ?? {}, ran: true };
 }
 
 async function runState(
@@ -243,7 +288,7 @@ async function runState(
   const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache, reader: ctx.user, readerHost: env.self });
   const changes = mod.plan(args, facts, ctx, local);
   const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
-  if (changes.length === 0) return { status: 'ok', changes: [], registerData: {} };
+  if (changes.length === 0) return { status: 'ok', changes: [], registerData: {}, ran: true };
 
   if (predicted) {
     const effects = mod.predict ? mod.predict(args, facts, changes, ctx, local) : [unknownEverything(`the effects of '${mod.name}' on ${ctx.host} are not modelled`)];
@@ -252,18 +297,18 @@ async function runState(
       (ctx.user !== 'root' && !mod.permissionsModelled ? `it runs as ${ctx.user} without become: whether ${ctx.user} may do this is known only when it runs` : undefined);
     if (uncertain === undefined) {
       predicted.record(effects, recorder(env));
-      return { status: 'changed', changes: reports, registerData: {} };
+      return { status: 'changed', changes: reports, registerData: {}, ran: true };
     }
     // it may fail: whatever it would change may as well stay as it is
     predicted.record(effects.map((e) => maybe(e, uncertain)), recorder(env));
-    return { status: 'unknown', error: `would run, but ${uncertain}`, changes: reports, registerData: {} };
+    return { status: 'unknown', error: `would run, but ${uncertain}`, changes: reports, registerData: {}, ran: true, uncertainRun: true };
   }
 
   const applied = await applyPlan(conn, changes, reports, become, env.masker.mask);
   forgetChanged(cache, applied.ok ? changes : undefined, () => (mod.exactEffects ? mod.predict?.(args, facts, changes, ctx, local) : undefined));
   const last = applied.last;
   const registerData = last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr } : {};
-  if (!applied.ok) return { status: 'failed', error: applied.error, changes: reports, registerData };
+  if (!applied.ok) return { status: 'failed', error: applied.error, changes: reports, registerData, ran: true };
 
   let remaining;
   try {
@@ -281,7 +326,7 @@ async function runState(
       registerData,
     };
   }
-  return { status: 'changed', changes: reports, registerData };
+  return { status: 'changed', changes: reports, registerData, ran: true };
 }
 
 /**

@@ -25,10 +25,10 @@ const schema = z
 
 type Args = z.infer<typeof schema>;
 
-/** Read `dir/rel` (dir: files or templates) next to the playbook, else under the project root. */
-export function readLocal(ctx: { root: string; playbookDir?: string }, dir: string, rel: string): Buffer {
-  const near = ctx.playbookDir ? resolve(join(ctx.playbookDir, dir), rel) : undefined;
-  const path = near && existsSync(near) ? near : resolve(join(ctx.root, dir), rel);
+/** Read `dir/rel` (dir: files or templates) in the task's role, else next to the playbook, else under the project root. */
+export function readLocal(ctx: { root: string; playbookDir?: string; roleDir?: string }, dir: string, rel: string): Buffer {
+  const near = [ctx.roleDir, ctx.playbookDir].flatMap((base) => (base ? [resolve(join(base, dir), rel)] : [])).find((p) => existsSync(p));
+  const path = near ?? resolve(join(ctx.root, dir), rel);
   try {
     return readFileSync(path);
   } catch (e) {

@@ -1,0 +1,74 @@
+/**
+ * The engine's own actions: tasks that touch no host (set_fact, debug, fail, meta). Their
+ * arguments are checked at load (ACTION_SCHEMAS) and they run on the controller, in check mode
+ * as in a real run: a value that is unknown in check mode makes set_fact's variable unknown
+ * (reading it makes the reader unknown) and debug's outcome unknown.
+ */
+import { z } from 'zod';
+import { UnknownValue, UnknownVar, type Scope } from './expr.js';
+import { TaskError } from '../modules/contract.js';
+
+const varName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name: letters, digits, _');
+
+export const META_ACTIONS = ['flush_handlers', 'noop'] as const;
+
+export const ACTION_SCHEMAS: Record<string, z.ZodType> = {
+  set_fact: z
+    .record(z.string(), z.unknown())
+    .superRefine((o, ctx) => {
+      const names = Object.keys(o).filter((k) => k !== 'cacheable');
+      if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'set_fact sets at least one variable' });
+      for (const k of names) if (!varName.safeParse(k).success) ctx.addIssue({ code: 'custom', path: [k], message: `'${k}' is not a variable name (letters, digits, _)` });
+    }),
+  debug: z
+    .object({ msg: z.unknown().optional(), var: z.string().min(1).optional(), verbosity: z.number().int().min(0).optional() })
+    .strict()
+    .refine((o) => !(o.msg !== undefined && o.var !== undefined), 'debug takes msg or var, not both'),
+  fail: z.object({ msg: z.string().optional() }).strict(),
+  meta: z
+    .object({ action: z.string() })
+    .strict()
+    .superRefine((o, ctx) => {
+      if (!(META_ACTIONS as readonly string[]).includes(o.action)) ctx.addIssue({ code: 'custom', message: `meta: '${o.action}' is not supported (supported: ${META_ACTIONS.join(', ')})` });
+    }),
+};
+
+export const isAction = (module: string): boolean => Object.hasOwn(ACTION_SCHEMAS, module);
+
+export interface ActionResult {
+  status: 'ok' | 'failed' | 'unknown';
+  error?: string;
+  note?: string;
+  /** set_fact: the variables it sets */
+  facts?: Record<string, unknown>;
+}
+
+const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v, null, 2) ?? 'undefined');
+
+export function runAction(module: string, args: Record<string, unknown>, scope: Scope): ActionResult {
+  switch (module) {
+    case 'set_fact': {
+      const facts: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(args)) {
+        if (k === 'cacheable') continue;
+        try {
+          facts[k] = scope.render(v);
+        } catch (e) {
+          if (!(e instanceof UnknownValue)) throw e;
+          facts[k] = new UnknownVar(`'${k}' was set from a value known only after the real run: ${e.reason}`);
+        }
+      }
+      return { status: 'ok', facts };
+    }
+    case 'debug': {
+      if (args.var !== undefined) return { status: 'ok', note: `${String(args.var)}: ${show(scope.eval(String(args.var)))}` };
+      return { status: 'ok', note: show(args.msg === undefined ? 'Hello world!' : scope.render(args.msg)) };
+    }
+    case 'fail':
+      return { status: 'failed', error: args.msg === undefined ? 'Failed as requested from task' : String(scope.render(args.msg)) };
+    case 'meta':
+      return { status: 'ok' };
+    default:
+      throw new TaskError(`unknown action ${module}`);
+  }
+}

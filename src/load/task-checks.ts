@@ -1,0 +1,123 @@
+/**
+ * Load-time checks of one task's arguments: the module's schema (values with {{ }} are checked
+ * again after rendering), the syntax of every expression, and the files it names literally.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import { z } from 'zod';
+import { ejsSyntaxError, hasTemplate, templateSyntaxError } from '../engine/expr.js';
+import { ConfigError, decodeUtf8, displayPath, formatPath, where, zodIssues, type Path, type YamlSource } from './yaml.js';
+import type { Module } from '../modules/contract.js';
+
+/** Largest template file read at load time. */
+const MAX_TEMPLATE_BYTES = 16 * 1024 * 1024;
+
+export interface FileCheckCtx {
+  /** project root: when given, files a task names literally must exist and templates must compile */
+  root?: string;
+  playbookDir: string;
+  /** the task's role directory: its templates/ and files/ come first */
+  roleDir?: string;
+  /** template files already checked (path -> error or '') */
+  checked: Map<string, string>;
+}
+
+/** Validate module arguments statically; values with {{ }} are checked again after rendering. */
+export function checkArgs(src: YamlSource, mod: Module, args: Record<string, unknown>, path: Path): void {
+  const r = mod.schema.safeParse(args);
+  if (r.success) return;
+  const templated = (p: (string | number)[]): boolean => {
+    let v: unknown = args;
+    for (const k of p) {
+      if (hasTemplate(v)) return true;
+      if (v === null || typeof v !== 'object') return false;
+      v = (v as Record<string | number, unknown>)[k];
+    }
+    return hasTemplate(v) || (Array.isArray(v) && v.some(hasTemplate));
+  };
+  const issues = r.error.issues.filter((iss) => iss.code === 'unrecognized_keys' || !templated(iss.path as Path));
+  if (issues.length === 0) return;
+  const lines = zodIssues(src, new z.ZodError(issues), path);
+  throw new ConfigError(lines.map((l) => `${l} (module ${mod.name})`).join('\n'));
+}
+
+/**
+ * Every string under `value` is checked as render() will read it: unclosed or stray braces and
+ * expressions that do not compile are load errors (nothing is evaluated).
+ */
+export function checkExpressions(src: YamlSource, value: unknown, path: Path, errors: string[], depth = 0): void {
+  if (typeof value === 'string') {
+    const err = templateSyntaxError(value);
+    if (err) errors.push(`${where(src, path)}: ${formatPath(path) || '(value)'}: ${err}`);
+    return;
+  }
+  if (value === null || typeof value !== 'object' || depth > 64) return;
+  if (Array.isArray(value)) value.forEach((v, k) => checkExpressions(src, v, [...path, k], errors, depth + 1));
+  else for (const [k, v] of Object.entries(value)) checkExpressions(src, v, [...path, k], errors, depth + 1);
+}
+
+/** A literal path (no `{{ }}`) of a file on the controller. */
+const literal = (v: unknown): v is string => typeof v === 'string' && v !== '' && !hasTemplate(v);
+
+/**
+ * Files that tasks name literally must exist, found where the modules look for them
+ * (see readLocal in modules/files/copy.ts and mysql_db's import): `files/` or `templates/` next
+ * to the playbook, then under the project root. Templates must be UTF-8 and compile.
+ */
+export function checkFiles(src: YamlSource, moduleName: string, args: Record<string, unknown>, path: Path, ctx: FileCheckCtx, errors: string[]): void {
+  const root = ctx.root;
+  if (root === undefined) return;
+  // as readLocal does: the role's own directory, then next to the playbook, then the project
+  const near = (dir: string, rel: string): string => {
+    for (const base of [...(ctx.roleDir ? [ctx.roleDir] : []), ctx.playbookDir]) {
+      const n = resolve(join(base, dir), rel);
+      if (existsSync(n)) return n;
+    }
+    return resolve(join(root, dir), rel);
+  };
+  const isFile = (f: string) => {
+    try {
+      return statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if ((moduleName === 'template' || moduleName === 'copy') && literal(args.src)) {
+    const dir = moduleName === 'template' ? 'templates' : 'files';
+    const file = near(dir, args.src);
+    if (!isFile(file)) {
+      errors.push(`${where(src, [...path, 'src'])}: ${moduleName}: src '${args.src}' not found (looked in ${[...(ctx.roleDir ? [ctx.roleDir] : []), ctx.playbookDir].map((b) => displayPath(resolve(join(b, dir), String(args.src)))).join(', ')} and ${displayPath(file)})`);
+      return;
+    }
+    if (moduleName === 'template') {
+      let err = ctx.checked.get(file);
+      if (err === undefined) {
+        err = checkTemplateFile(file);
+        ctx.checked.set(file, err);
+      }
+      if (err) errors.push(`${where(src, [...path, 'src'])}: template: ${err}`);
+    }
+  }
+  if (moduleName === 'mysql_db' && literal(args.import)) {
+    const filesDir = resolve(root, 'files');
+    const file = resolve(filesDir, args.import);
+    if (file !== filesDir && !file.startsWith(filesDir + sep)) {
+      errors.push(`${where(src, [...path, 'import'])}: mysql_db: import must be a path inside files/: ${args.import}`);
+    } else if (!isFile(file)) {
+      errors.push(`${where(src, [...path, 'import'])}: mysql_db: import file '${args.import}' not found (looked for ${displayPath(file)})`);
+    }
+  }
+}
+
+/** '' if the template file is UTF-8 and compiles, else the problem (with the template's file:line). */
+function checkTemplateFile(file: string): string {
+  const buf = readFileSync(file);
+  if (buf.length > MAX_TEMPLATE_BYTES) return `${displayPath(file)}: template too large (${buf.length} bytes; the limit is ${MAX_TEMPLATE_BYTES})`;
+  let text: string;
+  try {
+    text = decodeUtf8(buf, file);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return ejsSyntaxError(text, displayPath(file)) ?? '';
+}

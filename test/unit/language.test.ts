@@ -1,0 +1,225 @@
+/**
+ * The playbook language for real projects (issue 18): roles, includes, blocks, result control
+ * and Ansible's habits, run on local fake hosts; real runs and check mode.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { runPlaybook, statuses, tmp } from '../helpers/fake.js';
+import { loadPlaybook } from '../../src/load/playbook.js';
+import { builtinModules } from '../../src/modules/all.js';
+
+const inventory = (dir: string) => `
+hosts:
+  h1: { address: 10.0.0.1, vars: { sub: one } }
+groups:
+  web: { hosts: [h1] }
+vars:
+  base: ${dir}
+`;
+
+function files(dir: string, tree: Record<string, string>): void {
+  for (const [rel, text] of Object.entries(tree)) {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), text);
+  }
+}
+
+const line = (r: { report: { tasks: { task: string; status: string }[] } }) => r.report.tasks.map((t) => `${t.task}=${t.status}`);
+
+describe('language: roles, includes, blocks, result control', () => {
+  it('roles with a dependency (once per play), defaults below the inventory, vars above the play, role files first, handlers and listen', async () => {
+    const dir = tmp();
+    files(dir, {
+      'roles/base/defaults/main.yml': 'greeting: hello\nsub: from-role-default\n',
+      'roles/base/tasks/main.yml': '- name: base dir\n  file: { path: "{{ base }}/{{ sub }}", state: directory }\n',
+      'roles/web/meta/main.yml': 'dependencies:\n  - base\n',
+      'roles/web/defaults/main.yml': 'port: 80\n',
+      'roles/web/vars/main.yml': 'flavour: role-var\n',
+      'roles/web/files/motd': 'from the role\n',
+      'roles/web/tasks/main.yml': [
+        '- import_tasks: conf.yml',
+        '- ansible.builtin.copy:',
+        '    src: motd',
+        '    dest: "{{ base }}/{{ sub }}/motd"',
+        '  notify: web changed',
+      ].join('\n'),
+      'roles/web/tasks/conf.yml': '- name: conf\n  copy: { dest: "{{ base }}/{{ sub }}/conf", content: "{{ greeting }} {{ port }} {{ flavour }}\\n" }\n',
+      'roles/web/handlers/main.yml': '- name: note it\n  listen: web changed\n  copy: { dest: "{{ base }}/{{ sub }}/handled", content: "yes\\n" }\n',
+    });
+    const playbook = `
+- hosts: web
+  gather_facts: no
+  vars: { flavour: play-var, port: 8080 }
+  roles:
+    - base
+    - role: web
+`;
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(line(real), ['base : base dir=changed', 'web : conf=changed', 'web : copy {{ base }}/{{ sub }}/motd=changed', 'note it=changed']);
+    // inventory (sub: one) beats role defaults; role vars beat play vars; play vars beat role defaults
+    assert.equal(readFileSync(join(dir, 'one', 'conf'), 'utf8'), 'hello 8080 role-var\n');
+    assert.equal(readFileSync(join(dir, 'one', 'motd'), 'utf8'), 'from the role\n');
+    assert.equal(readFileSync(join(dir, 'one', 'handled'), 'utf8'), 'yes\n');
+    const again = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.ok(again.report.tasks.every((t) => t.status === 'ok'), line(again).join(', '));
+  });
+
+  it('block / rescue / always: the failure is rescued, always runs, the failed task is visible in rescue', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: web
+  gather_facts: false
+  tasks:
+    - block:
+        - command: { cmd: "false", writes: [] }
+        - name: not reached
+          copy: { dest: "{{ base }}/never", content: x }
+      rescue:
+        - name: rescued
+          copy: { dest: "{{ base }}/rescued", content: r }
+        - name: which failed
+          copy: { dest: "{{ base }}/which", content: "{{ ansible_failed_task.name }}" }
+      always:
+        - name: always
+          copy: { dest: "{{ base }}/always", content: y }
+    - name: after the block
+      copy: { dest: "{{ base }}/after", content: z }
+`;
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(line(real), ['command false=failed', 'rescued=changed', 'which failed=changed', 'always=changed', 'after the block=changed']);
+    assert.equal(readFileSync(join(dir, 'which'), 'utf8'), 'command false');
+    assert.equal(real.report.recap.h1.failed, 0);
+    assert.equal(real.report.recap.h1.rescued, 1);
+    // check mode: the command's outcome is unknown, so the rescue may run: unknown, never a guess
+    const check = await runPlaybook({ inventory: inventory(tmp()), playbook, dir, check: true });
+    // (what 'which failed' writes is unknown before the real run: it may have changed anything here)
+    assert.deepEqual(line(check), ['command false=unknown', 'not reached=changed', 'rescued=unknown', 'which failed=unknown', 'always=unknown', 'after the block=unknown']);
+    const precise = await runPlaybook({ inventory: inventory(tmp()), playbook: playbook.replace(/ {8}- name: which failed\n.*\n/, ''), dir, check: true });
+    assert.deepEqual(line(precise), ['command false=unknown', 'not reached=changed', 'rescued=unknown', 'always=changed', 'after the block=changed']);
+  });
+
+  it('a failure in a block without rescue runs always, then stops the host', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: web
+  gather_facts: false
+  tasks:
+    - block:
+        - fail: { msg: "stop here" }
+      always:
+        - debug: { msg: "cleanup" }
+    - name: never
+      debug: { msg: never }
+`;
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(line(real), ['fail stop here=failed', 'debug cleanup=ok']);
+    assert.equal(real.report.recap.h1.failed, 1);
+  });
+
+  it('changed_when / failed_when / until over the registered result; set_fact; when as a list; loop_control', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: web
+  gather_facts: no
+  tasks:
+    - name: probe
+      command: "echo 3"
+      register: out
+      changed_when: false
+      failed_when: out.rc != 0
+    - set_fact: { count: "{{ Number(out.stdout) + 1 }}" }
+    - name: exit 2 is fine
+      shell: "exit 2"
+      register: r2
+      failed_when: r2.rc > 2
+    - name: counts
+      copy: { dest: "{{ base }}/n{{ i }}", content: "{{ thing }}" }
+      loop: [a, b]
+      loop_control: { loop_var: thing, index_var: i, label: "#{{ i }}" }
+      when:
+        - count == 4
+        - true
+    - name: until it holds
+      shell: "n=$(cat {{ base }}/tries 2>/dev/null || echo 0); echo $((n+1)) > {{ base }}/tries; echo $((n+1))"
+      register: t
+      until: t.stdout.trim() == '3'
+      retries: 5
+      delay: 0
+`;
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(line(real), ['probe=ok', 'set_fact count=ok', 'exit 2 is fine=changed', 'counts=changed', 'until it holds=changed']);
+    assert.equal(readFileSync(join(dir, 'n1'), 'utf8'), 'b');
+    assert.equal(readFileSync(join(dir, 'tries'), 'utf8'), '3\n');
+    assert.match(real.report.tasks[3].changes.map((c) => c.summary).join(' '), /\[#0\].*\[#1\]/);
+    // check mode: the probe's failure and change are settled without its output? No: failed_when reads rc
+    const check = await runPlaybook({ inventory: inventory(tmp()), playbook, dir, check: true });
+    assert.deepEqual(line(check).slice(0, 2), ['probe=unknown', 'set_fact count=ok']);
+    assert.equal(check.report.tasks[2].status, 'unknown');
+  });
+
+  it('check mode: failed_when: false and changed_when: false settle a command without its output', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: web
+  gather_facts: no
+  tasks:
+    - command: "true"
+      changed_when: false
+      failed_when: false
+    - command: "true"
+      failed_when: false
+`;
+    const check = await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true });
+    assert.deepEqual(statuses(check.report), ['h1|command true|ok', 'h1|command true|changed']);
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(statuses(real.report), statuses(check.report));
+  });
+
+  it('include_tasks with a loop and vars; meta: flush_handlers; pre_tasks and post_tasks', async () => {
+    const dir = tmp();
+    files(dir, { 'inc.yml': '- name: "inc {{ f }}"\n  copy: { dest: "{{ base }}/{{ f }}-{{ suffix }}", content: x }\n  notify: h\n' });
+    const playbook = `
+- hosts: web
+  gather_facts: false
+  pre_tasks:
+    - debug: { msg: pre }
+  tasks:
+    - include_tasks: inc.yml
+      loop: [a, b]
+      loop_control: { loop_var: f }
+      vars: { suffix: s }
+    - meta: flush_handlers
+    - name: after flush
+      copy: { dest: "{{ base }}/after", content: x }
+  post_tasks:
+    - debug: { msg: post }
+  handlers:
+    - name: h
+      copy: { dest: "{{ base }}/handled", content: x }
+`;
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(line(real), ['debug pre=ok', 'include_tasks inc.yml=ok', 'inc {{ f }}=changed', 'inc {{ f }}=changed', 'meta flush_handlers=ok', 'h=changed', 'after flush=changed', 'debug post=ok']);
+    assert.equal(readFileSync(join(dir, 'b-s'), 'utf8'), 'x');
+  });
+
+  it('refuses at load: unknown role, dependency cycle, missing import_tasks file, rescue without block, loop_var hiding a var, unknown listen target', () => {
+    const dir = tmp();
+    const modules = builtinModules();
+    const refuse = (name: string, text: string, re: RegExp, tree: Record<string, string> = {}) => {
+      files(dir, { ...tree, [name]: text });
+      assert.throws(() => loadPlaybook(join(dir, name), modules, { root: dir }), re);
+    };
+    refuse('a.yml', '- hosts: all\n  roles: [nosuch]\n', /a\.yml:2:11: unknown role 'nosuch' \(looked in /);
+    refuse('b.yml', '- hosts: all\n  roles: [x]\n', /role dependency cycle: x -> y -> x/, {
+      'roles/x/meta/main.yml': 'dependencies: [y]\n',
+      'roles/y/meta/main.yml': 'dependencies: [x]\n',
+    });
+    refuse('c.yml', '- hosts: all\n  tasks:\n    - import_tasks: missing.yml\n', /c\.yml:3:21: import_tasks: .*missing\.yml: no such file/);
+    refuse('d.yml', '- hosts: all\n  tasks:\n    - rescue: []\n', /d\.yml:3:7: 'rescue' belongs to a block/);
+    refuse('e.yml', '- hosts: all\n  tasks:\n    - block:\n        - debug: { msg: x }\n          loop: [1]\n          loop_control: { loop_var: v }\n      vars: { v: 1 }\n', /loop_control\.loop_var: 'v' would hide the variable/);
+    refuse('f.yml', '- hosts: all\n  tasks:\n    - command: x\n      notify: nobody\n  handlers:\n    - name: h\n      listen: somebody\n      debug: {}\n', /notifies 'nobody', but the play has no handler of that name \(the play's handlers: 'h', 'somebody'/);
+    refuse('g.yml', '- hosts: all\n  tasks:\n    - command: x\n      become_user: postgres\n', /g\.yml:4:7: 'become_user': not supported yet/);
+  });
+});
