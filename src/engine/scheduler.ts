@@ -662,7 +662,7 @@ export class Runner {
     else h.recap[status]++;
     // In check mode a task predicted to change has not run: its status is known, its output
     // (rc, stdout, results …) is not; an unknown task's status is not known either (result-control.ts).
-    if (task.register) h.registered[task.register] = resultValue(this.opts.check, task, outcome);
+    if (task.register) h.registered[task.register] = resultValue(this.opts.check && !outcome.ranForReal, task, outcome);
     if (outcome.facts && status !== 'skipped') Object.assign(h.registered, outcome.facts);
     this.emit({ type: 'task-result', result });
     return result;

@@ -15,6 +15,11 @@ export interface Inherited {
   defaults: Record<string, unknown>;
   ignoreErrors?: boolean;
   noLog?: boolean;
+  becomeUser?: string;
+  environment?: Record<string, unknown>;
+  checkMode?: boolean;
+  runOnce?: boolean;
+  throttle?: number;
   role?: RoleRef;
 }
 
@@ -27,10 +32,22 @@ export interface OwnSettings {
   defaults?: Record<string, unknown>;
   ignore_errors?: boolean;
   no_log?: boolean;
+  become_user?: string;
+  environment?: Record<string, unknown>;
+  check_mode?: boolean;
+  run_once?: boolean;
+  throttle?: number;
   role?: RoleRef;
 }
 
-export const topLevel = (playTags: string[]): Inherited => ({ when: [], tags: playTags, vars: {}, defaults: {} });
+export const topLevel = (playTags: string[], play: { becomeUser?: string; environment?: Record<string, unknown> } = {}): Inherited => ({
+  when: [],
+  tags: playTags,
+  vars: {},
+  defaults: {},
+  ...(play.becomeUser !== undefined ? { becomeUser: play.becomeUser } : {}),
+  ...(play.environment ? { environment: play.environment } : {}),
+});
 
 export function inherit(parent: Inherited, own: OwnSettings): Inherited {
   const when = own.when === undefined ? [] : Array.isArray(own.when) ? own.when : [own.when];
@@ -42,6 +59,11 @@ export function inherit(parent: Inherited, own: OwnSettings): Inherited {
     defaults: { ...parent.defaults, ...(own.defaults ?? {}) },
     ignoreErrors: own.ignore_errors ?? parent.ignoreErrors,
     noLog: own.no_log ?? parent.noLog,
+    becomeUser: own.become_user ?? parent.becomeUser,
+    environment: own.environment || parent.environment ? { ...parent.environment, ...own.environment } : undefined,
+    checkMode: own.check_mode ?? parent.checkMode,
+    runOnce: own.run_once ?? parent.runOnce,
+    throttle: own.throttle ?? parent.throttle,
     role: own.role ?? parent.role,
   };
 }

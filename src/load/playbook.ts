@@ -20,10 +20,7 @@ export { RESERVED_NAMES } from './tasks.js';
 
 /** Play keywords Ansible has that provision does not implement yet: refused with the reason. */
 const PLAY_NOT_YET: Record<string, string> = {
-  become_user: 'not supported yet: become runs commands as root',
   any_errors_fatal: 'not supported yet',
-  connection: "not supported yet: delegate a task to localhost (delegate_to: localhost) to run it on the controller",
-  environment: 'not supported yet',
   strategy: 'not supported: hosts run their tasks independently within a play, like the free strategy; plays are barriers',
   vars_prompt: 'not supported: pass values with --extra-vars',
   module_defaults: 'not supported yet',
@@ -42,6 +39,9 @@ const playSchema = z
         if (err) ctx.addIssue({ code: 'custom', message: err });
       }),
     become: z.boolean().optional(),
+    become_user: z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'a user name').optional(),
+    environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.union([z.string(), z.number(), z.boolean()])).optional(),
+    connection: z.enum(['local', 'ssh'], { message: "connection: 'local' (run the play's tasks on the controller) or 'ssh'" }).optional(),
     gather_facts: z.boolean().optional(),
     vars: z.record(varName, z.unknown()).optional(),
     vars_files: z.array(z.string().min(1)).optional(),
@@ -157,7 +157,7 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, ctx: Ctx): Play {
     roles: [],
     loadRole,
   };
-  const top = topLevel(tags);
+  const top = topLevel(tags, { ...(p.become_user !== undefined ? { becomeUser: p.become_user } : {}), ...(p.environment ? { environment: p.environment } : {}) });
   // Ansible's order: pre_tasks, handlers flushed, roles, tasks, handlers flushed, post_tasks
   const pre = loadNodes(src, p.pre_tasks, [i, 'pre_tasks'], top, lctx);
   const roles = (p.roles ?? []).flatMap((r, k) => {
@@ -196,7 +196,7 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, ctx: Ctx): Play {
     });
   }
   if (errors.length) throw new ConfigError(errors.join('\n'));
-  return { name: p.name ?? `hosts: ${hosts}`, hosts, become: p.become, defaults, vars, tags, body, tasks, handlers,
+  return { name: p.name ?? `hosts: ${hosts}`, hosts, become: p.become, ...(p.connection === 'local' ? { local: true } : {}), defaults, vars, tags, body, tasks, handlers,
     ...(p.serial !== undefined ? { serial: Array.isArray(p.serial) ? p.serial : [p.serial] } : {}),
     ...(p.max_fail_percentage !== undefined ? { maxFailPercentage: p.max_fail_percentage } : {}),
     ...(p.gather_facts === false ? { gatherFacts: false } : {}),

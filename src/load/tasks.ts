@@ -44,12 +44,7 @@ export interface RoleEntry {
 
 /** Keywords Ansible has that provision does not implement yet: refused with this reason, never ignored. */
 const NOT_YET: Record<string, string> = {
-  become_user: 'not supported yet: become runs commands as root',
-  become_method: 'not supported yet: become uses sudo',
-  run_once: 'not supported yet',
-  throttle: 'not supported yet',
-  environment: 'not supported yet: set variables in the command itself (`FOO=bar cmd`)',
-  check_mode: 'not supported yet',
+  become_method: 'not supported: become uses sudo (runuser when the login user is root)',
   async: 'not supported',
   poll: 'not supported',
   any_errors_fatal: 'not supported yet',
@@ -83,6 +78,11 @@ const common = {
   vars: vars.optional(),
   ignore_errors: z.boolean().optional(),
   no_log: z.boolean().optional(),
+  become_user: z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'a user name').optional(),
+  environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  check_mode: z.literal(false, { message: 'check_mode: only false is supported (the task runs for real in a dry run too)' }).optional(),
+  run_once: z.boolean().optional(),
+  throttle: z.number().int().min(1).optional(),
 };
 
 const taskMeta = z
@@ -197,13 +197,19 @@ export function loadTaskFile(file: string, parent: Inherited, ctx: LoadCtx, hand
   }
 }
 
-const own = (m: { when?: unknown; tags?: string[]; become?: boolean; vars?: Record<string, unknown>; ignore_errors?: boolean; no_log?: boolean }): OwnSettings => ({
+type Common = { when?: unknown; tags?: string[]; become?: boolean; vars?: Record<string, unknown>; ignore_errors?: boolean; no_log?: boolean; become_user?: string; environment?: Record<string, unknown>; check_mode?: boolean; run_once?: boolean; throttle?: number };
+const own = (m: Common): OwnSettings => ({
   when: m.when as OwnSettings['when'],
   tags: m.tags,
   become: m.become,
   vars: m.vars,
   ignore_errors: m.ignore_errors,
   no_log: m.no_log,
+  become_user: m.become_user,
+  environment: m.environment,
+  check_mode: m.check_mode,
+  run_once: m.run_once,
+  throttle: m.throttle,
 });
 
 function checkConditions(src: YamlSource, path: Path, key: string, value: unknown, errors: string[]): void {
@@ -369,6 +375,7 @@ function loadTask(src: YamlSource, obj: Record<string, unknown>, path: Path, par
   if (meta.loop !== undefined) checkExpressions(src, meta.loop, [...path, 'loop'], ctx.errors);
   if (meta.delegate_to !== undefined) checkExpressions(src, meta.delegate_to, [...path, 'delegate_to'], ctx.errors);
   checkExpressions(src, meta.vars ?? {}, [...path, 'vars'], ctx.errors);
+  checkExpressions(src, meta.environment ?? {}, [...path, 'environment'], ctx.errors);
   if (mod) checkFiles(src, name, merged, [...path, key], { ...ctx, roleDir: parent.role?.dir }, ctx.errors);
   if ((meta.retries !== undefined || meta.delay !== undefined) && meta.until === undefined) {
     throw new ConfigError(`${where(src, [...path, meta.retries !== undefined ? 'retries' : 'delay'], true)}: retries and delay go with 'until:' (the condition to wait for)`);
@@ -398,6 +405,11 @@ function loadTask(src: YamlSource, obj: Record<string, unknown>, path: Path, par
     vars: s.vars,
     defaults: s.defaults,
     noLog: s.noLog ?? false,
+    ...(s.becomeUser !== undefined ? { becomeUser: s.becomeUser } : {}),
+    ...(s.environment ? { environment: s.environment } : {}),
+    ...(s.checkMode !== undefined ? { checkMode: s.checkMode } : {}),
+    ...(s.runOnce ? { runOnce: true } : {}),
+    ...(s.throttle !== undefined ? { throttle: s.throttle } : {}),
     ...(s.role ? { role: s.role } : {}),
     where: where(src, path),
   };

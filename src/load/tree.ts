@@ -57,6 +57,16 @@ export interface Task {
   defaults: Record<string, unknown>;
   /** `no_log`: its arguments, changes and output are not shown */
   noLog: boolean;
+  /** `become_user`: with become, run as this user instead of root */
+  becomeUser?: string;
+  /** `environment`: variables exported to every command the task runs (values may be {{ }}) */
+  environment?: Record<string, unknown>;
+  /** `check_mode: false`: runs for real in a dry run too */
+  checkMode?: boolean;
+  /** `run_once`: runs on one host of the batch; its result is every host's */
+  runOnce?: boolean;
+  /** `throttle`: at most this many hosts run it at once */
+  throttle?: number;
   role?: RoleRef;
   /** made by the loader (the handler flushes between pre_tasks, tasks and post_tasks): not reported */
   implicit?: boolean;
@@ -101,6 +111,8 @@ export interface Play {
   name: string;
   hosts: string;
   become?: boolean;
+  /** `connection: local`: the play's tasks run on the controller, with each host's variables */
+  local?: boolean;
   /** `gather_facts: false`: the play needs no host facts (`facts`); a host none of whose plays does never reads them */
   gatherFacts?: boolean;
   /** `defaults` / `defaults_files`: the lowest precedence, below the inventory (like role defaults). */

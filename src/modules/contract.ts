@@ -23,6 +23,8 @@ export interface ExecOptions {
   stdin?: string | Buffer;
   /** Run with privilege escalation (sudo). Defaults to the host's `become` setting. */
   become?: boolean;
+  /** With become: as this user instead of root (`become_user`). */
+  becomeUser?: string;
   /** Abort the command after this long (ms). */
   timeoutMs?: number;
   /** Which stage runs it, for -v output: reading facts, applying a plan, or a check module (the default). */

@@ -364,6 +364,7 @@ class SshConnection implements Connection {
         become,
         isRoot: this.t.user === 'root',
         becomePassword: this.t.becomePassword,
+        ...(opts.becomeUser !== undefined ? { becomeUser: opts.becomeUser } : {}),
         stdin: opts.stdin,
         timeoutMs: opts.timeoutMs,
       });

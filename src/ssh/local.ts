@@ -30,11 +30,14 @@ export class LocalConnection implements Connection {
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     if (this.closed) return Promise.reject(new ConnectionError(this.host, `connection to ${this.host} is closed`));
     const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-    const become = (opts.become ?? this.become) && !isRoot;
+    const wantBecome = opts.become ?? this.become;
+    const becomeUser = wantBecome && opts.becomeUser !== undefined && opts.becomeUser !== 'root' ? opts.becomeUser : undefined;
+    // root switches to another user with runuser; anyone else escalates with sudo
+    const become = wantBecome && (!isRoot || becomeUser !== undefined);
     // the script goes on stdin behind a fixed bootstrap, never on an argv (see wrap.ts)
     let w;
     try {
-      w = wrapCommand(command, { become, isRoot: !become, becomePassword: this.becomePassword, stdin: opts.stdin });
+      w = wrapCommand(command, { become, isRoot, becomePassword: this.becomePassword, stdin: opts.stdin, ...(becomeUser !== undefined ? { becomeUser } : {}) });
     } catch (err) {
       return Promise.reject(err);
     }

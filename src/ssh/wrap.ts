@@ -21,6 +21,8 @@ export interface WrapOptions {
   isRoot: boolean;
   /** sudo password: fed to `sudo -S` on stdin, never on argv. Without it, `sudo -n`. */
   becomePassword?: string;
+  /** With become: the user to run as (`become_user`), root by default. Root itself switches with runuser. */
+  becomeUser?: string;
   stdin?: string | Buffer;
   /**
    * Also enforce the timeout on the host: the command runs under `timeout -s KILL` (when the host
@@ -87,17 +89,25 @@ export function wrapCommand(cmd: string, o: WrapOptions): Wrapped {
   const script = Buffer.from(cmd, 'utf8');
   const payload = Buffer.concat([script, toBuffer(o.stdin)]);
   const boot = bootstrap(script.length);
+  const other = o.become && o.becomeUser !== undefined && o.becomeUser !== 'root' ? o.becomeUser : undefined;
+  if (other !== undefined && !/^[a-z_][a-z0-9_.-]*\$?$/i.test(other)) throw new Error(`become_user: '${other}' is not a user name`);
+  if (other !== undefined && o.isRoot) {
+    return { command: `runuser -u ${shQuote(other)} -- ${shCommand(boot, o.timeoutMs)}`, stdin: payload, sudo: false };
+  }
   if (!o.become || o.isRoot) {
     return { command: shCommand(boot, o.timeoutMs), stdin: payload, sudo: false };
   }
+  const as = other !== undefined ? `-u ${shQuote(other)} ` : '';
   if (o.becomePassword === undefined) {
-    return { command: `sudo -n -- ${shCommand(boot, o.timeoutMs)}`, stdin: payload, sudo: true };
+    return { command: `sudo -n ${as}-- ${shCommand(boot, o.timeoutMs)}`, stdin: payload, sudo: true };
   }
   if (/[\r\n]/.test(o.becomePassword)) {
     throw new Error('the become password must not contain a newline');
   }
   const pwLine = Buffer.from(`${o.becomePassword}\n`, 'utf8');
-  const inner = `exec <"$1" || exit 125\nrm -f "$1"\n${shCommand(boot, o.timeoutMs)}`;
+  // as another user (become_user): root reads the login user's private temp file, then switches
+  const run = other !== undefined ? `exec runuser -u ${shQuote(other)} -- ${shCommand(boot, o.timeoutMs)}` : shCommand(boot, o.timeoutMs);
+  const inner = `exec <"$1" || exit 125\nrm -f "$1"\n${run}`;
   const outer = [
     'umask 077',
     't=$(mktemp) || exit 125',

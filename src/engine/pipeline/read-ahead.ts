@@ -35,7 +35,8 @@ export function plannedReads(host: ReadAheadHost, play: Play, tasks: Task[]): Re
   const out = new Map<string, Read>();
   for (const task of tasks) {
     const mod = host.modules.get(task.module);
-    if (mod?.type !== 'state' || task.until) continue;
+    // facts read as root without the task's environment are not the ones it reads
+    if (mod?.type !== 'state' || task.until || task.becomeUser !== undefined || task.environment) continue;
     if (task.delegateTo !== undefined && task.delegateTo !== host.name) continue;
     const become = task.become ?? host.become ?? false;
     const ctx = { ...factsContext(host, play, become), ...(task.role ? { roleDir: task.role.dir } : {}) };

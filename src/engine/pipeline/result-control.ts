@@ -44,6 +44,7 @@ function control(check: boolean, scopeFor: ScopeFor, task: Task, o: Outcome): Ou
   // check mode: a run whose success is unknown is settled only by a failed_when that needs no output
   const uncertainRun = check && o.status === 'unknown' && o.uncertainRun;
   if (o.status === 'unknown' && !uncertainRun) return o;
+  check = check && !o.ranForReal;
   const result = resultValue(check, task, o);
   let status = o.status;
   let error = o.error;

@@ -12,10 +12,11 @@ import type { Masker } from '../secrets.js';
 import { maybe, unknownEverything, type HostPrediction, type Prediction } from '../prediction.js';
 import { gatherFacts } from './facts.js';
 import { applyPlan } from './apply.js';
-import type { FactCache } from './fact-cache.js';
+import { FactCache } from './fact-cache.js';
 import { remainingChanges } from './verify.js';
 import { executeControlled } from './result-control.js';
 import { isAction, runAction } from '../actions.js';
+import { sq } from '../shell.js';
 import { prepareShown, redactOutcome, renderForDisplay, renderShownItems, type DisplayRender } from '../display.js';
 import { ConnectionError, TaskError, Unknown, type Change, type CheckModule, type Connection, type Effect, type Module, type ModuleContext, type AnyStateModule } from '../../modules/contract.js';
 
@@ -30,6 +31,8 @@ export interface Outcome {
   uncertainRun?: boolean;
   /** set_fact: the variables it sets */
   facts?: Record<string, unknown>;
+  /** check mode: it ran for real (check_mode: false), so its result is known */
+  ranForReal?: boolean;
 }
 
 /** What a task needs from the scheduler. */
@@ -62,6 +65,16 @@ const none = (status: TaskStatus, error?: string): Outcome => ({ status, error, 
 
 export async function executeTask(env: TaskEnv, play: Play, task: Task, become0: boolean | undefined, scope: Scope, notes: string[]): Promise<Outcome> {
   if (isAction(task.module)) return executeAction(env, task, scope, notes);
+  if (env.prediction && task.checkMode === false) {
+    // it runs for real in a dry run: what it sees is what the real run sees only while nothing
+    // is predicted to change
+    if (env.prediction.changed) {
+      return none('unknown', 'check_mode: false runs it for real in a dry run, but earlier tasks are predicted to change the hosts: what it would see then is not known');
+    }
+    const o = await executeTask({ ...env, prediction: undefined }, play, { ...task, checkMode: undefined }, become0, scope, notes);
+    notes.push('ran for real in check mode (check_mode: false)');
+    return { ...o, ranForReal: true };
+  }
   const mod = env.modules.get(task.module)!;
   let footprint: (() => void) | undefined;
   let display: DisplayRender | undefined;
@@ -83,14 +96,18 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
           parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message.replace(/^Invalid input: /, '')}`).join('; '),
       );
     }
-    const { conn, target, toController } = await env.connectionFor(task, redact);
+    const targeted = await env.connectionFor(task, redact);
+    const { target, toController } = targeted;
     // the play's `become` is about the managed hosts, not the controller
     const become = task.become ?? (toController ? false : (become0 ?? false));
+    const becomeUser = become && task.becomeUser !== undefined && task.becomeUser !== 'root' ? task.becomeUser : undefined;
+    const environment = task.environment ? renderEnvironment(scope, task.environment) : undefined;
+    const conn = asTaskRuns(targeted.conn, becomeUser, environment);
     const ctx: ModuleContext = {
       host: target,
       check: env.prediction !== undefined,
       become,
-      user: become ? 'root' : env.loginUser(target),
+      user: becomeUser ?? (become ? 'root' : env.loginUser(target)),
       root: env.root,
       playbookDir: dirname(play.file),
       ...(task.role ? { roleDir: task.role.dir } : {}),
@@ -104,7 +121,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
       throw new Unknown(`delegated to ${target}, which runs this play at the same time: the order of its tasks and this one is not determined`);
     }
     if (mod.type === 'check') return redactOutcome({ changes: [], ...(await runCheck(env, mod, parsed.data, conn, ctx)) }, display.redactor);
-    return redactOutcome(await runState(env, mod, parsed.data, conn, ctx, become, predicted, display), display.redactor);
+    return redactOutcome(await runState(env, mod, parsed.data, conn, ctx, become, predicted, display, becomeUser !== undefined || environment !== undefined), display.redactor);
   } catch (e) {
     const outcome = classify(env, e, task);
     // check mode: a state task whose outcome is unknown may have changed what it manages;
@@ -115,6 +132,27 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
     }
     return redactOutcome({ ...outcome, changes: [], registerData: {} }, display?.redactor);
   }
+}
+
+/** The task's `environment:` rendered: names were checked at load; values are strings. */
+function renderEnvironment(scope: Scope, env: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) out[k] = String(scope.render(v));
+  return out;
+}
+
+/**
+ * The task's connection as the task runs: every command with become as `becomeUser`, and with
+ * `environment` exported first (in the script, which travels on stdin: never on an argv).
+ */
+function asTaskRuns(conn: Connection, becomeUser: string | undefined, environment: Record<string, string> | undefined): Connection {
+  if (becomeUser === undefined && environment === undefined) return conn;
+  const exports = environment ? Object.entries(environment).map(([k, v]) => `export ${k}=${sq(v)}\n`).join('') : '';
+  return {
+    host: conn.host,
+    exec: (cmd, o = {}) => conn.exec(exports + cmd, becomeUser !== undefined ? { ...o, becomeUser } : o),
+    close: () => conn.close(),
+  };
 }
 
 /** set_fact, debug, fail, meta (engine/actions.ts): on the controller, in check mode too. */
@@ -281,10 +319,13 @@ async function runState(
   become: boolean,
   predicted: HostPrediction | undefined,
   display?: DisplayRender,
+  /** run as another user or with an environment: facts read ahead (as root, without it) do not apply */
+  ownFacts = false,
 ): Promise<Outcome> {
   const local = mod.prepare ? await mod.prepare(args, ctx) : undefined;
   ctx.shown = await prepareShown(mod, display, ctx);
-  const cache = env.factCache(ctx.host);
+  const hostCache = env.factCache(ctx.host);
+  const cache = ownFacts ? new FactCache('off') : hostCache;
   const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache, reader: ctx.user, readerHost: env.self });
   const changes = mod.plan(args, facts, ctx, local);
   const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
@@ -305,7 +346,7 @@ async function runState(
   }
 
   const applied = await applyPlan(conn, changes, reports, become, env.masker.mask);
-  forgetChanged(cache, applied.ok ? changes : undefined, () => (mod.exactEffects ? mod.predict?.(args, facts, changes, ctx, local) : undefined));
+  forgetChanged(hostCache, applied.ok && !ownFacts ? changes : undefined, () => (mod.exactEffects ? mod.predict?.(args, facts, changes, ctx, local) : undefined));
   const last = applied.last;
   const registerData = last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr } : {};
   if (!applied.ok) return { status: 'failed', error: applied.error, changes: reports, registerData, ran: true };
