@@ -1,7 +1,8 @@
 /**
  * INI inventory values the way Ansible reads them: `ast.literal_eval` when the text is a Python
  * literal (numbers, True/False/None, quoted strings, lists, tuples, dicts), else the text as is.
- * So `port=22` is a number, `become=True` a boolean, `become=yes` or `x=true` the string.
+ * So `port=22` is a number, `become=True` a boolean, `become=yes` or `x=true` the string, and
+ * `False # note` is False (a comment after a literal) while `hello # note` keeps its comment.
  */
 
 class NotLiteral extends Error {}
@@ -9,8 +10,13 @@ class NotLiteral extends Error {}
 export function pyLiteral(text: string): unknown {
   const src = text.replace(/^[ \t]+/, '');
   let i = 0;
+  // a `#` comment runs to the end of the line, as in Python: `False # note` is False
   const ws = () => {
-    while (i < src.length && /[ \t\r\n]/.test(src[i])) i++;
+    for (;;) {
+      while (i < src.length && /[ \t\r\n]/.test(src[i])) i++;
+      if (src[i] !== '#') return;
+      while (i < src.length && src[i] !== '\n') i++;
+    }
   };
   const fail = (): never => {
     throw new NotLiteral();
@@ -166,7 +172,8 @@ export interface Token {
 
 /**
  * POSIX shell-like split as Python's shlex.split(line, comments=True): quotes, backslash
- * escapes, `#` starting a comment at the start of a token. Returns the tokens or an error.
+ * escapes, an unquoted `#` starting a comment (also inside a word: `a=x#y` is `a=x`).
+ * Returns the tokens or an error.
  */
 export function shlexSplit(line: string): Token[] | { error: string; col: number } {
   const tokens: Token[] = [];
@@ -176,7 +183,7 @@ export function shlexSplit(line: string): Token[] | { error: string; col: number
   while (i < line.length) {
     const c = line[i];
     if (cur === null) {
-      if (/\s/.test(c)) {
+      if (/[ \t\r\n]/.test(c)) {
         i++;
         continue;
       }
@@ -184,7 +191,12 @@ export function shlexSplit(line: string): Token[] | { error: string; col: number
       cur = '';
       start = i;
     }
-    if (/\s/.test(c)) {
+    if (c === '#') {
+      tokens.push({ text: cur, col: start });
+      cur = null;
+      break;
+    }
+    if (/[ \t\r\n]/.test(c)) {
       tokens.push({ text: cur, col: start });
       cur = null;
       i++;
