@@ -99,6 +99,12 @@ describe("YAML inventories: PyYAML's YAML 1.1 scalars", () => {
     assert.equal(yamlVars(['big: 9007199254740991']).big, Number.MAX_SAFE_INTEGER);
   });
 
+  it('!unsafe: its text when it has no template marks; with {{ }} refused (Ansible never evaluates it, provision would)', () => {
+    assert.equal(yamlVars(['u: !unsafe "plain text"']).u, 'plain text');
+    const msg = refusal(write('inv.yml', 'all:\n  hosts:\n    h1:\n      u: !unsafe "{{ not a template }}"\n'));
+    assert.match(msg, /inv\.yml:4:18: an !unsafe value with \{\{ \}\}, \{% %\} or \{# #\} is not supported/);
+  });
+
   it('group_vars files are read the same way', () => {
     const dir = tmp('prov-ascalar-');
     write('group_vars/all.yml', 'e1: from-group-vars\nv: 1e3\n', dir);
@@ -116,6 +122,14 @@ describe('INI inventories: comments and Python literals', () => {
     assert.equal(pyLiteral('hello world # note'), 'hello world # note', 'not a literal: the text, comment and all');
     assert.equal(pyLiteral('"quoted # inside"'), 'quoted # inside');
     assert.equal(pyLiteral('http://example.com/#x'), 'http://example.com/#x');
+  });
+
+  it('an integer beyond 2^53 is refused with file:line:col (Python holds it exactly, a JavaScript number would not)', () => {
+    const msg = refusal(write('hosts', '[app]\napp1 serial=12345678901234567890\n[app:vars]\nbig = [1, 0x7fffffffffffffffff] # ids\n'));
+    assert.match(msg, /hosts:2:6: the integer 12345678901234567890 is too large for provision to hold exactly \(more than 2\^53\): to keep it as a string, quote it twice on a host line \(serial='"\.\.\."'\)/);
+    assert.match(msg, /hosts:4:1: the integer 0x7fffffffffffffffff is too large/);
+    assert.equal(pyLiteral('12345678901234567890 apples'), '12345678901234567890 apples', 'not a literal: the text');
+    assert.equal(pyLiteral('-9007199254740991'), -Number.MAX_SAFE_INTEGER);
   });
 
   it('a host line is split as shlex.split(comments=True): an unquoted # ends the line, even inside a word', () => {

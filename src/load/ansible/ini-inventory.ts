@@ -5,12 +5,23 @@
  */
 import { displayPath, readText } from '../yaml.js';
 import { type AnsibleModel, type Origin, expandHostRange, splitHostPort } from './model.js';
-import { pyLiteral, shlexSplit } from './pyliteral.js';
+import { LiteralTooLarge, pyLiteral, shlexSplit } from './pyliteral.js';
 
 type State = 'hosts' | 'vars' | 'children';
 // as ansible-core's patterns: only `#` starts a comment after a section or a child group name
 const SECTION = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$/;
 const CHILD = /^([^:\]\s]+)\s*(?:#.*)?$/;
+
+/** pyLiteral, or (reported at `origin`) undefined for a value provision cannot hold exactly. */
+function literal(model: AnsibleModel, text: string, origin: Origin, quoteHint: string): { value: unknown } | undefined {
+  try {
+    return { value: pyLiteral(text) };
+  } catch (e) {
+    if (!(e instanceof LiteralTooLarge)) throw e;
+    model.error(origin, `${e.message}: to keep it as a string, quote it ${quoteHint}`);
+    return undefined;
+  }
+}
 
 export function readIni(file: string, text: string, model: AnsibleModel): void {
   model.files.push(file);
@@ -86,7 +97,10 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
           bad = true;
           continue;
         }
-        vars.push([t.text.slice(0, eq), pyLiteral(t.text.slice(eq + 1)), o(t.col)]);
+        // shlex removes one level of quotes, so a string needs two: n='"123"'
+        const v = literal(model, t.text.slice(eq + 1), o(t.col), `twice on a host line (${t.text.slice(0, eq)}='"..."')`);
+        if (v) vars.push([t.text.slice(0, eq), v.value, o(t.col)]);
+        else bad = true;
       }
       if (bad) continue;
       for (const h of names) {
@@ -111,11 +125,13 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
       }
       const key = line.slice(0, eq).trim();
       const valueText = line.slice(eq + 1).trim();
-      if (group === 'all' || declared.has(group)) model.setGroupVar(group, key, pyLiteral(valueText), o());
+      const v = literal(model, valueText, o(), `("...")`);
+      if (!v) continue;
+      if (group === 'all' || declared.has(group)) model.setGroupVar(group, key, v.value, o());
       else {
         // remember the value; the group may be declared later in the file
         const pending = pendingVarsValues.get(group) ?? [];
-        pending.push([key, pyLiteral(valueText), o()]);
+        pending.push([key, v.value, o()]);
         pendingVarsValues.set(group, pending);
       }
     }

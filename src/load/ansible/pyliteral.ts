@@ -7,9 +7,13 @@
 
 class NotLiteral extends Error {}
 
+/** A literal Python holds exactly but a JavaScript number cannot: an error, never a rounded value. */
+export class LiteralTooLarge extends Error {}
+
 export function pyLiteral(text: string): unknown {
   const src = text.replace(/^[ \t]+/, '');
   let i = 0;
+  let tooLarge: string | undefined;
   // a `#` comment runs to the end of the line, as in Python: `False # note` is False
   const ws = () => {
     for (;;) {
@@ -88,7 +92,13 @@ export function pyLiteral(text: string): unknown {
       if (/^0\d/.test(body) && !/[.eE]/.test(body)) fail();
       i += num[0].length;
       const sign = t.startsWith('-') ? -1 : 1;
-      if (/^0[xob]/i.test(body)) return sign * Number(body.toLowerCase());
+      const radix = /^0[xob]/i.test(body);
+      if (radix || !/[.eE]/.test(body)) {
+        const n = BigInt(body.toLowerCase());
+        // an error only if the whole text is a literal (checked at the end)
+        if (n > BigInt(Number.MAX_SAFE_INTEGER)) tooLarge ??= num[0];
+        return sign * Number(n);
+      }
       return Number(t);
     }
     return fail();
@@ -157,6 +167,7 @@ export function pyLiteral(text: string): unknown {
     const v = value();
     ws();
     if (i !== src.length) return text;
+    if (tooLarge !== undefined) throw new LiteralTooLarge(`the integer ${tooLarge} is too large for provision to hold exactly (more than 2^53)`);
     return v;
   } catch (e) {
     if (e instanceof NotLiteral) return text;

@@ -35,15 +35,28 @@ export function loadAnsibleYaml(file: string, text = readText(file)): YamlSource
     throw new ConfigError(`${displayPath(file)}:${pos.line}:${pos.col}: invalid YAML: ${msg}`);
   }
   let vault: string | undefined;
+  let unsafe: string | undefined;
   visit(doc, (_key, node) => {
-    if (isNode(node) && node.tag === '!vault' && node.range) {
-      const p = lines.linePos(node.range[0]);
+    if (!isNode(node) || !node.range) return undefined;
+    const p = lines.linePos(node.range[0]);
+    if (node.tag === '!vault') {
       vault = `${displayPath(file)}:${p.line}:${p.col}`;
       return visit.BREAK;
+    }
+    // Ansible never templates an !unsafe value, provision evaluates {{ }} in inventory values:
+    // without template marks the two agree, with them it would be a different value
+    if (node.tag === '!unsafe' && /\{[{%#]/.test(JSON.stringify(node.toJSON()) ?? '')) {
+      unsafe ??= `${displayPath(file)}:${p.line}:${p.col}`;
     }
     return undefined;
   });
   if (vault) throw vaultError(vault);
+  if (unsafe) {
+    throw new ConfigError(
+      `${unsafe}: an !unsafe value with {{ }}, {% %} or {# #} is not supported: Ansible keeps it as text, ` +
+        `provision would evaluate it; remove the template marks`,
+    );
+  }
   return { file, value: documentValue(doc, lines, file), doc, lines };
 }
 
