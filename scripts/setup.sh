@@ -8,6 +8,7 @@ DEBS=(systemd-container debootstrap iptables iproute2 openssh-client openssh-ser
 if [ "${PROVISION_SETUP_TEST_DEBS:-0}" = 1 ]; then
   # for the tests: a throwaway MariaDB for the mysql module tests, vagrant for `vagrant validate`
   DEBS+=(mariadb-server mariadb-client vagrant)
+  DEBS+=(ansible)   # ansible-inventory, for the differential inventory test
 fi
 
 missing=()

@@ -60,6 +60,11 @@ export function looksSecret(name: string): boolean {
   return SECRET_NAME.test(name) && !/_(file|path|dir)$/.test(name);
 }
 
+/** JSON has no Infinity or NaN (YAML's .inf, .nan): they are shown as the strings "Infinity", "-Infinity", "NaN", not as null. */
+function json(v: unknown, indent?: number): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x), indent) ?? 'null';
+}
+
 function conn(h: InventoryHost): string {
   let s = `${h.user}@${h.address}:${h.port}`;
   if (h.become) s += '  become';
@@ -68,7 +73,21 @@ function conn(h: InventoryHost): string {
   return s;
 }
 
+/** The JSON document of `inventory list --json` (and the warnings, which go to stderr). */
+export function inventoryListJson(o: InventoryListOptions, root: string): { text: string; warnings: string[] } {
+  let text = '';
+  const warnings = render({ ...o, json: true }, root, (s) => (text += s));
+  return { text, warnings };
+}
+
 export function inventoryList(o: InventoryListOptions, root: string): number {
+  const warnings = render(o, root, (s) => process.stdout.write(s));
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  return 0;
+}
+
+/** Writes the listing (text or JSON) with `write`; returns the warnings. */
+function render(o: InventoryListOptions, root: string, write: (s: string) => void): string[] {
   const warnings: string[] = [];
   const inv = loadInventory(o.inventory, root, Boolean(o.acceptNewHostKeys), (w) => warnings.push(w));
   const d: Details = isAnsibleInventory(inv)
@@ -112,9 +131,8 @@ export function inventoryList(o: InventoryListOptions, root: string): number {
       ...(vars ? { vars: { host: o.vars, variables: Object.fromEntries(vars.map((v) => [v.name, { value: v.value, from: v.from }])) } } : {}),
       warnings,
     };
-    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-    return 0;
+    write(`${json(out, 2)}\n`);
+    return warnings;
   }
   const lines: string[] = [];
   lines.push(`inventory ${displayPath(inv.file)} (${d.format}${d.files.length > 1 ? `: ${d.files.map(displayPath).join(', ')}` : ''})`);
@@ -130,12 +148,11 @@ export function inventoryList(o: InventoryListOptions, root: string): number {
     lines.push('', `variables of ${o.vars} (${vars.length}; the value in effect, and where it came from):`);
     const vw = Math.min(30, Math.max(0, ...vars.map((v) => v.name.length)));
     for (const v of vars) {
-      let value = JSON.stringify(v.value) ?? 'null';
+      let value = json(v.value);
       if (value.length > 80) value = `${value.slice(0, 77)}...`;
       lines.push(`  ${v.name.padEnd(vw)} = ${value}  ${v.from}`);
     }
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
-  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
-  return 0;
+  write(`${lines.join('\n')}\n`);
+  return warnings;
 }

@@ -5,10 +5,23 @@
  */
 import { displayPath, readText } from '../yaml.js';
 import { type AnsibleModel, type Origin, expandHostRange, splitHostPort } from './model.js';
-import { pyLiteral, shlexSplit } from './pyliteral.js';
+import { LiteralTooLarge, pyLiteral, shlexSplit } from './pyliteral.js';
 
 type State = 'hosts' | 'vars' | 'children';
-const SECTION = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$/;
+// as ansible-core's patterns: only `#` starts a comment after a section or a child group name
+const SECTION = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$/;
+const CHILD = /^([^:\]\s]+)\s*(?:#.*)?$/;
+
+/** pyLiteral, or (reported at `origin`) undefined for a value provision cannot hold exactly. */
+function literal(model: AnsibleModel, text: string, origin: Origin, quoteHint: string): { value: unknown } | undefined {
+  try {
+    return { value: pyLiteral(text) };
+  } catch (e) {
+    if (!(e instanceof LiteralTooLarge)) throw e;
+    model.error(origin, `${e.message}: to keep it as a string, quote it ${quoteHint}`);
+    return undefined;
+  }
+}
 
 export function readIni(file: string, text: string, model: AnsibleModel): void {
   model.files.push(file);
@@ -20,6 +33,8 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
   // groups of earlier files of an inventory directory count as declared, as in Ansible
   const declared = new Set<string>(['all', 'ungrouped', ...model.groups.keys()]);
   const pendingVarsValues = new Map<string, [string, unknown, Origin][]>();
+  // [x:children] may name a group defined later in the file; child -> its parents, in order
+  const pendingChildren = new Map<string, { parent: string; origin: Origin }[]>();
   for (let n = 0; n < lines.length; n++) {
     const raw = lines[n];
     const indent = raw.length - raw.trimStart().length;
@@ -50,6 +65,8 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
         declared.add(name);
         pendingVars.delete(name);
         model.group(name, o());
+        for (const { parent, origin } of pendingChildren.get(name) ?? []) model.addChild(parent, name, origin);
+        pendingChildren.delete(name);
       }
       continue;
     }
@@ -80,7 +97,10 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
           bad = true;
           continue;
         }
-        vars.push([t.text.slice(0, eq), pyLiteral(t.text.slice(eq + 1)), o(t.col)]);
+        // shlex removes one level of quotes, so a string needs two: n='"123"'
+        const v = literal(model, t.text.slice(eq + 1), o(t.col), `twice on a host line (${t.text.slice(0, eq)}='"..."')`);
+        if (v) vars.push([t.text.slice(0, eq), v.value, o(t.col)]);
+        else bad = true;
       }
       if (bad) continue;
       for (const h of names) {
@@ -89,14 +109,14 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
         for (const [k, v, vo] of vars) model.setHostVar(h, k, v, vo);
       }
     } else if (state === 'children') {
-      const m = /^(\S+)\s*(?:[#;].*)?$/.exec(line);
+      const m = CHILD.exec(line);
       if (!m) {
         model.error(o(), `expected one group name per line in [${group}:children], got '${line}'`);
         continue;
       }
-      declared.add(m[1]);
-      pendingVars.delete(m[1]);
-      model.addChild(group, m[1], o());
+      // naming a group does not define it (Ansible refuses a child never defined as [x] or [x:children])
+      if (declared.has(m[1])) model.addChild(group, m[1], o());
+      else pendingChildren.set(m[1], [...(pendingChildren.get(m[1]) ?? []), { parent: group, origin: o() }]);
     } else {
       const eq = line.indexOf('=');
       if (eq <= 0) {
@@ -105,11 +125,13 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
       }
       const key = line.slice(0, eq).trim();
       const valueText = line.slice(eq + 1).trim();
-      if (group === 'all' || declared.has(group)) model.setGroupVar(group, key, pyLiteral(valueText), o());
+      const v = literal(model, valueText, o(), `("...")`);
+      if (!v) continue;
+      if (group === 'all' || declared.has(group)) model.setGroupVar(group, key, v.value, o());
       else {
         // remember the value; the group may be declared later in the file
         const pending = pendingVarsValues.get(group) ?? [];
-        pending.push([key, pyLiteral(valueText), o()]);
+        pending.push([key, v.value, o()]);
         pendingVarsValues.set(group, pending);
       }
     }
@@ -119,6 +141,11 @@ export function readIni(file: string, text: string, model: AnsibleModel): void {
     for (const [k, v, vo] of vals) model.setGroupVar(g, k, v, vo);
   }
   for (const [g, origin] of pendingVars) model.error(origin, `section [${g}:vars] is for a group that is not defined in ${displayPath(file)}`);
+  for (const [child, refs] of pendingChildren) {
+    for (const { parent, origin } of refs) {
+      model.error(origin, `[${parent}:children] names group '${child}', which is not defined in ${displayPath(file)} (define it with a [${child}] or [${child}:children] section)`);
+    }
+  }
 }
 
 export function readIniFile(file: string, model: AnsibleModel): void {

@@ -1,16 +1,26 @@
 /**
  * INI inventory values the way Ansible reads them: `ast.literal_eval` when the text is a Python
  * literal (numbers, True/False/None, quoted strings, lists, tuples, dicts), else the text as is.
- * So `port=22` is a number, `become=True` a boolean, `become=yes` or `x=true` the string.
+ * So `port=22` is a number, `become=True` a boolean, `become=yes` or `x=true` the string, and
+ * `False # note` is False (a comment after a literal) while `hello # note` keeps its comment.
  */
 
 class NotLiteral extends Error {}
 
+/** A literal Python holds exactly but a JavaScript number cannot: an error, never a rounded value. */
+export class LiteralTooLarge extends Error {}
+
 export function pyLiteral(text: string): unknown {
   const src = text.replace(/^[ \t]+/, '');
   let i = 0;
+  let tooLarge: string | undefined;
+  // a `#` comment runs to the end of the line, as in Python: `False # note` is False
   const ws = () => {
-    while (i < src.length && /[ \t\r\n]/.test(src[i])) i++;
+    for (;;) {
+      while (i < src.length && /[ \t\r\n]/.test(src[i])) i++;
+      if (src[i] !== '#') return;
+      while (i < src.length && src[i] !== '\n') i++;
+    }
   };
   const fail = (): never => {
     throw new NotLiteral();
@@ -82,7 +92,13 @@ export function pyLiteral(text: string): unknown {
       if (/^0\d/.test(body) && !/[.eE]/.test(body)) fail();
       i += num[0].length;
       const sign = t.startsWith('-') ? -1 : 1;
-      if (/^0[xob]/i.test(body)) return sign * Number(body.toLowerCase());
+      const radix = /^0[xob]/i.test(body);
+      if (radix || !/[.eE]/.test(body)) {
+        const n = BigInt(body.toLowerCase());
+        // an error only if the whole text is a literal (checked at the end)
+        if (n > BigInt(Number.MAX_SAFE_INTEGER)) tooLarge ??= num[0];
+        return sign * Number(n);
+      }
       return Number(t);
     }
     return fail();
@@ -151,6 +167,7 @@ export function pyLiteral(text: string): unknown {
     const v = value();
     ws();
     if (i !== src.length) return text;
+    if (tooLarge !== undefined) throw new LiteralTooLarge(`the integer ${tooLarge} is too large for provision to hold exactly (more than 2^53)`);
     return v;
   } catch (e) {
     if (e instanceof NotLiteral) return text;
@@ -166,7 +183,8 @@ export interface Token {
 
 /**
  * POSIX shell-like split as Python's shlex.split(line, comments=True): quotes, backslash
- * escapes, `#` starting a comment at the start of a token. Returns the tokens or an error.
+ * escapes, an unquoted `#` starting a comment (also inside a word: `a=x#y` is `a=x`).
+ * Returns the tokens or an error.
  */
 export function shlexSplit(line: string): Token[] | { error: string; col: number } {
   const tokens: Token[] = [];
@@ -176,7 +194,7 @@ export function shlexSplit(line: string): Token[] | { error: string; col: number
   while (i < line.length) {
     const c = line[i];
     if (cur === null) {
-      if (/\s/.test(c)) {
+      if (/[ \t\r\n]/.test(c)) {
         i++;
         continue;
       }
@@ -184,7 +202,12 @@ export function shlexSplit(line: string): Token[] | { error: string; col: number
       cur = '';
       start = i;
     }
-    if (/\s/.test(c)) {
+    if (c === '#') {
+      tokens.push({ text: cur, col: start });
+      cur = null;
+      break;
+    }
+    if (/[ \t\r\n]/.test(c)) {
       tokens.push({ text: cur, col: start });
       cur = null;
       i++;

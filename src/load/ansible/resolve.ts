@@ -112,14 +112,17 @@ export function resolveModel(
     const sorted = [...hostGroups.get(h)!].sort((a, b) => depth(a) - depth(b) || priority(a) - priority(b) || (a < b ? -1 : a > b ? 1 : 0));
     const merged = new Map<string, VarEntry>();
     const from = new Map<string, string>();
-    const layer = (vars: Map<string, VarEntry> | undefined, label: string) => {
+    // ansible_group_priority written in the inventory sets the group's priority, not a variable
+    // (Ansible's Group.set_variable); in group_vars/ it is an ordinary variable
+    const layer = (vars: Map<string, VarEntry> | undefined, label: string, inventoryGroup = false) => {
       for (const [k, e] of vars ?? []) {
+        if (inventoryGroup && k === 'ansible_group_priority') continue;
         merged.set(k, e);
         from.set(k, `${at(e.origin)} (${label})`);
       }
     };
-    layer(all.vars, 'group all');
-    for (const g of sorted) layer(groups.get(g)!.vars, `group ${g}`);
+    layer(all.vars, 'group all', true);
+    for (const g of sorted) layer(groups.get(g)!.vars, `group ${g}`, true);
     layer(groupFileVars.get('all'), 'group all');
     for (const g of sorted) layer(groupFileVars.get(g), `group ${g}`);
     layer(model.hosts.get(h)!.vars, 'host');

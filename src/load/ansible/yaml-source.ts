@@ -1,10 +1,11 @@
 /**
  * YAML files of Ansible inventories and group_vars/host_vars, read as Ansible reads them
- * (YAML 1.1: yes/no/on/off are booleans), with positions for every error.
+ * (PyYAML's YAML 1.1 types: see pyyaml-tags.ts), with positions for every error.
  */
-import { LineCounter, parseDocument, visit, isNode, type ScalarTag, type Tags } from 'yaml';
+import { LineCounter, parseDocument, visit, isNode } from 'yaml';
 import { ConfigError, displayPath, documentValue, readText as readStrictText, where, type Path, type YamlSource } from '../yaml.js';
 import type { Origin } from './model.js';
+import { pyyamlTags } from './pyyaml-tags.js';
 
 /** UTF-8 only (a bad byte is refused with its position), size-capped: see load/yaml.ts. */
 export function readText(file: string): string {
@@ -23,24 +24,10 @@ export function checkVaultFile(file: string, text: string): void {
   if (text.startsWith('$ANSIBLE_VAULT;')) throw vaultError(`${displayPath(file)}:1:1`);
 }
 
-/**
- * YAML 1.1 booleans as PyYAML (Ansible) reads them: yes/no, true/false, on/off in their three
- * spellings; the yaml package's 1.1 schema would also take y/n (so a variable `y:` would be true).
- */
-const TRUE = /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/;
-const pyyamlBool: ScalarTag = {
-  identify: (v) => typeof v === 'boolean',
-  default: true,
-  tag: 'tag:yaml.org,2002:bool',
-  test: /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/,
-  resolve: (str) => TRUE.test(str),
-};
-const customTags = (tags: Tags): Tags => [pyyamlBool, ...tags.filter((t) => typeof t !== 'object' || t.tag !== 'tag:yaml.org,2002:bool')];
-
 export function loadAnsibleYaml(file: string, text = readText(file)): YamlSource {
   checkVaultFile(file, text);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.1', customTags });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: '1.1', customTags: pyyamlTags });
   if (doc.errors.length > 0) {
     const err = doc.errors[0];
     const pos = lines.linePos(err.pos[0]);
@@ -48,15 +35,28 @@ export function loadAnsibleYaml(file: string, text = readText(file)): YamlSource
     throw new ConfigError(`${displayPath(file)}:${pos.line}:${pos.col}: invalid YAML: ${msg}`);
   }
   let vault: string | undefined;
+  let unsafe: string | undefined;
   visit(doc, (_key, node) => {
-    if (isNode(node) && node.tag === '!vault' && node.range) {
-      const p = lines.linePos(node.range[0]);
+    if (!isNode(node) || !node.range) return undefined;
+    const p = lines.linePos(node.range[0]);
+    if (node.tag === '!vault') {
       vault = `${displayPath(file)}:${p.line}:${p.col}`;
       return visit.BREAK;
+    }
+    // Ansible never templates an !unsafe value, provision evaluates {{ }} in inventory values:
+    // without template marks the two agree, with them it would be a different value
+    if (node.tag === '!unsafe' && /\{[{%#]/.test(JSON.stringify(node.toJSON()) ?? '')) {
+      unsafe ??= `${displayPath(file)}:${p.line}:${p.col}`;
     }
     return undefined;
   });
   if (vault) throw vaultError(vault);
+  if (unsafe) {
+    throw new ConfigError(
+      `${unsafe}: an !unsafe value with {{ }}, {% %} or {# #} is not supported: Ansible keeps it as text, ` +
+        `provision would evaluate it; remove the template marks`,
+    );
+  }
   return { file, value: documentValue(doc, lines, file), doc, lines };
 }
 
