@@ -3,6 +3,7 @@
  * Exit codes: 0 success; 1 a host failed or was unreachable; 2 invalid usage, inventory or playbook.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -108,7 +109,7 @@ async function loadPlaybooks(files: string[]): Promise<{ playbooks: Playbook[]; 
 }
 
 export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliIO = processIO): Promise<number> {
-  const [{ ConfigError }, { loadInventory, patternError, selectHosts, unknownPatternParts }, { hasTemplate }] = await Promise.all([
+  const [{ ConfigError }, { addImplicitLocalhost, loadInventory, patternError, selectHosts, unknownPatternParts }, { hasTemplate }] = await Promise.all([
     import('../load/yaml.js'),
     import('../load/inventory.js'),
     import('../engine/expr.js'),
@@ -125,6 +126,7 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   }
   const inventory = loadInventory(o.inventory, ROOT, o.acceptNewHostKeys);
   const { playbooks, modules } = await loadPlaybooks(files);
+  addImplicitLocalhost(inventory, playbooks.flatMap((pb) => pb.plays), userInfo().username);
   const extraVars = parseExtraVars(o.extraVars, ConfigError);
   for (const [flag, v] of [['--tags', o.tags], ['--skip-tags', o.skipTags]] as const) {
     // '--tags ,' would otherwise mean no tag filter at all: every task

@@ -73,6 +73,15 @@ interface HostState {
   playStartEffects: number;
   /** its facts read ahead for the current play (pipeline/fact-cache.ts) */
   cache: FactCache;
+  /** settles when the host ends the current play (run_once: others wait for it) */
+  playDone?: Promise<void>;
+}
+
+/** A run_once task in the current batch: the result of the host that ran it, once it started. */
+interface Once {
+  result?: Promise<TaskReport>;
+  started: Promise<void>;
+  start: () => void;
 }
 
 interface Opened {
@@ -116,6 +125,13 @@ export class Runner {
   /** the plays are over: nothing more is read ahead */
   private ended = false;
   private readonly prediction?: Prediction;
+  /** the controller's host facts (plays with connection: local) */
+  private localFacts?: Promise<HostFacts>;
+  private localFactsValue?: HostFacts;
+  /** the hosts of the batch running now, in order (run_once runs on the first of them still in the play) */
+  private batch: string[] = [];
+  private readonly once = new Map<Task, Once>();
+  private readonly throttles = new Map<Task, ReturnType<typeof pLimit>>();
   private stopped?: BatchStop;
   private readonly cacheMode = factCacheMode();
   /** the controller (tasks delegated to localhost) changes by other means too: its facts are always read */
@@ -160,7 +176,7 @@ export class Runner {
     this.emit({ type: 'run-start', check: this.opts.check, playbooks: playbooks.map((p) => p.file), inventory: this.inventory.file, hosts: [...allTargets] });
     this.nextPlay = new NextPlayReads(plays, this.cacheMode);
     const limit = pLimit(Math.max(1, this.opts.forks));
-    this.warmUp(pLimit(Math.max(1, this.opts.forks)));
+    this.warmUp(pLimit(Math.max(1, this.opts.forks)), new Set(plays.filter((p) => !p.play.local).flatMap((p) => [...p.hosts])));
     try {
       for (const { play, hosts } of plays) {
         if (this.interrupted || this.stopped) break;
@@ -173,6 +189,9 @@ export class Runner {
             this.emit({ type: 'play-start', play: play.name, hosts: batch, ...(label ? { batch: label } : {}) });
             // facts are kept for one play at most (delegated tasks store some on other hosts)
             for (const st of this.hosts.values()) st.cache.clear();
+            this.batch = batch;
+            this.once.clear();
+            this.throttles.clear();
             for (const h of batch) {
               const st = this.hosts.get(h)!;
               st.playing = st.inPlay = true;
@@ -223,8 +242,10 @@ export class Runner {
    * Nothing else changes: events are emitted, and a failure reported, when its play asks
    * (connect); a host a play claims before its attempt started is connected by that play itself.
    */
-  private warmUp(limit: ReturnType<typeof pLimit>): void {
+  private warmUp(limit: ReturnType<typeof pLimit>, remote: Set<string>): void {
     for (const h of this.hosts.values()) {
+      // a host that only local plays (connection: local) target is never connected to
+      if (!remote.has(h.inv.name)) continue;
       const warm = { state: 'queued' } as Warm;
       warm.result = limit(async () => {
         if (warm.state !== 'queued' || this.interrupted) return new Error('not needed');
@@ -294,20 +315,53 @@ export class Runner {
   }
 
   private async runPlayOnHost(play: Play, h: HostState): Promise<void> {
+    let done!: () => void;
+    h.playDone = new Promise((r) => (done = r));
     try {
-      if (!(await this.connect(h))) return;
-      // read before the play (next-play.ts), and nothing written anywhere since: as good as reading now
-      const before = this.nextPlay.take(h.inv.name, play);
-      if (before) h.cache = before.cache;
-      if (!(before && (await before.done))) await this.readAhead(play, h);
+      if (play.local) {
+        // connection: local: the tasks run on the controller, with the controller's facts
+        if (play.gatherFacts !== false && !(await this.controllerFacts(h))) return;
+      } else {
+        if (!(await this.connect(h))) return;
+        // read before the play (next-play.ts), and nothing written anywhere since: as good as reading now
+        const before = this.nextPlay.take(h.inv.name, play);
+        if (before) h.cache = before.cache;
+        if (!(before && (await before.done))) await this.readAhead(play, h);
+      }
       const hp: HostPlay = { notified: new Set(), maybe: new Set(), firstNotifier: new Map(), mayStop: [], seq: 0 };
       const r = await walk(this.walkHost(play, h, hp), play.body);
       if (h.unreachable) return;
       if (r === 'failed') h.failed = true;
       await this.runHandlers(play, h, hp);
-      if (!h.failed && !h.unreachable && !this.interrupted) this.readNextPlay(h, play, h.conn!);
+      if (!h.failed && !h.unreachable && !this.interrupted && !play.local) this.readNextPlay(h, play, h.conn!);
     } finally {
       h.inPlay = false;
+      done();
+    }
+  }
+
+  /**
+   * run_once: the first host of the batch still in the play runs the task; every other host waits
+   * for it and takes its result (status and registered value), reported with a note. If that host
+   * leaves the play before the task, the next one runs it.
+   */
+  private async runOnce(task: Task, h: HostState, run: () => Promise<TaskReport>, copy: (r: TaskReport) => TaskReport): Promise<TaskReport> {
+    let once = this.once.get(task);
+    if (!once) {
+      let start!: () => void;
+      const started = new Promise<void>((r) => (start = r));
+      once = { started, start };
+      this.once.set(task, once);
+    }
+    for (;;) {
+      if (once.result) return copy(await once.result);
+      const owner = this.batch.map((n) => this.hosts.get(n)!).find((s) => s.inPlay && !s.failed && !s.unreachable);
+      if (!owner || owner === h) {
+        once.result = run();
+        once.start();
+        return once.result;
+      }
+      await Promise.race([once.started, owner.playDone]);
     }
   }
 
@@ -320,10 +374,17 @@ export class Runner {
         if (!this.selected(task)) return undefined;
         // a change voided what was read ahead: read the rest of the play ahead again, in one round trip
         const at = play.tasks.indexOf(task);
-        if (h.cache.voided && this.readsOwnFacts(task) && at >= 0) await this.readAhead(play, h, play.tasks.slice(at));
-        if (!hp.ahead?.covers(task)) hp.ahead = await this.checksAhead(play, h, [task, ...following]);
+        if (!play.local && h.cache.voided && this.readsOwnFacts(task) && at >= 0) await this.readAhead(play, h, play.tasks.slice(at));
+        if (!play.local && !hp.ahead?.covers(task)) hp.ahead = await this.checksAhead(play, h, [task, ...following]);
         const i = hp.seq++;
-        const result = await this.runTask(play, task, h, false, hp.ahead?.has(task) ? hp.ahead : undefined, extra);
+        let run = () => this.runTask(play, task, h, false, hp.ahead?.has(task) ? hp.ahead : undefined, extra);
+        if (task.throttle !== undefined) {
+          const limit = this.throttles.get(task) ?? pLimit(task.throttle);
+          this.throttles.set(task, limit);
+          const inner = run;
+          run = () => limit(inner);
+        }
+        const result = task.runOnce ? await this.runOnce(task, h, run, (r) => this.runOnceCopy(play, task, h, r)) : await run();
         hp.ahead?.finished(task, result.status);
         const status = result.status;
         if (status === 'failed' && !task.ignoreErrors) hp.lastFailure = result;
@@ -410,6 +471,22 @@ export class Runner {
         }
       },
     };
+  }
+
+  /** The controller's host facts, read once, for the plays that run locally. */
+  private async controllerFacts(h: HostState): Promise<boolean> {
+    try {
+      this.localFacts ??= (async () => {
+        const r = await (this.localConn ??= this.opts.local()).exec(HOST_FACTS_SCRIPT, { become: false, timeoutMs: 30000 });
+        if (r.code !== 0 && !r.stdout) throw new Error(`gathering the controller's facts failed (exit ${r.code}): ${lastLines(r.stderr, 3)}`);
+        return parseHostFacts(r.stdout);
+      })();
+      this.localFactsValue = await this.localFacts;
+      return true;
+    } catch (e) {
+      this.markUnreachable(h, errMessage(e));
+      return false;
+    }
   }
 
   /** Read the facts of the host's next play after `after` now, while it waits (next-play.ts). */
@@ -518,7 +595,7 @@ export class Runner {
       if (this.selected(task)) {
         const mod = this.opts.modules.get(task.module);
         // a retried check (until) runs its later attempts on its own: it ends the run of checks
-        if (mod?.type !== 'check' || !mod.firstAttempt || task.loop !== undefined || task.until || hasTemplate(task.delegateTo)) break;
+        if (mod?.type !== 'check' || !mod.firstAttempt || task.loop !== undefined || task.until || task.becomeUser !== undefined || task.environment || hasTemplate(task.delegateTo)) break;
         const scope = scopeOf(task);
         const to = task.delegateTo ?? h.inv.name;
         if ((target ?? to) !== to || !(to === h.inv.name || LOCALHOST.has(to))) break;
@@ -571,7 +648,7 @@ export class Runner {
       host: h.inv,
       play: { defaults: { ...play.defaults, ...task.defaults }, vars: { ...play.vars, ...task.vars } },
       data: { ...h.registered, ...this.opts.extraVars, ...extra },
-      facts: h.facts,
+      facts: play.local ? this.localFactsValue : h.facts,
       run: { id: this.runId, check: this.opts.check },
     };
   }
@@ -584,7 +661,7 @@ export class Runner {
     );
   }
 
-  private env(h: HostState, ahead?: ChecksAhead): TaskEnv {
+  private env(h: HostState, ahead?: ChecksAhead, local = false): TaskEnv {
     return {
       root: this.opts.root,
       modules: this.opts.modules,
@@ -592,7 +669,7 @@ export class Runner {
       prediction: this.prediction,
       self: h.inv.name,
       loginUser: (host) => (LOCALHOST.has(host) ? userInfo().username : this.loginUser(this.hosts.get(host) ?? h)),
-      connectionFor: (task, redact) => this.connectionFor(task, h, redact, ahead),
+      connectionFor: (task, redact) => this.connectionFor(task, h, redact, ahead, local),
       racing: (target) => {
         if (target === h.inv.name || LOCALHOST.has(target)) return false;
         const other = this.hosts.get(target);
@@ -619,7 +696,7 @@ export class Runner {
     const t0 = Date.now();
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler });
     const notes: string[] = [];
-    const env = this.env(h, ahead);
+    const env = this.env(h, ahead, play.local);
     const become = play.become ?? h.inv.become;
     const scopeFor = (more: Record<string, unknown> = {}, shownMore: Record<string, unknown> = more) => this.scope(play, h, task, { ...extra, ...more }, { ...extra, ...shownMore });
     const outcome =
@@ -627,6 +704,15 @@ export class Runner {
         ? await executeControlled(env, play, task, become, scopeFor, scopeFor(), notes)
         : await executeLoop(env, play, task, become, scopeFor, notes, () => Boolean(h.unreachable));
     return this.report(play, task, h, handler, outcome, notes, Date.now() - t0);
+  }
+
+  /** run_once: the result of the host that ran it, as another host's (its registered value too). */
+  private runOnceCopy(play: Play, task: Task, h: HostState, r: TaskReport): TaskReport {
+    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler: false });
+    const owner = this.hosts.get(r.host);
+    const copy = this.report(play, { ...task, register: undefined }, h, false, { status: r.status, changes: [], registerData: {}, ...(r.error ? { error: r.error } : {}) }, [`run once on ${r.host}: its result`], 0);
+    if (task.register && owner) h.registered[task.register] = owner.registered[task.register];
+    return copy;
   }
 
   /** Record a task's result: report, recap, registered variable, event. */
@@ -668,10 +754,14 @@ export class Runner {
     return result;
   }
 
-  private async connectionFor(task: Task, h: HostState, redact?: (s: string) => string, ahead?: ChecksAhead): Promise<{ conn: Connection; target: string; toController: boolean }> {
-    const target = task.delegateTo;
+  private async connectionFor(task: Task, h: HostState, redact?: (s: string) => string, ahead?: ChecksAhead, local = false): Promise<{ conn: Connection; target: string; toController: boolean }> {
     const traced = (conn: Connection) =>
       tracedConnection(ahead ? ahead.connection(task, conn) : conn, { host: h.inv.name, task: task.name, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands, redact, onWrite: () => this.nextPlay.wrote() });
+    const target = task.delegateTo;
+    if (local && target === undefined) {
+      this.localConn ??= this.opts.local();
+      return { conn: traced(this.localConn), target: 'localhost', toController: true };
+    }
     if (target === undefined || target === h.inv.name) return { conn: traced(h.conn!), target: h.inv.name, toController: false };
     if (LOCALHOST.has(target)) {
       this.localConn ??= this.opts.local();

@@ -81,6 +81,38 @@ export interface Inventory {
   hosts: Map<string, InventoryHost>;
   /** group -> host names (transitively through children), including `all`. */
   groups: Map<string, string[]>;
+  /** the variables every host has (the inventory's `vars`): the implicit localhost's too */
+  allVars?: Record<string, unknown>;
+}
+
+/** The controller as an implicit host, as Ansible has one: in no group, reached without SSH. */
+export const IMPLICIT_LOCALHOST = 'localhost';
+
+/**
+ * Plays whose hosts are `localhost` (or 127.0.0.1) in an inventory without such a host target the
+ * controller, as in Ansible: the implicit host is added (in no group, so `all` does not include
+ * it) and those plays run locally (`connection: local`).
+ */
+export function addImplicitLocalhost(inventory: Inventory, plays: { hosts: string; local?: boolean }[], loginUser: string): void {
+  const local = plays.filter((p) => (p.hosts === 'localhost' || p.hosts === '127.0.0.1') && !inventory.hosts.has(p.hosts));
+  if (local.length === 0) return;
+  for (const p of local) {
+    p.hosts = IMPLICIT_LOCALHOST;
+    p.local = true;
+  }
+  inventory.hosts.set(IMPLICIT_LOCALHOST, {
+    name: IMPLICIT_LOCALHOST,
+    address: '127.0.0.1',
+    port: 22,
+    user: loginUser,
+    knownHosts: '',
+    hostKeyPolicy: 'strict',
+    become: false,
+    connectTimeoutMs: 10_000,
+    groups: [],
+    // as in Ansible, the implicit localhost has the variables of the group all
+    vars: { ...(inventory.allVars ?? {}) },
+  });
 }
 
 export function resolveInventoryPath(nameOrPath: string, root: string): string {
@@ -226,7 +258,7 @@ function buildInventory(src: YamlSource, inv: z.infer<typeof inventorySchema>, a
     });
   }
   const name = src.file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
-  return { name, file: src.file, hosts, groups };
+  return { name, file: src.file, hosts, groups, allVars: { ...(inv.vars ?? {}) } };
 }
 
 /**
@@ -266,7 +298,8 @@ export function selectHosts(inv: Inventory, pattern: string): string[] {
     selected = new Set([...selected].filter((h) => keep.has(h)));
   }
   for (const p of parts.filter((p) => p.startsWith('!'))) for (const h of matchOne(p.slice(1))) selected.delete(h);
-  return all.filter((h) => selected.has(h));
+  // in inventory order; the implicit localhost (in no group) last
+  return [...all, ...[...selected].filter((h) => !all.includes(h))].filter((h) => selected.has(h));
 }
 
 /**

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadInventory } from '../../src/load/inventory.js';
+import { addImplicitLocalhost, loadInventory } from '../../src/load/inventory.js';
 import { loadPlaybook } from '../../src/load/playbook.js';
 import { Runner } from '../../src/engine/scheduler.js';
 import { Masker, SecretStore } from '../../src/engine/secrets.js';
@@ -31,7 +31,9 @@ export class FakeConnection implements Connection {
       return Promise.reject(new ConnectionError(this.host, `connection to ${this.host} lost: ECONNRESET`));
     }
     return new Promise((resolve) => {
-      const p = spawn('sh', ['-c', cmd], { env: { ...process.env, FAKE_HOST: this.host } });
+      // become_user: as that user (the tests run as root, which switches with runuser, as a root login does)
+      const asUser = opts.become && opts.becomeUser !== undefined && opts.becomeUser !== 'root';
+      const p = asUser ? spawn('runuser', ['-u', opts.becomeUser!, '--', 'sh', '-c', cmd], { env: { ...process.env, FAKE_HOST: this.host } }) : spawn('sh', ['-c', cmd], { env: { ...process.env, FAKE_HOST: this.host } });
       let stdout = '';
       let stderr = '';
       p.stdout.on('data', (d) => (stdout += d));
@@ -81,6 +83,8 @@ export async function runPlaybook(opts: {
   const modules = builtinModules();
   const inventory = loadInventory(invFile, opts.dir);
   const playbook = loadPlaybook(pbFile, modules);
+  // as the CLI does: plays on localhost target the controller when the inventory has no such host
+  addImplicitLocalhost(inventory, playbook.plays, 'root');
   const events: RunEvent[] = [];
   const conns = new Map<string, FakeConnection>();
   const connects = new Map<string, number>();

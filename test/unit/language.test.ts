@@ -220,6 +220,78 @@ describe('language: roles, includes, blocks, result control', () => {
     refuse('d.yml', '- hosts: all\n  tasks:\n    - rescue: []\n', /d\.yml:3:7: 'rescue' belongs to a block/);
     refuse('e.yml', '- hosts: all\n  tasks:\n    - block:\n        - debug: { msg: x }\n          loop: [1]\n          loop_control: { loop_var: v }\n      vars: { v: 1 }\n', /loop_control\.loop_var: 'v' would hide the variable/);
     refuse('f.yml', '- hosts: all\n  tasks:\n    - command: x\n      notify: nobody\n  handlers:\n    - name: h\n      listen: somebody\n      debug: {}\n', /notifies 'nobody', but the play has no handler of that name \(the play's handlers: 'h', 'somebody'/);
-    refuse('g.yml', '- hosts: all\n  tasks:\n    - command: x\n      become_user: postgres\n', /g\.yml:4:7: 'become_user': not supported yet/);
+    refuse('g.yml', '- hosts: all\n  tasks:\n    - command: x\n      async: 10\n', /g\.yml:4:7: 'async': not supported/);
+    refuse('h.yml', '- hosts: all\n  any_errors_fatal: true\n  tasks: []\n', /h\.yml:2:3: 'any_errors_fatal': not supported yet/);
+  });
+
+  it('become_user runs as that user (owner, whoami); environment reaches every command; check_mode: false runs a probe for real in a dry run', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: web
+  gather_facts: false
+  become: yes
+  tasks:
+    - name: as nobody
+      command: { cmd: "whoami", writes: [] }
+      become_user: nobody
+      register: who
+      changed_when: false
+    - name: env
+      shell: { cmd: "echo $GREETING-$N > {{ base }}/env", writes: ["{{ base }}/env"] }
+      environment: { GREETING: hi, N: 2 }
+    - name: probe
+      command: { cmd: "cat {{ base }}/env", writes: [] }
+      register: probe
+      check_mode: no
+      changed_when: false
+    - name: record
+      copy: { dest: "{{ base }}/who", content: "{{ who.stdout.trim() }}" }
+`;
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(line(real), ['as nobody=ok', 'env=changed', 'probe=ok', 'record=changed']);
+    assert.equal(readFileSync(join(dir, 'who'), 'utf8'), 'nobody');
+    assert.equal(readFileSync(join(dir, 'env'), 'utf8'), 'hi-2\n');
+    const check = await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true });
+    // the probe ran for real (nothing was predicted to change before it? the env task was): unknown
+    assert.equal(check.report.tasks[2].status, 'unknown');
+    assert.match(check.report.tasks[2].note ?? '', /check_mode: false runs it for real in a dry run, but earlier tasks are predicted to change/);
+    const probeFirst = await runPlaybook({ inventory: inventory(dir), playbook: playbook.replace(/ {4}- name: env\n(.*\n){2}/, ''), dir, check: true });
+    assert.equal(probeFirst.report.tasks.find((t) => t.task === 'probe')?.status, 'ok');
+    assert.match(probeFirst.report.tasks.find((t) => t.task === 'probe')?.note ?? '', /ran for real in check mode/);
+  });
+
+  it('run_once runs on the first host and gives every host its result; throttle; hosts: localhost runs on the controller', async () => {
+    const dir = tmp();
+    const inv = `
+hosts:
+  h1: { address: 10.0.0.1 }
+  h2: { address: 10.0.0.2 }
+  h3: { address: 10.0.0.3 }
+vars:
+  base: ${dir}
+`;
+    const playbook = `
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: once
+      shell: { cmd: "echo $FAKE_HOST >> {{ base }}/once; echo $FAKE_HOST", writes: ["{{ base }}/once"] }
+      run_once: true
+      register: o
+    - name: each
+      copy: { dest: "{{ base }}/{{ host.name }}", content: "{{ o.stdout }}" }
+      throttle: 1
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: on the controller
+      copy: { dest: "{{ base }}/local", content: "{{ host.name }}" }
+`;
+    const { runPlaybook: run } = await import('../helpers/fake.js');
+    const real = await run({ inventory: inv, playbook, dir });
+    assert.equal(readFileSync(join(dir, 'once'), 'utf8'), 'h1\n');
+    for (const h of ['h1', 'h2', 'h3']) assert.equal(readFileSync(join(dir, h), 'utf8'), 'h1\n');
+    assert.deepEqual(real.report.tasks.filter((t) => t.task === 'once').map((t) => `${t.host}:${t.status}:${t.note ?? ''}`).sort(), ['h1:changed:', 'h2:changed:run once on h1: its result', 'h3:changed:run once on h1: its result']);
+    assert.equal(readFileSync(join(dir, 'local'), 'utf8'), 'localhost');
   });
 });
