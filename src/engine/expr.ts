@@ -10,6 +10,7 @@
 import { compileFunction, createContext, Script } from 'node:vm';
 import { createRequire } from 'node:module';
 import type * as Ejs from 'ejs';
+import { renderJinja } from './jinja.js';
 
 // EJS is loaded on the first template (its CommonJS build: a synchronous, lazy require).
 let ejsLib: typeof Ejs | undefined;
@@ -141,6 +142,9 @@ export function conditionSyntaxError(expr: string): string | undefined {
   const err = expressionSyntaxError(m ? m[1] : expr);
   return err ? `invalid condition '${expr.length > 80 ? `${expr.slice(0, 80)}...` : expr}': ${err}` : undefined;
 }
+
+/** Templates named *.j2 are Jinja2 (nunjucks); every other is EJS. */
+export const isJinja = (filename: string): boolean => filename.endsWith('.j2');
 
 /** Longest a template may take to render: an endless loop in a template fails its task instead of hanging the run. */
 export const TEMPLATE_TIMEOUT_MS = 10_000;
@@ -307,15 +311,17 @@ export class Scope {
     return Boolean(this.eval(m ? m[1] : expr));
   }
 
-  /** Render an EJS template with the scope's variables as top-level names. */
+  /** Render a template with the scope's variables as top-level names: Jinja2 for `.j2` files (jinja.ts), else EJS. */
   template(source: string, filename: string, timeoutMs = TEMPLATE_TIMEOUT_MS): string {
     try {
+      if (isJinja(filename)) return withTimeout(() => renderJinja(source, filename, this), timeoutMs);
       return withTimeout(() => ejs().render(source, this.proxy(), { filename, ...EJS_OPTIONS } as Ejs.Options) as string, timeoutMs);
     } catch (e) {
       if (e instanceof UnknownValue) throw e;
       if ((e as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
         throw new ExpressionError(`template ${filename}: rendering took more than ${timeoutMs / 1000} s (an endless loop?)`);
       }
+      if (isJinja(filename)) throw e;
       if (e instanceof SyntaxError || /while compiling ejs|Could not find matching close tag/.test((e as Error).message)) {
         const syntax = ejsSyntaxError(source, filename);
         if (syntax) throw new ExpressionError(`template ${syntax}`);

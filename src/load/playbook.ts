@@ -2,12 +2,13 @@
  * Playbooks: YAML lists of plays and `import_playbook` entries.
  * Everything is validated before any host is contacted; errors name file:line:column.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { conditionSyntaxError, ejsSyntaxError, hasTemplate, templateSyntaxError } from '../engine/expr.js';
+import { conditionSyntaxError, hasTemplate, templateSyntaxError } from '../engine/expr.js';
+import { checkTemplateFile } from './template-check.js';
 import { patternError } from './inventory.js';
-import { ConfigError, decodeUtf8, displayPath, formatPath, loadYaml, parseWith, where, zodIssues, type Path, type YamlSource } from './yaml.js';
+import { ConfigError, displayPath, formatPath, loadYaml, parseWith, where, zodIssues, type Path, type YamlSource } from './yaml.js';
 import type { Module } from '../modules/contract.js';
 
 /**
@@ -15,9 +16,6 @@ import type { Module } from '../modules/contract.js';
  * of them would be shadowed silently, so it is refused.
  */
 export const RESERVED_NAMES = ['host', 'groups', 'hostvars', 'facts', 'run', 'item', 'secret'] as const;
-
-/** Largest template file read at load time. */
-const MAX_TEMPLATE_BYTES = 16 * 1024 * 1024;
 
 export interface Task {
   name: string;
@@ -361,17 +359,4 @@ function checkFiles(src: YamlSource, moduleName: string, args: Record<string, un
       errors.push(`${where(src, [...path, 'import'])}: mysql_db: import file '${args.import}' not found (looked for ${displayPath(file)})`);
     }
   }
-}
-
-/** '' if the template file is UTF-8 and compiles, else the problem (with the template's file:line). */
-function checkTemplateFile(file: string): string {
-  const buf = readFileSync(file);
-  if (buf.length > MAX_TEMPLATE_BYTES) return `${displayPath(file)}: template too large (${buf.length} bytes; the limit is ${MAX_TEMPLATE_BYTES})`;
-  let text: string;
-  try {
-    text = decodeUtf8(buf, file);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return ejsSyntaxError(text, displayPath(file)) ?? '';
 }
