@@ -11,6 +11,7 @@ import { compileFunction, createContext, Script } from 'node:vm';
 import { createRequire } from 'node:module';
 import type * as Ejs from 'ejs';
 import { renderJinja } from './jinja.js';
+import { jinjaFormError } from './jinja-forms.js';
 
 // EJS is loaded on the first template (its CommonJS build: a synchronous, lazy require).
 let ejsLib: typeof Ejs | undefined;
@@ -102,6 +103,14 @@ export function expressionSyntaxError(expr: string): string | undefined {
   }
 }
 
+/** An expression's problem at load: a Jinja form (with the JavaScript to write), or its syntax error. */
+function expressionProblem(expr: string): { jinja?: string; syntax?: string } | undefined {
+  const syntax = expressionSyntaxError(expr);
+  const jinja = jinjaFormError(expr, syntax !== undefined);
+  if (jinja) return { jinja };
+  return syntax ? { syntax } : undefined;
+}
+
 const snippet = (s: string, at: number) => {
   const t = s.slice(at, at + 40).replace(/\n/g, '\\n');
   return s.length > at + 40 ? `${t}...` : t;
@@ -115,10 +124,7 @@ const snippet = (s: string, at: number) => {
 export function templateSyntaxError(s: string): string | undefined {
   if (!s.includes('{{')) return undefined;
   const whole = WHOLE_RE.exec(s);
-  if (whole && !whole[1].includes('}}')) {
-    const err = expressionSyntaxError(whole[1]);
-    return err ? `invalid expression {{${whole[1]}}}: ${err}` : undefined;
-  }
+  if (whole && !whole[1].includes('}}')) return expressionMessage(whole[1]);
   let pos = 0;
   for (;;) {
     const open = s.indexOf('{{', pos);
@@ -129,18 +135,25 @@ export function templateSyntaxError(s: string): string | undefined {
     // as TEMPLATE_RE: at least one character between the braces, up to the first '}}'
     const close = s.indexOf('}}', open + 3);
     if (close === -1) return `unclosed '{{' (no '}}' after it), at '${snippet(s, open)}'`;
-    const expr = s.slice(open + 2, close);
-    const err = expressionSyntaxError(expr);
-    if (err) return `invalid expression {{${expr}}}: ${err}`;
+    const err = expressionMessage(s.slice(open + 2, close));
+    if (err) return err;
     pos = close + 2;
   }
+}
+
+function expressionMessage(expr: string): string | undefined {
+  const p = expressionProblem(expr);
+  if (p?.jinja) return `Jinja in {{${expr}}}: ${p.jinja}`;
+  return p?.syntax ? `invalid expression {{${expr}}}: ${p.syntax}` : undefined;
 }
 
 /** Syntax problems of a `when:` condition (a bare expression, or one in {{ }}), as condition() reads it. */
 export function conditionSyntaxError(expr: string): string | undefined {
   const m = WHOLE_RE.exec(expr);
-  const err = expressionSyntaxError(m ? m[1] : expr);
-  return err ? `invalid condition '${expr.length > 80 ? `${expr.slice(0, 80)}...` : expr}': ${err}` : undefined;
+  const p = expressionProblem(m ? m[1] : expr);
+  const shown = expr.length > 80 ? `${expr.slice(0, 80)}...` : expr;
+  if (p?.jinja) return `Jinja in condition '${shown}': ${p.jinja}`;
+  return p?.syntax ? `invalid condition '${shown}': ${p.syntax}` : undefined;
 }
 
 /** Templates named *.j2 are Jinja2 (nunjucks); every other is EJS. */
