@@ -33,6 +33,7 @@ interface Runtime {
   ensureDefined(val: unknown, lineno: number, colno: number): unknown;
   SafeString: new (s: string) => object;
   __probe?: (fn: () => unknown) => unknown;
+  __str?: (v: unknown) => string;
 }
 interface Ctx {
   ctx: Record<string, unknown>;
@@ -148,6 +149,15 @@ function environment(): Nunjucks.Environment {
     this._emit(`env.getTest(${JSON.stringify(name)}).call(context, runtime.__probe(() => (`);
     this.compile(node.left, frame);
     this._emit('))) === true');
+  };
+  // `~` joins str() of both sides, as in Jinja2 ('x' ~ true is 'xTrue')
+  rt.__str = pyStr;
+  proto.compileConcat = function (this: any, node: any, frame: unknown) {
+    this._emit('(runtime.__str(');
+    this.compile(node.left, frame);
+    this._emit(') + runtime.__str(');
+    this.compile(node.right, frame);
+    this._emit('))');
   };
   // nunjucks reports no line for most runtime errors: expressions record theirs as they run
   for (const method of ['compileSymbol', 'compileLookupVal', 'compileFilter', 'compileIs']) {
