@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { ExpressionError, Scope, UndefinedVariable } from '../../src/engine/expr.js';
+import { ExpressionError, Scope, UndefinedVariable, UnknownValue, partlyUnknown } from '../../src/engine/expr.js';
 import { ansibleFacts } from '../../src/engine/ansible-facts.js';
 import { parseHostFacts } from '../../src/engine/pipeline/facts.js';
 import { runPlaybook, tmp } from '../helpers/fake.js';
@@ -30,6 +30,16 @@ describe('.j2 templates: an undefined variable is an error with file and line', 
   });
   it('the same file rendered as .ejs is EJS (the extension decides)', () => {
     assert.equal(s.template('<%- port %> {{ port }}', 'templates/t.ejs'), '80 {{ port }}');
+  });
+});
+
+describe('.j2 templates: check mode', () => {
+  it('reading an unknown field of a registered result makes the render unknown (never a guess, not even through default)', () => {
+    const s = new Scope({}, {}, { r: partlyUnknown({ changed: true }, 'the command has not run') });
+    assert.equal(s.template('{{ r.changed }}', 'templates/t.j2'), 'True');
+    for (const src of ['{{ r.stdout }}', "{{ r.stdout | default('x') }}", '{% if r.rc == 0 %}x{% endif %}', '{{ r }}']) {
+      assert.throws(() => s.template(src, 'templates/t.j2'), (e: unknown) => e instanceof UnknownValue && /the command has not run/.test(e.message), src);
+    }
   });
 });
 
