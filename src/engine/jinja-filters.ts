@@ -89,10 +89,14 @@ export function pyJson(v: unknown, indent?: number, sortKeys = false): string {
   return go(v, 0);
 }
 
-/** PyYAML's dump as Ansible calls it: sorted keys; to_yaml puts collections of scalars in flow style. */
+/**
+ * PyYAML's dump as Ansible calls it: sorted keys; to_yaml puts collections of scalars in flow
+ * style. YAML 1.1 (PyYAML's): strings such as 'yes', 'on', '1' are quoted, never read back as
+ * booleans or numbers.
+ */
 function pyYaml(v: unknown, nice: boolean, indent = nice ? 4 : 2): string {
-  if (v === null || typeof v !== 'object') return `${yamlStringify(v)}...\n`;
-  const doc = new Document(v, { sortMapEntries: true });
+  if (v === null || typeof v !== 'object') return `${yamlStringify(v, { version: '1.1' })}...\n`;
+  const doc = new Document(v, { sortMapEntries: true, version: '1.1' });
   if (!nice) {
     visit(doc, {
       Map: (_k, node) => void (node.flow = node.items.every((p) => isScalar(p.value))),

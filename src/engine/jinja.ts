@@ -9,6 +9,7 @@
  * - Ansible's template settings: no autoescaping, trim_blocks, the trailing newline kept.
  * - `include`, `import` and `extends` are not supported (refused when the template is checked).
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as Nunjucks from 'nunjucks';
 import { FilterError, Missing, installFilters, pyStr } from './jinja-filters.js';
@@ -97,10 +98,10 @@ function environment(): Nunjucks.Environment {
     const v = (frame as FrameLike).lookup(name);
     if (v !== undefined) return remember(v, name);
     const c = context as Ctx;
-    if (name in c.ctx) return c.ctx[name];
+    if (Object.hasOwn(c.ctx, name)) return c.ctx[name];
     const names = c.ctx[NAMES_KEY] as JinjaNames | undefined;
     if (names?.has(name)) return remember(names.get(name), name);
-    if (name in c.env.globals) return c.env.globals[name];
+    if (Object.hasOwn(c.env.globals, name)) return c.env.globals[name];
     if (name === 'True' || name === 'true') return true;
     if (name === 'False' || name === 'false') return false;
     if (name === 'None' || name === 'none') return null;
@@ -212,10 +213,10 @@ const bareMessage = (e: Error): string =>
     .trim();
 
 const compiled = new Map<string, Nunjucks.Template>();
-const MAX_COMPILED = 200;
+const MAX_COMPILED = 100;
 
 function compile(source: string, filename: string): Nunjucks.Template {
-  const key = `${filename}\u0000${source}`;
+  const key = createHash('sha256').update(filename).update('\u0000').update(source).digest('hex');
   let t = compiled.get(key);
   if (!t) {
     t = new TemplateClass(source, environment(), filename, true);

@@ -56,8 +56,10 @@ describe('.j2 filters: Ansible semantics', () => {
   });
 
   it('to_yaml (PyYAML: sorted keys, collections of scalars in flow style), to_nice_yaml (block style)', () => {
-    assert.equal(j2("{{ {'b': [1, 2], 'a': {'x': 'y', 'z': [{'k': 1}]} } | to_yaml }}"), 'a:\n  x: y\n  z:\n  - {k: 1}\nb: [1, 2]\n');
+    assert.equal(j2("{{ {'b': [1, 2], 'a': {'x': 'v', 'z': [{'k': 1}]} } | to_yaml }}"), 'a:\n  x: v\n  z:\n  - {k: 1}\nb: [1, 2]\n');
     assert.equal(j2("{{ {'b': 'two', 'a': 1} | to_nice_yaml }}"), 'a: 1\nb: two\n');
+    // YAML 1.1 as PyYAML: strings that a 1.1 reader would take for booleans or numbers are quoted
+    assert.deepEqual(parse(j2("{{ {'a': 'yes', 'b': 'on', 'c': '1', 'd': 'null', 'e': true} | to_yaml }}"), { version: '1.1' }), { a: 'yes', b: 'on', c: '1', d: 'null', e: true });
     // (lists: the same items; their indentation may differ from PyYAML's, see README)
     assert.deepEqual(parse(j2("{{ {'b': [1, {'c': 2}]} | to_nice_yaml }}")), { b: [1, { c: 2 }] });
   });
