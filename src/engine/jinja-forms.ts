@@ -1,7 +1,8 @@
 /**
  * Jinja forms inside `{{ }}` of playbooks and `when:`, where provision reads JavaScript: refused
  * at load with the JavaScript to write instead. The trap is `{{ pkgs | join(',') }}`: valid
- * JavaScript (a bitwise OR), so it would run and print a number.
+ * JavaScript (a bitwise OR), so it would pass the syntax check and fail on every host (or,
+ * with a variable named `join`, compute a number).
  *
  * The rule for a single `|` (not `||`, not `|=`): it is a Jinja filter when the name after it is
  * a Jinja/Ansible filter name or is followed by `(`. `a | b` with any other name stays JavaScript.
