@@ -186,7 +186,8 @@ const filters: Record<string, (this: FilterThis, ...a: any[]) => unknown> = {
     return value;
   },
   bool(v: unknown) {
-    if (v === null || v === undefined || typeof v === 'boolean') return v ?? null;
+    // ansible.builtin.bool: yes/on/true/1 in any case, True and 1; everything else is False
+    if (typeof v === 'boolean') return v;
     if (typeof v === 'string') return ['yes', 'on', '1', 'true'].includes(v.toLowerCase());
     return v === 1;
   },
@@ -247,10 +248,15 @@ const filters: Record<string, (this: FilterThis, ...a: any[]) => unknown> = {
     const ignorecase = arg(pos, kw, 2, 'ignorecase', false);
     const multiline = arg(pos, kw, 3, 'multiline', false);
     const count = Number(arg(pos, kw, 4, 'count', 0));
+    const mandatoryCount = Number(arg(pos, kw, 5, 'mandatory_count', 0));
     const re = pyRegex(pattern, reFlags({ ignorecase, multiline }, 'g'));
     let n = 0;
     const repl = pyReplacement(replacement);
-    return str(value).replace(re, (...m: unknown[]) => {
+    const input = str(value);
+    const matches = [...input.matchAll(re)].length;
+    const subs = count > 0 ? Math.min(count, matches) : matches;
+    if (mandatoryCount && mandatoryCount !== subs) throw new FilterError(`'${pattern}' should match ${mandatoryCount} times, but matches ${subs} times in '${input}'`);
+    return input.replace(re, (...m: unknown[]) => {
       if (count > 0 && n++ >= count) return m[0] as string;
       // expand $n / $<name> for this one match
       const groups = (typeof m[m.length - 1] === 'object' ? m[m.length - 1] : undefined) as Record<string, string> | undefined;
@@ -337,7 +343,7 @@ const filters: Record<string, (this: FilterThis, ...a: any[]) => unknown> = {
   },
   unique(v: unknown, ...rest: unknown[]) {
     const [pos, kw] = splitKw(rest);
-    // Ansible calls Jinja2's unique with case_sensitive=bool(None): case-insensitive by default
+    // Ansible's unique passes case_sensitive=False (its default) to Jinja2's: case-insensitive
     const cs = pyTruthy(arg(pos, kw, 0, 'case_sensitive', false));
     const a = arg(pos, kw, 1, 'attribute');
     const seen = new Set<string>();

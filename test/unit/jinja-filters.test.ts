@@ -70,6 +70,8 @@ describe('.j2 filters: Ansible semantics', () => {
     assert.equal(j2("{{ 'localhost:80' | regex_replace('^(?P<host>.+):(?P<port>\\\\d+)$', '\\\\g<host>, \\\\g<port>') }}"), 'localhost, 80');
     assert.equal(j2("{{ 'ANSIBLE' | regex_replace('ansible', 'x', ignorecase=true) }}"), 'x');
     assert.equal(j2("{{ 'a-b-c' | regex_replace('-', '+', count=1) }}"), 'a+b-c');
+    assert.equal(j2("{{ 'a-b' | regex_replace('-', '+', mandatory_count=1) }}"), 'a+b');
+    fails("{{ 'a-b-c' | regex_replace('-', '+', mandatory_count=1) }}", /'-' should match 1 times, but matches 2 times in 'a-b-c'/);
     assert.equal(j2("{{ 'cost 5' | regex_replace('5', '$6') }}"), 'cost $6', 'a $ in the replacement is literal');
     assert.equal(j2("{{ 'server1/database42' | regex_search('database[0-9]+') }}"), 'database42');
     assert.equal(j2("{{ 'server1/database42' | regex_search('server([0-9]+)/database([0-9]+)', '\\\\1', '\\\\2') }}"), "['1', '42']");
@@ -87,7 +89,7 @@ describe('.j2 filters: Ansible semantics', () => {
 
   it('bool (yes/on/1/true), int, ternary', () => {
     assert.equal(j2("{{ 'yes' | bool }} {{ 'On' | bool }} {{ '1' | bool }} {{ 'TRUE' | bool }} {{ 1 | bool }}"), 'True True True True True');
-    assert.equal(j2("{{ 'no' | bool }} {{ 'off' | bool }} {{ '0' | bool }} {{ 'maybe' | bool }} {{ 0 | bool }}"), 'False False False False False');
+    assert.equal(j2("{{ 'no' | bool }} {{ 'off' | bool }} {{ '0' | bool }} {{ 'maybe' | bool }} {{ 0 | bool }} {{ none | bool }}"), 'False False False False False False');
     assert.equal(j2("{{ '42' | int + 1 }} {{ '3.7' | int }} {{ 'abc' | int }} {{ 'abc' | int(5) }} {{ '0x1A' | int(base=16) }} {{ true | int }}"), '43 3 0 5 26 1');
     assert.equal(j2("{{ true | ternary('yes', 'no') }} {{ [] | ternary('yes', 'no') }} {{ none | ternary('a', 'b', 'c') }}"), 'yes no c');
   });
