@@ -246,6 +246,11 @@ function unsupported(source: string, filename: string): string | undefined {
       const name = String(n.right?.name ? n.right.name.value : n.right?.value);
       return Object.hasOwn(env.tests, name) ? undefined : `unknown test '${name}'`;
     }) ??
+    first('FunCall', (n) =>
+      n.name?.typename === 'Symbol' && ['lookup', 'query', 'q'].includes(n.name.value)
+        ? `Ansible's ${n.name.value}() is not supported in provision's .j2 templates (pass the value as a variable)`
+        : undefined,
+    ) ??
     first('Include', () => `{% include %} is not supported in provision's .j2 templates`) ??
     first('Extends', () => `{% extends %} is not supported in provision's .j2 templates`) ??
     first('Import', () => `{% import %} is not supported in provision's .j2 templates`) ??

@@ -170,6 +170,12 @@ describe('load: .j2 templates and Jinja in expressions refused by --syntax-check
     const u = run(project(task('      template: { src: f.j2, dest: /tmp/a }\n'), { 'f.j2': 'a\n{{ x | to_jsn }}\n' }));
     assert.equal(u.status, 2, u.stderr);
     assert.match(u.stderr, /templates\/f\.j2:2: unknown filter 'to_jsn'/);
+    const l = run(project(task('      template: { src: l.j2, dest: /tmp/a }\n'), { 'l.j2': "a\nb\nhome={{ lookup('env', 'HOME') }}\n" }));
+    assert.equal(l.status, 2, l.stderr);
+    assert.match(l.stderr, /templates\/l\.j2:3: Ansible's lookup\(\) is not supported/);
+    const inc = run(project(task('      template: { src: i.j2, dest: /tmp/a }\n'), { 'i.j2': "{% include 'other.j2' %}\n" }));
+    assert.equal(inc.status, 2, inc.stderr);
+    assert.match(inc.stderr, /templates\/i\.j2:1: \{% include %\} is not supported/);
     const ok = run(project(task('      template: { src: ok.j2, dest: /tmp/a }\n'), { 'ok.j2': "{{ x | default('a') | to_json }}\n" }));
     assert.equal(ok.status, 0, ok.stderr + ok.stdout);
   });
