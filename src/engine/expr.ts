@@ -10,6 +10,8 @@
 import { compileFunction, createContext, Script } from 'node:vm';
 import { createRequire } from 'node:module';
 import type * as Ejs from 'ejs';
+import { renderJinja } from './jinja.js';
+import { jinjaFormError } from './jinja-forms.js';
 
 // EJS is loaded on the first template (its CommonJS build: a synchronous, lazy require).
 let ejsLib: typeof Ejs | undefined;
@@ -106,6 +108,14 @@ export function expressionSyntaxError(expr: string): string | undefined {
   }
 }
 
+/** An expression's problem at load: a Jinja form (with the JavaScript to write), or its syntax error. */
+function expressionProblem(expr: string): { jinja?: string; syntax?: string } | undefined {
+  const syntax = expressionSyntaxError(expr);
+  const jinja = jinjaFormError(expr, syntax !== undefined);
+  if (jinja) return { jinja };
+  return syntax ? { syntax } : undefined;
+}
+
 const snippet = (s: string, at: number) => {
   const t = s.slice(at, at + 40).replace(/\n/g, '\\n');
   return s.length > at + 40 ? `${t}...` : t;
@@ -119,10 +129,7 @@ const snippet = (s: string, at: number) => {
 export function templateSyntaxError(s: string): string | undefined {
   if (!s.includes('{{')) return undefined;
   const whole = WHOLE_RE.exec(s);
-  if (whole && !whole[1].includes('}}')) {
-    const err = expressionSyntaxError(whole[1]);
-    return err ? `invalid expression {{${whole[1]}}}: ${err}` : undefined;
-  }
+  if (whole && !whole[1].includes('}}')) return expressionMessage(whole[1]);
   let pos = 0;
   for (;;) {
     const open = s.indexOf('{{', pos);
@@ -133,19 +140,29 @@ export function templateSyntaxError(s: string): string | undefined {
     // as TEMPLATE_RE: at least one character between the braces, up to the first '}}'
     const close = s.indexOf('}}', open + 3);
     if (close === -1) return `unclosed '{{' (no '}}' after it), at '${snippet(s, open)}'`;
-    const expr = s.slice(open + 2, close);
-    const err = expressionSyntaxError(expr);
-    if (err) return `invalid expression {{${expr}}}: ${err}`;
+    const err = expressionMessage(s.slice(open + 2, close));
+    if (err) return err;
     pos = close + 2;
   }
+}
+
+function expressionMessage(expr: string): string | undefined {
+  const p = expressionProblem(expr);
+  if (p?.jinja) return `Jinja in {{${expr}}}: ${p.jinja}`;
+  return p?.syntax ? `invalid expression {{${expr}}}: ${p.syntax}` : undefined;
 }
 
 /** Syntax problems of a `when:` condition (a bare expression, or one in {{ }}), as condition() reads it. */
 export function conditionSyntaxError(expr: string): string | undefined {
   const m = WHOLE_RE.exec(expr);
-  const err = expressionSyntaxError(m ? m[1] : expr);
-  return err ? `invalid condition '${expr.length > 80 ? `${expr.slice(0, 80)}...` : expr}': ${err}` : undefined;
+  const p = expressionProblem(m ? m[1] : expr);
+  const shown = expr.length > 80 ? `${expr.slice(0, 80)}...` : expr;
+  if (p?.jinja) return `Jinja in condition '${shown}': ${p.jinja}`;
+  return p?.syntax ? `invalid condition '${shown}': ${p.syntax}` : undefined;
 }
+
+/** Templates named *.j2 are Jinja2 (nunjucks); every other is EJS. */
+export const isJinja = (filename: string): boolean => filename.endsWith('.j2');
 
 /** Longest a template may take to render: an endless loop in a template fails its task instead of hanging the run. */
 export const TEMPLATE_TIMEOUT_MS = 10_000;
@@ -317,15 +334,17 @@ export class Scope {
     return Boolean(this.eval(m ? m[1] : expr));
   }
 
-  /** Render an EJS template with the scope's variables as top-level names. */
+  /** Render a template with the scope's variables as top-level names: Jinja2 for `.j2` files (jinja.ts), else EJS. */
   template(source: string, filename: string, timeoutMs = TEMPLATE_TIMEOUT_MS): string {
     try {
+      if (isJinja(filename)) return withTimeout(() => renderJinja(source, filename, this), timeoutMs);
       return withTimeout(() => ejs().render(source, this.proxy(), { filename, ...EJS_OPTIONS } as Ejs.Options) as string, timeoutMs);
     } catch (e) {
       if (e instanceof UnknownValue) throw e;
       if ((e as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
         throw new ExpressionError(`template ${filename}: rendering took more than ${timeoutMs / 1000} s (an endless loop?)`);
       }
+      if (isJinja(filename)) throw e;
       if (e instanceof SyntaxError || /while compiling ejs|Could not find matching close tag/.test((e as Error).message)) {
         const syntax = ejsSyntaxError(source, filename);
         if (syntax) throw new ExpressionError(`template ${syntax}`);

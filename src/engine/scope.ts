@@ -3,6 +3,7 @@
  * is rendered lazily when used; data from hosts and the engine never is.
  */
 import { Scope } from './expr.js';
+import { ansibleFacts } from './ansible-facts.js';
 import type { Inventory, InventoryHost } from '../load/inventory.js';
 import type { Play } from '../load/playbook.js';
 import type { HostFacts } from '../modules/contract.js';
@@ -34,6 +35,7 @@ export function taskScope(o: {
     hostvars,
     // not gathered (gather_facts: false in every play of the host): an undefined variable
     ...(o.facts ? { facts: o.facts } : {}),
+    ...ansibleFacts(o.host, o.facts),
     run: o.run,
   };
   return new Scope(raw, fns, literal);

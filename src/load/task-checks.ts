@@ -2,15 +2,13 @@
  * Load-time checks of one task's arguments: the module's schema (values with {{ }} are checked
  * again after rendering), the syntax of every expression, and the files it names literally.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { ejsSyntaxError, hasTemplate, templateSyntaxError } from '../engine/expr.js';
-import { ConfigError, decodeUtf8, displayPath, formatPath, where, zodIssues, type Path, type YamlSource } from './yaml.js';
+import { hasTemplate, templateSyntaxError } from '../engine/expr.js';
+import { checkTemplateFile } from './template-check.js';
+import { ConfigError, displayPath, formatPath, where, zodIssues, type Path, type YamlSource } from './yaml.js';
 import type { Module } from '../modules/contract.js';
-
-/** Largest template file read at load time. */
-const MAX_TEMPLATE_BYTES = 16 * 1024 * 1024;
 
 export interface FileCheckCtx {
   /** project root: when given, files a task names literally must exist and templates must compile */
@@ -107,17 +105,4 @@ export function checkFiles(src: YamlSource, moduleName: string, args: Record<str
       errors.push(`${where(src, [...path, 'import'])}: mysql_db: import file '${args.import}' not found (looked for ${displayPath(file)})`);
     }
   }
-}
-
-/** '' if the template file is UTF-8 and compiles, else the problem (with the template's file:line). */
-function checkTemplateFile(file: string): string {
-  const buf = readFileSync(file);
-  if (buf.length > MAX_TEMPLATE_BYTES) return `${displayPath(file)}: template too large (${buf.length} bytes; the limit is ${MAX_TEMPLATE_BYTES})`;
-  let text: string;
-  try {
-    text = decodeUtf8(buf, file);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return ejsSyntaxError(text, displayPath(file)) ?? '';
 }

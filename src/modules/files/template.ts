@@ -1,4 +1,4 @@
-/** template: an EJS file under templates/, rendered on the controller with the host's variables and facts. */
+/** template: a file under templates/ (Jinja2 if it ends in .j2, else EJS), rendered on the controller with the host's variables and facts. */
 import { z } from 'zod';
 import { TaskError, type StateModule } from '../contract.js';
 import { decodeUtf8 } from '../../load/yaml.js';
