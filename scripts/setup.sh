@@ -8,6 +8,8 @@ DEBS=(systemd-container debootstrap iptables iproute2 openssh-client openssh-ser
 if [ "${PROVISION_SETUP_TEST_DEBS:-0}" = 1 ]; then
   # for the tests: a throwaway MariaDB for the mysql module tests, vagrant for `vagrant validate`
   DEBS+=(mariadb-server mariadb-client vagrant)
+  # the Docker engine for the Vagrantfile's docker provider (test/e2e/vagrant.test.ts)
+  DEBS+=(docker.io)
 fi
 
 missing=()
