@@ -756,8 +756,9 @@ async function ensureNetwork(cfg: Config): Promise<string> {
   const nat = natRule(cfg.subnet.cidr, bridge);
   if (!(await iptablesHas('nat', nat))) await must('iptables', ['-w', '-t', 'nat', '-A', ...nat]);
 
-  // Always, also under an ACCEPT policy: a Docker engine started later sets FORWARD to DROP and
-  // loads br_netfilter (then even traffic between two hosts on the bridge passes FORWARD).
+  // Always, also under an ACCEPT policy: it can turn DROP while the hosts run (dockerd sets it
+  // when it enables forwarding itself; a firewall reload), and with br_netfilter (Docker loads
+  // it) even traffic between two hosts on the bridge passes FORWARD.
   for (const rule of forwardRules(bridge).reverse()) {
     if (!(await iptablesHas('filter', rule))) await must('iptables', ['-w', '-I', rule[0], '1', ...rule.slice(1)]);
   }

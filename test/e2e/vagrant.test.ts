@@ -10,7 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -158,6 +159,28 @@ describe('www.foobar.com on Vagrant machines (docker provider)', { skip: !isRoot
       if (count !== '1') await new Promise((r) => setTimeout(r, 500));
     }
     assert.equal(count, '1', 'the row reached web-02');
+  });
+
+  it('nspawn test hosts work beside the running Docker machines (its FORWARD policy, br_netfilter)', () => {
+    // a testbed of its own (bridge, subnet, state dir, root): the main one is untouched
+    const root = mkdtempSync(join(tmpdir(), 'provision-vagrant-coexist-'));
+    const opts = ['--names', 'vg-a,vg-b', '--bridge', 'provvg0', '--subnet', '10.76.0.0/24', '--root', root, '-q'];
+    const env = { PROVISION_TESTBED_DIR: '/var/lib/provision/vagrant-coexist' };
+    try {
+      process.stderr.write(`FORWARD chain with Docker running:\n${sh('iptables', ['-w', '-S', 'FORWARD'], 30_000).stdout}`);
+      const up = sh(process.execPath, [BIN, 'testbed', 'up', ...opts], 5 * 60_000, env);
+      timings.coexistUpMs = up.ms;
+      assert.equal(up.code, 0, `testbed up beside Docker: ${up.stderr}`);
+      const dir = join(root, '.provision', 'testbed');
+      // controller -> host (routed), and host -> host across the bridge (bridged: FORWARD under br_netfilter)
+      const r = sh('ssh', ['-i', join(dir, 'id_ed25519'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', 'root@10.76.0.10',
+        "timeout 5 bash -c '</dev/tcp/10.76.0.11/22' && echo bridged-ok"], 60_000);
+      assert.equal(r.stdout.trim(), 'bridged-ok', r.stderr);
+    } finally {
+      const down = sh(process.execPath, [BIN, 'testbed', 'down', ...opts], 2 * 60_000, env);
+      rmSync(root, { recursive: true, force: true });
+      assert.equal(down.code, 0, `testbed down: ${down.stderr}`);
+    }
   });
 
   it('a second run changes nothing', () => {
