@@ -135,8 +135,8 @@ function importTree(dir: string, source: string): Promise<void> {
 /** Build the image unless one made from the current base rootfs and recipe exists. Returns its name. */
 export async function ensureDockerImage(opts: DockerImageOptions = {}): Promise<string> {
   const log = opts.log ?? (() => {});
+  const { baseDir, baseId } = await ensureBaseRootfs({ log }); // first: it says when root is needed
   await ensureDockerd(opts);
-  const { baseDir, baseId } = await ensureBaseRootfs({ log });
   const source = imageSource(baseId);
   const have = await imageLabel();
   if (have === source) {
