@@ -9,6 +9,8 @@ if [ "${PROVISION_SETUP_TEST_DEBS:-0}" = 1 ]; then
   # for the tests: a throwaway MariaDB for the mysql module tests, vagrant for `vagrant validate`
   DEBS+=(mariadb-server mariadb-client vagrant)
   DEBS+=(ansible)   # ansible-inventory, for the differential inventory test
+  # the Docker engine for the Vagrantfile's docker provider (test/e2e/vagrant.test.ts)
+  DEBS+=(docker.io)
 fi
 
 missing=()

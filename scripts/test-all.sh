@@ -16,5 +16,9 @@ if command -v vagrant >/dev/null 2>&1; then
 fi
 
 echo "== tests"
-files=(dist/test/unit/*.test.js dist/test/unit/modules/*.test.js dist/test/integration/*.test.js dist/test/e2e/*.test.js)
+# the Vagrant (docker provider) e2e first: the nspawn e2e tests after it prove that the test
+# hosts still work next to Docker's firewall changes (FORWARD policy DROP, br_netfilter)
+e2e=(dist/test/e2e/vagrant.test.js)
+for f in dist/test/e2e/*.test.js; do [ "$f" = "${e2e[0]}" ] || e2e+=("$f"); done
+files=(dist/test/unit/*.test.js dist/test/unit/modules/*.test.js dist/test/integration/*.test.js "${e2e[@]}")
 exec node --test --test-concurrency=1 "${files[@]}"

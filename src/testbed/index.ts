@@ -4,6 +4,7 @@
  *   provision testbed up [--hosts N] [--subnet CIDR]   build/boot hosts, write inventory/testbed.yml
  *   provision testbed status                           list hosts with running/ssh state
  *   provision testbed down                             stop and remove everything (keeps the rootfs cache)
+ *   provision testbed image --docker                   the Vagrant docker provider's image (docker.ts)
  *
  * Layout (all overridable by env, see `resolveConfig`):
  *   /var/cache/provision/rootfs/bookworm      base rootfs (debootstrap, built once; PROVISION_CACHE_DIR)
@@ -268,7 +269,7 @@ function planHosts(cfg: Config): HostPlan[] {
 // Process helpers
 // ---------------------------------------------------------------------------------------------
 
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const seen = new Set<string>();
   const parts = [...(process.env.PATH ?? '').split(':'), ...SYS_PATH.split(':')].filter((p) => p && !seen.has(p) && seen.add(p));
   return { ...process.env, PATH: parts.join(':'), LC_ALL: 'C', ...extra };
@@ -281,7 +282,7 @@ interface RunOptions {
 }
 
 /** Run a command; never rejects (spawn failure -> code 127). */
-function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<ExecResult> {
+export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<ExecResult> {
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
@@ -314,7 +315,7 @@ function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<ExecRe
 }
 
 /** Run a command and throw a TestbedError (with its stderr) when it fails. */
-async function must(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
+export async function must(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const r = await run(cmd, args, opts);
   if (r.code !== 0) {
     const detail = (r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n');
@@ -323,7 +324,7 @@ async function must(cmd: string, args: string[], opts: RunOptions = {}): Promise
   return r.stdout;
 }
 
-function findCommand(cmd: string): string | undefined {
+export function findCommand(cmd: string): string | undefined {
   for (const dir of (childEnv().PATH ?? '').split(':')) {
     const p = path.join(dir, cmd);
     if (existsSync(p)) return p;
@@ -335,7 +336,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function secs(since: number): string {
+export function secs(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)}s`;
 }
 
@@ -645,6 +646,17 @@ async function ensureBase(cfg: Config): Promise<void> {
   cfg.log(`base rootfs ready in ${secs(t0)}`);
 }
 
+/** The base rootfs (built under the testbed lock when missing or outdated), e.g. for the Docker image (docker.ts). */
+export async function ensureBaseRootfs(opts: TestbedOptions = {}): Promise<{ baseDir: string; baseId: string }> {
+  assertRoot();
+  const cfg = resolveConfig(opts);
+  await withLock(cfg, async () => {
+    await ensureDeps(cfg);
+    await ensureBase(cfg);
+  });
+  return { baseDir: cfg.baseDir, baseId: (await readText(path.join(cfg.baseDir, BASE_MARKER))) ?? '' };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Network (bridge, forwarding, NAT)
 // ---------------------------------------------------------------------------------------------
@@ -744,11 +756,11 @@ async function ensureNetwork(cfg: Config): Promise<string> {
   const nat = natRule(cfg.subnet.cidr, bridge);
   if (!(await iptablesHas('nat', nat))) await must('iptables', ['-w', '-t', 'nat', '-A', ...nat]);
 
-  const policy = await must('iptables', ['-w', '-S', 'FORWARD']);
-  if (/^-P FORWARD (DROP|REJECT)/m.test(policy)) {
-    for (const rule of forwardRules(bridge).reverse()) {
-      if (!(await iptablesHas('filter', rule))) await must('iptables', ['-w', '-I', rule[0], '1', ...rule.slice(1)]);
-    }
+  // Always, also under an ACCEPT policy: it can turn DROP while the hosts run (dockerd sets it
+  // when it enables forwarding itself; a firewall reload), and with br_netfilter (Docker loads
+  // it) even traffic between two hosts on the bridge passes FORWARD.
+  for (const rule of forwardRules(bridge).reverse()) {
+    if (!(await iptablesHas('filter', rule))) await must('iptables', ['-w', '-I', rule[0], '1', ...rule.slice(1)]);
   }
   return fwdBefore;
 }
@@ -1383,7 +1395,7 @@ function printHosts(hosts: TestbedHost[], root: string): void {
   if (existsSync(inv)) console.log(pc.dim(`inventory: ${path.relative(process.cwd(), inv) || inv}`));
 }
 
-async function cliAction(fn: () => Promise<void>): Promise<void> {
+export async function cliAction(fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (e) {
@@ -1396,7 +1408,7 @@ async function cliAction(fn: () => Promise<void>): Promise<void> {
   }
 }
 
-/** Adds `testbed up|down|status [--hosts N] [--subnet CIDR]` to the CLI. */
+/** Adds `testbed up|down|status [--hosts N] [--subnet CIDR]` and `testbed image --docker` to the CLI. */
 export function registerTestbedCommand(program: Command): void {
   const testbed = program
     .command('testbed')
@@ -1435,6 +1447,17 @@ export function registerTestbedCommand(program: Command): void {
     .action((o: CliOptions) =>
       cliAction(async () => {
         await testbedDown(toOpts(o));
+      }),
+    );
+  testbed
+    .command('image')
+    .description("build (or reuse) the Docker image of the Vagrantfile's docker provider from the base rootfs; starts dockerd if needed")
+    .requiredOption('--docker', 'a local Docker image (the only kind so far)')
+    .option('-q, --quiet', 'no progress output')
+    .action((o: CliOptions) =>
+      cliAction(async () => {
+        const { ensureDockerImage } = await import('./docker.js');
+        console.log(await ensureDockerImage({ log: toOpts(o).log }));
       }),
     );
   withCommon(testbed.command('status'))
