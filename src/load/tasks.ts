@@ -78,7 +78,7 @@ const common = {
   vars: vars.optional(),
   ignore_errors: z.boolean().optional(),
   no_log: z.boolean().optional(),
-  become_user: z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'a user name').optional(),
+  become_user: z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$|\{\{[\s\S]*\}\}/i, "a user name, or a '{{ expression }}' giving one").optional(),
   environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.union([z.string(), z.number(), z.boolean()])).optional(),
   check_mode: z.literal(false, { message: 'check_mode: only false is supported (the task runs for real in a dry run too)' }).optional(),
   run_once: z.boolean().optional(),

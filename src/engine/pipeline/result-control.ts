@@ -84,11 +84,11 @@ export async function executeControlled(
     try {
       o = control(check, scopeFor, task, await executeTask(env, play, task, become, scope, notes));
       if (!task.until || o.status === 'skipped' || o.status === 'unknown') return o;
-      const holds = evaluate(scopeFor, task, resultValue(check, task, o, { attempts: attempt }), task.until.condition);
+      const holds = evaluate(scopeFor, task, resultValue(check && !o.ranForReal, task, o, { attempts: attempt }), task.until.condition);
       if (holds instanceof UnknownValue) return { ...o, status: 'unknown', error: `until: ${holds.reason}` };
       if (holds) return { ...o, registerData: { ...o.registerData, attempts: attempt } };
       // check mode: a predicted change is not applied, so retrying it predicts nothing new
-      if (check && env.modules.get(task.module)?.type === 'state') {
+      if (check && !o.ranForReal && env.modules.get(task.module)?.type === 'state') {
         return { ...o, status: 'unknown', error: `until does not hold on the predicted result (${String(task.until.condition)}): the real run retries up to ${attempts} times` };
       }
     } catch (e) {

@@ -100,7 +100,9 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
     const { target, toController } = targeted;
     // the play's `become` is about the managed hosts, not the controller
     const become = task.become ?? (toController ? false : (become0 ?? false));
-    const becomeUser = become && task.becomeUser !== undefined && task.becomeUser !== 'root' ? task.becomeUser : undefined;
+    const asUser = become && task.becomeUser !== undefined ? String(scope.render(task.becomeUser)) : undefined;
+    if (asUser !== undefined && !/^[a-z_][a-z0-9_.-]*\$?$/i.test(asUser)) throw new TaskError(`become_user: '${asUser}' is not a user name (task at ${task.where})`);
+    const becomeUser = asUser !== 'root' ? asUser : undefined;
     const environment = task.environment ? renderEnvironment(scope, task.environment) : undefined;
     const conn = asTaskRuns(targeted.conn, becomeUser, environment);
     const ctx: ModuleContext = {
