@@ -123,6 +123,10 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   if (!/^\s*\d+\s*$/.test(o.forks) || !Number.isInteger(forks) || forks < 1 || forks > MAX_FORKS) {
     throw new ConfigError(`--forks: expected a whole number from 1 to ${MAX_FORKS}, got '${o.forks}'`);
   }
+  const { parseExpressionTimeout, setExpressionTimeoutMs } = await import('../engine/expr-budget.js');
+  const exprTimeout = parseExpressionTimeout(process.env.PROVISION_EXPRESSION_TIMEOUT_MS);
+  if (typeof exprTimeout === 'string') throw new ConfigError(exprTimeout);
+  setExpressionTimeoutMs(exprTimeout);
   const inventory = loadInventory(o.inventory, ROOT, o.acceptNewHostKeys);
   const { playbooks, modules } = await loadPlaybooks(files);
   const extraVars = parseExtraVars(o.extraVars, ConfigError);
