@@ -175,9 +175,12 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   const secrets = new SecretStore(join(ROOT, '.provision', 'secrets', `${inventory.name}.json`), masker, process.env, { dryRun: Boolean(o.check) });
   const stream = o.json ? process.stderr : process.stdout;
   const emit = await createReporter({ json: Boolean(o.json), diff: Boolean(o.diff), verbosity: o.verbose, stream, tty: Boolean(stream.isTTY) && !process.env.CI });
+  // --check records no host key either: a new key is accepted for this run's connections only
+  const runOnlyHostKeys = o.check ? new (await import('../ssh/knownhosts.js')).RunOnlyHostKeys() : undefined;
   // node-ssh (ssh2) is loaded with the first connection
   const connect = async (h: InventoryHost) =>
     (await import('../ssh/connection.js')).connectSsh({
+      runOnlyHostKeys,
       name: h.name,
       address: h.address,
       port: h.port,
