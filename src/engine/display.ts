@@ -21,7 +21,7 @@ import { sq } from './shell.js';
 import { MIN_SECRET_LENGTH } from './secrets.js';
 import type { AnyStateModule, ModuleContext } from '../modules/contract.js';
 
-const NOT_SHOWN = '«not shown: depends on a secret»';
+export const NOT_SHOWN = '«not shown: depends on a secret»';
 
 /** Where derived values go: the run's Masker. */
 export interface DerivedSink {
@@ -65,7 +65,9 @@ export class Redactor {
 
   add(real: string, shown: string): void {
     if (real === shown || real.length < MIN_SECRET_LENGTH) return;
-    for (const span of derivedSpans(real, shown === NOT_SHOWN ? '' : shown)) this.sink?.addDerived(span);
+    // only spans the two renders locate; where the display render failed (NOT_SHOWN) what differs
+    // is not known, and recording every templated value (paths ...) would mask them for good
+    if (shown !== NOT_SHOWN) for (const span of derivedSpans(real, shown)) this.sink?.addDerived(span);
     this.pairs.set(real, shown);
     const q = sq(real);
     if (q !== real) this.pairs.set(q, sq(shown));

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { derivedSpans } from '../../src/engine/display.js';
+import { derivedSpans, NOT_SHOWN, Redactor } from '../../src/engine/display.js';
 import { MASK, Masker } from '../../src/engine/secrets.js';
 import { runPlaybook, tmp } from '../helpers/fake.js';
 
@@ -67,6 +67,15 @@ describe('values derived from secrets', () => {
     assert.deepEqual(derivedSpans('a\nb\ntoken=Zm9vYmFy', 'a\nb'), ['token=Zm9vYmFy']);
     assert.deepEqual(derivedSpans('same', 'same'), []);
     assert.deepEqual(derivedSpans('k=ab', 'k=«secret x»'), [], 'too short to mask');
+  });
+
+  it('only spans the renders locate are recorded: not what a failed display render left unknown', () => {
+    const seen: string[] = [];
+    const r = new Redactor({ addDerived: (v) => seen.push(v) });
+    r.add('/srv/app/config.env', NOT_SHOWN);
+    r.add('user=app pass=HUNTER22', 'user=app pass=«SECRET PW»');
+    assert.deepEqual(seen, ['HUNTER22']);
+    assert.equal(r.redact('path /srv/app/config.env'), `path ${NOT_SHOWN}`, 'still redacted in the task itself');
   });
 
   it('masking is one linear pass: 100 MB takes about 10x what 10 MB takes with 50 derived values', () => {
