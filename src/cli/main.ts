@@ -254,7 +254,7 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
     .option('-e, --extra-vars <key=value|json>', 'extra variables (highest precedence); repeatable', collect, [])
     .option('--json', 'print one JSON report on stdout (human output goes to stderr)')
     .option('-v, --verbose', '-v: show commands; -vv: and their output', (_v: string, prev: number) => prev + 1, 0)
-    .option('--accept-new-host-keys', 'accept and remember unknown host keys (like OpenSSH accept-new); changed keys are always refused')
+    .option('--accept-new-host-keys', 'accept and remember unknown host keys (like OpenSSH accept-new; with --check: for that run only, nothing recorded); changed keys are always refused')
     .addOption(new Option('-K, --ask-become-pass', 'prompt for the sudo password (or set PROVISION_BECOME_PASSWORD)'))
     .showHelpAfterError()
     .action(async (playbooks: string[], opts: CliOptions) => {
