@@ -124,6 +124,10 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   if (!/^\s*\d+\s*$/.test(o.forks) || !Number.isInteger(forks) || forks < 1 || forks > MAX_FORKS) {
     throw new ConfigError(`--forks: expected a whole number from 1 to ${MAX_FORKS}, got '${o.forks}'`);
   }
+  const { parseExpressionTimeout, setExpressionTimeoutMs } = await import('../engine/expr-budget.js');
+  const exprTimeout = parseExpressionTimeout(process.env.PROVISION_EXPRESSION_TIMEOUT_MS);
+  if (typeof exprTimeout === 'string') throw new ConfigError(exprTimeout);
+  setExpressionTimeoutMs(exprTimeout);
   const inventory = loadInventory(o.inventory, ROOT, o.acceptNewHostKeys);
   const { playbooks, modules } = await loadPlaybooks(files);
   addImplicitLocalhost(inventory, playbooks.flatMap((pb) => pb.plays), userInfo().username);
@@ -173,9 +177,12 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   const secrets = new SecretStore(join(ROOT, '.provision', 'secrets', `${inventory.name}.json`), masker, process.env, { dryRun: Boolean(o.check) });
   const stream = o.json ? process.stderr : process.stdout;
   const emit = await createReporter({ json: Boolean(o.json), diff: Boolean(o.diff), verbosity: o.verbose, stream, tty: Boolean(stream.isTTY) && !process.env.CI });
+  // --check records no host key either: a new key is accepted for this run's connections only
+  const runOnlyHostKeys = o.check ? new (await import('../ssh/knownhosts.js')).RunOnlyHostKeys() : undefined;
   // node-ssh (ssh2) is loaded with the first connection
   const connect = async (h: InventoryHost) =>
     (await import('../ssh/connection.js')).connectSsh({
+      runOnlyHostKeys,
       name: h.name,
       address: h.address,
       port: h.port,
@@ -249,7 +256,7 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
     .option('-e, --extra-vars <key=value|json>', 'extra variables (highest precedence); repeatable', collect, [])
     .option('--json', 'print one JSON report on stdout (human output goes to stderr)')
     .option('-v, --verbose', '-v: show commands; -vv: and their output', (_v: string, prev: number) => prev + 1, 0)
-    .option('--accept-new-host-keys', 'accept and remember unknown host keys (like OpenSSH accept-new); changed keys are always refused')
+    .option('--accept-new-host-keys', 'accept and remember unknown host keys (like OpenSSH accept-new; with --check: for that run only, nothing recorded); changed keys are always refused')
     .addOption(new Option('-K, --ask-become-pass', 'prompt for the sudo password (or set PROVISION_BECOME_PASSWORD)'))
     .showHelpAfterError()
     .action(async (playbooks: string[], opts: CliOptions) => {

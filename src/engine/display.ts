@@ -10,22 +10,64 @@
  *  - a Redactor replaces each real rendered string (and each of its lines) that differs with its
  *    display form in everything the task reports: commands (-v), outputs (-vv), summaries,
  *    notes, errors.
- * The Masker (secrets.ts) still runs over all output as a second layer.
+ * The Masker (secrets.ts) still runs over all output as a second layer. It is also told each span
+ * where the two renders differ (`derivedSpans`): a value computed from a secret
+ * (`secret('pw').toUpperCase()`, a template's encoding) is then masked in whatever the hosts send
+ * back later (a `cat` of the file at -vv, a registered result written elsewhere, errors, the
+ * report), in this run and, through the store's history, in later ones.
  */
 import type { Scope } from './expr.js';
 import { sq } from './shell.js';
 import { MIN_SECRET_LENGTH } from './secrets.js';
 import type { AnyStateModule, ModuleContext } from '../modules/contract.js';
 
-const NOT_SHOWN = '«not shown: depends on a secret»';
+export const NOT_SHOWN = '«not shown: depends on a secret»';
+
+/** Where derived values go: the run's Masker. */
+export interface DerivedSink {
+  addDerived(value: string): void;
+}
+
+/**
+ * The parts of `real` that differ from `shown`, line by line: each differing line without the
+ * prefix and suffix it shares with its display line (`PW=` around the value), or whole when the
+ * lines do not pair up. Only spans long enough to mask (MIN_SECRET_LENGTH).
+ */
+export function derivedSpans(real: string, shown: string): string[] {
+  if (real === shown) return [];
+  const out = new Set<string>();
+  const rl = real.split('\n');
+  const sl = shown.split('\n');
+  const paired = rl.length === sl.length;
+  const shownSet = paired ? undefined : new Set(sl);
+  rl.forEach((r, i) => {
+    if (paired) {
+      const d = sl[i];
+      if (r === d) return;
+      let p = 0;
+      while (p < r.length && p < d.length && r[p] === d[p]) p++;
+      let q = 0;
+      while (q < r.length - p && q < d.length - p && r[r.length - 1 - q] === d[d.length - 1 - q]) q++;
+      out.add(r.slice(p, r.length - q));
+    } else if (!shownSet!.has(r)) {
+      out.add(r.trim());
+    }
+  });
+  return [...out].filter((x) => x.length >= MIN_SECRET_LENGTH);
+}
 
 /** Real rendered strings -> their display form; applied longest first. */
 export class Redactor {
   private pairs = new Map<string, string>();
   private sorted: [string, string][] = [];
 
+  constructor(private readonly sink?: DerivedSink) {}
+
   add(real: string, shown: string): void {
     if (real === shown || real.length < MIN_SECRET_LENGTH) return;
+    // only spans the two renders locate; where the display render failed (NOT_SHOWN) what differs
+    // is not known, and recording every templated value (paths ...) would mask them for good
+    if (shown !== NOT_SHOWN) for (const span of derivedSpans(real, shown)) this.sink?.addDerived(span);
     this.pairs.set(real, shown);
     const q = sq(real);
     if (q !== real) this.pairs.set(q, sq(shown));
@@ -106,13 +148,14 @@ export interface DisplayRender {
   redactor: Redactor;
   /** Render a template for display (null result: the render failed). */
   template: (source: string, filename: string) => string;
+  sink?: DerivedSink;
 }
 
 /** Render a task's raw arguments for display, next to their real render. */
-export function renderForDisplay(scope: Scope, raw: unknown, real: unknown): DisplayRender {
-  const redactor = new Redactor();
+export function renderForDisplay(scope: Scope, raw: unknown, real: unknown, sink?: DerivedSink): DisplayRender {
+  const redactor = new Redactor(sink);
   const shownScope = shownScopes.get(scope);
-  if (!shownScope) return { shown: real, redactor, template: (s, f) => scope.template(s, f) };
+  if (!shownScope) return { shown: real, redactor, template: (s, f) => scope.template(s, f), sink };
   let shown: unknown;
   try {
     shown = shownScope.render(raw);
@@ -121,7 +164,7 @@ export function renderForDisplay(scope: Scope, raw: unknown, real: unknown): Dis
     shown = null;
     collectTemplated(raw, real, redactor);
   }
-  return { shown, redactor, template: (s, f) => shownScope.template(s, f) };
+  return { shown, redactor, template: (s, f) => shownScope.template(s, f), sink };
 }
 
 /**
@@ -145,14 +188,20 @@ export function renderShownItems(scope: Scope, rawLoop: unknown, items: unknown[
  * A state module's `prepare` run on the display arguments too (the content as it may be shown); the result goes to ctx.shown.
  * A failure of the display side is never a task failure: nothing derived from it is shown (null).
  */
-export async function prepareShown(mod: AnyStateModule, d: DisplayRender | undefined, ctx: ModuleContext): Promise<unknown> {
+export async function prepareShown(mod: AnyStateModule, d: DisplayRender | undefined, ctx: ModuleContext, local?: unknown): Promise<unknown> {
   if (!d || !mod.prepare) return undefined;
   if (d.shown === null) return null;
+  let shown: unknown;
   try {
-    return await mod.prepare(d.shown, { ...ctx, render: d.template, note: () => undefined });
+    shown = await mod.prepare(d.shown, { ...ctx, render: d.template, note: () => undefined });
   } catch {
     return null;
   }
+  // what a template computed from secrets: masked in what the host sends back later
+  if (d.sink && Buffer.isBuffer(local) && Buffer.isBuffer(shown) && !local.equals(shown)) {
+    for (const span of derivedSpans(local.toString('utf8'), shown.toString('utf8'))) d.sink.addDerived(span);
+  }
+  return shown;
 }
 
 /** Redact everything a task reports (its outcome: error, change summaries and diffs). */

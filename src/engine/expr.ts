@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import type * as Ejs from 'ejs';
 import { renderJinja } from './jinja.js';
 import { jinjaFormError } from './jinja-forms.js';
+import { boundedExpression, expressionTimeoutMs, isTimeout, withinBudget } from './expr-budget.js';
 
 // EJS is loaded on the first template (its CommonJS build: a synchronous, lazy require).
 let ejsLib: typeof Ejs | undefined;
@@ -291,17 +292,17 @@ export class Scope {
 
   /** Evaluate one JavaScript expression. */
   eval(expr: string): unknown {
-    let fn: (scope: unknown) => unknown;
+    const { fn, bounded } = compiled(expr, this.functions);
     try {
-      // Sloppy-mode function so that `with` is allowed; the scope proxy supplies variables.
-      fn = new Function('__scope', `with (__scope) { return (${expr}\n); }`) as (scope: unknown) => unknown;
-    } catch (e) {
-      throw new ExpressionError(`invalid expression {{ ${expr.trim()} }}: ${(e as Error).message}`);
-    }
-    try {
-      return unwrap(fn(this.proxy()));
+      // under the expression time limit (expr-budget.ts): an endless loop fails the task
+      return unwrap(withinBudget(() => fn(this.proxy()), bounded));
     } catch (e) {
       if (e instanceof UndefinedVariable || e instanceof ExpressionError || e instanceof UnknownValue) throw e;
+      if (isTimeout(e)) {
+        throw new ExpressionError(
+          `{{ ${expr.trim()} }}: evaluation took more than ${expressionTimeoutMs()} ms (an endless loop?); the limit is PROVISION_EXPRESSION_TIMEOUT_MS`,
+        );
+      }
       if (e instanceof ReferenceError) {
         const m = /^(\S+) is not defined/.exec(e.message);
         if (m) throw new UndefinedVariable(m[1]);
@@ -359,6 +360,27 @@ export class Scope {
       throw new ExpressionError(`template ${filename}${line}: ${why}`);
     }
   }
+}
+
+type Compiled = { fn: (scope: unknown) => unknown; bounded: boolean };
+// Expressions recur on every host and task: each is compiled and classified once.
+const compiledCache = new Map<string, Compiled>();
+
+function compiled(expr: string, functions: Record<string, unknown>): Compiled {
+  const key = `${Object.keys(functions).join(',')}\0${expr}`;
+  const hit = compiledCache.get(key);
+  if (hit) return hit;
+  let fn: Compiled['fn'];
+  try {
+    // Sloppy-mode function so that `with` is allowed; the scope proxy supplies variables.
+    fn = new Function('__scope', `with (__scope) { return (${expr}\n); }`) as Compiled['fn'];
+  } catch (e) {
+    throw new ExpressionError(`invalid expression {{ ${expr.trim()} }}: ${(e as Error).message}`);
+  }
+  if (compiledCache.size >= 10_000) compiledCache.clear();
+  const c = { fn, bounded: boundedExpression(expr, (name) => Object.hasOwn(functions, name)) };
+  compiledCache.set(key, c);
+  return c;
 }
 
 /** Remove strict proxies from values returned by expressions (so they can be serialised). */

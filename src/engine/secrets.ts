@@ -76,10 +76,19 @@ export function saltedDigest(salt: Buffer, value: string): string {
   return createHash('sha256').update(salt).update(value, 'utf8').digest('hex');
 }
 
+/** Name under which the history keeps values derived from secrets (not a valid secret name). */
+const DERIVED = '*derived';
+
 export class Masker {
   private values = new Set<string>();
-  /** longest first, so that a secret containing another is masked whole */
-  private sorted: string[] = [];
+  /**
+   * Every value as one alternation, longest first (a secret containing another is masked whole):
+   * one linear pass over the output however many values there are. Built when first needed.
+   */
+  private pattern: RegExp | undefined;
+  /** Told of each value derived from a secret (display.ts), to record it hashed (SecretStore). */
+  onDerived: ((value: string) => void) | undefined;
+  private derived = new Set<string>();
   /** previous values known only by hash: salt, lengths and digests */
   private salt: Buffer | undefined;
   /** length -> rolling fingerprints -> salted SHA-256 digests */
@@ -90,7 +99,21 @@ export class Masker {
     for (const f of encodedForms(value)) this.values.add(f);
     // each line of a multi-line secret (diffs, re-indented tails)
     for (const line of value.split('\n')) if (line.trim().length >= 8) this.values.add(line.trim());
-    this.sorted = [...this.values].sort((a, b) => b.length - a.length);
+    this.pattern = undefined;
+  }
+
+  /**
+   * A value computed from secrets (a span where the real render and the display render differ:
+   * `secret('pw').toUpperCase()`, a template's encoding): masked from now on in whatever the
+   * hosts send back, and remembered (hashed) for later runs.
+   */
+  addDerived(value: string): void {
+    if (value.length < MIN_SECRET_LENGTH || this.derived.has(value)) return;
+    this.derived.add(value);
+    // an encoded form of the secret itself is masked already, but is remembered too: it must
+    // stay masked once the secret is rotated
+    if (!this.values.has(value)) this.add(value);
+    this.onDerived?.(value);
   }
 
   /** Recognise a value known only as sha256(salt + value) with the given length. */
@@ -107,8 +130,15 @@ export class Masker {
 
   mask = (s: string): string => {
     let out = s;
-    for (const v of this.sorted) {
-      if (out.includes(v)) out = out.split(v).join(MASK);
+    if (this.values.size) {
+      this.pattern ??= new RegExp(
+        [...this.values]
+          .sort((a, b) => b.length - a.length)
+          .map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('|'),
+        'g',
+      );
+      out = out.replace(this.pattern, MASK);
     }
     if (this.hashed.size) out = this.maskHashed(out);
     return out;
@@ -193,6 +223,7 @@ export class SecretStore {
     this.data = this.loadStore();
     for (const v of Object.values(this.data)) masker.add(v);
     this.history = this.loadHistory();
+    masker.onDerived = (v) => this.rememberDerived(v);
     const salt = Buffer.from(this.history.salt, 'hex');
     for (const list of Object.values(this.history.seen)) for (const e of list) masker.addHashed(salt, e.length, e.sha256, e.roll);
   }
@@ -241,6 +272,12 @@ export class SecretStore {
     if (list.some((e) => e.sha256 === digest)) return;
     list.push({ length: value.length, sha256: digest, roll: rollingHash(value, salt) });
     this.save(this.historyFile, this.history);
+  }
+
+  /** A value derived from secrets, hashed like a handed-out one: masked in later runs too (rotation). */
+  private rememberDerived(value: string): void {
+    if (this.dryRun) return;
+    this.remember(DERIVED, value);
   }
 
   private loadStore(): Record<string, string> {

@@ -21,6 +21,7 @@ import {
   knownHostsName,
   lookup,
   verifyHostKey,
+  type RunOnlyHostKeys,
   type HostKeyPolicy,
   type VerifyResult,
 } from './knownhosts.js';
@@ -63,6 +64,11 @@ export interface SshTarget {
    * OpenSSH's words. Default: printed on stderr (never on stdout, which may carry the JSON report).
    */
   onHostKeyAdded?: (message: string) => void;
+  /**
+   * A dry run's host keys: accept-new accepts a new key for this run's connections only and
+   * records nothing (known_hosts is left as it is); shared by all connections of one run.
+   */
+  runOnlyHostKeys?: RunOnlyHostKeys;
 }
 
 /** A host key refusal (unknown / changed / revoked). */
@@ -107,6 +113,7 @@ interface Endpoint {
   keepaliveIntervalMs: number;
   sock?: any;
   onHostKeyAdded?: (message: string) => void;
+  runOnlyHostKeys?: RunOnlyHostKeys;
 }
 
 interface Opened {
@@ -190,7 +197,7 @@ function connectError(host: string, e: Endpoint, err: any, refusal: VerifyResult
  * accept-new recorded a key: say so as OpenSSH does, with the fingerprint, so that a first
  * connection to the wrong machine can still be noticed.
  */
-function announceAddedKey(e: Endpoint, blob: Buffer): void {
+function announceAddedKey(e: Endpoint, blob: Buffer, recorded: boolean): void {
   let type = '?';
   try {
     type = keyTypeOfBlob(blob);
@@ -198,9 +205,11 @@ function announceAddedKey(e: Endpoint, blob: Buffer): void {
     // verifyHostKey already accepted the blob
   }
   const label = KEY_LABELS[type] ?? type.toUpperCase();
-  const msg =
-    `Warning: Permanently added '${knownHostsName(e.address, e.port)}' (${label}) to the list of known hosts ` +
-    `(${e.knownHosts}): ${e.name}, ${type} key ${fingerprint(blob)}`;
+  const msg = recorded
+    ? `Warning: Permanently added '${knownHostsName(e.address, e.port)}' (${label}) to the list of known hosts ` +
+      `(${e.knownHosts}): ${e.name}, ${type} key ${fingerprint(blob)}`
+    : `Warning: accepted the new host key of '${knownHostsName(e.address, e.port)}' (${label}) for this run only, ` +
+      `not recorded in ${e.knownHosts} (a dry run writes nothing): ${e.name}, ${type} key ${fingerprint(blob)}`;
   if (e.onHostKeyAdded) e.onHostKeyAdded(msg);
   else process.stderr.write(`${msg}\n`);
 }
@@ -250,7 +259,7 @@ async function open(host: string, e: Endpoint): Promise<Opened> {
   // several host keys presents the one we know instead of a "new" one.
   let known: string[] = [];
   try {
-    known = lookup(e.knownHosts, e.address, e.port)
+    known = [...lookup(e.knownHosts, e.address, e.port), ...(e.runOnlyHostKeys?.entries(e.knownHosts, e.address, e.port) ?? [])]
       .filter((k) => k.marker === undefined)
       .map((k) => k.keyType);
   } catch {
@@ -269,9 +278,9 @@ async function open(host: string, e: Endpoint): Promise<Opened> {
   let refusal: VerifyResult | undefined;
   cfg.hostVerifier = (key: Buffer): boolean => {
     const blob = Buffer.from(key);
-    const res = verifyHostKey(e.knownHosts, e.address, e.port, blob, e.policy);
+    const res = verifyHostKey(e.knownHosts, e.address, e.port, blob, e.policy, e.runOnlyHostKeys);
     if (!res.ok) refusal = res;
-    else if (res.added) announceAddedKey(e, blob);
+    else if (res.added) announceAddedKey(e, blob, res.recorded !== false);
     return res.ok;
   };
 
@@ -589,6 +598,7 @@ export async function connectSsh(t: SshTarget): Promise<Connection> {
       connectTimeoutMs,
       keepaliveIntervalMs,
       onHostKeyAdded: t.onHostKeyAdded,
+      runOnlyHostKeys: t.runOnlyHostKeys,
     });
     try {
       sock = await new Promise<any>((resolve, reject) => {
@@ -631,6 +641,7 @@ export async function connectSsh(t: SshTarget): Promise<Connection> {
       keepaliveIntervalMs,
       sock,
       onHostKeyAdded: t.onHostKeyAdded,
+      runOnlyHostKeys: t.runOnlyHostKeys,
     });
   } catch (err) {
     jump?.ssh.dispose();

@@ -39,8 +39,29 @@ export interface KnownHostEntry {
 export type HostKeyPolicy = 'strict' | 'accept-new';
 
 export type VerifyResult =
-  | { ok: true; added?: boolean; entry?: KnownHostEntry }
+  | { ok: true; added?: boolean; recorded?: boolean; entry?: KnownHostEntry }
   | { ok: false; reason: 'unknown' | 'changed' | 'revoked'; message: string };
+
+/**
+ * Host keys accepted for one run only, never written: a dry run (--check) changes nothing on the
+ * controller, known_hosts included. accept-new keeps a new key here instead of appending it to
+ * the file, and the run's later connections (reconnects, delegates, jump hosts) are checked
+ * against it as if it were recorded: a different key for the same host is still refused.
+ */
+export class RunOnlyHostKeys {
+  private readonly keys: KnownHostEntry[] = [];
+
+  entries(file: string, host: string, port: number): KnownHostEntry[] {
+    const name = knownHostsName(host, port);
+    return this.keys.filter((e) => e.file === `${file} (accepted for this run only)` && e.hosts === name);
+  }
+
+  add(file: string, host: string, port: number, key: Buffer): void {
+    const keyType = keyTypeOfBlob(key);
+    const hosts = knownHostsName(host, port);
+    this.keys.push({ file: `${file} (accepted for this run only)`, line: 0, hosts, hashed: false, keyType, keyBase64: key.toString('base64'), key });
+  }
+}
 
 /** The name a host is recorded under: `host` for port 22, `[host]:port` otherwise. */
 export function knownHostsName(host: string, port: number): string {
@@ -216,6 +237,7 @@ function addHint(file: string, host: string, port: number): string {
  *  - only keys of other types are known -> refused ('changed'): the caller prefers the known types
  *    in the key exchange, so a legitimate server does not get here
  *  - nothing known -> 'strict': refused ('unknown'); 'accept-new': appended to the file, ok + added
+ *    (with `runOnly`: kept there for this run, not written; ok + added, recorded false)
  */
 export function verifyHostKey(
   file: string,
@@ -223,6 +245,7 @@ export function verifyHostKey(
   port: number,
   keyBlob: Buffer,
   policy: HostKeyPolicy,
+  runOnly?: RunOnlyHostKeys,
 ): VerifyResult {
   const name = knownHostsName(host, port);
   let type: string;
@@ -234,7 +257,7 @@ export function verifyHostKey(
   const fp = fingerprint(keyBlob);
   let entries: KnownHostEntry[];
   try {
-    entries = lookup(file, host, port);
+    entries = [...lookup(file, host, port), ...(runOnly?.entries(file, host, port) ?? [])];
   } catch (err: any) {
     return { ok: false, reason: 'unknown', message: `cannot read known_hosts file ${file}: ${err.message}` };
   }
@@ -293,6 +316,10 @@ export function verifyHostKey(
     };
   }
 
+  if (runOnly) {
+    runOnly.add(file, host, port, keyBlob);
+    return { ok: true, added: true, recorded: false };
+  }
   try {
     appendKnownHost(file, host, port, keyBlob);
   } catch (err: any) {
@@ -302,7 +329,7 @@ export function verifyHostKey(
       message: `cannot record the new host key for ${name} in ${file}: ${err.message}`,
     };
   }
-  return { ok: true, added: true };
+  return { ok: true, added: true, recorded: true };
 }
 
 /** Append `name type base64` to the file (creating it and its directory if needed). */

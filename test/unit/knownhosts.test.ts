@@ -14,6 +14,7 @@ import {
   matchHostField,
   matchPattern,
   parseKnownHosts,
+  RunOnlyHostKeys,
   verifyHostKey,
 } from '../../src/ssh/knownhosts.js';
 
@@ -201,7 +202,7 @@ describe('verifyHostKey', () => {
       assert.equal(r1.ok, false);
       assert.ok(!existsSync(file));
       const r2 = verifyHostKey(file, 'h', 22, blob(K1), 'accept-new');
-      assert.deepEqual(r2, { ok: true, added: true });
+      assert.deepEqual(r2, { ok: true, added: true, recorded: true });
       assert.equal(readFileSync(file, 'utf8'), `h ssh-ed25519 ${K1}\n`);
       const r3 = verifyHostKey(file, 'h', 22, blob(K1), 'strict');
       assert.equal(r3.ok, true);
@@ -211,11 +212,30 @@ describe('verifyHostKey', () => {
     }
   });
 
+  test('a dry run (run-only keys): accept-new writes nothing, the run keeps the key, a different key is still refused', () => {
+    const { dir } = tmpFile();
+    const file = join(dir, 'sub', 'known_hosts');
+    try {
+      const runOnly = new RunOnlyHostKeys();
+      assert.deepEqual(verifyHostKey(file, 'h', 2200, blob(K1), 'accept-new', runOnly), { ok: true, added: true, recorded: false });
+      assert.ok(!existsSync(join(dir, 'sub')), 'neither the file nor its directory created');
+      const again = verifyHostKey(file, 'h', 2200, blob(K1), 'strict', runOnly);
+      assert.equal(again.ok && !again.added, true, 'the same key: known for the rest of the run');
+      const other = verifyHostKey(file, 'h', 2200, blob(K2), 'accept-new', runOnly);
+      assert.equal(other.ok, false);
+      assert.equal(!other.ok && other.reason, 'changed');
+      assert.match(!other.ok ? other.message : '', /accepted for this run only/);
+      assert.equal(verifyHostKey(file, 'h', 2200, blob(K1), 'strict').ok, false, 'another run does not know it');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('accept-new appends [host]:port for non-22 ports and fixes a missing final newline', () => {
     const { dir, file } = tmpFile(`other ssh-ed25519 ${K2}`); // no trailing newline
     try {
       const r = verifyHostKey(file, '127.0.0.1', 2200, blob(K1), 'accept-new');
-      assert.deepEqual(r, { ok: true, added: true });
+      assert.deepEqual(r, { ok: true, added: true, recorded: true });
       assert.equal(readFileSync(file, 'utf8'), `other ssh-ed25519 ${K2}\n[127.0.0.1]:2200 ssh-ed25519 ${K1}\n`);
       assert.equal(verifyHostKey(file, '127.0.0.1', 2200, blob(K1), 'strict').ok, true);
       assert.equal(verifyHostKey(file, '127.0.0.1', 22, blob(K1), 'strict').ok, false);

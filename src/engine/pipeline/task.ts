@@ -87,7 +87,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
     if (hasTemplate(task.delegateTo)) task = { ...task, delegateTo: String(scope.render(task.delegateTo)) };
     const rendered = scope.render(task.args);
     // rendered again with a placeholder per secret: what may be shown (display.ts)
-    display = renderForDisplay(scope, task.args, rendered);
+    display = renderForDisplay(scope, task.args, rendered, env.masker);
     const redact = display.redactor.redact;
     const parsed = mod.schema.safeParse(rendered);
     if (!parsed.success) {
@@ -325,7 +325,7 @@ async function runState(
   ownFacts = false,
 ): Promise<Outcome> {
   const local = mod.prepare ? await mod.prepare(args, ctx) : undefined;
-  ctx.shown = await prepareShown(mod, display, ctx);
+  ctx.shown = await prepareShown(mod, display, ctx, local);
   const hostCache = env.factCache(ctx.host);
   const cache = ownFacts ? new FactCache('off') : hostCache;
   const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache, reader: ctx.user, readerHost: env.self });

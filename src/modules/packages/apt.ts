@@ -44,6 +44,26 @@ function noStart(cmd: string): string {
   ].join('\n');
 }
 
+/**
+ * Two runs at once on one host (README, "Concurrent runs"): provision's apt commands take this
+ * lock first, so that one run's policy-rc.d is never removed under the other's install and the
+ * index update and installs do not interleave. A run that finds it held says so on stderr and
+ * waits (bounded); apt itself also waits for dpkg's lock (DPkg::Lock::Timeout) held by anything
+ * else (unattended-upgrades). apt and dpkg get the lock's descriptor closed (9>&-): a daemon a
+ * maintainer script starts must not hold it after the run.
+ */
+export const APT_LOCK = '/run/provision-apt.lock';
+export const APT_LOCK_WAIT_S = 300;
+
+function serialised(script: string): string {
+  return [
+    `exec 9>>${APT_LOCK}`,
+    `if command -v flock >/dev/null 2>&1 && ! flock -n 9; then echo "provision: another run is using apt on this host: waiting up to ${APT_LOCK_WAIT_S} s for it (lock ${APT_LOCK})" >&2; ` +
+      `flock -w ${APT_LOCK_WAIT_S} 9 || { echo "provision: gave up after ${APT_LOCK_WAIT_S} s: another run still holds ${APT_LOCK}" >&2; exit 1; }; echo "provision: the other run's apt is done, going on" >&2; fi`,
+    script,
+  ].join('\n');
+}
+
 const UPDATE_STAMP = '/var/lib/apt/periodic/update-success-stamp';
 
 const bare = (n: string) => n.replace(/=.*$/, '');
@@ -84,7 +104,12 @@ export const apt: StateModule<Args, Facts> = {
           // One-shot: with cache_valid_time 0 the index is stale again a second later.
           oneShot: true,
           // apt keeps the server's mtime on list files: stamp the update time (as Ubuntu's hook does).
-          commands: [{ cmd: `${ENV} apt-get update -q -o DPkg::Lock::Timeout=120 && mkdir -p /var/lib/apt/periodic && touch ${UPDATE_STAMP}` }],
+          commands: [
+            {
+              cmd: serialised(`${ENV} apt-get update -q -o DPkg::Lock::Timeout=120 9>&- && mkdir -p /var/lib/apt/periodic && touch ${UPDATE_STAMP}`),
+              display: `${ENV} apt-get update -q -o DPkg::Lock::Timeout=120 && mkdir -p /var/lib/apt/periodic && touch ${UPDATE_STAMP}`,
+            },
+          ],
         });
       } else if (missing.length === 0) {
         ctx.note(`package index is ${Math.round(age / 60)} min old (valid for ${Math.round(args.cache_valid_time / 60)} min)`);
@@ -96,18 +121,19 @@ export const apt: StateModule<Args, Facts> = {
     if (args.state === 'present') {
       const rec = args.install_recommends ? '' : ' --no-install-recommends';
       const cmd = `${ENV} apt-get install ${APT_OPTS}${rec} ${shellJoin(missing)}`;
+      const run = `${cmd} 9>&-`;
       changes.push({
         action: 'install',
         target: missing.map(bare).join(' '),
         summary: `install ${missing.join(', ')}`,
-        commands: [{ cmd: args.start_services ? cmd : noStart(cmd), display: cmd }],
+        commands: [{ cmd: serialised(args.start_services ? run : noStart(run)), display: cmd }],
       });
     } else {
       changes.push({
         action: 'remove',
         target: missing.join(' '),
         summary: `remove ${missing.join(', ')}`,
-        commands: [{ cmd: `${ENV} apt-get remove ${APT_OPTS} ${shellJoin(missing)}` }],
+        commands: [{ cmd: serialised(`${ENV} apt-get remove ${APT_OPTS} ${shellJoin(missing)} 9>&-`), display: `${ENV} apt-get remove ${APT_OPTS} ${shellJoin(missing)}` }],
       });
     }
     return changes;
