@@ -156,6 +156,7 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, ctx: Ctx): Play {
     files: [src.file],
     roles: [],
     loadRole,
+    playVars: new Set([...Object.keys(vars), ...Object.keys(defaults)]),
   };
   const top = topLevel(tags, { ...(p.become_user !== undefined ? { becomeUser: p.become_user } : {}), ...(p.environment ? { environment: p.environment } : {}) });
   // Ansible's order: pre_tasks, handlers flushed, roles, tasks, handlers flushed, post_tasks

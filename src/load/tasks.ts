@@ -31,6 +31,8 @@ export interface LoadCtx extends FileCheckCtx {
   files: string[];
   /** roles being expanded, for dependency cycles */
   roles: string[];
+  /** the play's variable names (a loop_var must not hide one) */
+  playVars?: Set<string>;
   loadRole: (ref: RoleEntry, parent: Inherited, src: YamlSource, path: Path, ctx: LoadCtx, tasksFrom?: string) => Node[];
 }
 
@@ -221,7 +223,7 @@ function checkConditions(src: YamlSource, path: Path, key: string, value: unknow
   });
 }
 
-function loopControlOf(src: YamlSource, path: Path, lc: z.infer<typeof loopControl> | undefined, scopeVars: Inherited): LoopControl | undefined {
+function loopControlOf(src: YamlSource, path: Path, lc: z.infer<typeof loopControl> | undefined, scopeVars: Inherited, playVars: Set<string> = new Set()): LoopControl | undefined {
   if (!lc) return undefined;
   const loopVar = lc.loop_var ?? 'item';
   for (const [key, name] of [['loop_var', lc.loop_var], ['index_var', lc.index_var]] as const) {
@@ -229,7 +231,7 @@ function loopControlOf(src: YamlSource, path: Path, lc: z.infer<typeof loopContr
     if ((RESERVED_NAMES as readonly string[]).includes(name) && name !== 'item') {
       throw new ConfigError(`${where(src, [...path, 'loop_control', key])}: loop_control.${key}: '${name}' is a name the engine reserves (${RESERVED_NAMES.join(', ')}); choose another name`);
     }
-    if (Object.hasOwn(scopeVars.vars, name)) {
+    if (Object.hasOwn(scopeVars.vars, name) || playVars.has(name)) {
       throw new ConfigError(`${where(src, [...path, 'loop_control', key])}: loop_control.${key}: '${name}' would hide the variable of that name set around this task; choose another name`);
     }
   }
@@ -298,7 +300,7 @@ function loadInclude(src: YamlSource, obj: Record<string, unknown>, path: Path, 
       dir,
       ...(m.when !== undefined ? { when: allConditions([...parent.when, ...[m.when].flat()]) } : parent.when.length ? { when: allConditions(parent.when) } : {}),
       ...(m.loop !== undefined ? { loop: m.loop } : {}),
-      ...(m.loop_control ? { loopControl: loopControlOf(src, path, m.loop_control, parent) } : {}),
+      ...(m.loop_control ? { loopControl: loopControlOf(src, path, m.loop_control, parent, ctx.playVars) } : {}),
       tags: inner.tags,
       ignoreErrors: inner.ignoreErrors ?? false,
       // the included tasks' own conditions come from the include (checked once, when it runs)
@@ -322,7 +324,7 @@ function loadInclude(src: YamlSource, obj: Record<string, unknown>, path: Path, 
     dir,
     ...(parent.when.length || m.when !== undefined ? { when: allConditions([...parent.when, ...(m.when === undefined ? [] : [m.when].flat())]) } : {}),
     ...(m.loop !== undefined ? { loop: m.loop } : {}),
-    ...(m.loop_control ? { loopControl: loopControlOf(src, path, m.loop_control, parent) } : {}),
+    ...(m.loop_control ? { loopControl: loopControlOf(src, path, m.loop_control, parent, ctx.playVars) } : {}),
     tags: inner.tags,
     ignoreErrors: inner.ignoreErrors ?? false,
     inherited: { ...inner, when: [] },
@@ -398,7 +400,7 @@ function loadTask(src: YamlSource, obj: Record<string, unknown>, path: Path, par
     ...(meta.notify ? { notifyWhere: where(src, [...path, 'notify']) } : {}),
     ignoreErrors: s.ignoreErrors ?? false,
     loop: meta.loop,
-    ...(meta.loop_control ? { loopControl: loopControlOf(src, path, meta.loop_control, parent) } : {}),
+    ...(meta.loop_control ? { loopControl: loopControlOf(src, path, meta.loop_control, parent, ctx.playVars) } : {}),
     ...(meta.changed_when !== undefined ? { changedWhen: allConditions([meta.changed_when].flat()) } : {}),
     ...(meta.failed_when !== undefined ? { failedWhen: allConditions([meta.failed_when].flat()) } : {}),
     ...(meta.until !== undefined ? { until: { condition: meta.until, retries: meta.retries ?? 3, delay: meta.delay ?? 5 } } : {}),

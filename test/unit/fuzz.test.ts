@@ -38,12 +38,20 @@ const PER_CASE_MS = 5_000;
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'fuzz');
 
 /** The project copied into a temp dir: templates next to the playbooks, so mutated ones are found first. */
-function setup(): { dir: string; files: { kind: string; path: string; orig: Buffer }[]; usedBy: Map<string, string[]> } {
+interface CorpusFile {
+  kind: string;
+  path: string;
+  orig: Buffer;
+  /** the playbook whose --syntax-check reads it (a role's task file, a role's .j2 template) */
+  check?: string;
+}
+
+function setup(): { dir: string; files: CorpusFile[]; usedBy: Map<string, string[]> } {
   const dir = mkdtempSync(join(tmpdir(), 'prov-fuzz-'));
   cpSync(join(ROOT, 'playbooks'), join(dir, 'playbooks'), { recursive: true });
   cpSync(join(ROOT, 'templates'), join(dir, 'playbooks', 'templates'), { recursive: true });
   mkdirSync(join(dir, 'inventory'));
-  const files: { kind: string; path: string; orig: Buffer }[] = [];
+  const files: CorpusFile[] = [];
   for (const f of readdirSync(join(ROOT, 'inventory')).filter((f) => f.endsWith('.yml') && f !== 'testbed.yml')) {
     cpSync(join(ROOT, 'inventory', f), join(dir, 'inventory', f));
     files.push({ kind: 'inventory', path: join(dir, 'inventory', f), orig: readFileSync(join(ROOT, 'inventory', f)) });
@@ -63,6 +71,14 @@ function setup(): { dir: string; files: { kind: string; path: string; orig: Buff
   for (const f of readdirSync(join(dir, 'playbooks', 'templates'))) {
     const path = join(dir, 'playbooks', 'templates', f);
     files.push({ kind: 'template', path, orig: readFileSync(path) });
+  }
+  // a project of one's own with roles, includes, blocks and .j2 templates (examples/notes)
+  cpSync(join(ROOT, 'examples', 'notes'), join(dir, 'notes'), { recursive: true });
+  const notesSite = join(dir, 'notes', 'site.yml');
+  for (const rel of readdirSync(join(dir, 'notes'), { recursive: true }) as string[]) {
+    const path = join(dir, 'notes', rel);
+    if (rel.endsWith('.yml')) files.push({ kind: 'playbook', path, orig: readFileSync(path), check: notesSite });
+    if (rel.endsWith('.j2')) files.push({ kind: 'template', path, orig: readFileSync(path), check: notesSite });
   }
   return { dir, files, usedBy };
 }
@@ -158,7 +174,8 @@ describe('fuzz: mutated inventories, playbooks, vars files and templates', () =>
       writeFileSync(target.path, m.bytes);
       try {
         let playbook: string;
-        if (kind === 'playbook') playbook = target.path;
+        if (target.check) playbook = target.check;
+        else if (kind === 'playbook') playbook = target.path;
         else if (kind === 'inventory') playbook = join(dir, 'playbooks', r() < 0.8 ? 'common.yml' : 'site.yml');
         else {
           const users = usedBy.get(kind === 'template' ? basename(target.path) : `vars/${basename(target.path)}`) ?? [join(dir, 'playbooks', 'site.yml')];
