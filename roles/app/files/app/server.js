@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // www.foobar.com application server.
 //
-// Deployed by provision (role app; playbooks/deploy.yml) to /srv/foobar/app/server.js and run by
+// Deployed by provision (playbooks/web.yml) to /srv/foobar/app/server.js and run by
 // systemd as foobar-app.service under the unprivileged user `foobar`.
 //
 // Dependencies: Debian's `nodejs` (v18 on bookworm) and Debian's `node-mysql` package
