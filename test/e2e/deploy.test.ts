@@ -175,11 +175,11 @@ describe('rolling deploys and backups on fresh test hosts (lb-01, web-01, web-02
 
   it('a release whose health check fails stops at the first server, which stays drained; the other keeps serving', async () => {
     const release = mkdtempSync(join(tmpdir(), 'foobar-broken-release-'));
-    const good = readFileSync(join(ROOT, 'files', 'app', 'server.js'), 'utf8');
+    const good = readFileSync(join(ROOT, 'roles', 'app', 'files', 'app', 'server.js'), 'utf8');
     const broken = good.replace("sendJson(res, 200, { status: 'ok', db: 'ok', ...base });", "sendJson(res, 503, { status: 'broken', db: 'ok', ...base });");
     assert.notEqual(broken, good, 'the release under test really breaks /health');
     writeFileSync(join(release, 'server.js'), broken);
-    copyFileSync(join(ROOT, 'files', 'app', 'package.json'), join(release, 'package.json'));
+    copyFileSync(join(ROOT, 'roles', 'app', 'files', 'app', 'package.json'), join(release, 'package.json'));
 
     const { result, sent, failed } = await underLoad(
       addr['lb-01'],

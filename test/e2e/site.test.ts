@@ -254,7 +254,7 @@ describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, w
     timings.failoverRunMs = ms;
     assert.equal(failures(report), '');
     assert.equal(code, 0);
-    assert.ok(changed(report).includes('web-02 | The primary is not a replica'), changed(report).join('\n'));
+    assert.ok(changed(report).includes('web-02 | replication : The primary is not a replica'), changed(report).join('\n'));
     assert.match(ssh(addr['web-02'], 'mysql -N -B -e "SELECT @@read_only"'), /^0/);
     assert.equal(ssh(addr['web-02'], "mysql -N -B -e 'SHOW REPLICA STATUS'").trim(), '');
     // HAProxy takes web-01 out once its /health fails (its database is down); then every write lands on web-02.

@@ -1,6 +1,6 @@
 /** The shipped inventories and playbooks load and validate (static checks, no hosts). */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,8 @@ describe('shipped examples', () => {
     });
   }
   it("no configuration template uses EJS's HTML-escaping <%= (config files need <%-)", () => {
-    for (const dir of [join(ROOT, 'templates'), join(ROOT, 'bench', 'templates')]) {
+    const roleTemplates = readdirSync(join(ROOT, 'roles')).map((r) => join(ROOT, 'roles', r, 'templates')).filter((d) => existsSync(d));
+    for (const dir of [...roleTemplates, join(ROOT, 'bench', 'templates')]) {
       for (const f of readdirSync(dir).filter((x) => x.endsWith('.ejs'))) {
         const text = readFileSync(join(dir, f), 'utf8');
         assert.ok(!/<%=/.test(text), `${f} uses <%= (HTML-escapes & < > " ')`);
@@ -35,7 +36,7 @@ describe('shipped examples', () => {
     const files = readdirSync(join(ROOT, 'playbooks')).filter((f) => f.endsWith('.yml'));
     assert.ok(files.includes('site.yml'));
     for (const f of [...files.map((x) => join(ROOT, 'playbooks', x)), join(ROOT, 'bench', 'scale.yml')]) {
-      const pb = loadPlaybook(f, modules);
+      const pb = loadPlaybook(f, modules, { root: ROOT });
       assert.ok(pb.plays.length > 0, f);
     }
   });
@@ -46,7 +47,7 @@ describe('shipped examples', () => {
   for (const name of ['prod', 'vagrant']) {
     it(`site.yml renders every task and template for every host of inventory/${name}.yml`, () => {
       const inv = loadInventory(name, ROOT);
-      const pb = loadPlaybook(join(ROOT, 'playbooks', 'site.yml'), modules);
+      const pb = loadPlaybook(join(ROOT, 'playbooks', 'site.yml'), modules, { root: ROOT });
       let rendered = 0;
       for (const play of pb.plays) {
         for (const hostName of selectHosts(inv, play.hosts)) {
@@ -65,7 +66,7 @@ describe('shipped examples', () => {
             assert.ok(parsed.success, `${name}/${hostName}: ${task.name}: ${parsed.success ? '' : parsed.error.message}`);
             if (task.module === 'template') {
               const src = String(args.src);
-              const out = scope.template(readFileSync(join(ROOT, 'templates', src), 'utf8'), `templates/${src}`);
+              const out = scope.template(readFileSync(join(task.role?.dir ?? ROOT, 'templates', src), 'utf8'), `templates/${src}`);
               assert.ok(!out.includes('undefined') || src.endsWith('.js'), `${src} for ${hostName} renders 'undefined'`);
               rendered++;
             }
