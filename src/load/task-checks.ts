@@ -97,12 +97,13 @@ export function checkFiles(src: YamlSource, moduleName: string, args: Record<str
     }
   }
   if (moduleName === 'mysql_db' && literal(args.import)) {
-    const filesDir = resolve(root, 'files');
-    const file = resolve(filesDir, args.import);
-    if (file !== filesDir && !file.startsWith(filesDir + sep)) {
+    // as mysql_db looks: the role's files/ first, then the project's
+    const dirs = [...(ctx.roleDir ? [resolve(ctx.roleDir, 'files')] : []), resolve(root, 'files')];
+    const candidates = dirs.map((d) => resolve(d, String(args.import)));
+    if (candidates.some((f, i) => f === dirs[i] || !f.startsWith(dirs[i] + sep))) {
       errors.push(`${where(src, [...path, 'import'])}: mysql_db: import must be a path inside files/: ${args.import}`);
-    } else if (!isFile(file)) {
-      errors.push(`${where(src, [...path, 'import'])}: mysql_db: import file '${args.import}' not found (looked for ${displayPath(file)})`);
+    } else if (!candidates.some(isFile)) {
+      errors.push(`${where(src, [...path, 'import'])}: mysql_db: import file '${args.import}' not found (looked for ${candidates.map(displayPath).join(', ')})`);
     }
   }
 }

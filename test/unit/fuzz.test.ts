@@ -72,6 +72,14 @@ function setup(): { dir: string; files: CorpusFile[]; usedBy: Map<string, string
     const path = join(dir, 'playbooks', 'templates', f);
     files.push({ kind: 'template', path, orig: readFileSync(path) });
   }
+  // the site's roles, next to the playbooks (found before the project's): task files and templates
+  cpSync(join(ROOT, 'roles'), join(dir, 'playbooks', 'roles'), { recursive: true });
+  const site = join(dir, 'playbooks', 'site.yml');
+  for (const rel of readdirSync(join(dir, 'playbooks', 'roles'), { recursive: true }) as string[]) {
+    const path = join(dir, 'playbooks', 'roles', rel);
+    if (rel.endsWith('.yml')) files.push({ kind: 'playbook', path, orig: readFileSync(path), check: site });
+    if (rel.endsWith('.ejs')) files.push({ kind: 'template', path, orig: readFileSync(path), check: site });
+  }
   // a project of one's own with roles, includes, blocks and .j2 templates (examples/notes)
   cpSync(join(ROOT, 'examples', 'notes'), join(dir, 'notes'), { recursive: true });
   const notesSite = join(dir, 'notes', 'site.yml');

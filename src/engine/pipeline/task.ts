@@ -328,7 +328,15 @@ async function runState(
   ctx.shown = await prepareShown(mod, display, ctx, local);
   const hostCache = env.factCache(ctx.host);
   const cache = ownFacts ? new FactCache('off') : hostCache;
-  const facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache, reader: ctx.user, readerHost: env.self });
+  let facts;
+  try {
+    facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache, reader: ctx.user, readerHost: env.self });
+  } catch (e) {
+    // check mode, as another user (become_user) or with an environment: that user may not exist
+    // yet (an earlier task, predicted, creates it) or may not read this yet
+    if (predicted && ownFacts && e instanceof TaskError) throw new Unknown(`its facts cannot be read as ${ctx.user} before the real run (${e.message.split('\n')[0]})`);
+    throw e;
+  }
   const changes = mod.plan(args, facts, ctx, local);
   const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
   if (changes.length === 0) return { status: 'ok', changes: [], registerData: {}, ran: true };

@@ -6,6 +6,7 @@
  *
  * Talks to the server as root over the unix socket (`login_unix_socket` to override).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -87,11 +88,14 @@ export const mysqlDb: StateModule<MysqlDbArgs, MysqlDbFacts, MysqlDbLocal> = {
   async prepare(args, ctx) {
     desiredCharset(args); // validate early
     if (args.import === undefined) return undefined;
-    const filesDir = path.resolve(ctx.root, 'files');
-    const file = path.resolve(filesDir, args.import);
-    if (file !== filesDir && !file.startsWith(filesDir + path.sep)) {
+    // the role's files/ first, as copy and template look, then the project's
+    const dirs = [...(ctx.roleDir ? [path.resolve(ctx.roleDir, 'files')] : []), path.resolve(ctx.root, 'files')];
+    const inside = (dir: string, f: string) => f !== dir && f.startsWith(dir + path.sep);
+    const candidates = dirs.map((d) => path.resolve(d, args.import!));
+    if (candidates.some((f, i) => !inside(dirs[i], f))) {
       throw new TaskError(`mysql_db: import must be a path inside files/: ${args.import}`);
     }
+    const file = candidates.find((f) => existsSync(f)) ?? candidates[candidates.length - 1];
     try {
       return await readFile(file);
     } catch (e) {
