@@ -89,7 +89,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
     // rendered again with a placeholder per secret: what may be shown (display.ts)
     display = renderForDisplay(scope, task.args, rendered, env.masker);
     const redact = display.redactor.redact;
-    const parsed = mod.schema.safeParse(rendered);
+    const parsed = mod.schema.safeParse(declared(task, rendered));
     if (!parsed.success) {
       throw new TaskError(
         `invalid arguments for ${mod.name} (${task.where}): ` +
@@ -157,6 +157,17 @@ function asTaskRuns(conn: Connection, becomeUser: string | undefined, environmen
   };
 }
 
+/**
+ * A command or shell task with `changed_when: false` (the literal) is declared to change
+ * nothing: as `writes: []`, unless it says what it writes. Check mode then predicts what follows
+ * it instead of making everything after it unknown (README: check mode).
+ */
+function declared(task: Task, args: unknown): unknown {
+  if (task.changedWhen !== false || (task.module !== 'command' && task.module !== 'shell')) return args;
+  if (args === null || typeof args !== 'object' || 'writes' in args) return args;
+  return { ...args, writes: [] };
+}
+
 /** set_fact, debug, fail, meta (engine/actions.ts): on the controller, in check mode too. */
 function executeAction(env: TaskEnv, task: Task, scope: Scope, notes: string[]): Outcome {
   try {
@@ -192,7 +203,7 @@ export function recordUnknownTask(env: TaskEnv, task: Task, scope: Scope, what: 
   if (!env.prediction || mod?.type !== 'state') return;
   const target = task.delegateTo ?? env.self;
   try {
-    const parsed = mod.schema.safeParse(scope.render(task.args));
+    const parsed = mod.schema.safeParse(declared(task, scope.render(task.args)));
     if (parsed.success) {
       const ctx = { host: target, check: true, become: true, user: 'root', root: env.root, mask: env.masker.mask, note: () => {}, render: (s: string, f: string) => scope.template(s, f) };
       env.prediction.host(target).record(footprintOf(mod, parsed.data, ctx), recorder(env));
