@@ -45,7 +45,8 @@ export function partlyUnknown(known: Record<string, unknown>, reason: string): R
   return new Proxy(known, {
     has: (_t, key) => typeof key === 'string' || key in known,
     get: (t, key) => {
-      if (typeof key !== 'string' || Object.hasOwn(t, key) || PROBED.has(key)) return Reflect.get(t, key);
+      // (.length is not a runtime probe here: an unknown list's length is unknown)
+      if (typeof key !== 'string' || Object.hasOwn(t, key) || (PROBED.has(key) && key !== 'length')) return Reflect.get(t, key);
       throw new UnknownValue(`${reason} (reads .${key})`);
     },
     // Enumerating it (whole-value use, JSON) would silently drop the unknown fields.

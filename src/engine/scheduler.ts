@@ -103,7 +103,7 @@ interface HostPlay {
   /** check mode: handler name -> the position of the first task that notified it or may have (unknown) */
   firstNotifier: Map<string, number>;
   /** check mode: the tasks that may fail and stop this host (unknown, errors not ignored), with the length of the host's effect log after each */
-  mayStop: { i: number; at: number; task: string }[];
+  mayStop: { i: number; at: number; task: string; registered?: Record<string, unknown> }[];
   /** position of the next task in the walk */
   seq: number;
   /** a run of checks of this host whose first commands ran in one round trip (checks-ahead.ts) */
@@ -396,7 +396,7 @@ export class Runner {
         if (status === 'unknown') task.notify.forEach((n) => hp.maybe.add(n));
         if (status === 'changed' || partly || status === 'unknown') task.notify.forEach((n) => hp.firstNotifier.set(n, hp.firstNotifier.get(n) ?? i));
         if (status === 'unknown' && prediction && !task.ignoreErrors) {
-          hp.mayStop.push({ i, at: prediction.host(name).size, task: task.name });
+          hp.mayStop.push({ i, at: prediction.host(name).size, task: task.name, registered: { ...h.registered } });
           this.mayStop(h, `'${task.name}'`);
         }
         return status;
@@ -446,8 +446,13 @@ export class Runner {
       mayHaveFailedSince: (m) => hp.mayStop.length > (m as Mark).stops,
       uncertainSince: (m, reason) => {
         const mark = m as Mark;
-        prediction.uncertainSinceAll(mark.effects, reason);
-        for (const [k, v] of Object.entries(h.registered)) if (mark.registered[k] !== v) h.registered[k] = partlyUnknown({}, `'${k}' may not have been set: ${reason}`);
+        // what this host did up to the first task that may fail happened either way
+        const first = hp.mayStop[mark.stops];
+        const effects = new Map(mark.effects);
+        if (first) effects.set(h.inv.name, first.at);
+        prediction.uncertainSinceAll(effects, reason);
+        const before = first?.registered ?? mark.registered;
+        for (const [k, v] of Object.entries(h.registered)) if (before[k] !== v) h.registered[k] = partlyUnknown({}, `'${k}' may not have been set: ${reason}`);
       },
       notPredicted: (tasks, extra, reason) => {
         for (const task of tasks) {

@@ -82,7 +82,10 @@ export async function executeControlled(
   for (let attempt = 1; ; attempt++) {
     let o: Outcome;
     try {
-      o = control(check, scopeFor, task, await executeTask(env, play, task, become, scope, notes));
+      const raw = await executeTask(env, play, task, become, scope, notes);
+      o = control(check, scopeFor, task, raw);
+      // what failed_when set aside is still said
+      if (raw.status === 'failed' && o.status !== 'failed' && raw.error) notes.push(`failed_when does not hold, so this failure is not the task's: ${raw.error}`);
       if (!task.until || o.status === 'skipped' || o.status === 'unknown') return o;
       const holds = evaluate(scopeFor, task, resultValue(check && !o.ranForReal, task, o, { attempts: attempt }), task.until.condition);
       if (holds instanceof UnknownValue) return { ...o, status: 'unknown', error: `until: ${holds.reason}` };

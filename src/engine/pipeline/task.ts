@@ -386,6 +386,8 @@ async function runState(
       error: `applied, but verification failed: the host still differs: ${remaining.map((c) => c.summary).join('; ')}`,
       changes: reports,
       registerData,
+      // failed_when settles this failure too (result-control.ts), as Ansible's failed_when does any
+      ran: true,
     };
   }
   return { status: 'changed', changes: reports, registerData, ran: true };
