@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { InventoryHost } from '../load/inventory.js';
@@ -33,6 +33,10 @@ interface CliOptions {
   acceptNewHostKeys?: boolean;
   askBecomePass?: boolean;
   syntaxCheck?: boolean;
+  listHosts?: boolean;
+  listTasks?: boolean;
+  listTags?: boolean;
+  startAtTask?: string;
 }
 
 function parseExtraVars(list: string[], ConfigError: new (message: string) => Error): Record<string, unknown> {
@@ -156,10 +160,29 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
       if (bad.length) throw new ConfigError(bad.join('\n'));
     }
 
+  if (o.startAtTask !== undefined) {
+    const bad = (await import('../engine/start-at.js')).startAtError(playbooks.flatMap((pb) => pb.plays), o.startAtTask);
+    if (bad) throw new ConfigError(bad);
+  }
+  const tagList = (v: string | undefined) => (v ? v.split(',').map((t) => t.trim()).filter(Boolean) : []);
+
   if (o.syntaxCheck) {
     const plays = playbooks.flatMap((pb) => pb.plays);
     const tasks = plays.reduce((n, p) => n + p.tasks.length + p.handlers.length, 0);
     io.stdout.write(`syntax ok: inventory ${inventory.name} (${inventory.hosts.size} hosts), ${plays.length} plays, ${tasks} tasks; no host contacted\n`);
+    return 0;
+  }
+
+  if (o.listHosts || o.listTasks || o.listTags) {
+    const { listPlaybooks } = await import('./listing.js');
+    const shown = playbookArgs.length ? playbookArgs : [relative(process.cwd(), files[0]) || files[0]];
+    io.stdout.write(
+      listPlaybooks(
+        playbooks.map((pb, i) => ({ shown: shown[i], plays: pb.plays })),
+        inventory,
+        { hosts: Boolean(o.listHosts), tasks: Boolean(o.listTasks), tags: Boolean(o.listTags), limited: o.limit !== undefined ? new Set(selectHosts(inventory, o.limit)) : undefined, onlyTags: tagList(o.tags), skipTags: tagList(o.skipTags), selectHosts },
+      ),
+    );
     return 0;
   }
 
@@ -198,8 +221,8 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   const runner = new Runner(inventory, {
     check: Boolean(o.check),
     limit: o.limit,
-    tags: o.tags ? o.tags.split(',').map((t) => t.trim()).filter(Boolean) : [],
-    skipTags: o.skipTags ? o.skipTags.split(',').map((t) => t.trim()).filter(Boolean) : [],
+    tags: tagList(o.tags),
+    skipTags: tagList(o.skipTags),
     forks,
     extraVars,
     root: ROOT,
@@ -210,6 +233,7 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
     masker,
     secrets,
     traceCommands: o.verbose > 0,
+    ...(o.startAtTask !== undefined ? { startAtTask: o.startAtTask } : {}),
   });
   let sigints = 0;
   const onSigint = () => {
@@ -248,6 +272,10 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
     .option('-i, --inventory <name|path>', 'inventory name (inventory/NAME.yml) or path', 'testbed')
     .option('-C, --check', 'dry run: show what would change, change nothing')
     .option('--syntax-check', 'check the inventory and playbooks (everything exit code 2 is about), contact no host')
+    .option('--list-hosts', 'print the hosts each play targets (after --limit), contact no host')
+    .option('--list-tasks', 'print the tasks each play runs, with their tags (after --tags/--skip-tags), contact no host')
+    .option('--list-tags', 'print the tags of the tasks each play runs, contact no host')
+    .option('--start-at-task <name>', "start the run at the first task with this name (or glob; 'role : name' or name), skipping everything before it")
     .option('-D, --diff', 'show unified diffs of file changes')
     .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs; comma-separated; !x excludes')
     .option('-t, --tags <tags>', 'only tasks with these tags (comma-separated)')

@@ -13,6 +13,7 @@ import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
 import { executeLoop, recordUnknownTask, type Outcome, type TaskEnv } from './pipeline/task.js';
 import { executeControlled, resultValue } from './pipeline/result-control.js';
 import { walk, type WalkHost, type WalkPrediction } from './walk.js';
+import { playHasStart, startMatcher } from './start-at.js';
 import { loadIncluded } from '../load/include.js';
 import { unknownEverything } from './prediction.js';
 import { Prediction } from './prediction.js';
@@ -50,6 +51,8 @@ export interface RunOptions {
   secrets: SecretStore;
   /** Emit command events (-v). */
   traceCommands?: boolean;
+  /** --start-at-task: plays before the first one with a matching task run nothing, and that play starts there (start-at.ts, walk.ts) */
+  startAtTask?: string;
 }
 
 interface HostState {
@@ -138,6 +141,8 @@ export class Runner {
   private readonly localCache = new FactCache('off');
   /** facts of each host's next play, read while it waits for that play (next-play.ts) */
   private nextPlay = new NextPlayReads([], 'off');
+  /** --start-at-task: the play where the run starts */
+  private startPlay?: Play;
 
   constructor(
     private readonly inventory: Inventory,
@@ -157,7 +162,14 @@ export class Runner {
     const started = Date.now();
     const limited = this.opts.limit ? new Set(selectHosts(this.inventory, this.opts.limit)) : undefined;
     // each play with the hosts it targets in this run (--limit), in order: selected once, used by all below
-    const plays = playbooks.flatMap((pb) => pb.plays.map((play) => ({ play, hosts: new Set(selectHosts(this.inventory, play.hosts).filter((h) => !limited || limited.has(h))) })));
+    let plays = playbooks.flatMap((pb) => pb.plays.map((play) => ({ play, hosts: new Set(selectHosts(this.inventory, play.hosts).filter((h) => !limited || limited.has(h))) })));
+    const startAt = this.opts.startAtTask;
+    if (startAt !== undefined) {
+      // the plays before the start are not run: their hosts are not even connected
+      const first = plays.findIndex((p) => playHasStart(p.play, startAt));
+      plays = first < 0 ? [] : plays.slice(first);
+      this.startPlay = plays[0]?.play;
+    }
     const allTargets = new Set(plays.flatMap((p) => [...p.hosts]));
     const gather = new Set(plays.filter((p) => p.play.gatherFacts !== false).flatMap((p) => [...p.hosts]));
     for (const name of allTargets) {
@@ -329,7 +341,9 @@ export class Runner {
         if (!(before && (await before.done))) await this.readAhead(play, h);
       }
       const hp: HostPlay = { notified: new Set(), maybe: new Set(), firstNotifier: new Map(), mayStop: [], seq: 0 };
-      const r = await walk(this.walkHost(play, h, hp), play.body);
+      const wh = this.walkHost(play, h, hp);
+      if (play === this.startPlay && this.opts.startAtTask !== undefined) wh.startAt = { matches: startMatcher(this.opts.startAtTask), started: false };
+      const r = await walk(wh, play.body);
       if (h.unreachable) return;
       if (r === 'failed') h.failed = true;
       await this.runHandlers(play, h, hp);

@@ -17,6 +17,7 @@
 import { ConfigError } from '../load/yaml.js';
 import { staticTasks, type Block, type Include, type Node, type Task } from '../load/tree.js';
 import { UnknownValue, type Scope } from './expr.js';
+import type { StartAt } from './start-at.js';
 
 export type WalkResult = 'ok' | 'failed' | 'stopped';
 export type Extra = Record<string, unknown>;
@@ -52,6 +53,8 @@ export interface WalkHost {
   /** Load an include's task file or role at run time (through the loader). */
   load(inc: Include, target: string): Node[];
   prediction?: WalkPrediction;
+  /** --start-at-task in the play where the run starts: nodes before the first match are not run, nor reported */
+  startAt?: StartAt;
 }
 
 /** The tasks that follow position `k` of a list, up to the first node that is not a task (checks run ahead). */
@@ -67,6 +70,12 @@ const following = (list: Node[], k: number): Task[] => {
 export async function walk(host: WalkHost, list: Node[], extra: Extra = {}): Promise<WalkResult> {
   for (const [k, n] of list.entries()) {
     if (host.stopped()) return 'stopped';
+    const s = host.startAt;
+    // a block is entered: the start may be inside it (start-at.ts)
+    if (s && !s.started && n.kind !== 'block') {
+      if (!s.matches(n)) continue;
+      s.started = true;
+    }
     let r: WalkResult;
     if (n.kind === 'block') r = await walkBlock(host, n, extra);
     else if (n.kind === 'include') r = await walkInclude(host, n, extra);
