@@ -294,4 +294,43 @@ vars:
     assert.deepEqual(real.report.tasks.filter((t) => t.task === 'once').map((t) => `${t.host}:${t.status}:${t.note ?? ''}`).sort(), ['h1:changed:', 'h2:changed:run once on h1: its result', 'h3:changed:run once on h1: its result']);
     assert.equal(readFileSync(join(dir, 'local'), 'utf8'), 'localhost');
   });
+
+  it('differential regressions: failed_when: false settles a verification failure (seed 20036); what a block set before a task that may fail stays known (seed 20104)', async () => {
+    const dir = tmp();
+    const p20036 = `
+- hosts: web
+  gather_facts: false
+  tasks:
+    - name: t02 mkdir whose creates it does not make
+      shell: { cmd: "mkdir -p {{ base }}/l1", writes: ["{{ base }}/l1"], creates: "{{ base }}/f.txt" }
+      failed_when: false
+`;
+    const c1 = await runPlaybook({ inventory: inventory(dir), playbook: p20036, dir, check: true });
+    const r1 = await runPlaybook({ inventory: inventory(dir), playbook: p20036, dir });
+    assert.deepEqual(line(c1), ['t02 mkdir whose creates it does not make=changed']);
+    assert.deepEqual(line(r1), line(c1));
+    assert.match(r1.report.tasks[0].note ?? '', /failed_when does not hold, so this failure is not the task's: applied, but verification failed/);
+    const p20104 = `
+- hosts: web
+  gather_facts: false
+  tasks:
+    - block:
+        - set_fact: { f1: [a, b] }
+        - name: t02 fails for real
+          command: { cmd: "test -e {{ base }}/missing", writes: [] }
+      rescue:
+        - debug: { msg: rescued }
+      always:
+        - name: t04 when f1.length > 1
+          file: { path: "{{ base }}/d4", state: directory }
+          when: f1.length > 1
+        - name: t05 reads what the block registered after the task that may fail
+          debug: { var: r }
+          when: false
+`;
+    const c2 = await runPlaybook({ inventory: inventory(dir), playbook: p20104, dir, check: true });
+    const r2 = await runPlaybook({ inventory: inventory(dir), playbook: p20104, dir });
+    assert.deepEqual(line(c2), ['set_fact f1=ok', 't02 fails for real=unknown', 'debug rescued=unknown', 't04 when f1.length > 1=changed', 't05 reads what the block registered after the task that may fail=skipped']);
+    assert.deepEqual(line(r2), ['set_fact f1=ok', 't02 fails for real=failed', 'debug rescued=ok', 't04 when f1.length > 1=changed', 't05 reads what the block registered after the task that may fail=skipped']);
+  });
 });
