@@ -67,7 +67,12 @@ describe('examples/notes: roles, includes, blocks and result control on fresh te
     // knows (the schema probe, the page check) and what reads their results
     for (const t of unknown) assert.ok(t.note && t.note.length > 10, `${key(t)} is unknown without a reason`);
     process.stderr.write(`notes --check: ${check.tasks.length} (host, task) pairs, ${check.tasks.filter((t) => t.status === 'changed').length} changed, ${unknown.length} unknown:\n${unknown.map((t) => `  ${key(t)}: ${t.note}`).join('\n')}\n`);
-    assert.ok(unknown.length <= check.tasks.length / 3, `too many unknowns: ${unknown.length} of ${check.tasks.length}`);
+    // and only for these reasons: an apt install whose dependencies are known only once the index
+    // is refreshed (then anything may change), the probes run for real only while nothing is
+    // predicted to change, the block's rescue after a probe that may fail, the notes user that an
+    // earlier task creates, and what reads or is notified by those
+    const expected = /outcome of 'apt' .* is unknown|packages an install of .* pulls in|check_mode: false runs it for real|the rescue of the block at .* runs only if|cannot be read as notes before the real run|notified by a task whose outcome is unknown|depends on a value known only after the real run|exit status is known only when it runs/;
+    assert.deepEqual(unknown.filter((t) => !expected.test(t.note ?? '')).map((t) => `${key(t)}: ${t.note}`), []);
   });
 
   it('the real run does what --check said, task by task, and serves the pages', async () => {
