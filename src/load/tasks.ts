@@ -280,6 +280,19 @@ function loadInclude(src: YamlSource, obj: Record<string, unknown>, path: Path, 
   }
   const inner = inherit(parent, own(m));
   const dir = dirname(src.file);
+  /** A dynamic include: its own and its parents' conditions are checked once, when it runs; its tasks inherit the rest. */
+  const dynamic = (fields: Pick<Include, 'name' | 'target' | 'what' | 'tasksFrom'>): Include => ({
+    kind: 'include',
+    ...fields,
+    dir,
+    ...(parent.when.length || m.when !== undefined ? { when: allConditions([...parent.when, ...(m.when === undefined ? [] : [m.when].flat())]) } : {}),
+    ...(m.loop !== undefined ? { loop: m.loop } : {}),
+    ...(m.loop_control ? { loopControl: loopControlOf(src, path, m.loop_control, parent, ctx.playVars) } : {}),
+    tags: inner.tags,
+    ignoreErrors: inner.ignoreErrors ?? false,
+    inherited: { ...inner, when: [] },
+    where: where(src, path),
+  });
   if (key === 'import_tasks' || key === 'include_tasks') {
     const value = m[key]!;
     const target = typeof value === 'string' ? value : value.file;
@@ -292,21 +305,7 @@ function loadInclude(src: YamlSource, obj: Record<string, unknown>, path: Path, 
     const file = resolve(dir, target);
     if (literal && !existsSync(file)) throw new ConfigError(`${where(src, at)}: ${key}: ${displayPath(file)}: no such file`);
     if (isStatic) return loadTaskFile(file, inner, ctx);
-    const include: Include = {
-      kind: 'include',
-      name: m.name ?? `include_tasks ${target}`,
-      target,
-      what: 'tasks',
-      dir,
-      ...(m.when !== undefined ? { when: allConditions([...parent.when, ...[m.when].flat()]) } : parent.when.length ? { when: allConditions(parent.when) } : {}),
-      ...(m.loop !== undefined ? { loop: m.loop } : {}),
-      ...(m.loop_control ? { loopControl: loopControlOf(src, path, m.loop_control, parent, ctx.playVars) } : {}),
-      tags: inner.tags,
-      ignoreErrors: inner.ignoreErrors ?? false,
-      // the included tasks' own conditions come from the include (checked once, when it runs)
-      inherited: { ...inner, when: [] },
-      where: where(src, path),
-    };
+    const include = dynamic({ name: m.name ?? `include_tasks ${target}`, target, what: 'tasks' });
     if (literal) include.loaded = loadTaskFile(file, include.inherited, ctx);
     return [include];
   }
@@ -315,21 +314,7 @@ function loadInclude(src: YamlSource, obj: Record<string, unknown>, path: Path, 
   if (hasTemplate(role.name)) throw new ConfigError(`${where(src, at)}: ${key}: the role's name is read at load and cannot be a {{ }} template`);
   const entry: RoleEntry = { name: role.name, vars: {} };
   if (isStatic) return ctx.loadRole(entry, inner, src, at, ctx, role.tasks_from);
-  const include: Include = {
-    kind: 'include',
-    name: m.name ?? `include_role ${role.name}`,
-    target: role.name,
-    what: 'role',
-    ...(role.tasks_from ? { tasksFrom: role.tasks_from } : {}),
-    dir,
-    ...(parent.when.length || m.when !== undefined ? { when: allConditions([...parent.when, ...(m.when === undefined ? [] : [m.when].flat())]) } : {}),
-    ...(m.loop !== undefined ? { loop: m.loop } : {}),
-    ...(m.loop_control ? { loopControl: loopControlOf(src, path, m.loop_control, parent, ctx.playVars) } : {}),
-    tags: inner.tags,
-    ignoreErrors: inner.ignoreErrors ?? false,
-    inherited: { ...inner, when: [] },
-    where: where(src, path),
-  };
+  const include = dynamic({ name: m.name ?? `include_role ${role.name}`, target: role.name, what: 'role', ...(role.tasks_from ? { tasksFrom: role.tasks_from } : {}) });
   // a role included by name is the same every time: loaded (and checked) now
   include.loaded = ctx.loadRole(entry, include.inherited, src, at, { ...ctx, playRoles: new Set() }, role.tasks_from);
   return [include];
