@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { runReport, type RunReport } from '../../src/engine/report.js';
 import { testbedDown, testbedExec, testbedResetHost, testbedStatus, testbedUp, type TestbedOptions } from '../../src/testbed/index.js';
-import { caseToYaml, HOST_NAMES, type Case } from './case.js';
+import { caseToYaml, HOST_NAMES, writeCaseFiles, type Case } from './case.js';
 import { compareReports, formatMismatch, type Comparison } from './compare.js';
+import { caseStructure } from './structure.js';
 
 export const PROJECT_ROOT = path.resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = path.join(PROJECT_ROOT, 'bin', 'provision.js');
@@ -126,8 +127,7 @@ export class Bed {
 
   private writeWorkdir(dir: string, g: Group, c: Case): { inventory: string; playbook: string } {
     rmSync(dir, { recursive: true, force: true });
-    mkdirSync(path.join(dir, 'templates'), { recursive: true });
-    mkdirSync(path.join(dir, 'files'), { recursive: true });
+    mkdirSync(dir, { recursive: true });
     const stateDir = path.join(BED_ROOT, '.provision', 'testbed');
     const hosts: Record<string, unknown> = {};
     for (const [h, spec] of Object.entries(c.hosts)) {
@@ -138,11 +138,9 @@ export class Bed {
       hosts,
     };
     writeFileSync(path.join(dir, 'inventory.yml'), stringify(inventory));
-    writeFileSync(path.join(dir, 'playbook.yml'), stringify(c.playbook, { lineWidth: 0 }));
-    for (const [n, text] of Object.entries(c.templates ?? {})) writeFileSync(path.join(dir, 'templates', n), text);
-    for (const [n, text] of Object.entries(c.files ?? {})) writeFileSync(path.join(dir, 'files', n), text);
+    const playbook = writeCaseFiles(dir, c);
     writeFileSync(path.join(dir, 'case.yml'), caseToYaml(c));
-    return { inventory: path.join(dir, 'inventory.yml'), playbook: path.join(dir, 'playbook.yml') };
+    return { inventory: path.join(dir, 'inventory.yml'), playbook };
   }
 
   private provision(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
@@ -205,7 +203,7 @@ export class Bed {
         const down = Object.entries(rep.recap).filter(([, h]) => h.unreachable);
         if (down.length) throw new Error(`${what}: unreachable: ${down.map(([h, x]) => `${h} (${x.error ?? '?'})`).join('; ')}`);
       }
-      result.comparison = compareReports(cr, rr);
+      result.comparison = compareReports(cr, rr, caseStructure(c));
       result.ok = result.comparison.mismatches.length === 0;
       // A run that had to be killed is a failure even when its report was complete.
       const hung = [['--check', check], ['real run', real]].filter(([, x]) => (x as { timedOut: boolean }).timedOut).map(([w]) => w);

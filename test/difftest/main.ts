@@ -50,6 +50,8 @@ export interface Summary {
   unknown: number;
   realChanged: number;
   unknownChanged: number;
+  /** Failed tasks the real runs' rescues caught. */
+  rescued: number;
   /** Mismatch class (see mismatchClass) -> count and the first case that showed it. */
   classes: Map<string, { count: number; example: string }>;
   /** Per case: total wall time (ms), reset/check/real. */
@@ -79,6 +81,7 @@ export function formatSummary(s: Summary): string[] {
     `(host, task) pairs compared: ${s.pairs}; exact: ${s.exact}; unknown: ${s.unknown}`,
     `mismatches: ${s.mismatches} in ${s.failedCases.length - s.errors} case(s); harness errors: ${s.errors}${s.retried.length ? ` (and ${s.retried.length} retried: ${s.retried.join('; ')})` : ''}`,
     `unknown rate: ${pct(s.unknown, s.pairs)} of all pairs; ${pct(s.unknownChanged, s.realChanged)} of the ${s.realChanged} pairs that really changed`,
+    `failed tasks rescued in the real runs: ${s.rescued}`,
     `time per case: ${avg.toFixed(1)} s on average, ${max.toFixed(1)} s at most`,
     ...(s.classes.size ? ['mismatch classes (count, first case):'] : []),
     ...[...s.classes].sort((a, b) => b[1].count - a[1].count).map(([k, v]) => `  ${String(v.count).padStart(4)}  ${k}  (${v.example})`),
@@ -91,7 +94,7 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
   for (const f of o.files) cases.push(() => loadCase(path.resolve(f)));
   for (let s = o.from; s < o.from + o.seeds; s++) cases.push(() => generate(s));
   const summary: Summary = {
-    cases: 0, seeds: 0, pairs: 0, exact: 0, mismatches: 0, failedCases: [], errors: 0, errorCases: [], unknown: 0, realChanged: 0, unknownChanged: 0, classes: new Map(), times: [], results: [], interrupted: false, retried: [],
+    cases: 0, seeds: 0, pairs: 0, exact: 0, mismatches: 0, failedCases: [], errors: 0, errorCases: [], unknown: 0, realChanged: 0, unknownChanged: 0, rescued: 0, classes: new Map(), times: [], results: [], interrupted: false, retried: [],
   };
   const bed = new Bed(Math.max(1, Math.min(o.jobs, cases.length)), o.log);
   let interrupted = false;
@@ -155,6 +158,7 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
           summary.mismatches += cmp.mismatches.length;
           summary.realChanged += cmp.realChanged;
           summary.unknownChanged += cmp.unknownChanged;
+          summary.rescued += cmp.rescued;
           for (const m of cmp.mismatches) {
             const k = mismatchClass(m);
             const have = summary.classes.get(k);
