@@ -434,13 +434,22 @@ class PlaybookGen {
       const dest = this.path();
       body.push({ name: `${this.id()} copy block var ${dest}`, copy: { dest, content: `v={{ ${bid}_v }}\n` }, ...(this.r.chance(0.5) ? { ignore_errors: true } : {}) });
     }
+    // mostly with a rescue: a failure in a block without one stops the host (and the case)
+    const form = this.r.weighted([['rescue', 4], ['always', 1], ['both', 4], ['none', 0.5]] as const);
+    const rescued = form === 'rescue' || form === 'both';
     const count = this.r.int(1, 3);
-    for (let i = 0; i < count; i++) body.push(...(this.r.chance(0.4) ? [this.mayFail()] : this.entry(depth + 1)));
+    for (let i = 0; i < count; i++) {
+      if (!this.r.chance(0.4)) body.push(...this.entry(depth + 1));
+      else {
+        const t = this.mayFail();
+        if (!rescued && this.r.chance(0.6)) t.ignore_errors = true;
+        body.push(t);
+      }
+    }
     if (this.r.chance(0.5)) body.push(this.task());
     b.block = body;
-    const form = this.r.weighted([['rescue', 3], ['always', 2], ['both', 3], ['none', 1]] as const);
     const section = (n: number) => Array.from({ length: n }, () => (this.r.chance(0.12) ? this.mayFail() : this.r.chance(0.2) ? this.lang() : this.task()));
-    if (form === 'rescue' || form === 'both') {
+    if (rescued) {
       const rescue = section(this.r.int(1, 2));
       // what failed is visible in the rescue (ansible_failed_task)
       if (this.r.chance(0.2)) rescue.push({ name: `${this.id()} debug failed task`, debug: { msg: 'rescued {{ ansible_failed_task.name }}' } });
@@ -504,7 +513,7 @@ class PlaybookGen {
         if (both || t.changed_when === undefined) {
           t.failed_when = this.r.pick<string | boolean>([false, `${reg}.rc > 1`, `${reg}.rc != 0`, `${reg}.stdout.includes('x')`, `${reg}.rc == 0 && ${reg}.stdout == ''`]);
         }
-        if (this.r.chance(0.5)) t.ignore_errors = true;
+        if (this.r.chance(0.6)) t.ignore_errors = true;
         this.registers.push({ name: reg, kind: 'cmd' });
         return t;
       }
@@ -535,7 +544,7 @@ class PlaybookGen {
           t = { name: `${id} shell ls until`, shell: { cmd: `ls ${p} | wc -l`, writes: [] }, until: `${reg}.stdout.trim() != '0'` };
         }
         Object.assign(t, { register: reg, retries: this.r.int(1, 2), delay: 0 });
-        if (this.r.chance(0.7)) t.ignore_errors = true;
+        if (this.r.chance(0.85)) t.ignore_errors = true;
         this.registers.push({ name: reg, kind: 'cmd' });
         return t;
       }

@@ -171,8 +171,11 @@ export class Bed {
     });
   }
 
-  /** Runs one case on group `gi` and compares; saves the case with its mismatches under `outDir` when it fails. */
-  async runCase(c: Case, gi: number, outDir?: string): Promise<CaseResult> {
+  /**
+   * Runs one case on group `gi` and compares; saves the case with its mismatches under `outDir`
+   * when it fails, and every case with its two reports under `keepDir` (for reading afterwards).
+   */
+  async runCase(c: Case, gi: number, outDir?: string, keepDir?: string): Promise<CaseResult> {
     const g = this.groups[gi];
     const t0 = Date.now();
     const ms = { reset: 0, check: 0, real: 0, total: 0 };
@@ -198,6 +201,12 @@ export class Bed {
       const rr = parseReport('real run', real);
       writeFileSync(path.join(dir, 'check.json'), JSON.stringify(cr, null, 2));
       writeFileSync(path.join(dir, 'real.json'), JSON.stringify(rr, null, 2));
+      if (keepDir) {
+        mkdirSync(keepDir, { recursive: true });
+        const base = path.join(keepDir, slug(c.name));
+        writeFileSync(`${base}.yml`, caseToYaml(c));
+        for (const f of ['check.json', 'real.json']) copyFileSync(path.join(dir, f), `${base}.${f}`);
+      }
       // An unreachable host is the harness's problem (or the testbed's), never a pass.
       for (const [what, rep] of [['--check', cr], ['real run', rr]] as const) {
         const down = Object.entries(rep.recap).filter(([, h]) => h.unreachable);

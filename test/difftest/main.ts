@@ -26,6 +26,8 @@ export interface SuiteOptions {
   files: string[];
   regressions: boolean;
   outDir: string;
+  /** Keep every case and its two reports here (--keep DIR). */
+  keepDir?: string;
   log: (line: string) => void;
   /** Print the case file (playbook YAML and all) of each failing case. */
   print?: boolean;
@@ -128,12 +130,12 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
         }
         let r: CaseResult;
         try {
-          r = await bed.runCase(c, gi, o.outDir);
+          r = await bed.runCase(c, gi, o.outDir, o.keepDir);
           for (let k = 0; k < (o.retries ?? 0) && r.error && !r.comparison?.mismatches.length && !interrupted; k++) {
             const why = r.error.split('\n')[0];
             o.log(`RETRY    ${c.name}: harness error (${why}); once more on fresh hosts`);
             summary.retried.push(`${c.name}: ${why}`);
-            r = await bed.runCase(c, gi, o.outDir);
+            r = await bed.runCase(c, gi, o.outDir, o.keepDir);
           }
         } catch (e) {
           // The testbed broke: stop everything (the other workers finish their case).
@@ -192,7 +194,7 @@ export async function runSuite(o: SuiteOptions): Promise<Summary> {
   return summary;
 }
 
-const USAGE = 'usage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N]\n';
+const USAGE = 'usage: difftest [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N] [--keep DIR]\n';
 
 function usage(msg: string): never {
   process.stderr.write(`difftest: ${msg}\n${USAGE}`);
@@ -222,6 +224,7 @@ async function cli(argv: string[]): Promise<number> {
     else if (a === '--regressions') o.regressions = true;
     else if (a === '--print') o.print = true;
     else if (a === '--retries') o.retries = int(argv[++i], a, 0);
+    else if (a === '--keep') o.keepDir = path.resolve(argv[++i] ?? usage('--keep expects a directory'));
     else if (a === '--out') o.outDir = path.resolve(argv[++i] ?? usage('--out expects a directory'));
     else if (a === '-h' || a === '--help') {
       process.stdout.write(USAGE);
