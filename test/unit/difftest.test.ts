@@ -16,7 +16,7 @@ import { caseToYaml, loadCase, writeCaseFiles, type Case } from '../difftest/cas
 import { compareReports, mismatchClass } from '../difftest/compare.js';
 import { generate, Rng } from '../difftest/generator.js';
 import { caseStructure } from '../difftest/structure.js';
-import { regressionFiles } from '../difftest/main.js';
+import { regressionFiles, rescore } from '../difftest/main.js';
 
 function task(host: string, name: string, status: TaskReport['status'], extra: Partial<TaskReport> = {}): TaskReport {
   return { host, play: 'p', task: name, module: 'file', status, changes: [], durationMs: 1, ...extra };
@@ -94,6 +94,23 @@ test('compare: a check-only pair that is unknown is never a mismatch (a rescue t
   const cmp = compareReports(c, r);
   assert.equal(cmp.mismatches.length, 0);
   assert.equal(cmp.unknown, 2);
+  // after the real run stopped, check's later unknown pairs are not compared (nor counted)
+  const stopped = compareReports(report(true, [task('h1', 'a', 'unknown'), task('h1', 'u', 'unknown')]), report(false, [task('h1', 'a', 'failed')]));
+  assert.deepEqual([stopped.pairs, stopped.unknown, stopped.mismatches.length], [1, 1, 0]);
+});
+
+test('rescore: the totals of kept cases, compared again from their reports', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'difftest-keep-'));
+  try {
+    const c: Case = { name: 'seed 5', hosts: { h1: { user: 'root' } }, playbook: [{ name: 'p', hosts: 'all', tasks: [{ name: 'a', debug: {} }, { name: 'b', debug: {} }] }] };
+    writeFileSync(path.join(dir, 'seed-5.yml'), caseToYaml(c));
+    writeFileSync(path.join(dir, 'seed-5.check.json'), JSON.stringify(report(true, [task('h1', 'a', 'changed'), task('h1', 'b', 'unknown')])));
+    writeFileSync(path.join(dir, 'seed-5.real.json'), JSON.stringify(report(false, [task('h1', 'a', 'ok'), task('h1', 'b', 'changed')])));
+    const s = rescore(dir);
+    assert.deepEqual([s.cases, s.seeds, s.pairs, s.unknown, s.mismatches, s.realChanged, s.unknownChanged, s.failedCases], [1, 1, 2, 1, 1, 1, 1, ['seed 5']]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('compare: a rescued failure does not stop the host; the rest of its block section may be missing from the real run', () => {
