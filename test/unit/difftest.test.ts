@@ -4,7 +4,7 @@
  * that every generated case and every regression case is a valid playbook for the loader.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -16,7 +16,7 @@ import { caseToYaml, loadCase, writeCaseFiles, type Case } from '../difftest/cas
 import { compareReports, mismatchClass } from '../difftest/compare.js';
 import { generate, Rng } from '../difftest/generator.js';
 import { caseStructure } from '../difftest/structure.js';
-import { regressionFiles, rescore } from '../difftest/main.js';
+import { REGRESSIONS_DIR, regressionFiles, rescore } from '../difftest/main.js';
 
 function task(host: string, name: string, status: TaskReport['status'], extra: Partial<TaskReport> = {}): TaskReport {
   return { host, play: 'p', task: name, module: 'file', status, changes: [], durationMs: 1, ...extra };
@@ -246,12 +246,14 @@ test('generator: 120 seeds give valid playbooks covering every module and featur
   assert.equal(seen.size, 21 + 5 + 1 + LANGUAGE.length, `seen: ${[...seen].join(' ')}`);
 });
 
-test('regression corpus: the 8 examples of issue 6 and more, all valid playbooks', () => {
+test('regression corpus: the 8 examples of issue 6 and more, all valid playbooks (and the open cases too)', () => {
   const files = regressionFiles();
   for (let i = 1; i <= 8; i++) assert.ok(files.some((f) => path.basename(f).startsWith(`ex${i}-`)), `example ${i} is kept as a regression`);
+  const openDir = path.join(path.dirname(REGRESSIONS_DIR), 'open');
+  const open = readdirSync(openDir).filter((f) => f.endsWith('.yml')).map((f) => path.join(openDir, f));
   const dir = mkdtempSync(path.join(tmpdir(), 'difftest-'));
   try {
-    for (const f of files) assert.doesNotThrow(() => loads(loadCase(f), dir), f);
+    for (const f of [...files, ...open]) assert.doesNotThrow(() => loads(loadCase(f), dir), f);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
