@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Differential tester: --check must be exact or say unknown (issue 6).
 #
-#   sudo scripts/difftest.sh [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N]
+#   sudo scripts/difftest.sh [--seeds N] [--from S] [--jobs J] [--playbook FILE]... [--regressions] [--out DIR] [--print] [--retries N] [--keep DIR]
 #
 # Brings up its own testbed (bridge provdt0, 10.78.0.0/24, /var/lib/provision/difftest; it runs
 # alongside the main testbed), runs each case on fresh hosts (--check --json, then the real run),
 # prints OK/MISMATCH per case and the totals (pairs, mismatches, unknown rate), and brings its
 # testbed down again (also on Ctrl-C). Failing cases are saved (default /tmp/provision-difftest/failures)
-# in the format of test/difftest/regressions/*.yml.
+# in the format of test/difftest/regressions/*.yml; --keep DIR keeps every case with its two reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then

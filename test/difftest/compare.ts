@@ -5,11 +5,21 @@
  *
  * Pairs are matched by host + play + task name + handler flag + occurrence (a handler runs once
  * per play, a play may repeat a task name). A pair present in one report only is a mismatch,
- * unless that report's host had stopped before it: a host stops at its first failed task that is
- * not ignored (the other report must then have said `failed` or `unknown` for that task, or the
- * pair is already a mismatch), and later pairs of that host exist only in the other report.
+ * unless:
+ * - that report's host had stopped before it: a host stops at its first failed task that is
+ *   neither ignored nor rescued (the other report must then have said `failed` or `unknown` for
+ *   that task, or the pair is already a mismatch), and later pairs of that host exist only in the
+ *   other report;
+ * - it is check's and `unknown`: unknown is never a mismatch (a handler notified by an unknown
+ *   task, a rescue that was not needed);
+ * - (with the case's structure, structure.ts) it is check's, and a task before it that check
+ *   called unknown failed for real, errors not ignored: the rest of the block section(s) that
+ *   failure left did not run (up to the block whose rescue caught it);
+ * - (with the structure) it is the real run's, inside a rescue section or a dynamic include that
+ *   check called unknown as a whole (the rescue's tasks, the include itself): counted as unknown.
  */
 import type { RunReport, TaskReport } from '../../src/engine/report.js';
+import { structureKey, type Level, type Structure } from './structure.js';
 
 export interface Mismatch {
   host: string;
@@ -33,6 +43,8 @@ export interface Comparison {
   /** Pairs the real run reported as changed, and how many of them check said unknown. */
   realChanged: number;
   unknownChanged: number;
+  /** Tasks the real run reports as failed and rescued (the recap's rescued, summed over hosts). */
+  rescued: number;
   mismatches: Mismatch[];
 }
 
@@ -56,7 +68,7 @@ function pairsByHost(r: RunReport): Map<string, Pair[]> {
   return out;
 }
 
-const stops = (t: TaskReport) => t.status === 'failed' && !t.ignored;
+const stops = (t: TaskReport) => t.status === 'failed' && !t.ignored && !t.rescued;
 const noteOf = (t: TaskReport) => t.error ?? t.note;
 
 /**
@@ -75,10 +87,49 @@ function missingIsLegit(pair: Pair, have: Pair[], lack: Pair[], lackUnreachable:
   return pair.t.play !== stop.t.play && samePlay.length > 0 && samePlay[samePlay.length - 1].pos < pair.pos;
 }
 
-export function compareReports(check: RunReport, real: RunReport): Comparison {
+const chainOf = (s: Structure | undefined, t: TaskReport): Level[] | undefined => (t.handler ? undefined : (s?.get(structureKey(t.play, t.task)) ?? undefined));
+
+/**
+ * A pair only check has, left out of the real run by an earlier task of its block that failed
+ * there (check: unknown or failed; errors not ignored): it lies later in a section that failure
+ * left, at a level at or below the block whose rescue caught it.
+ */
+function skippedByFailure(p: Pair, cs: Pair[], rByKey: Map<string, Pair>, s: Structure | undefined): boolean {
+  const pc = chainOf(s, p.t);
+  if (!pc) return false;
+  for (const x of cs) {
+    if (x.pos >= p.pos) break;
+    if (x.t.play !== p.t.play || (x.t.status !== 'unknown' && x.t.status !== 'failed')) continue;
+    const rx = rByKey.get(x.key);
+    if (!rx || rx.t.status !== 'failed' || rx.t.ignored) continue;
+    const xc = chainOf(s, x.t);
+    if (!xc) continue;
+    for (let k = xc.length - 1; k >= 0; k--) {
+      const l = xc[k];
+      if (pc[k]?.id === l.id && pc[k].section === l.section) return true;
+      if (l.section === 'block' && l.rescue) break;
+    }
+  }
+  return false;
+}
+
+/** A pair only the real run has, inside a rescue section or a dynamic include that check reported unknown. */
+function coveredByUnknown(p: Pair, cs: Pair[], s: Structure | undefined): boolean {
+  const pc = chainOf(s, p.t);
+  if (!pc) return false;
+  const unknown = cs.filter((c) => c.t.play === p.t.play && c.t.status === 'unknown' && !c.t.handler);
+  return pc.some((l) =>
+    l.section === 'include'
+      ? unknown.some((c) => c.t.task === l.include)
+      : l.section === 'rescue' && unknown.some((c) => chainOf(s, c.t)?.some((m) => m.id === l.id && m.section === 'rescue')),
+  );
+}
+
+export function compareReports(check: RunReport, real: RunReport, structure?: Structure): Comparison {
   const c = pairsByHost(check);
   const r = pairsByHost(real);
-  const out: Comparison = { pairs: 0, exact: 0, unknown: 0, realChanged: 0, unknownChanged: 0, mismatches: [] };
+  const out: Comparison = { pairs: 0, exact: 0, unknown: 0, realChanged: 0, unknownChanged: 0, rescued: 0, mismatches: [] };
+  for (const h of Object.values(real.recap)) out.rescued += h.rescued ?? 0;
   const hosts = [...new Set([...c.keys(), ...r.keys()])];
   for (const host of hosts) {
     const cs = c.get(host) ?? [];
@@ -100,7 +151,14 @@ export function compareReports(check: RunReport, real: RunReport): Comparison {
     for (const rp of rs) {
       const cp = cByKey.get(rp.key);
       if (!cp) {
-        if (!missingIsLegit(rp, rs, cs, check.recap[host]?.unreachable === true)) mismatch(rp.t, undefined, rp.t);
+        if (coveredByUnknown(rp, cs, structure)) {
+          out.pairs++;
+          out.unknown++;
+          if (rp.t.status === 'changed') {
+            out.realChanged++;
+            out.unknownChanged++;
+          }
+        } else if (!missingIsLegit(rp, rs, cs, check.recap[host]?.unreachable === true)) mismatch(rp.t, undefined, rp.t);
         continue;
       }
       out.pairs++;
@@ -122,7 +180,15 @@ export function compareReports(check: RunReport, real: RunReport): Comparison {
         out.unknown++;
         continue;
       }
-      if (!missingIsLegit(cp, cs, rs, real.recap[host]?.unreachable === true)) mismatch(cp.t, cp.t, undefined);
+      // after the real run's stop, or left by a failure in its block: not compared
+      if (missingIsLegit(cp, cs, rs, real.recap[host]?.unreachable === true) || skippedByFailure(cp, cs, rByKey, structure)) continue;
+      // Unknown is never a mismatch (a rescue that was not needed): a compared pair, unknown.
+      if (cp.t.status === 'unknown') {
+        out.pairs++;
+        out.unknown++;
+        continue;
+      }
+      mismatch(cp.t, cp.t, undefined);
     }
   }
   return out;

@@ -5,8 +5,15 @@
  * Every path lives under a few sandbox roots (/srv/dt, /opt/dt, /home/deploy/dt) with a small
  * vocabulary of names, so that tasks touch overlapping paths: parents, mkdir -p, removed
  * parents, links, files in missing directories: where predictions go wrong.
+ *
+ * The playbook language is generated too: blocks with rescue / always (nested, with block-level
+ * when / become / vars / ignore_errors) around tasks that may fail, changed_when / failed_when /
+ * until over registered results, set_fact (from known values and from results check mode does
+ * not know), debug, fail, meta: flush_handlers, handlers with listen, include_tasks with loops
+ * and loop_control, import_tasks, roles (roles:, import_role, include_role, meta dependencies,
+ * defaults, vars, handlers, templates and files), pre_tasks / post_tasks and yes/no booleans.
  */
-import type { Case, CaseHost } from './case.js';
+import type { Case, CaseHost, CaseRole } from './case.js';
 
 /** mulberry32: a tiny deterministic PRNG. */
 export class Rng {
@@ -55,6 +62,18 @@ const UNIT_BODIES = [
   '[Unit]\nDescription=difftest sleeper (long)\n[Service]\nExecStart=/bin/sleep 100000\nExecReload=/bin/true\n[Install]\nWantedBy=multi-user.target\n',
 ] as const;
 
+/** A set_fact variable: what kind of value it holds (for the conditions that read it). */
+interface Fact {
+  name: string;
+  kind: 'str' | 'list' | 'num' | 'bool';
+}
+
+/** What the plays of one case share: task files and roles, written next to the playbook. */
+interface Shared {
+  taskFiles: Record<string, Task[]>;
+  roles: Record<string, CaseRole>;
+}
+
 interface Register {
   name: string;
   /** 'cmd': a command/shell task without loop (rc/stdout when it ran); 'loop': has results; 'state': other modules. */
@@ -68,11 +87,21 @@ class PlaybookGen {
   private registers: Register[] = [];
   private templates: Record<string, string> = {};
   private handlers: Task[] = [];
+  private facts: Fact[] = [];
+  private blocks = 0;
+  private usedRoles = new Set<string>();
   constructor(
     private readonly r: Rng,
     /** The host tasks of this play may be delegated to (undefined: none). */
     private readonly delegateTo: string | undefined,
+    /** The play's number: names of its templates and task files. */
+    private readonly index = 1,
+    private readonly shared: Shared = { taskFiles: {}, roles: {} },
   ) {}
+
+  id(): string {
+    return `t${String(++this.n).padStart(2, '0')}`;
+  }
 
   path(): string {
     const root = this.r.pick(ROOTS);
@@ -95,11 +124,12 @@ class PlaybookGen {
     const cmd = this.registers.filter((x) => x.kind === 'cmd');
     if (cmd.length && this.r.chance(0.25)) return `out={{ ${this.r.pick(cmd).name}.stdout }}\n`;
     if (this.registers.length && this.r.chance(0.15)) return `changed={{ ${this.r.pick(this.registers).name}.changed }}\n`;
+    if (this.facts.length && this.r.chance(0.15)) return `fact={{ ${this.r.pick(this.facts).name} }}\n`;
     return this.r.pick(['hello\n', 'world\n', 'v={{ greeting }}\n', '']);
   }
 
   template(): string {
-    const name = `t${Object.keys(this.templates).length + 1}.ejs`;
+    const name = `p${this.index}-t${Object.keys(this.templates).length + 1}.ejs`;
     const lines = ['# difftest template', 'greeting=<%- greeting %>', 'host=<%- host.name %>'];
     const cmd = this.registers.filter((x) => x.kind === 'cmd');
     if (cmd.length && this.r.chance(0.5)) lines.push(`out=<%- ${this.r.pick(cmd).name}.stdout %>`);
@@ -138,7 +168,7 @@ class PlaybookGen {
   /** A run of read-only checks (engine/pipeline/checks-ahead.ts runs them in one round trip). */
   checks(): Task[] {
     return Array.from({ length: this.r.int(2, 3) }, () => {
-      const id = `t${String(++this.n).padStart(2, '0')}`;
+      const id = this.id();
       const p = this.path();
       const cmd = this.r.weighted<string>([
         [`test -e ${p}`, 3],
@@ -167,6 +197,13 @@ class PlaybookGen {
 
   when(): string | undefined {
     if (!this.r.chance(0.3)) return undefined;
+    if (this.facts.length && this.r.chance(0.2)) {
+      const f = this.r.pick(this.facts);
+      if (f.kind === 'str') return this.r.pick([`${f.name} == 'v1'`, `${f.name} != 'v1'`]);
+      if (f.kind === 'list') return `${f.name}.length > 1`;
+      if (f.kind === 'num') return this.r.pick([`${f.name} == 0`, `${f.name} != 0`]);
+      return this.r.pick([f.name, `!${f.name}`]);
+    }
     if (this.registers.length === 0 || this.r.chance(0.15)) return this.r.pick(["host.name === 'h1'", "host.name !== 'h1'", 'run.check || true']);
     const reg = this.r.pick(this.registers);
     const opts = [`${reg.name}.changed`, `!${reg.name}.changed`, `${reg.name}.failed`, `!${reg.name}.failed`, `${reg.name}.skipped`, `${reg.name}.status === 'ok'`];
@@ -176,7 +213,7 @@ class PlaybookGen {
   }
 
   task(): Task {
-    const id = `t${String(++this.n).padStart(2, '0')}`;
+    const id = this.id();
     const kind = this.r.weighted([
       ['file', 25],
       ['copy', 11],
@@ -286,7 +323,21 @@ class PlaybookGen {
       }
     }
     const named: Task = { name: `${id} ${label}`, ...t };
-    if (loop) named.loop = [...loop];
+    if (loop) {
+      named.loop = [...loop];
+      // loop_control: another name for the item, a label, an index
+      if (this.r.chance(0.25)) {
+        const lc: Record<string, unknown> = { label: this.r.pick(['L {{ item }}', '{{ item }}']) };
+        if (this.r.chance(0.4)) {
+          const body = JSON.stringify(t).replaceAll('{{ item }}', '{{ it }}');
+          Object.assign(named, JSON.parse(body) as Task);
+          lc.loop_var = 'it';
+          lc.label = String(lc.label).replace('item', 'it');
+        }
+        if (this.r.chance(0.3)) lc.index_var = 'idx';
+        named.loop_control = lc;
+      }
+    }
     const when = this.when();
     if (when) named.when = when;
     if (this.r.chance(0.35)) {
@@ -304,11 +355,15 @@ class PlaybookGen {
     if (this.delegateTo && this.r.chance(0.15) && (kind === 'file' || kind === 'copy' || kind === 'command')) {
       named.delegate_to = this.delegateTo;
     }
-    if (this.r.chance(0.15)) {
-      if (this.handlers.length === 0 || this.r.chance(0.3)) this.addHandler();
-      named.notify = this.r.pick(this.handlers).name;
-    }
+    if (this.r.chance(0.15)) named.notify = this.notifyTarget();
     return named;
+  }
+
+  /** A handler to notify: its name, or a topic it listens to. */
+  notifyTarget(): string {
+    if (this.handlers.length === 0 || this.r.chance(0.3)) this.addHandler();
+    const h = this.r.pick(this.handlers);
+    return h.listen && this.r.chance(0.7) ? String(h.listen) : String(h.name);
   }
 
   addHandler(): void {
@@ -319,26 +374,335 @@ class PlaybookGen {
       [{ name: `${id} restart dt-sleep`, service: { name: 'dt-sleep', state: 'restarted' } }, 1],
       [((p: string) => ({ name: `${id} command`, command: { cmd: `mkdir -p ${p}`, writes: [p] } }))(this.path()), 2],
     ]);
+    if (this.r.chance(0.3)) h.listen = `topic ${id}`;
     this.handlers.push(h);
+  }
+
+  /**
+   * One entry of a task list: a task, a run of checks, or the language around tasks: a block,
+   * an action or a result-controlled command, an include or a role, a handler flush.
+   */
+  entry(depth = 0): Task[] {
+    const k = this.r.weighted([
+      ['task', 60],
+      ['checks', 10],
+      ['block', depth < 2 ? 10 : 0],
+      ['lang', 12],
+      ['include', depth < 2 ? 6 : 0],
+      ['flush', 2],
+    ] as const);
+    if (k === 'task') return [this.task()];
+    if (k === 'checks') return this.checks();
+    if (k === 'block') return [this.block(depth)];
+    if (k === 'include') return [this.include(depth)];
+    if (k === 'flush') return [{ name: `${this.id()} flush handlers`, meta: 'flush_handlers' }];
+    return [this.lang()];
+  }
+
+  /** A task that may fail (inside blocks): `false`, a test of a generated path, `fail:`. */
+  mayFail(): Task {
+    const id = this.id();
+    const k = this.r.weighted([['false', 2], ['test', 4], ['fail', 3], ['assert', 1]] as const);
+    let t: Task;
+    if (k === 'false') t = { name: `${id} command false`, command: { cmd: 'false', writes: [] } };
+    else if (k === 'test') {
+      const p = this.path();
+      t = { name: `${id} command test -e ${p}`, command: { cmd: `test -e ${p}`, writes: [] } };
+    } else if (k === 'assert') {
+      const p = this.path();
+      t = { name: `${id} assert test -d`, assert: { cmd: `test -d ${p}` } };
+    } else {
+      t = { name: `${id} fail`, fail: { msg: 'failing on purpose' } };
+      const when = this.when() ?? (this.r.chance(0.6) ? this.r.pick(["host.name === 'h1'", "host.name !== 'h1'"]) : undefined);
+      if (when) t.when = when;
+    }
+    if (this.r.chance(0.3)) {
+      t.register = `r${id.slice(1)}`;
+      this.registers.push({ name: String(t.register), kind: k === 'fail' ? 'state' : 'cmd' });
+    }
+    if (this.r.chance(0.12)) t.ignore_errors = true;
+    return t;
+  }
+
+  /** block / rescue / always, sometimes nested, with block-level when, become, vars, ignore_errors. */
+  block(depth: number): Task {
+    const bid = `b${++this.blocks}`;
+    const b: Task = { name: `${bid} block` };
+    const body: Task[] = [];
+    if (this.r.chance(0.35)) {
+      b.vars = { [`${bid}_v`]: this.r.pick(['x', 'y']) };
+      const dest = this.path();
+      body.push({ name: `${this.id()} copy block var ${dest}`, copy: { dest, content: `v={{ ${bid}_v }}\n` }, ...(this.r.chance(0.5) ? { ignore_errors: true } : {}) });
+    }
+    // mostly with a rescue: a failure in a block without one stops the host (and the case)
+    const form = this.r.weighted([['rescue', 4], ['always', 1], ['both', 4], ['none', 0.5]] as const);
+    const rescued = form === 'rescue' || form === 'both';
+    const count = this.r.int(1, 3);
+    for (let i = 0; i < count; i++) {
+      if (!this.r.chance(0.4)) body.push(...this.entry(depth + 1));
+      else {
+        const t = this.mayFail();
+        if (!rescued && this.r.chance(0.6)) t.ignore_errors = true;
+        body.push(t);
+      }
+    }
+    if (this.r.chance(0.5)) body.push(this.task());
+    b.block = body;
+    const section = (n: number) => Array.from({ length: n }, () => (this.r.chance(0.12) ? this.mayFail() : this.r.chance(0.2) ? this.lang() : this.task()));
+    if (rescued) {
+      const rescue = section(this.r.int(1, 2));
+      // what failed is visible in the rescue (ansible_failed_task)
+      if (this.r.chance(0.2)) rescue.push({ name: `${this.id()} debug failed task`, debug: { msg: 'rescued {{ ansible_failed_task.name }}' } });
+      b.rescue = rescue;
+    }
+    if (form === 'always' || form === 'both') b.always = section(this.r.int(1, 2));
+    const when = this.when();
+    if (when) b.when = when;
+    if (this.r.chance(0.15)) b.become = this.r.chance(0.6);
+    if (this.r.chance(0.15)) b.ignore_errors = true;
+    return b;
+  }
+
+  /** An action, or a task with result control (changed_when, failed_when, until). */
+  lang(): Task {
+    const k = this.r.weighted([
+      ['set_fact', 4],
+      ['debug', 2],
+      ['fail', 1],
+      ['controlled', 5],
+      ['controlled-module', 2],
+      ['until', 3],
+    ] as const);
+    const id = this.id();
+    const reg = `r${id.slice(1)}`;
+    switch (k) {
+      case 'set_fact': {
+        const name = `f${this.facts.length + 1}`;
+        const cmd = this.registers.filter((x) => x.kind === 'cmd');
+        const how = this.r.weighted([['str', 3], ['list', 2], ['num', cmd.length ? 2 : 0], ['bool', this.registers.length ? 2 : 0]] as const);
+        const value =
+          how === 'str' ? this.r.pick(['v1', 'v2'])
+          : how === 'list' ? [...this.r.pick(LOOP_ITEMS)]
+          : how === 'num' ? `{{ ${this.r.pick(cmd).name}.rc }}`
+          : `{{ ${this.r.pick(this.registers).name}.changed }}`;
+        this.facts.push({ name, kind: how });
+        return { name: `${id} set_fact ${name}`, set_fact: { [name]: value } };
+      }
+      case 'debug': {
+        const t: Task = { name: `${id} debug` };
+        if (this.facts.length && this.r.chance(0.5)) t.debug = { var: this.r.pick(this.facts).name };
+        else if (this.registers.length && this.r.chance(0.4)) t.debug = { var: `${this.r.pick(this.registers).name}.changed` };
+        else t.debug = { msg: 'greeting is {{ greeting }}' };
+        const when = this.when();
+        if (when) t.when = when;
+        return t;
+      }
+      case 'fail': {
+        const t: Task = { name: `${id} fail`, fail: { msg: 'failing on purpose' }, ignore_errors: true };
+        const when = this.when();
+        if (when) t.when = when;
+        return t;
+      }
+      case 'controlled': {
+        const c = this.command();
+        const t: Task = { name: `${id} ${c.module} ${c.label} controlled`, [c.module]: c.args, register: reg };
+        const both = this.r.chance(0.35);
+        if (both || this.r.chance(0.5)) {
+          t.changed_when = this.r.pick<string | boolean>([false, true, `${reg}.rc != 0`, `${reg}.rc == 0`, `${reg}.stdout.includes('a')`, `${reg}.stdout != ''`]);
+        }
+        if (both || t.changed_when === undefined) {
+          t.failed_when = this.r.pick<string | boolean>([false, `${reg}.rc > 1`, `${reg}.rc != 0`, `${reg}.stdout.includes('x')`, `${reg}.rc == 0 && ${reg}.stdout == ''`]);
+        }
+        if (this.r.chance(0.6)) t.ignore_errors = true;
+        this.registers.push({ name: reg, kind: 'cmd' });
+        return t;
+      }
+      case 'controlled-module': {
+        const t = this.task();
+        const r = typeof t.register === 'string' ? t.register : reg;
+        if (t.register === undefined) {
+          t.register = r;
+          this.registers.push({ name: r, kind: t.loop ? 'loop' : 'state' });
+        }
+        if (this.r.chance(0.6)) t.changed_when = this.r.pick<string | boolean>([false, true, `${r}.changed`, `!${r}.changed`]);
+        else t.failed_when = this.r.pick<string | boolean>([false, `${r}.changed`]);
+        return t;
+      }
+      case 'until': {
+        const p = this.path();
+        const k2 = this.r.weighted([['counter', 2], ['test', 2], ['ls', 1]] as const);
+        let t: Task;
+        if (k2 === 'counter') {
+          t = {
+            name: `${id} shell count until 2`,
+            shell: { cmd: `n=$(cat ${p} 2>/dev/null || echo 0); echo $((n+1)) > ${p}; echo $((n+1))`, writes: [p] },
+            until: `${reg}.stdout.trim() == '2'`,
+          };
+        } else if (k2 === 'test') {
+          t = { name: `${id} command test until`, command: { cmd: `test -e ${p}`, writes: [] }, until: `${reg}.rc == 0` };
+        } else {
+          t = { name: `${id} shell ls until`, shell: { cmd: `ls ${p} | wc -l`, writes: [] }, until: `${reg}.stdout.trim() != '0'` };
+        }
+        Object.assign(t, { register: reg, retries: this.r.int(1, 2), delay: 0 });
+        if (this.r.chance(0.85)) t.ignore_errors = true;
+        this.registers.push({ name: reg, kind: 'cmd' });
+        return t;
+      }
+    }
+  }
+
+  /** include_tasks (with a loop and loop_control, or not), import_tasks, include_role, import_role. */
+  include(depth: number): Task {
+    const roles = Object.keys(this.shared.roles).filter((n) => !this.usedRoles.has(n));
+    const k = this.r.weighted([['loop', 4], ['include', 2], ['import', 3], ['include_role', roles.length ? 2 : 0], ['import_role', roles.length ? 2 : 0]] as const);
+    const id = this.id();
+    if (k === 'include_role' || k === 'import_role') {
+      const role = this.r.pick(roles);
+      this.usedRoles.add(role);
+      const t: Task = { name: `${id} ${k} ${role}`, [k]: { name: role } };
+      if (k === 'include_role') {
+        const when = this.when();
+        if (when) t.when = when;
+      }
+      return t;
+    }
+    const file = `p${this.index}-inc${Object.keys(this.shared.taskFiles).length + 1}.yml`;
+    this.shared.taskFiles[file] = []; // reserved: an include inside it names the next file
+    if (k !== 'loop') {
+      const tasks: Task[] = [];
+      const count = this.r.int(1, 3);
+      for (let i = 0; i < count; i++) tasks.push(...(this.r.chance(0.2) && depth < 1 ? [this.block(depth + 1)] : this.entry(depth + 1)));
+      this.shared.taskFiles[file] = tasks;
+      if (k === 'import') return { name: `${id} import_tasks`, import_tasks: file };
+      const t: Task = { name: `${id} include_tasks ${file}`, include_tasks: file };
+      const when = this.when();
+      if (when) t.when = when;
+      return t;
+    }
+    // a loop: the file's tasks read the loop variable (and the index)
+    const loopVar = this.r.chance(0.5) ? 'd' : 'item';
+    const indexVar = this.r.chance(0.5) ? 'i' : undefined;
+    const root = this.r.pick(ROOTS);
+    const v = `{{ ${loopVar} }}`;
+    const iid = `${id}i`;
+    const choices: Array<readonly [() => Task, number]> = [
+      [() => ({ name: `${iid}1 file directory ${root}/${v}`, file: { path: `${root}/${v}`, state: 'directory' } }), 3],
+      [() => ({ name: `${iid}2 copy into ${root}/${v}`, copy: { dest: `${root}/${v}/inc.txt`, content: indexVar ? `i={{ ${indexVar} }}\n` : 'x\n' } }), 2],
+      [() => ({ name: `${iid}3 command touch ${root}/${v}`, command: { cmd: `touch ${root}/${v}`, writes: [`${root}/${v}`] } }), 2],
+      [() => ({ name: `${iid}4 file absent ${root}/${v}`, file: { path: `${root}/${v}`, state: 'absent' } }), 1],
+      [() => ({ name: `${iid}5 debug`, debug: { msg: `${v}${indexVar ? ` {{ ${indexVar} }}` : ''}` } }), 1],
+    ];
+    const tasks: Task[] = [];
+    const seen = new Set<string>();
+    for (let i = this.r.int(1, 3); i > 0; i--) {
+      const t = this.r.weighted(choices)();
+      if (seen.has(String(t.name))) continue;
+      seen.add(String(t.name));
+      if (this.r.chance(0.5)) t.ignore_errors = true;
+      if (this.r.chance(0.15)) t.notify = this.notifyTarget();
+      tasks.push(t);
+    }
+    this.shared.taskFiles[file] = tasks;
+    const t: Task = { name: `${id} include_tasks ${file} loop`, include_tasks: file };
+    const lists = this.facts.filter((f) => f.kind === 'list');
+    const cmd = this.registers.filter((x) => x.kind === 'cmd');
+    const from = this.r.weighted([['literal', 5], ['fact', lists.length ? 2 : 0], ['register', this.registers.length ? 1 : 0], ['cmd', cmd.length ? 1 : 0]] as const);
+    if (from === 'literal') t.loop = [...this.r.pick(LOOP_ITEMS)];
+    else if (from === 'fact') t.loop = `{{ ${this.r.pick(lists).name} }}`;
+    // a loop known only after the real run: check mode says the include is unknown
+    else if (from === 'register') t.loop = `{{ ${this.r.pick(this.registers).name}.changed ? ['a'] : ['b', 'a/b'] }}`;
+    else t.loop = `{{ ${this.r.pick(cmd).name}.rc == 0 ? ['f.txt'] : ['b'] }}`;
+    const lc: Record<string, unknown> = {};
+    if (loopVar !== 'item') lc.loop_var = loopVar;
+    if (indexVar) lc.index_var = indexVar;
+    if (this.r.chance(0.3)) lc.label = `${v}`;
+    if (Object.keys(lc).length) t.loop_control = lc;
+    const when = this.when();
+    if (when) t.when = when;
+    return t;
   }
 
   play(index: number, hosts: string, login: Record<string, CaseHost>): { play: Record<string, unknown>; templates: Record<string, string> } {
     const tasks: Task[] = [];
     // Often start by making a sandbox root exist, so later tasks have something to work on.
     if (this.r.chance(0.75)) {
-      tasks.push({ name: `t${String(++this.n).padStart(2, '0')} file directory root`, file: { path: this.r.pick(ROOTS), state: 'directory' } });
+      tasks.push({ name: `${this.id()} file directory root`, file: { path: this.r.pick(ROOTS), state: 'directory' } });
     }
     const count = this.r.int(4, 11);
-    for (let i = 0; i < count; i++) tasks.push(...(this.r.chance(0.15) ? this.checks() : [this.task()]));
+    for (let i = 0; i < count; i++) tasks.push(...this.entry());
     const play: Record<string, unknown> = { name: `p${index}`, hosts, vars: { greeting: this.r.pick(['hi', 'hello']) } };
     if (Object.values(login).some((h) => h.user !== 'root') || this.r.chance(0.3)) play.become = this.r.chance(0.7);
+    // roles: run before the tasks (the case's roles, at most once each per play)
+    const free = Object.keys(this.shared.roles).filter((n) => !this.usedRoles.has(n));
+    if (free.length && this.r.chance(0.5)) {
+      const role = this.r.pick(free);
+      this.usedRoles.add(role);
+      play.roles = [this.r.chance(0.3) ? { role, [`${role}_msg`]: 'from-params' } : role];
+    }
+    // pre_tasks and post_tasks (handlers are flushed between them and the tasks)
+    if (tasks.length > 3 && this.r.chance(0.12)) {
+      play.pre_tasks = tasks.splice(0, 1);
+      if (this.r.chance(0.6)) play.post_tasks = tasks.splice(tasks.length - 1, 1);
+    }
     play.tasks = tasks;
     if (this.handlers.length) play.handlers = this.handlers;
     return { play, templates: this.templates };
   }
 }
 
-/** The random case for `seed`: 1-3 plays over h1 and h2. */
+/** 0-2 roles for a case, with defaults, vars, handlers (listen), templates, files, a block and a dependency. */
+function makeRoles(r: Rng): Record<string, CaseRole> {
+  const roles: Record<string, CaseRole> = {};
+  const count = r.chance(0.3) ? r.int(1, 2) : 0;
+  for (let k = 1; k <= count; k++) {
+    const name = `rl${k}`;
+    const root = r.pick(ROOTS);
+    const dir = `{{ ${name}_dir }}`;
+    const tasks: Task[] = [
+      { name: 'q1 dir', file: { path: dir, state: 'directory' } },
+      { name: 'q2 msg', copy: { dest: `${dir}/msg.txt`, content: `{{ ${name}_msg }}\n` }, notify: `${name} changed` },
+    ];
+    if (r.chance(0.5)) tasks.push({ name: 'q3 template', template: { src: `${name}.ejs`, dest: `${dir}/t.txt` } });
+    if (r.chance(0.5)) tasks.push({ name: 'q4 static file', copy: { src: `${name}.txt`, dest: `${dir}/static.txt`, mode: r.pick(MODES) } });
+    if (r.chance(0.4)) tasks.push({ name: 'q5 command', command: { cmd: `touch ${dir}/touched`, creates: `${dir}/touched`, writes: [`${dir}/touched`] } });
+    if (r.chance(0.5)) {
+      tasks.push({
+        name: 'q6 block',
+        block: [{ name: 'q6 test flag', command: { cmd: `test -e ${dir}/flag`, writes: [] } }],
+        rescue: [{ name: 'q7 make flag', copy: { dest: `${dir}/flag`, content: 'rescued\n' } }],
+        ...(r.chance(0.5) ? { always: [{ name: 'q8 always', file: { path: `${dir}/always`, state: 'touch' } }] } : {}),
+      });
+    }
+    const role: CaseRole = {
+      defaults: { [`${name}_dir`]: `${root}/${r.pick(['a', 'b', 'a/b'])}`, [`${name}_msg`]: 'from-defaults' },
+      tasks,
+      handlers: [{ name: `${name} handler`, listen: `${name} changed`, file: { path: `${root}/handled-${name}`, state: 'touch' } }],
+      templates: { [`${name}.ejs`]: `role=<%- ${name}_msg %>\nhost=<%- host.name %>\n` },
+      files: { [`${name}.txt`]: `static file of ${name}\n` },
+    };
+    if (r.chance(0.5)) role.vars = { [`${name}_msg`]: 'from-vars' };
+    if (k === 2 && r.chance(0.6)) role.meta = { dependencies: ['rl1'] };
+    roles[name] = role;
+  }
+  return roles;
+}
+
+/** Keys whose boolean values Ansible users often write as yes / no (the loader reads both). */
+const YES_NO_KEYS = new Set(['ignore_errors', 'become', 'create_home', 'enabled', 'system', 'update_cache', 'start_services']);
+
+/** Write some booleans as yes / no, everywhere in `v`. */
+function yesNo(r: Rng, v: unknown): void {
+  if (Array.isArray(v)) v.forEach((x) => yesNo(r, x));
+  else if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const [k, x] of Object.entries(o)) {
+      if (YES_NO_KEYS.has(k) && typeof x === 'boolean' && r.chance(0.15)) o[k] = x ? 'yes' : 'no';
+      else yesNo(r, x);
+    }
+  }
+}
+
+/** The random case for `seed`: 1-3 plays over h1 and h2, their task files and roles. */
 export function generate(seed: number): Case {
   const r = new Rng(seed);
   const hosts: Record<string, CaseHost> = {
@@ -350,20 +714,19 @@ export function generate(seed: number): Case {
   const plays = r.int(1, 3);
   const targets = Array.from({ length: plays }, () => r.weighted([['all', 6], ['h1', 2], ['h2', 1]] as const));
   const inRun = (h: string) => targets.some((t) => t === 'all' || t === h);
+  const shared: Shared = { taskFiles: {}, roles: makeRoles(r) };
   for (let i = 1; i <= plays; i++) {
     const target = targets[i - 1];
     const other = target === 'h1' ? 'h2' : target === 'h2' ? 'h1' : undefined;
-    const gen = new PlaybookGen(r, other && inRun(other) ? other : undefined);
+    const gen = new PlaybookGen(r, other && inRun(other) ? other : undefined, i, shared);
     const out = gen.play(i, target, hosts);
-    // Template names are per play; keep them distinct across plays.
-    const renamed: Record<string, string> = {};
-    for (const [k, v] of Object.entries(out.templates)) renamed[`p${i}-${k}`] = v;
-    for (const t of (out.play.tasks as Task[]) ?? []) {
-      const tpl = t.template as { src?: string } | undefined;
-      if (tpl?.src) tpl.src = `p${i}-${tpl.src}`;
-    }
-    templates = { ...templates, ...renamed };
+    templates = { ...templates, ...out.templates };
     playbook.push(out.play);
   }
-  return { name: `seed ${seed}`, hosts, templates, playbook };
+  yesNo(r, playbook);
+  yesNo(r, shared.taskFiles);
+  const c: Case = { name: `seed ${seed}`, hosts, templates, playbook };
+  if (Object.keys(shared.taskFiles).length) c.taskFiles = shared.taskFiles;
+  if (Object.keys(shared.roles).length) c.roles = shared.roles;
+  return c;
 }

@@ -12,8 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { runReport, type RunReport } from '../../src/engine/report.js';
 import { testbedDown, testbedExec, testbedResetHost, testbedStatus, testbedUp, type TestbedOptions } from '../../src/testbed/index.js';
-import { caseToYaml, HOST_NAMES, type Case } from './case.js';
+import { caseToYaml, HOST_NAMES, writeCaseFiles, type Case } from './case.js';
 import { compareReports, formatMismatch, type Comparison } from './compare.js';
+import { caseStructure } from './structure.js';
 
 export const PROJECT_ROOT = path.resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = path.join(PROJECT_ROOT, 'bin', 'provision.js');
@@ -126,8 +127,7 @@ export class Bed {
 
   private writeWorkdir(dir: string, g: Group, c: Case): { inventory: string; playbook: string } {
     rmSync(dir, { recursive: true, force: true });
-    mkdirSync(path.join(dir, 'templates'), { recursive: true });
-    mkdirSync(path.join(dir, 'files'), { recursive: true });
+    mkdirSync(dir, { recursive: true });
     const stateDir = path.join(BED_ROOT, '.provision', 'testbed');
     const hosts: Record<string, unknown> = {};
     for (const [h, spec] of Object.entries(c.hosts)) {
@@ -138,11 +138,9 @@ export class Bed {
       hosts,
     };
     writeFileSync(path.join(dir, 'inventory.yml'), stringify(inventory));
-    writeFileSync(path.join(dir, 'playbook.yml'), stringify(c.playbook, { lineWidth: 0 }));
-    for (const [n, text] of Object.entries(c.templates ?? {})) writeFileSync(path.join(dir, 'templates', n), text);
-    for (const [n, text] of Object.entries(c.files ?? {})) writeFileSync(path.join(dir, 'files', n), text);
+    const playbook = writeCaseFiles(dir, c);
     writeFileSync(path.join(dir, 'case.yml'), caseToYaml(c));
-    return { inventory: path.join(dir, 'inventory.yml'), playbook: path.join(dir, 'playbook.yml') };
+    return { inventory: path.join(dir, 'inventory.yml'), playbook };
   }
 
   private provision(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
@@ -173,8 +171,11 @@ export class Bed {
     });
   }
 
-  /** Runs one case on group `gi` and compares; saves the case with its mismatches under `outDir` when it fails. */
-  async runCase(c: Case, gi: number, outDir?: string): Promise<CaseResult> {
+  /**
+   * Runs one case on group `gi` and compares; saves the case with its mismatches under `outDir`
+   * when it fails, and every case with its two reports under `keepDir` (for reading afterwards).
+   */
+  async runCase(c: Case, gi: number, outDir?: string, keepDir?: string): Promise<CaseResult> {
     const g = this.groups[gi];
     const t0 = Date.now();
     const ms = { reset: 0, check: 0, real: 0, total: 0 };
@@ -200,12 +201,18 @@ export class Bed {
       const rr = parseReport('real run', real);
       writeFileSync(path.join(dir, 'check.json'), JSON.stringify(cr, null, 2));
       writeFileSync(path.join(dir, 'real.json'), JSON.stringify(rr, null, 2));
+      if (keepDir) {
+        mkdirSync(keepDir, { recursive: true });
+        const base = path.join(keepDir, slug(c.name));
+        writeFileSync(`${base}.yml`, caseToYaml(c));
+        for (const f of ['check.json', 'real.json']) copyFileSync(path.join(dir, f), `${base}.${f}`);
+      }
       // An unreachable host is the harness's problem (or the testbed's), never a pass.
       for (const [what, rep] of [['--check', cr], ['real run', rr]] as const) {
         const down = Object.entries(rep.recap).filter(([, h]) => h.unreachable);
         if (down.length) throw new Error(`${what}: unreachable: ${down.map(([h, x]) => `${h} (${x.error ?? '?'})`).join('; ')}`);
       }
-      result.comparison = compareReports(cr, rr);
+      result.comparison = compareReports(cr, rr, caseStructure(c));
       result.ok = result.comparison.mismatches.length === 0;
       // A run that had to be killed is a failure even when its report was complete.
       const hung = [['--check', check], ['real run', real]].filter(([, x]) => (x as { timedOut: boolean }).timedOut).map(([w]) => w);

@@ -4,7 +4,7 @@
  * that every generated case and every regression case is a valid playbook for the loader.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -12,10 +12,11 @@ import { stringify } from 'yaml';
 import type { RunReport, TaskReport } from '../../src/engine/report.js';
 import { loadPlaybook } from '../../src/load/playbook.js';
 import { builtinModules } from '../../src/modules/all.js';
-import { caseToYaml, loadCase, type Case } from '../difftest/case.js';
+import { caseToYaml, loadCase, writeCaseFiles, type Case } from '../difftest/case.js';
 import { compareReports, mismatchClass } from '../difftest/compare.js';
 import { generate, Rng } from '../difftest/generator.js';
-import { regressionFiles } from '../difftest/main.js';
+import { caseStructure } from '../difftest/structure.js';
+import { REGRESSIONS_DIR, regressionFiles, rescore } from '../difftest/main.js';
 
 function task(host: string, name: string, status: TaskReport['status'], extra: Partial<TaskReport> = {}): TaskReport {
   return { host, play: 'p', task: name, module: 'file', status, changes: [], durationMs: 1, ...extra };
@@ -87,6 +88,114 @@ test('compare: a handler check says unknown for and the real run does not run is
   assert.deepEqual(cmp.mismatches.map((m) => [m.task, m.check, m.real]), [['g', 'changed', undefined]]);
 });
 
+test('compare: a check-only pair that is unknown is never a mismatch (a rescue that was not needed)', () => {
+  const c = report(true, [task('h1', 'a', 'unknown'), task('h1', 'r', 'unknown'), task('h1', 'z', 'changed')]);
+  const r = report(false, [task('h1', 'a', 'ok'), task('h1', 'z', 'changed')]);
+  const cmp = compareReports(c, r);
+  assert.equal(cmp.mismatches.length, 0);
+  assert.equal(cmp.unknown, 2);
+  // after the real run stopped, check's later unknown pairs are not compared (nor counted)
+  const stopped = compareReports(report(true, [task('h1', 'a', 'unknown'), task('h1', 'u', 'unknown')]), report(false, [task('h1', 'a', 'failed')]));
+  assert.deepEqual([stopped.pairs, stopped.unknown, stopped.mismatches.length], [1, 1, 0]);
+});
+
+test('rescore: the totals of kept cases, compared again from their reports', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'difftest-keep-'));
+  try {
+    const c: Case = { name: 'seed 5', hosts: { h1: { user: 'root' } }, playbook: [{ name: 'p', hosts: 'all', tasks: [{ name: 'a', debug: {} }, { name: 'b', debug: {} }] }] };
+    writeFileSync(path.join(dir, 'seed-5.yml'), caseToYaml(c));
+    writeFileSync(path.join(dir, 'seed-5.check.json'), JSON.stringify(report(true, [task('h1', 'a', 'changed'), task('h1', 'b', 'unknown')])));
+    writeFileSync(path.join(dir, 'seed-5.real.json'), JSON.stringify(report(false, [task('h1', 'a', 'ok'), task('h1', 'b', 'changed')])));
+    const s = rescore(dir);
+    assert.deepEqual([s.cases, s.seeds, s.pairs, s.unknown, s.mismatches, s.realChanged, s.unknownChanged, s.failedCases], [1, 1, 2, 1, 1, 1, 1, ['seed 5']]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('compare: a rescued failure does not stop the host; the rest of its block section may be missing from the real run', () => {
+  const c0: Case = {
+    name: 'x',
+    hosts: { h1: { user: 'root' } },
+    taskFiles: { 'inc.yml': [{ name: 'i1', debug: { msg: 'x' } }], 'inc2.yml': [{ name: 'i2', debug: { msg: 'x' } }] },
+    playbook: [
+      {
+        name: 'p',
+        hosts: 'all',
+        tasks: [
+          {
+            block: [{ name: 'a', command: 'false' }, { block: [{ name: 'b', debug: {} }] }, { name: 'c', debug: {} }],
+            rescue: [{ name: 'r', debug: {} }, { name: 'inc', include_tasks: 'inc.yml' }],
+            always: [{ name: 'w', debug: {} }],
+          },
+          { name: 'z', debug: {} },
+          { name: 'inc2', include_tasks: 'inc2.yml', loop: '{{ [1] }}' },
+        ],
+      },
+    ],
+  };
+  const s = caseStructure(c0);
+  const real = report(false, [
+    task('h1', 'a', 'failed', { rescued: true }),
+    task('h1', 'r', 'ok'),
+    task('h1', 'inc', 'ok', { module: 'include_tasks' }),
+    task('h1', 'i1', 'ok'),
+    task('h1', 'w', 'ok'),
+    task('h1', 'z', 'changed'),
+  ]);
+  real.recap.h1.rescued = 1;
+  // check: 'a' unknown, so the rest of the block is predicted, the rescue is unknown
+  const check = report(true, [task('h1', 'a', 'unknown'), task('h1', 'b', 'ok'), task('h1', 'c', 'ok'), task('h1', 'r', 'unknown'), task('h1', 'i1', 'unknown'), task('h1', 'w', 'ok'), task('h1', 'z', 'changed')]);
+  const cmp = compareReports(check, real, s);
+  assert.deepEqual(cmp.mismatches, []);
+  assert.equal(cmp.rescued, 1);
+  // the include pseudo-task inside the unknown rescue counts as unknown
+  assert.equal(cmp.unknown, 4);
+  // without the structure, the skipped block tasks and the include are mismatches
+  assert.deepEqual(compareReports(check, real).mismatches.map((m) => m.task), ['inc', 'b', 'c']);
+  // a rescued failure is no stop: a task after the block that only check has is a mismatch
+  const late = compareReports({ ...check, tasks: [...check.tasks, task('h1', 'y', 'ok')] }, real, s);
+  assert.deepEqual(late.mismatches.map((m) => [m.task, m.check, m.real]), [['y', 'ok', undefined]]);
+  // a confident 'ok' for the failing task is a mismatch, and then its block's rest is too
+  const wrong = compareReports({ ...check, tasks: check.tasks.map((t) => (t.task === 'a' ? { ...t, status: 'ok' as const } : t)) }, real, s);
+  assert.deepEqual(wrong.mismatches.map((m) => m.task), ['a', 'b', 'c']);
+  // an include check called unknown: the tasks it ran for real are unknown, not missing
+  const incCheck = report(true, [task('h1', 'inc2', 'unknown', { module: 'include_tasks' })]);
+  const incReal = report(false, [task('h1', 'inc2', 'ok', { module: 'include_tasks' }), task('h1', 'i2', 'changed')]);
+  const inc = compareReports(incCheck, incReal, s);
+  assert.deepEqual(inc.mismatches.map((m) => m.task), []);
+  assert.equal(inc.unknownChanged, 1);
+});
+
+test('structure: blocks, includes and roles of a case, by play and reported name', () => {
+  const c0: Case = {
+    name: 'x',
+    hosts: { h1: { user: 'root' } },
+    taskFiles: { 'i.yml': [{ name: 'in', debug: {} }], 'm.yml': [{ name: 'im', debug: {} }] },
+    roles: { rl1: { tasks: [{ name: 'q1', debug: {} }] }, rl2: { tasks: [{ name: 'q2', debug: {} }], meta: { dependencies: ['rl1'] } } },
+    playbook: [
+      {
+        name: 'p',
+        hosts: 'all',
+        roles: ['rl2'],
+        tasks: [
+          { block: [{ name: 'a', debug: {} }, { import_tasks: 'm.yml' }], rescue: [{ name: 'inc', include_tasks: 'i.yml' }] },
+          { name: 'ir', include_role: { name: 'rl1' } },
+        ],
+      },
+    ],
+  };
+  const s = caseStructure(c0);
+  const get = (n: string) => s.get(`p\u0000${n}`);
+  assert.deepEqual(get('a')?.map((l) => [l.section, l.rescue]), [['block', true]]);
+  assert.deepEqual(get('im'), get('a'));
+  assert.deepEqual(get('in')?.map((l) => l.section), ['rescue', 'include']);
+  assert.equal(get('in')?.[1].include, 'inc');
+  assert.deepEqual(get('rl2 : q2'), []);
+  // rl1 runs twice (as rl2's dependency, and included): two places, so the name is ambiguous
+  assert.equal(get('rl1 : q1'), null);
+});
+
 test('generator: the same seed gives the same case, different seeds differ', () => {
   assert.deepEqual(generate(7), generate(7));
   assert.notDeepEqual(generate(7).playbook, generate(8).playbook);
@@ -97,10 +206,18 @@ test('generator: the same seed gives the same case, different seeds differ', () 
 });
 
 function loads(c: Case, dir: string): void {
-  const file = path.join(dir, 'playbook.yml');
-  writeFileSync(file, stringify(c.playbook));
-  loadPlaybook(file, builtinModules());
+  rmSync(dir, { recursive: true, force: true });
+  // with root: literally named templates, files and task files must exist and compile
+  loadPlaybook(writeCaseFiles(dir, c), builtinModules(), { root: dir });
 }
+
+/** The playbook language the generator must produce within 120 seeds. */
+const LANGUAGE = [
+  'block:', 'rescue:', 'always:', 'changed_when:', 'failed_when:', 'until:', 'set_fact:', 'debug:', 'fail:',
+  'include_tasks:', 'import_tasks:', 'include_role:', 'import_role:', 'roles:', 'meta: flush_handlers', 'listen:',
+  'loop_control:', 'label:', 'index_var:', 'loop_var:', ': yes\n', ': no\n', 'pre_tasks:', 'post_tasks:', 'dependencies:',
+  'taskFiles:', 'ansible_failed_task',
+];
 
 test('generator: 120 seeds give valid playbooks covering every module and feature', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'difftest-'));
@@ -110,6 +227,8 @@ test('generator: 120 seeds give valid playbooks covering every module and featur
       const c = generate(s);
       assert.doesNotThrow(() => loads(c, dir), `seed ${s}`);
       const text = stringify(c.playbook);
+      const all = caseToYaml(c);
+      for (const k of LANGUAGE) if (all.includes(k)) seen.add(k);
       for (const k of ['file:', 'copy:', 'template:', 'user:', 'group:', 'service:', 'apt:', 'command:', 'shell:', 'creates:', 'removes:', 'unless:', 'register:', 'when:', 'loop:', 'notify:', 'handlers:', 'delegate_to:', 'become:', 'ignore_errors:', 'update_cache:']) {
         if (text.includes(`${k}`)) seen.add(k);
       }
@@ -118,20 +237,23 @@ test('generator: 120 seeds give valid playbooks covering every module and featur
       // Round trip through the case file format.
       const f = path.join(dir, 'case.yml');
       writeFileSync(f, caseToYaml(c, ['comment']));
-      assert.deepEqual(loadCase(f).playbook, c.playbook);
+      const back = loadCase(f);
+      assert.deepEqual([back.playbook, back.taskFiles, back.roles], [c.playbook, c.taskFiles, c.roles]);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.equal(seen.size, 21 + 5 + 1, `missing: ${[...seen].join(' ')}`);
+  assert.equal(seen.size, 21 + 5 + 1 + LANGUAGE.length, `seen: ${[...seen].join(' ')}`);
 });
 
-test('regression corpus: the 8 examples of issue 6 and more, all valid playbooks', () => {
+test('regression corpus: the 8 examples of issue 6 and more, all valid playbooks (and the open cases too)', () => {
   const files = regressionFiles();
   for (let i = 1; i <= 8; i++) assert.ok(files.some((f) => path.basename(f).startsWith(`ex${i}-`)), `example ${i} is kept as a regression`);
+  const openDir = path.join(path.dirname(REGRESSIONS_DIR), 'open');
+  const open = readdirSync(openDir).filter((f) => f.endsWith('.yml')).map((f) => path.join(openDir, f));
   const dir = mkdtempSync(path.join(tmpdir(), 'difftest-'));
   try {
-    for (const f of files) assert.doesNotThrow(() => loads(loadCase(f), dir), f);
+    for (const f of [...files, ...open]) assert.doesNotThrow(() => loads(loadCase(f), dir), f);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
