@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pLimit from 'p-limit';
-import { hasTemplate, partlyUnknown, type Scope } from './expr.js';
+import { hasTemplate, partlyUnknown, UnknownVar, type Scope } from './expr.js';
 import { lastLines } from './shell.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
 import { executeLoop, recordUnknownTask, type Outcome, type TaskEnv } from './pipeline/task.js';
@@ -473,6 +473,12 @@ export class Runner {
           if (!this.selected(task) || task.implicit) continue;
           recordUnknownTask(env, task, this.scope(play, h, task, extra), `'${task.name}'`);
           this.report(play, task, h, false, { status: 'unknown', changes: [], registerData: {} }, [reason], 0);
+          // it may run: what it sets may or may not be set, and what it notifies may be notified
+          if (task.module === 'set_fact') for (const k of Object.keys(task.args)) if (k !== 'cacheable') h.registered[k] = new UnknownVar(`'${k}' may have been set by '${task.name}': ${reason}`);
+          for (const n of task.notify) {
+            hp.maybe.add(n);
+            hp.firstNotifier.set(n, hp.firstNotifier.get(n) ?? hp.seq);
+          }
           if (!task.ignoreErrors) {
             hp.mayStop.push({ i: hp.seq++, at: prediction.host(h.inv.name).size, task: task.name });
             this.mayStop(h, `'${task.name}'`, 'it runs only if a task before it fails');
