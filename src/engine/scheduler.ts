@@ -27,7 +27,7 @@ import { pairScopes } from './display.js';
 import { runInBatches, type BatchStop } from './batches.js';
 import type { Inventory, InventoryHost } from '../load/inventory.js';
 import { selectHosts } from '../load/inventory.js';
-import type { Play, Playbook, Task } from '../load/playbook.js';
+import type { Include, Play, Playbook, Task } from '../load/playbook.js';
 import type { HostRecap, RunReport, TaskReport } from './report.js';
 import type { Masker, SecretStore } from './secrets.js';
 import type { Emit } from './events.js';
@@ -437,14 +437,17 @@ export class Runner {
       },
       selected: (tags) => this.selected({ tags }),
       scope: (extra, task) => this.scope(play, h, task, extra),
-      reportInclude: (inc, status, note) => {
-        this.emit({ type: 'task-start', host: name, play: play.name, task: inc.name, handler: false });
-        const pseudo = { name: inc.name, module: inc.what === 'role' ? 'include_role' : 'include_tasks', ignoreErrors: inc.ignoreErrors } as Task;
-        this.report(play, pseudo, h, false, { status, changes: [], registerData: {}, ...(status === 'failed' ? { error: note } : {}) }, status === 'failed' ? [] : [note], 0);
-      },
+      reportInclude: (inc, status, note) => this.reportInclude(play, h, inc, status, note),
       load: (inc, target) => loadIncluded(inc, target, this.opts.modules, this.opts.root),
       ...(prediction ? { prediction: this.walkPrediction(play, h, hp, prediction) } : {}),
     };
+  }
+
+  /** An include itself as a task result (`included: FILE`, or why it failed or is unknown). */
+  private reportInclude(play: Play, h: HostState, inc: Include, status: 'ok' | 'skipped' | 'failed' | 'unknown', note: string): void {
+    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: inc.name, handler: false });
+    const task = { name: inc.name, module: inc.what === 'role' ? 'include_role' : 'include_tasks', ignoreErrors: inc.ignoreErrors } as Task;
+    this.report(play, task, h, false, { status, changes: [], registerData: {}, ...(status === 'failed' ? { error: note } : {}) }, status === 'failed' ? [] : [note], 0);
   }
 
   /** Check mode's side of the walk: marks in the prediction and the registered results (walk.ts). */
@@ -486,10 +489,8 @@ export class Runner {
         }
       },
       unknownInclude: (inc, reason) => {
-        this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: inc.name, handler: false });
         prediction.host(h.inv.name).record([unknownEverything(`${inc.name} (unknown in check mode) may have run anything here`)], { host: h.inv.name, mayHaveStopped: prediction.mayHaveStopped(h.inv.name) });
-        const pseudo = { name: inc.name, module: inc.what === 'role' ? 'include_role' : 'include_tasks', ignoreErrors: inc.ignoreErrors } as Task;
-        this.report(play, pseudo, h, false, { status: 'unknown', changes: [], registerData: {} }, [reason], 0);
+        this.reportInclude(play, h, inc, 'unknown', reason);
         if (!inc.ignoreErrors) {
           hp.mayStop.push({ i: hp.seq++, at: prediction.host(h.inv.name).size, task: inc.name });
           this.mayStop(h, `'${inc.name}'`);
