@@ -88,13 +88,21 @@ export function describeStop(s: BatchStop): string {
 export async function runInBatches(
   play: { name: string; serial?: SerialValue[]; maxFailPercentage?: number },
   hosts: string[],
-  o: { run: (batch: string[], label?: string) => Promise<void>; failed: (host: string) => boolean; interrupted: () => boolean },
+  o: {
+    run: (batch: string[], label?: string) => Promise<void>;
+    failed: (host: string) => boolean;
+    interrupted: () => boolean;
+    /** any_errors_fatal stopped the batch (engine/lockstep.ts): the run stops whatever the counts */
+    fatal?: () => { failed: string[]; reason: string } | undefined;
+  },
 ): Promise<BatchStop | undefined> {
   const rolling = play.serial !== undefined || play.maxFailPercentage !== undefined;
   const batches = play.serial && hosts.length ? computeBatches(hosts, play.serial) : [hosts];
   for (const [b, batch] of batches.entries()) {
     if (o.interrupted()) return undefined;
     await o.run(batch, batches.length > 1 ? `${b + 1}/${batches.length}` : undefined);
+    const fatal = o.fatal?.();
+    if (fatal) return { play: play.name, batch: b + 1, batches: batches.length, hosts: batch, ...fatal, notRun: batches.slice(b + 1).flat() };
     if (!rolling) continue;
     const failed = batch.filter(o.failed);
     const reason = stopReason(batch, failed, play.maxFailPercentage);

@@ -12,7 +12,7 @@ import { lastLines } from './shell.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
 import { executeLoop, recordUnknownTask, type Outcome, type TaskEnv } from './pipeline/task.js';
 import { executeControlled, resultValue } from './pipeline/result-control.js';
-import { walk, type WalkHost, type WalkPrediction } from './walk.js';
+import { walk, type Place, type WalkHost, type WalkPrediction } from './walk.js';
 import { playHasStart, startMatcher } from './start-at.js';
 import { loadIncluded } from '../load/include.js';
 import { unknownEverything } from './prediction.js';
@@ -25,9 +25,11 @@ import { taskScope } from './scope.js';
 import { tracedConnection } from './trace.js';
 import { pairScopes } from './display.js';
 import { runInBatches, type BatchStop } from './batches.js';
+import { Lockstep, END_OF_PLAY } from './lockstep.js';
 import type { Inventory, InventoryHost } from '../load/inventory.js';
 import { selectHosts } from '../load/inventory.js';
 import type { Include, Play, Playbook, Task } from '../load/playbook.js';
+import { usesAnyErrorsFatal } from '../load/tree.js';
 import type { HostRecap, RunReport, TaskReport } from './report.js';
 import type { Masker, SecretStore } from './secrets.js';
 import type { Emit } from './events.js';
@@ -136,6 +138,10 @@ export class Runner {
   private readonly once = new Map<Task, Once>();
   private readonly throttles = new Map<Task, ReturnType<typeof pLimit>>();
   private stopped?: BatchStop;
+  /** any_errors_fatal: the current batch's hosts in step (lockstep.ts) */
+  private lockstep?: Lockstep;
+  /** check mode: a task with any_errors_fatal may have failed, and then the run stopped there */
+  private runMayStop?: string;
   private readonly cacheMode = factCacheMode();
   /** the controller (tasks delegated to localhost) changes by other means too: its facts are always read */
   private readonly localCache = new FactCache('off');
@@ -197,11 +203,13 @@ export class Runner {
         this.stopped = await runInBatches(play, active, {
           interrupted: () => this.interrupted,
           failed: (h) => this.hosts.get(h)!.failed || !!this.hosts.get(h)!.unreachable,
+          fatal: () => this.lockstep?.fatal && { failed: [...this.lockstep.fatal.failed], reason: `'${this.lockstep.fatal.task}' failed on ${this.lockstep.fatal.host}, and any_errors_fatal stops every host` },
           run: async (batch, label) => {
             this.emit({ type: 'play-start', play: play.name, hosts: batch, ...(label ? { batch: label } : {}) });
             // facts are kept for one play at most (delegated tasks store some on other hosts)
             for (const st of this.hosts.values()) st.cache.clear();
             this.batch = batch;
+            this.lockstep = play.lockstep ? new Lockstep(batch) : undefined;
             this.once.clear();
             this.throttles.clear();
             for (const h of batch) {
@@ -211,6 +219,12 @@ export class Runner {
             }
             await Promise.all(batch.map((h) => limit(() => this.runPlayOnHost(play, this.hosts.get(h)!))));
             for (const h of batch) this.hosts.get(h)!.playing = false;
+            const maybe = this.lockstep?.maybe;
+            if (maybe && !this.lockstep?.fatal && this.prediction) {
+              // the real run may stop here: what every host does after this batch may not happen
+              this.runMayStop ??= `the run stops if '${maybe.task}' fails on ${maybe.host} (any_errors_fatal; its outcome is unknown in check mode)`;
+              for (const name of this.hosts.keys()) this.prediction.mayStop(name, this.runMayStop);
+            }
             this.emit({ type: 'play-end', play: play.name });
           },
         });
@@ -346,9 +360,13 @@ export class Runner {
       const r = await walk(wh, play.body);
       if (h.unreachable) return;
       if (r === 'failed') h.failed = true;
+      // in step: the handlers run once every host has ended its tasks (or stopped)
+      await this.lockstep?.arrive(h.inv.name, END_OF_PLAY);
+      if (this.lockstep?.stops(h.inv.name)) return;
       await this.runHandlers(play, h, hp);
       if (!h.failed && !h.unreachable && !this.interrupted && !play.local) this.readNextPlay(h, play, h.conn!);
     } finally {
+      this.lockstep?.leave(h.inv.name);
       h.inPlay = false;
       done();
     }
@@ -384,8 +402,12 @@ export class Runner {
     const name = h.inv.name;
     const prediction = this.prediction;
     return {
-      task: async (task, following, extra) => {
+      task: async (task, following, extra, place) => {
         if (!this.selected(task)) return undefined;
+        if (this.lockstep) {
+          await this.lockstep.arrive(name, place.pos);
+          if (this.lockstep.stops(name)) return undefined;
+        }
         // a change voided what was read ahead: read the rest of the play ahead again, in one round trip
         const at = play.tasks.indexOf(task);
         if (!play.local && h.cache.voided && this.readsOwnFacts(task) && at >= 0) await this.readAhead(play, h, play.tasks.slice(at));
@@ -402,6 +424,7 @@ export class Runner {
         hp.ahead?.finished(task, result.status);
         const status = result.status;
         if (status === 'failed' && !task.ignoreErrors) hp.lastFailure = result;
+        if (task.anyErrorsFatal) this.fatalOutcome(h, task, status, place);
         // A task that failed after applying part of its changes changed the host too.
         // In check mode a failed task's changes are those of the loop items before the failing
         // one (a task whose plan fails has none): the real run applies them, and notifies.
@@ -415,13 +438,18 @@ export class Runner {
         }
         return status;
       },
-      flush: async () => {
+      arrive: async (place) => {
+        await this.lockstep?.arrive(name, place.pos);
+      },
+      flush: async (place) => {
+        await this.lockstep?.arrive(name, place.pos);
+        if (this.lockstep?.stops(name)) return;
         await this.runHandlers(play, h, hp);
         hp.notified.clear();
         hp.maybe.clear();
         hp.firstNotifier.clear();
       },
-      stopped: () => Boolean(h.unreachable) || this.interrupted,
+      stopped: () => Boolean(h.unreachable) || this.interrupted || Boolean(this.lockstep?.stops(name)),
       rescuing: () => {
         const f = hp.lastFailure;
         h.registered.ansible_failed_task = f ? { name: f.task, module: f.module } : {};
@@ -438,7 +466,12 @@ export class Runner {
       selected: (tags) => this.selected({ tags }),
       scope: (extra, task) => this.scope(play, h, task, extra),
       reportInclude: (inc, status, note) => this.reportInclude(play, h, inc, status, note),
-      load: (inc, target) => loadIncluded(inc, target, this.opts.modules, this.opts.root),
+      load: (inc, target) => {
+        const nodes = loadIncluded(inc, target, this.opts.modules, this.opts.root);
+        // hosts run in step only in a play that says so at load (lockstep.ts)
+        if (!play.lockstep && usesAnyErrorsFatal(nodes)) throw new TaskError(`${target}: any_errors_fatal in a file included at run time: set it on the play, or on the include (${inc.where}), so that the play's hosts run in step`);
+        return nodes;
+      },
       ...(prediction ? { prediction: this.walkPrediction(play, h, hp, prediction) } : {}),
     };
   }
@@ -531,6 +564,33 @@ export class Runner {
   }
 
   /**
+   * any_errors_fatal: a failure (errors not ignored, no rescue catching it) stops every host of
+   * the batch; in check mode an unknown outcome may, so every other host's later tasks may not run.
+   */
+  private fatalOutcome(h: HostState, task: Task, status: string, place: Place): void {
+    const ls = this.lockstep;
+    if (!ls || task.ignoreErrors) return;
+    if (status === 'failed' && !place.caught) ls.fail(h.inv.name, task.name);
+    if (status !== 'unknown' || !this.prediction) return;
+    const m = ls.mayFail(h.inv.name, task.name);
+    if (!m) return;
+    for (const other of this.batch) if (other !== m.host) this.prediction.mayStop(other, `'${m.task}' on ${m.host} may fail (any_errors_fatal; its outcome is unknown in check mode), and then ${other} stops too`);
+  }
+
+  /**
+   * Check mode: a task that runs only if no task with any_errors_fatal failed before it (on
+   * another host of the batch, or anywhere earlier in the run) is unknown, whatever it predicts.
+   */
+  private mayNotRun(task: Task, h: HostState, outcome: Outcome, notes: string[]): Outcome {
+    if (!this.prediction || outcome.status === 'unknown' || task.implicit) return outcome;
+    const why = this.lockstep?.mayNotRun(h.inv.name) ?? this.runMayStop;
+    if (why === undefined) return outcome;
+    notes.push(why);
+    for (const k of Object.keys(outcome.facts ?? {})) h.registered[k] = new UnknownVar(`'${k}' may have been set by '${task.name}': ${why}`);
+    return { ...outcome, status: 'unknown', error: undefined, facts: undefined, resultKnown: false };
+  }
+
+  /**
    * The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in
    * definition order; a handler answers to its name and to its `listen` names. Handlers run once,
    * for this host, even after a failed task: so in check mode what the tasks after one that may
@@ -560,6 +620,7 @@ export class Runner {
       try {
         const { status } = await this.runTask(play, handler, h, true);
         if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
+        if (handler.anyErrorsFatal) this.fatalOutcome(h, handler, status, { pos: [], caught: false });
         if (status === 'unknown' && !handler.ignoreErrors) this.mayStop(h, `the handler '${handler.name}'`);
       } finally {
         restore?.();
@@ -743,6 +804,7 @@ export class Runner {
 
   /** Record a task's result: report, recap, registered variable, event. */
   private report(play: Play, task: Task, h: HostState, handler: boolean, outcome: Outcome, notes: string[], ms: number): TaskReport {
+    outcome = this.mayNotRun(task, h, outcome, notes);
     const { status } = outcome;
     let changes = outcome.changes;
     let error = outcome.error;
@@ -774,7 +836,7 @@ export class Runner {
     else h.recap[status]++;
     // In check mode a task predicted to change has not run: its status is known, its output
     // (rc, stdout, results …) is not; an unknown task's status is not known either (result-control.ts).
-    if (task.register) h.registered[task.register] = resultValue(this.opts.check && !outcome.ranForReal, task, outcome);
+    if (task.register) h.registered[task.register] = resultValue(this.opts.check && !outcome.resultKnown, task, outcome);
     if (outcome.facts && status !== 'skipped') Object.assign(h.registered, outcome.facts);
     this.emit({ type: 'task-result', result });
     return result;

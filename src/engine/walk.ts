@@ -18,9 +18,16 @@ import { ConfigError } from '../load/yaml.js';
 import { staticTasks, type Block, type Include, type Node, type Task } from '../load/tree.js';
 import { UnknownValue, type Scope } from './expr.js';
 import type { StartAt } from './start-at.js';
+import type { Position } from './lockstep.js';
 
 export type WalkResult = 'ok' | 'failed' | 'stopped';
 export type Extra = Record<string, unknown>;
+
+/** Where a task is: its place in the tree (lockstep.ts), and whether an enclosing block's rescue catches its failure. */
+export interface Place {
+  pos: Position;
+  caught: boolean;
+}
 
 /** Check mode's view of the walk (undefined in real runs). */
 export interface WalkPrediction {
@@ -38,9 +45,11 @@ export interface WalkPrediction {
 
 export interface WalkHost {
   /** Run one task (unless tags deselect it): its status, or undefined when it was not selected. */
-  task(task: Task, following: Task[], extra: Extra): Promise<string | undefined>;
-  /** Run the handlers notified so far (meta: flush_handlers). */
-  flush(): Promise<void>;
+  task(task: Task, following: Task[], extra: Extra, place: Place): Promise<string | undefined>;
+  /** An include is reached at `place` (any_errors_fatal keeps hosts in step: it may wait). */
+  arrive(place: Place): Promise<void>;
+  /** Run the handlers notified so far (meta: flush_handlers at `place`). */
+  flush(place: Place): Promise<void>;
   /** The host is unreachable, or the run interrupted: nothing more starts. */
   stopped(): boolean;
   /** The failed task's name and result become ansible_failed_task / ansible_failed_result. */
@@ -67,8 +76,9 @@ const following = (list: Node[], k: number): Task[] => {
   return out;
 };
 
-export async function walk(host: WalkHost, list: Node[], extra: Extra = {}): Promise<WalkResult> {
+export async function walk(host: WalkHost, list: Node[], extra: Extra = {}, at: Position = [], caught = false): Promise<WalkResult> {
   for (const [k, n] of list.entries()) {
+    const place: Place = { pos: [...at, k], caught };
     if (host.stopped()) return 'stopped';
     const s = host.startAt;
     // a block is entered: the start may be inside it (start-at.ts)
@@ -77,14 +87,17 @@ export async function walk(host: WalkHost, list: Node[], extra: Extra = {}): Pro
       s.started = true;
     }
     let r: WalkResult;
-    if (n.kind === 'block') r = await walkBlock(host, n, extra);
-    else if (n.kind === 'include') r = await walkInclude(host, n, extra);
+    if (n.kind === 'block') r = await walkBlock(host, n, extra, place);
+    else if (n.kind === 'include') {
+      await host.arrive(place);
+      r = host.stopped() ? 'stopped' : await walkInclude(host, n, extra, place);
+    }
     else if (n.module === 'meta' && n.args.action === 'flush_handlers') {
-      if (!n.implicit && (await host.task(n, [], extra)) === undefined) continue;
-      await host.flush();
+      if (!n.implicit && (await host.task(n, [], extra, place)) === undefined) continue;
+      await host.flush(place);
       r = host.stopped() ? 'stopped' : 'ok';
     } else {
-      const status = await host.task(n, following(list, k), extra);
+      const status = await host.task(n, following(list, k), extra, place);
       r = host.stopped() ? 'stopped' : status === 'failed' && !n.ignoreErrors ? 'failed' : 'ok';
     }
     if (r !== 'ok') return r;
@@ -92,14 +105,14 @@ export async function walk(host: WalkHost, list: Node[], extra: Extra = {}): Pro
   return 'ok';
 }
 
-async function walkBlock(host: WalkHost, b: Block, extra: Extra): Promise<WalkResult> {
+async function walkBlock(host: WalkHost, b: Block, extra: Extra, { pos, caught }: Place): Promise<WalkResult> {
   const p = host.prediction;
   const mark = p?.mark();
-  const r = await walk(host, b.block, extra);
+  const r = await walk(host, b.block, extra, [...pos, 0], caught || b.rescue.length > 0);
   let result = r;
   if (r === 'failed' && b.rescue.length) {
     host.rescuing();
-    result = await walk(host, b.rescue, extra);
+    result = await walk(host, b.rescue, extra, [...pos, 1], caught);
     if (result === 'ok') host.rescued();
   } else if (r === 'ok' && p && (b.rescue.length || b.always.length) && p.mayHaveFailedSince(mark)) {
     const why = `a task of the block at ${b.where} may fail (its outcome is unknown in check mode)`;
@@ -107,11 +120,11 @@ async function walkBlock(host: WalkHost, b: Block, extra: Extra): Promise<WalkRe
     if (b.rescue.length) p.notPredicted(staticTasks(b.rescue), extra, `the rescue of the block at ${b.where} runs only if a task of the block fails: ${why}`);
   }
   if (r === 'stopped' || host.stopped()) return 'stopped';
-  const a = await walk(host, b.always, extra);
+  const a = await walk(host, b.always, extra, [...pos, 2], caught);
   return a === 'ok' ? result : a;
 }
 
-async function walkInclude(host: WalkHost, inc: Include, extra: Extra): Promise<WalkResult> {
+async function walkInclude(host: WalkHost, inc: Include, extra: Extra, { pos, caught }: Place): Promise<WalkResult> {
   if (!host.selected(inc.tags)) return 'ok';
   const scope = host.scope(extra, inc.inherited);
   let items: unknown[];
@@ -143,8 +156,8 @@ async function walkInclude(host: WalkHost, inc: Include, extra: Extra): Promise<
     return inc.ignoreErrors ? 'ok' : 'failed';
   }
   host.reportInclude(inc, 'ok', `included: ${[...new Set(targets)].join(', ')}${inc.loop !== undefined ? ` (${items.length} item${items.length === 1 ? '' : 's'})` : ''}`);
-  for (const run of runs) {
-    const r = await walk(host, run.nodes, run.extra);
+  for (const [i, run] of runs.entries()) {
+    const r = await walk(host, run.nodes, run.extra, [...pos, i], caught);
     if (r !== 'ok') return r;
   }
   return 'ok';

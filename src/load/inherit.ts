@@ -18,6 +18,7 @@ export interface Inherited {
   becomeUser?: string;
   environment?: Record<string, unknown>;
   checkMode?: boolean;
+  anyErrorsFatal?: boolean;
   runOnce?: boolean;
   throttle?: number;
   role?: RoleRef;
@@ -35,18 +36,20 @@ export interface OwnSettings {
   become_user?: string;
   environment?: Record<string, unknown>;
   check_mode?: boolean;
+  any_errors_fatal?: boolean;
   run_once?: boolean;
   throttle?: number;
   role?: RoleRef;
 }
 
-export const topLevel = (playTags: string[], play: { becomeUser?: string; environment?: Record<string, unknown> } = {}): Inherited => ({
+export const topLevel = (playTags: string[], play: { becomeUser?: string; environment?: Record<string, unknown>; anyErrorsFatal?: boolean } = {}): Inherited => ({
   when: [],
   tags: playTags,
   vars: {},
   defaults: {},
   ...(play.becomeUser !== undefined ? { becomeUser: play.becomeUser } : {}),
   ...(play.environment ? { environment: play.environment } : {}),
+  ...(play.anyErrorsFatal ? { anyErrorsFatal: true } : {}),
 });
 
 export function inherit(parent: Inherited, own: OwnSettings): Inherited {
@@ -62,6 +65,7 @@ export function inherit(parent: Inherited, own: OwnSettings): Inherited {
     becomeUser: own.become_user ?? parent.becomeUser,
     environment: own.environment || parent.environment ? { ...parent.environment, ...own.environment } : undefined,
     checkMode: own.check_mode ?? parent.checkMode,
+    anyErrorsFatal: own.any_errors_fatal ?? parent.anyErrorsFatal,
     runOnce: own.run_once ?? parent.runOnce,
     throttle: own.throttle ?? parent.throttle,
     role: own.role ?? parent.role,

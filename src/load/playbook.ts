@@ -12,7 +12,7 @@ import { loadNodes, varName, type LoadCtx } from './tasks.js';
 import { loadRole, roleEntry } from './roles.js';
 import { topLevel } from './inherit.js';
 import { checkExpressions } from './task-checks.js';
-import { staticTasks, type Play, type Playbook, type Task } from './tree.js';
+import { staticTasks, usesAnyErrorsFatal, type Play, type Playbook, type Task } from './tree.js';
 import type { Module } from '../modules/contract.js';
 
 export type { Block, Include, Node, Play, Playbook, Task } from './tree.js';
@@ -20,7 +20,6 @@ export { RESERVED_NAMES } from './tasks.js';
 
 /** Play keywords Ansible has that provision does not implement yet: refused with the reason. */
 const PLAY_NOT_YET: Record<string, string> = {
-  any_errors_fatal: 'not supported yet',
   strategy: 'not supported: hosts run their tasks independently within a play, like the free strategy; plays are barriers',
   vars_prompt: 'not supported: pass values with --extra-vars',
   module_defaults: 'not supported yet',
@@ -55,6 +54,7 @@ const playSchema = z
     handlers: z.array(z.unknown()).optional(),
     serial: z.union([serialValue, z.array(serialValue).min(1)]).optional(),
     max_fail_percentage: z.number().min(0).max(100).optional(),
+    any_errors_fatal: z.boolean().optional(),
   })
   .strict();
 
@@ -158,7 +158,7 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, ctx: Ctx): Play {
     loadRole,
     playVars: new Set([...Object.keys(vars), ...Object.keys(defaults)]),
   };
-  const top = topLevel(tags, { ...(p.become_user !== undefined ? { becomeUser: p.become_user } : {}), ...(p.environment ? { environment: p.environment } : {}) });
+  const top = topLevel(tags, { ...(p.become_user !== undefined ? { becomeUser: p.become_user } : {}), ...(p.environment ? { environment: p.environment } : {}), ...(p.any_errors_fatal ? { anyErrorsFatal: true } : {}) });
   // Ansible's order: pre_tasks, handlers flushed, roles, tasks, handlers flushed, post_tasks
   const pre = loadNodes(src, p.pre_tasks, [i, 'pre_tasks'], top, lctx);
   const roles = (p.roles ?? []).flatMap((r, k) => {
@@ -201,6 +201,7 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, ctx: Ctx): Play {
     ...(p.serial !== undefined ? { serial: Array.isArray(p.serial) ? p.serial : [p.serial] } : {}),
     ...(p.max_fail_percentage !== undefined ? { maxFailPercentage: p.max_fail_percentage } : {}),
     ...(p.gather_facts === false ? { gatherFacts: false } : {}),
+    ...(usesAnyErrorsFatal([...body, ...handlers]) ? { lockstep: true } : {}),
     where: where(src, [i]), file: src.file };
 }
 

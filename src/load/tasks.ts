@@ -49,7 +49,6 @@ const NOT_YET: Record<string, string> = {
   become_method: 'not supported: become uses sudo (runuser when the login user is root)',
   async: 'not supported',
   poll: 'not supported',
-  any_errors_fatal: 'not supported yet',
   connection: 'not supported yet: delegate_to: localhost runs a task on the controller',
   with_items: 'write `loop:` instead (with_items flattens one level: `loop: "{{ list.flat() }}"`)',
   with_dict: "write `loop: \"{{ Object.entries(d).map(([key, value]) => ({ key, value })) }}\"` instead",
@@ -82,7 +81,8 @@ const common = {
   no_log: z.boolean().optional(),
   become_user: z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$|\{\{[\s\S]*\}\}/i, "a user name, or a '{{ expression }}' giving one").optional(),
   environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.union([z.string(), z.number(), z.boolean()])).optional(),
-  check_mode: z.literal(false, { message: 'check_mode: only false is supported (the task runs for real in a dry run too)' }).optional(),
+  check_mode: z.boolean().optional(),
+  any_errors_fatal: z.boolean().optional(),
   run_once: z.boolean().optional(),
   throttle: z.number().int().min(1).optional(),
 };
@@ -199,7 +199,7 @@ export function loadTaskFile(file: string, parent: Inherited, ctx: LoadCtx, hand
   }
 }
 
-type Common = { when?: unknown; tags?: string[]; become?: boolean; vars?: Record<string, unknown>; ignore_errors?: boolean; no_log?: boolean; become_user?: string; environment?: Record<string, unknown>; check_mode?: boolean; run_once?: boolean; throttle?: number };
+type Common = { when?: unknown; tags?: string[]; become?: boolean; vars?: Record<string, unknown>; ignore_errors?: boolean; no_log?: boolean; become_user?: string; environment?: Record<string, unknown>; check_mode?: boolean; any_errors_fatal?: boolean; run_once?: boolean; throttle?: number };
 const own = (m: Common): OwnSettings => ({
   when: m.when as OwnSettings['when'],
   tags: m.tags,
@@ -210,6 +210,7 @@ const own = (m: Common): OwnSettings => ({
   become_user: m.become_user,
   environment: m.environment,
   check_mode: m.check_mode,
+  any_errors_fatal: m.any_errors_fatal,
   run_once: m.run_once,
   throttle: m.throttle,
 });
@@ -395,6 +396,7 @@ function loadTask(src: YamlSource, obj: Record<string, unknown>, path: Path, par
     ...(s.becomeUser !== undefined ? { becomeUser: s.becomeUser } : {}),
     ...(s.environment ? { environment: s.environment } : {}),
     ...(s.checkMode !== undefined ? { checkMode: s.checkMode } : {}),
+    ...(s.anyErrorsFatal ? { anyErrorsFatal: true } : {}),
     ...(s.runOnce ? { runOnce: true } : {}),
     ...(s.throttle !== undefined ? { throttle: s.throttle } : {}),
     ...(s.role ? { role: s.role } : {}),

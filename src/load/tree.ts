@@ -61,8 +61,10 @@ export interface Task {
   becomeUser?: string;
   /** `environment`: variables exported to every command the task runs (values may be {{ }}) */
   environment?: Record<string, unknown>;
-  /** `check_mode: false`: runs for real in a dry run too */
+  /** `check_mode: false`: runs for real in a dry run too; `true`: runs in check mode in a real run too */
   checkMode?: boolean;
+  /** `any_errors_fatal`: its failure stops every host of the batch (engine/lockstep.ts) */
+  anyErrorsFatal?: boolean;
   /** `run_once`: runs on one host of the batch; its result is every host's */
   runOnce?: boolean;
   /** `throttle`: at most this many hosts run it at once */
@@ -127,6 +129,8 @@ export interface Play {
   /** `serial:` batch sizes (numbers or "N%"; the last repeats) and `max_fail_percentage` (engine/batches.ts). */
   serial?: (number | string)[];
   maxFailPercentage?: number;
+  /** any_errors_fatal is set somewhere in the play: its hosts run in step (engine/lockstep.ts) */
+  lockstep?: boolean;
   where: string;
   file: string;
 }
@@ -138,14 +142,25 @@ export interface Playbook {
 
 /** The tasks of nodes known at load, in order: blocks' sections in turn, included files loaded at load. */
 export function staticTasks(nodes: Node[]): Task[] {
-  const out: Task[] = [];
+  return staticNodes(nodes).filter((n): n is Task => n.kind === 'task');
+}
+
+/** Every task and include known at load (dynamic includes as themselves), in order. */
+export function staticNodes(nodes: Node[]): (Task | Include)[] {
+  const out: (Task | Include)[] = [];
   const walk = (ns: Node[]) => {
     for (const n of ns) {
       if (n.kind === 'task') out.push(n);
       else if (n.kind === 'block') [n.block, n.rescue, n.always].forEach(walk);
       else if (n.loaded) walk(n.loaded);
+      else out.push(n);
     }
   };
   walk(nodes);
   return out;
+}
+
+/** Whether any_errors_fatal is set on a task or dynamic include of these nodes (or of the handlers). */
+export function usesAnyErrorsFatal(nodes: Node[]): boolean {
+  return staticNodes(nodes).some((n) => (n.kind === 'task' ? n.anyErrorsFatal : n.inherited.anyErrorsFatal));
 }

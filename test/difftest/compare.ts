@@ -75,11 +75,12 @@ const noteOf = (t: TaskReport) => t.error ?? t.note;
  * Pairs only in `have` are legitimate when `lack` stopped this host at a task that `have` lists
  * before them (or `lack` could not reach the host at all).
  */
-function missingIsLegit(pair: Pair, have: Pair[], lack: Pair[], lackUnreachable: boolean): boolean {
+function missingIsLegit(pair: Pair, have: Pair[], lack: Pair[], lackUnreachable: boolean, s?: Structure): boolean {
   if (lackUnreachable) return true;
   const stop = lack.find((p) => stops(p.t));
   if (!stop) return false;
-  const at = have.find((p) => p.key === stop.key);
+  // the stop inside a dynamic include (or rescue) that `have` (check) reported unknown as a whole: it stopped there
+  const at = have.find((p) => p.key === stop.key) ?? coveringUnknown(stop, have, s);
   if (at) return at.pos < pair.pos;
   // `have` lacks the stop itself (a mismatch of its own, e.g. a handler that only one run ran):
   // the host still leaves the later plays.
@@ -115,14 +116,24 @@ function skippedByFailure(p: Pair, cs: Pair[], rByKey: Map<string, Pair>, s: Str
 
 /** A pair only the real run has, inside a rescue section or a dynamic include that check reported unknown. */
 function coveredByUnknown(p: Pair, cs: Pair[], s: Structure | undefined): boolean {
+  return coveringUnknown(p, cs, s) !== undefined;
+}
+
+/** The unknown pair of check (the include, or a task of the rescue) that covers real's pair `p`. */
+function coveringUnknown(p: Pair, cs: Pair[], s: Structure | undefined): Pair | undefined {
   const pc = chainOf(s, p.t);
-  if (!pc) return false;
+  if (!pc) return undefined;
   const unknown = cs.filter((c) => c.t.play === p.t.play && c.t.status === 'unknown' && !c.t.handler);
-  return pc.some((l) =>
-    l.section === 'include'
-      ? unknown.some((c) => c.t.task === l.include)
-      : l.section === 'rescue' && unknown.some((c) => chainOf(s, c.t)?.some((m) => m.id === l.id && m.section === 'rescue')),
-  );
+  for (const l of pc) {
+    const cover =
+      l.section === 'include'
+        ? unknown.find((c) => c.t.task === l.include)
+        : l.section === 'rescue'
+          ? unknown.find((c) => chainOf(s, c.t)?.some((m) => m.id === l.id && m.section === 'rescue'))
+          : undefined;
+    if (cover) return cover;
+  }
+  return undefined;
 }
 
 export function compareReports(check: RunReport, real: RunReport, structure?: Structure): Comparison {
@@ -181,7 +192,7 @@ export function compareReports(check: RunReport, real: RunReport, structure?: St
         continue;
       }
       // after the real run's stop, or left by a failure in its block: not compared
-      if (missingIsLegit(cp, cs, rs, real.recap[host]?.unreachable === true) || skippedByFailure(cp, cs, rByKey, structure)) continue;
+      if (missingIsLegit(cp, cs, rs, real.recap[host]?.unreachable === true, structure) || skippedByFailure(cp, cs, rByKey, structure)) continue;
       // Unknown is never a mismatch (a rescue that was not needed): a compared pair, unknown.
       if (cp.t.status === 'unknown') {
         out.pairs++;

@@ -349,6 +349,10 @@ class PlaybookGen {
     // that a case goes on long enough for tasks to interact.
     if (this.r.chance(kind === 'command' || kind === 'service' ? 0.6 : 0.4)) named.ignore_errors = true;
     if (this.r.chance(0.12)) named.become = this.r.chance(0.5);
+    // check_mode: true: it says what it would change in both runs, and changes nothing
+    if (this.r.chance(0.06)) named.check_mode = true;
+    // any_errors_fatal: a failure stops every host (the play's hosts then run in step)
+    if (this.r.chance(0.04)) named.any_errors_fatal = true;
     // Only from a play on one host: within a play, hosts run their tasks independently, so a task
     // delegated to a host of the same play races with that host's own tasks (the real outcome is
     // not deterministic). The other host is a host of the run (another play targets it).
@@ -632,6 +636,7 @@ class PlaybookGen {
     for (let i = 0; i < count; i++) tasks.push(...this.entry());
     const play: Record<string, unknown> = { name: `p${index}`, hosts, vars: { greeting: this.r.pick(['hi', 'hello']) } };
     if (Object.values(login).some((h) => h.user !== 'root') || this.r.chance(0.3)) play.become = this.r.chance(0.7);
+    if (this.r.chance(0.1)) play.any_errors_fatal = true;
     // roles: run before the tasks (the case's roles, at most once each per play)
     const free = Object.keys(this.shared.roles).filter((n) => !this.usedRoles.has(n));
     if (free.length && this.r.chance(0.5)) {

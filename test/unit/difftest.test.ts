@@ -165,6 +165,12 @@ test('compare: a rescued failure does not stop the host; the rest of its block s
   const inc = compareReports(incCheck, incReal, s);
   assert.deepEqual(inc.mismatches.map((m) => m.task), []);
   assert.equal(inc.unknownChanged, 1);
+  // seed 20368: a task inside that include failed for real and stopped the host: what check
+  // predicted after the include is left out of the real run, not missing from it
+  const stoppedReal = report(false, [task('h1', 'inc2', 'ok', { module: 'include_tasks' }), task('h1', 'i2', 'failed')]);
+  const stoppedCheck = report(true, [task('h1', 'inc2', 'unknown', { module: 'include_tasks' }), task('h1', 'later', 'ok')]);
+  assert.deepEqual(compareReports(stoppedCheck, stoppedReal, s).mismatches.map((m) => m.task), []);
+  assert.deepEqual(compareReports(stoppedCheck, stoppedReal).mismatches.map((m) => m.task), ['i2', 'later']);
 });
 
 test('structure: blocks, includes and roles of a case, by play and reported name', () => {

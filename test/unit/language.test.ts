@@ -221,7 +221,8 @@ describe('language: roles, includes, blocks, result control', () => {
     refuse('e.yml', '- hosts: all\n  tasks:\n    - block:\n        - debug: { msg: x }\n          loop: [1]\n          loop_control: { loop_var: v }\n      vars: { v: 1 }\n', /loop_control\.loop_var: 'v' would hide the variable/);
     refuse('f.yml', '- hosts: all\n  tasks:\n    - command: x\n      notify: nobody\n  handlers:\n    - name: h\n      listen: somebody\n      debug: {}\n', /notifies 'nobody', but the play has no handler of that name \(the play's handlers: 'h', 'somebody'/);
     refuse('g.yml', '- hosts: all\n  tasks:\n    - command: x\n      async: 10\n', /g\.yml:4:7: 'async': not supported/);
-    refuse('h.yml', '- hosts: all\n  any_errors_fatal: true\n  tasks: []\n', /h\.yml:2:3: 'any_errors_fatal': not supported yet/);
+    refuse('h.yml', '- hosts: all\n  strategy: free\n  tasks: []\n', /h\.yml:2:3: 'strategy': not supported/);
+    refuse('i.yml', '- hosts: all\n  any_errors_fatal: maybe\n  tasks: []\n', /i\.yml:2:\d+: .*any_errors_fatal: expected boolean/);
   });
 
   it('become_user runs as that user (owner, whoami); environment reaches every command; check_mode: false runs a probe for real in a dry run', async () => {
@@ -258,6 +259,49 @@ describe('language: roles, includes, blocks, result control', () => {
     const probeFirst = await runPlaybook({ inventory: inventory(dir), playbook: playbook.replace(/ {4}- name: env\n(.*\n){2}/, ''), dir, check: true });
     assert.equal(probeFirst.report.tasks.find((t) => t.task === 'probe')?.status, 'ok');
     assert.match(probeFirst.report.tasks.find((t) => t.task === 'probe')?.note ?? '', /ran for real in check mode/);
+  });
+
+  it('check_mode: true shows what it would change and changes nothing, in a real run and in a dry run alike', async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: web
+  gather_facts: false
+  tasks:
+    - name: write
+      copy: { dest: "{{ base }}/a", content: "one" }
+    - name: would rewrite
+      copy: { dest: "{{ base }}/a", content: "two" }
+      check_mode: yes
+      register: would
+      notify: note it
+    - name: would run
+      command: "touch {{ base }}/never"
+      check_mode: true
+    - name: would create
+      command: { cmd: "touch {{ base }}/made", creates: "{{ base }}/made" }
+      check_mode: true
+    - name: after
+      copy: { dest: "{{ base }}/b", content: "{{ String(would.changed) }}" }
+  handlers:
+    - name: note it
+      copy: { dest: "{{ base }}/noted", content: "yes" }
+`;
+    const check = await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true });
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    const expected = ['write=changed', 'would rewrite=changed', 'would run=skipped', 'would create=changed', 'after=changed', 'note it=changed'];
+    assert.deepEqual(line(real), expected);
+    assert.deepEqual(line(check), expected);
+    // nothing the check_mode: true tasks would change was changed, in either run
+    assert.equal(readFileSync(join(dir, 'a'), 'utf8'), 'one');
+    assert.throws(() => readFileSync(join(dir, 'made')));
+    assert.throws(() => readFileSync(join(dir, 'never')));
+    // the registered result is known in both runs: what 'after' writes is predicted exactly
+    assert.equal(readFileSync(join(dir, 'b'), 'utf8'), 'true');
+    assert.match(real.report.tasks[1].note ?? '', /not applied: check_mode: true/);
+    assert.ok(real.report.tasks[1].changes[0]?.diff?.includes('+two'));
+    // a second dry run on the converged host: the copy still would rewrite, nothing else changes
+    const again = await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true });
+    assert.deepEqual(line(again), ['write=ok', 'would rewrite=changed', 'would run=skipped', 'would create=changed', 'after=ok', 'note it=ok']);
   });
 
   it('run_once runs on the first host and gives every host its result; throttle; hosts: localhost runs on the controller', async () => {

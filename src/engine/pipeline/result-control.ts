@@ -44,7 +44,7 @@ function control(check: boolean, scopeFor: ScopeFor, task: Task, o: Outcome): Ou
   // check mode: a run whose success is unknown is settled only by a failed_when that needs no output
   const uncertainRun = check && o.status === 'unknown' && o.uncertainRun;
   if (o.status === 'unknown' && !uncertainRun) return o;
-  check = check && !o.ranForReal;
+  check = check && !o.resultKnown;
   const result = resultValue(check, task, o);
   let status = o.status;
   let error = o.error;
@@ -87,11 +87,11 @@ export async function executeControlled(
       // what failed_when set aside is still said
       if (raw.status === 'failed' && o.status !== 'failed' && raw.error) notes.push(`failed_when does not hold, so this failure is not the task's: ${raw.error}`);
       if (!task.until || o.status === 'skipped' || o.status === 'unknown') return o;
-      const holds = evaluate(scopeFor, task, resultValue(check && !o.ranForReal, task, o, { attempts: attempt }), task.until.condition);
+      const holds = evaluate(scopeFor, task, resultValue(check && !o.resultKnown, task, o, { attempts: attempt }), task.until.condition);
       if (holds instanceof UnknownValue) return { ...o, status: 'unknown', error: `until: ${holds.reason}` };
       if (holds) return { ...o, registerData: { ...o.registerData, attempts: attempt } };
       // check mode: a predicted change is not applied, so retrying it predicts nothing new
-      if (check && !o.ranForReal && env.modules.get(task.module)?.type === 'state') {
+      if (check && !o.resultKnown && env.modules.get(task.module)?.type === 'state') {
         return { ...o, status: 'unknown', error: `until does not hold on the predicted result (${String(task.until.condition)}): the real run retries up to ${attempts} times` };
       }
     } catch (e) {

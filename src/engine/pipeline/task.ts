@@ -31,8 +31,11 @@ export interface Outcome {
   uncertainRun?: boolean;
   /** set_fact: the variables it sets */
   facts?: Record<string, unknown>;
-  /** check mode: it ran for real (check_mode: false), so its result is known */
-  ranForReal?: boolean;
+  /**
+   * check mode: its result is the real run's: it ran for real (check_mode: false), or it runs
+   * in check mode in both runs (check_mode: true), so nothing ran in either
+   */
+  resultKnown?: boolean;
 }
 
 /** What a task needs from the scheduler. */
@@ -73,7 +76,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
     }
     const o = await executeTask({ ...env, prediction: undefined }, play, { ...task, checkMode: undefined }, become0, scope, notes);
     notes.push('ran for real in check mode (check_mode: false)');
-    return { ...o, ranForReal: true };
+    return { ...o, resultKnown: true };
   }
   const mod = env.modules.get(task.module)!;
   let footprint: (() => void) | undefined;
@@ -119,16 +122,19 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
     };
     const predicted = env.prediction?.host(target);
     footprint = () => predicted?.record(footprintOf(mod, parsed.data, ctx), recorder(env));
-    if (predicted && env.racing(target)) {
+    // check_mode: true: the task only says what it would change, in a real run as in a dry run
+    const dryOnly = task.checkMode === true;
+    if (predicted && env.racing(target) && !dryOnly) {
       throw new Unknown(`delegated to ${target}, which runs this play at the same time: the order of its tasks and this one is not determined`);
     }
-    if (mod.type === 'check') return redactOutcome({ changes: [], ...(await runCheck(env, mod, parsed.data, conn, ctx)) }, display.redactor);
+    if (mod.type === 'check') return redactOutcome({ changes: [], ...(await runCheck(env, mod, parsed.data, conn, ctx, dryOnly)) }, display.redactor);
+    if (dryOnly) return redactOutcome(await runStateDryOnly(env, mod, parsed.data, conn, ctx, become, predicted, display, becomeUser !== undefined || environment !== undefined), display.redactor);
     return redactOutcome(await runState(env, mod, parsed.data, conn, ctx, become, predicted, display, becomeUser !== undefined || environment !== undefined), display.redactor);
   } catch (e) {
     const outcome = classify(env, e, task);
     // check mode: a state task whose outcome is unknown may have changed what it manages;
     // with its arguments unknown too, it may have changed anything on its host
-    if (outcome.status === 'unknown' && env.prediction && mod.type === 'state') {
+    if (outcome.status === 'unknown' && env.prediction && mod.type === 'state' && task.checkMode !== true) {
       if (footprint) footprint();
       else env.prediction.host(task.delegateTo ?? env.self).record([unknownEverything(`'${task.name}' (unknown in check mode) may have changed anything here`)], recorder(env));
     }
@@ -297,8 +303,13 @@ function classify(env: TaskEnv, e: unknown, task: Task): { status: TaskStatus; e
   return { status: 'failed', error: `internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}` };
 }
 
-async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Connection, ctx: ModuleContext): Promise<Omit<Outcome, 'changes'>> {
+async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Connection, ctx: ModuleContext, dryOnly: boolean): Promise<Omit<Outcome, 'changes'>> {
   const writes = mod.writes?.(args) ?? false;
+  // check_mode: true: a check that writes is not run, in a real run as in a dry run
+  if (dryOnly && writes) {
+    ctx.note('not run: this check writes, and check_mode: true runs the task in check mode');
+    return { status: 'skipped', registerData: {}, resultKnown: true };
+  }
   if (!env.prediction) {
     // what it writes (through an app, into a database) is not modelled: no fact read before it is kept
     if (writes) env.forgetAllFacts();
@@ -323,6 +334,50 @@ async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Con
   return { status: r.ok ? 'ok' : 'failed', error: r.ok ? undefined : r.message, registerData: r.data ?? {}, ran: true };
 }
 
+/** The facts a state task reads: as the task's user, or read ahead (fact-cache.ts). */
+async function readFacts(env: TaskEnv, mod: AnyStateModule, args: unknown, conn: Connection, ctx: ModuleContext, become: boolean, predicted: HostPrediction | undefined, ownFacts: boolean, cache: FactCache) {
+  try {
+    return await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache, reader: ctx.user, readerHost: env.self });
+  } catch (e) {
+    // check mode, as another user (become_user) or with an environment: that user may not exist
+    // yet (an earlier task, predicted, creates it) or may not read this yet
+    if (predicted && ownFacts && e instanceof TaskError) throw new Unknown(`its facts cannot be read as ${ctx.user} before the real run (${e.message.split('\n')[0]})`);
+    throw e;
+  }
+}
+
+const reportsOf = (changes: Change[]): ChangeReport[] => changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
+
+/**
+ * check_mode: true: the plan against the host as it is then (in a dry run: as predicted), shown
+ * and never applied, in either run; nothing is recorded, since nothing changes. A command without
+ * creates/removes/unless is skipped, as Ansible's command module does in check mode.
+ */
+async function runStateDryOnly(
+  env: TaskEnv,
+  mod: AnyStateModule,
+  args: unknown,
+  conn: Connection,
+  ctx: ModuleContext,
+  become: boolean,
+  predicted: HostPrediction | undefined,
+  display: DisplayRender | undefined,
+  ownFacts: boolean,
+): Promise<Outcome> {
+  const local = mod.prepare ? await mod.prepare(args, ctx) : undefined;
+  ctx.shown = await prepareShown(mod, display, ctx, local);
+  const facts = await readFacts(env, mod, args, conn, ctx, become, predicted, ownFacts, ownFacts ? new FactCache('off') : env.factCache(ctx.host));
+  const changes = mod.plan(args, facts, ctx, local);
+  if (changes.length === 0) return { status: 'ok', changes: [], registerData: {}, ran: true, resultKnown: true };
+  const a = args as { creates?: string; removes?: string; unless?: string };
+  if ((mod.name === 'command' || mod.name === 'shell') && !a.creates && !a.removes && !a.unless) {
+    ctx.note('not run: check_mode: true, and a command without creates/removes/unless is skipped in check mode');
+    return { status: 'skipped', changes: [], registerData: {}, resultKnown: true };
+  }
+  ctx.note('not applied: check_mode: true');
+  return { status: 'changed', changes: reportsOf(changes), registerData: {}, ran: true, resultKnown: true };
+}
+
 async function runState(
   env: TaskEnv,
   mod: AnyStateModule,
@@ -339,17 +394,9 @@ async function runState(
   ctx.shown = await prepareShown(mod, display, ctx, local);
   const hostCache = env.factCache(ctx.host);
   const cache = ownFacts ? new FactCache('off') : hostCache;
-  let facts;
-  try {
-    facts = await gatherFacts(conn, mod.facts(args, ctx), { become, prediction: predicted, cache, reader: ctx.user, readerHost: env.self });
-  } catch (e) {
-    // check mode, as another user (become_user) or with an environment: that user may not exist
-    // yet (an earlier task, predicted, creates it) or may not read this yet
-    if (predicted && ownFacts && e instanceof TaskError) throw new Unknown(`its facts cannot be read as ${ctx.user} before the real run (${e.message.split('\n')[0]})`);
-    throw e;
-  }
+  const facts = await readFacts(env, mod, args, conn, ctx, become, predicted, ownFacts, cache);
   const changes = mod.plan(args, facts, ctx, local);
-  const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
+  const reports = reportsOf(changes);
   if (changes.length === 0) return { status: 'ok', changes: [], registerData: {}, ran: true };
 
   if (predicted) {
