@@ -43,6 +43,8 @@ export interface RunOptions {
   forks: number;
   extraVars: Record<string, unknown>;
   root: string;
+  /** provision.yml's roles_path, for roles included at run time. */
+  rolesPath?: string[];
   modules: Map<string, Module>;
   connect: (host: InventoryHost) => Promise<Connection>;
   local: () => Connection;
@@ -438,7 +440,7 @@ export class Runner {
       selected: (tags) => this.selected({ tags }),
       scope: (extra, task) => this.scope(play, h, task, extra),
       reportInclude: (inc, status, note) => this.reportInclude(play, h, inc, status, note),
-      load: (inc, target) => loadIncluded(inc, target, this.opts.modules, this.opts.root),
+      load: (inc, target) => loadIncluded(inc, target, this.opts.modules, this.opts.root, this.opts.rolesPath),
       ...(prediction ? { prediction: this.walkPrediction(play, h, hp, prediction) } : {}),
     };
   }
