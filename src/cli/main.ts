@@ -116,7 +116,11 @@ async function loadPlaybooks(files: string[], project: Project): Promise<{ playb
     return { playbooks: files.map((f) => loadPlaybook(f, modules, opts)), modules };
   } catch (e) {
     if (modules.size === registry.names.length) throw e;
-    modules = await registry.load();
+    try {
+      modules = await registry.load();
+    } catch {
+      throw e; // an own module the playbook does not use cannot load: the playbook's own error counts
+    }
     return { playbooks: files.map((f) => loadPlaybook(f, modules, opts)), modules };
   }
 }

@@ -6,7 +6,8 @@ export default ({ z, files }) => {
     .object({
       path: z.string().startsWith('/', 'an absolute path'),
       key: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -'),
-      value: z.string().default(''),
+      // a templated value may render to a number or a boolean: it is written as text
+      value: z.union([z.string(), z.number(), z.boolean()]).transform(String).default(''),
       state: z.enum(['present', 'absent']).default('present'),
       mode: z.string().regex(/^0[0-7]{3}$/, "a quoted octal mode such as '0644'").optional(),
     })
