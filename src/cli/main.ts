@@ -10,23 +10,27 @@ import type { Command } from 'commander';
 import type { InventoryHost } from '../load/inventory.js';
 import type { Playbook } from '../load/playbook.js';
 import type { Module } from '../modules/contract.js';
+import type { Project } from '../load/project.js';
 // Everything else is imported when a command needs it (see bench/README.md, start-up):
 // `--version` loads nothing, `--help` only commander, a run only the modules its playbooks use.
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+// The installed package: only its package.json is read from here. A run's files live in the
+// user's project (load/project.ts), and nothing is ever written inside the package.
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** Hosts in parallel: each one holds an SSH connection and its channels. */
-const MAX_FORKS = 256;
+/** Without -i and without provision.yml's inventory. */
+const DEFAULT_INVENTORY = 'testbed';
+const DEFAULT_FORKS = 10;
 
 interface CliOptions {
-  inventory: string;
+  inventory?: string;
   check?: boolean;
   diff?: boolean;
   limit?: string;
   tags?: string;
   skipTags?: string;
-  forks: string;
+  forks?: string;
   json?: boolean;
   verbose: number;
   extraVars: string[];
@@ -99,41 +103,54 @@ export function scanModuleNames(files: string[], isModuleName: (n: string) => bo
   return names;
 }
 
-/** Load the playbooks with only the modules they use (see scanModuleNames). */
-async function loadPlaybooks(files: string[]): Promise<{ playbooks: Playbook[]; modules: Map<string, Module> }> {
-  const [{ loadPlaybook }, registry] = await Promise.all([import('../load/playbook.js'), import('../modules/index.js')]);
-  let modules = await registry.loadModules(scanModuleNames(files, registry.isModuleName));
+/**
+ * Load the playbooks with only the modules they use (see scanModuleNames): the built-in ones and
+ * the project's own (library/ beside each playbook, then provision.yml's module_paths).
+ */
+async function loadPlaybooks(files: string[], project: Project): Promise<{ playbooks: Playbook[]; modules: Map<string, Module> }> {
+  const [{ loadPlaybook }, { moduleRegistry }] = await Promise.all([import('../load/playbook.js'), import('../modules/own.js')]);
+  const registry = moduleRegistry([...new Set(files.map((f) => join(dirname(f), 'library'))), ...project.modulePaths]);
+  const opts = { root: project.root, rolesPath: project.rolesPath };
+  let modules = await registry.load(scanModuleNames(files, registry.isModuleName));
   try {
-    return { playbooks: files.map((f) => loadPlaybook(f, modules, { root: ROOT })), modules };
+    return { playbooks: files.map((f) => loadPlaybook(f, modules, opts)), modules };
   } catch (e) {
-    if (modules.size === registry.MODULE_NAMES.length) throw e;
-    modules = await registry.loadModules();
-    return { playbooks: files.map((f) => loadPlaybook(f, modules, { root: ROOT })), modules };
+    if (modules.size === registry.names.length) throw e;
+    try {
+      modules = await registry.load();
+    } catch {
+      throw e; // an own module the playbook does not use cannot load: the playbook's own error counts
+    }
+    return { playbooks: files.map((f) => loadPlaybook(f, modules, opts)), modules };
   }
 }
 
 export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliIO = processIO): Promise<number> {
-  const [{ ConfigError }, { addImplicitLocalhost, loadInventory, patternError, selectHosts, unknownPatternParts }, { hasTemplate }] = await Promise.all([
+  const [{ ConfigError }, { addImplicitLocalhost, loadInventory, patternError, selectHosts, unknownPatternParts }, { hasTemplate }, { loadProject, MAX_FORKS }] = await Promise.all([
     import('../load/yaml.js'),
     import('../load/inventory.js'),
     import('../engine/expr.js'),
+    import('../load/project.js'),
   ]);
-  const files = (playbookArgs.length ? playbookArgs : [join(ROOT, 'playbooks', 'site.yml')]).map((p) => {
-    const candidates = [resolve(p), join(ROOT, p), join(ROOT, 'playbooks', p), join(ROOT, 'playbooks', `${p}.yml`)];
+  const project = loadProject();
+  const root = project.root;
+  const files = (playbookArgs.length ? playbookArgs : [project.playbook ?? join(root, 'playbooks', 'site.yml')]).map((p) => {
+    const candidates = [resolve(p), join(root, p), join(root, 'playbooks', p), join(root, 'playbooks', `${p}.yml`)];
     const found = candidates.find((c) => existsSync(c));
-    if (!found) throw new ConfigError(`playbook '${p}' not found`);
+    if (!found) throw new ConfigError(`playbook '${p}' not found${playbookArgs.length ? '' : ` (project ${root}: give a playbook, or set playbook: in provision.yml)`}`);
     return found;
   });
-  const forks = Number(o.forks);
-  if (!/^\s*\d+\s*$/.test(o.forks) || !Number.isInteger(forks) || forks < 1 || forks > MAX_FORKS) {
-    throw new ConfigError(`--forks: expected a whole number from 1 to ${MAX_FORKS}, got '${o.forks}'`);
+  const forksArg = o.forks ?? String(project.forks ?? DEFAULT_FORKS);
+  const forks = Number(forksArg);
+  if (!/^\s*\d+\s*$/.test(forksArg) || !Number.isInteger(forks) || forks < 1 || forks > MAX_FORKS) {
+    throw new ConfigError(`--forks: expected a whole number from 1 to ${MAX_FORKS}, got '${forksArg}'`);
   }
   const { parseExpressionTimeout, setExpressionTimeoutMs } = await import('../engine/expr-budget.js');
   const exprTimeout = parseExpressionTimeout(process.env.PROVISION_EXPRESSION_TIMEOUT_MS);
   if (typeof exprTimeout === 'string') throw new ConfigError(exprTimeout);
   setExpressionTimeoutMs(exprTimeout);
-  const inventory = loadInventory(o.inventory, ROOT, o.acceptNewHostKeys);
-  const { playbooks, modules } = await loadPlaybooks(files);
+  const inventory = loadInventory(o.inventory ?? project.inventory ?? DEFAULT_INVENTORY, root, o.acceptNewHostKeys);
+  const { playbooks, modules } = await loadPlaybooks(files, project);
   addImplicitLocalhost(inventory, playbooks.flatMap((pb) => pb.plays), userInfo().username);
   const extraVars = parseExtraVars(o.extraVars, ConfigError);
   for (const [flag, v] of [['--tags', o.tags], ['--skip-tags', o.skipTags]] as const) {
@@ -197,7 +214,7 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   const masker = new Masker();
   if (becomePassword) masker.add(becomePassword);
   // --check writes nothing on the controller: no secret is generated or recorded by a dry run
-  const secrets = new SecretStore(join(ROOT, '.provision', 'secrets', `${inventory.name}.json`), masker, process.env, { dryRun: Boolean(o.check) });
+  const secrets = new SecretStore(join(root, '.provision', 'secrets', `${inventory.name}.json`), masker, process.env, { dryRun: Boolean(o.check) });
   const stream = o.json ? process.stderr : process.stdout;
   const emit = await createReporter({ json: Boolean(o.json), diff: Boolean(o.diff), verbosity: o.verbose, stream, tty: Boolean(stream.isTTY) && !process.env.CI });
   // --check records no host key either: a new key is accepted for this run's connections only
@@ -225,7 +242,8 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
     skipTags: tagList(o.skipTags),
     forks,
     extraVars,
-    root: ROOT,
+    root,
+    rolesPath: project.rolesPath,
     modules,
     connect,
     local: () => new LocalConnection({ becomePassword }),
@@ -268,8 +286,8 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
     .name('provision')
     .description('Agentless, idempotent provisioning over SSH: facts, plan, apply, verify.')
     .version(VERSION, '--version')
-    .argument('[playbooks...]', 'playbook files (default: playbooks/site.yml)')
-    .option('-i, --inventory <name|path>', 'inventory name (inventory/NAME.yml) or path', 'testbed')
+    .argument('[playbooks...]', "playbook files (default: provision.yml's playbook, else playbooks/site.yml)")
+    .option('-i, --inventory <name|path>', `inventory name (inventory/NAME.yml) or path (default: provision.yml's inventory, else ${DEFAULT_INVENTORY})`)
     .option('-C, --check', 'dry run: show what would change, change nothing')
     .option('--syntax-check', 'check the inventory and playbooks (everything exit code 2 is about), contact no host')
     .option('--list-hosts', 'print the hosts each play targets (after --limit), contact no host')
@@ -280,7 +298,7 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
     .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs; comma-separated; !x excludes')
     .option('-t, --tags <tags>', 'only tasks with these tags (comma-separated)')
     .option('--skip-tags <tags>', 'skip tasks with these tags (comma-separated)')
-    .option('-f, --forks <n>', 'hosts in parallel', '10')
+    .option('-f, --forks <n>', `hosts in parallel (default: provision.yml's forks, else ${DEFAULT_FORKS})`)
     .option('-e, --extra-vars <key=value|json>', 'extra variables (highest precedence); repeatable', collect, [])
     .option('--json', 'print one JSON report on stdout (human output goes to stderr)')
     .option('-v, --verbose', '-v: show commands; -vv: and their output', (_v: string, prev: number) => prev + 1, 0)
@@ -294,7 +312,8 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
     .command('verify')
     .description('run the verification playbook (playbooks/verify.yml) alone; takes the same options (-i, --json, -v, --limit, ...)')
     .action(async (_opts: unknown, cmd: Command) => {
-      result.code = await runCommand([join(ROOT, 'playbooks', 'verify.yml')], cmd.optsWithGlobals() as CliOptions, io);
+      const { findProjectRoot } = await import('../load/project.js');
+      result.code = await runCommand([join(findProjectRoot(), 'playbooks', 'verify.yml')], cmd.optsWithGlobals() as CliOptions, io);
     });
   program
     .command('inventory')
@@ -305,8 +324,10 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
     .option('--vars <host>', "also print this host's merged variables and their origins")
     .exitOverride()
     .action(async (_opts: unknown, cmd: Command) => {
-      const { inventoryList } = await import('./inventory-list.js');
-      process.exitCode = inventoryList(cmd.optsWithGlobals(), ROOT);
+      const [{ inventoryList }, { loadProject }] = await Promise.all([import('./inventory-list.js'), import('../load/project.js')]);
+      const project = loadProject();
+      const o = cmd.optsWithGlobals<{ inventory?: string }>();
+      process.exitCode = inventoryList({ ...o, inventory: o.inventory ?? project.inventory ?? DEFAULT_INVENTORY }, project.root);
     });
   // Listed for --help; `main` hands `testbed …` to the testbed tool before parsing.
   program.command('testbed').description('local test hosts (needs root): testbed up|down|status; see provision testbed --help');

@@ -45,6 +45,8 @@ export interface RunOptions {
   forks: number;
   extraVars: Record<string, unknown>;
   root: string;
+  /** provision.yml's roles_path, for roles included at run time. */
+  rolesPath?: string[];
   modules: Map<string, Module>;
   connect: (host: InventoryHost) => Promise<Connection>;
   local: () => Connection;
@@ -467,7 +469,7 @@ export class Runner {
       scope: (extra, task) => this.scope(play, h, task, extra),
       reportInclude: (inc, status, note) => this.reportInclude(play, h, inc, status, note),
       load: (inc, target) => {
-        const nodes = loadIncluded(inc, target, this.opts.modules, this.opts.root);
+        const nodes = loadIncluded(inc, target, this.opts.modules, this.opts.root, this.opts.rolesPath);
         // hosts run in step only in a play that says so at load (lockstep.ts)
         if (!play.lockstep && usesAnyErrorsFatal(nodes)) throw new TaskError(`${target}: any_errors_fatal in a file included at run time: set it on the play, or on the include (${inc.where}), so that the play's hosts run in step`);
         return nodes;

@@ -67,18 +67,21 @@ export interface LoadOptions {
    * templates must compile.
    */
   root?: string;
+  /** provision.yml's roles_path (absolute directories). */
+  rolesPath?: string[];
 }
 
 interface Ctx {
   modules: Map<string, Module>;
   root?: string;
+  rolesPath?: string[];
   /** template files already checked (path -> error or '') */
   checked: Map<string, string>;
 }
 
 export function loadPlaybook(file: string, modules: Map<string, Module>, opts: LoadOptions = {}): Playbook {
   const plays: Play[] = [];
-  loadInto(resolve(file), { modules, root: opts.root, checked: new Map() }, plays, []);
+  loadInto(resolve(file), { modules, root: opts.root, rolesPath: opts.rolesPath, checked: new Map() }, plays, []);
   return { file: resolve(file), plays };
 }
 
@@ -148,6 +151,7 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, ctx: Ctx): Play {
   const lctx: LoadCtx = {
     modules: ctx.modules,
     root: ctx.root,
+    rolesPath: ctx.rolesPath,
     checked: ctx.checked,
     playbookDir: dirname(src.file),
     errors,

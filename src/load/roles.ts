@@ -1,6 +1,6 @@
 /**
  * Roles: roles/NAME/{tasks,handlers,defaults,vars,meta}/main.yml, found beside the playbook,
- * then in the project's roles/. Expanded at load into the play's tree: its meta dependencies
+ * then in provision.yml's roles_path, then in the project's roles/. Expanded at load into the play's tree: its meta dependencies
  * first (once per play, as Ansible runs a role once unless its parameters differ), then its
  * tasks with the role's defaults (below the inventory) and vars and parameters (above the play's
  * vars); its handlers join the play's.
@@ -23,8 +23,8 @@ const isDir = (p: string) => {
 };
 
 /** The directories a role is looked for in, in order. */
-export function roleSearchPath(playbookDir: string, root: string | undefined): string[] {
-  return [...new Set([join(playbookDir, 'roles'), ...(root ? [join(root, 'roles')] : [])])];
+export function roleSearchPath(playbookDir: string, root: string | undefined, rolesPath: string[] = []): string[] {
+  return [...new Set([join(playbookDir, 'roles'), ...rolesPath, ...(root ? [join(root, 'roles')] : [])])];
 }
 
 /** Where the role `name` is: a path (relative to the file naming it), or the first directory of the search path that has it. */
@@ -94,7 +94,7 @@ const metaSchema = z
  * tasks/main.yml, or tasks/`tasksFrom`). Its handlers are added to ctx.handlers.
  */
 export function loadRole(ref: RoleEntry, parent: Inherited, src: YamlSource, path: Path, ctx: LoadCtx, tasksFrom?: string): Node[] {
-  const search = roleSearchPath(ctx.playbookDir, ctx.root);
+  const search = roleSearchPath(ctx.playbookDir, ctx.root, ctx.rolesPath);
   const dir = roleDir(ref.name, src, search);
   if (!dir) {
     throw new ConfigError(`${where(src, path)}: unknown role '${ref.name}' (looked in ${search.map((d) => displayPath(join(d, ref.name))).join(', ')})`);

@@ -31,6 +31,8 @@ export interface LoadCtx extends FileCheckCtx {
   files: string[];
   /** roles being expanded, for dependency cycles */
   roles: string[];
+  /** provision.yml's roles_path: where roles are looked for after the playbook's roles/ */
+  rolesPath?: string[];
   /** the play's variable names (a loop_var must not hide one) */
   playVars?: Set<string>;
   loadRole: (ref: RoleEntry, parent: Inherited, src: YamlSource, path: Path, ctx: LoadCtx, tasksFrom?: string) => Node[];

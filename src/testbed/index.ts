@@ -23,9 +23,9 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
 import pc from 'picocolors';
+import { findProjectRoot } from '../load/project.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -149,24 +149,9 @@ interface State {
   createdAt: string;
 }
 
-/** Project root: the nearest ancestor of this module that holds the provision package.json. */
+/** Project root: the user's project (the nearest directory upward with a provision.yml, else the current one), never the installed package. */
 export function projectRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = path.join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'provision') return dir;
-      } catch {
-        // not JSON: keep looking
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  // dist/src/testbed/index.js -> ../../..
-  return fileURLToPath(new URL('../../..', import.meta.url));
+  return findProjectRoot();
 }
 
 function resolveConfig(opts: TestbedOptions): Config {
@@ -1419,7 +1404,7 @@ export function registerTestbedCommand(program: Command): void {
       .option('--lb-pair', 'add lb-02 and a virtual IP (lb_vip) for a keepalived load balancer pair')
       .option('--subnet <cidr>', `IPv4 subnet (default $PROVISION_TESTBED_SUBNET or ${DEFAULT_SUBNET})`)
       .option('--bridge <name>', `bridge interface (default ${DEFAULT_BRIDGE})`)
-      .option('--root <dir>', 'project root where inventory/testbed.yml is written (default: this checkout)')
+      .option('--root <dir>', 'project root where inventory/testbed.yml and .provision/testbed/ are written (default: the nearest directory upward with a provision.yml, else the current one)')
       .option('--names <list>', 'comma-separated host names instead of lb-01, web-01, ... (overrides --hosts)')
       .option('-q, --quiet', 'no progress output');
   const toOpts = (o: CliOptions): TestbedOptions => ({
