@@ -24,7 +24,7 @@ async function run(mod: Mod, raw: Record<string, unknown>) {
   const ctx = makeCtx({ become: false });
   const args = mod.schema.parse(raw);
   const edit = mod.prepare!(args, ctx) as Editor;
-  const facts = (await gatherFacts(localConnection, mod.facts(args, ctx) as never, {})) as ContentFacts;
+  const facts = (await gatherFacts(localConnection, mod.facts(args, ctx) as never, {})) as unknown as ContentFacts;
   const changes = mod.plan(args, facts, ctx, edit);
   for (const c of changes) {
     for (const cmd of c.commands) {
@@ -32,7 +32,7 @@ async function run(mod: Mod, raw: Record<string, unknown>) {
       if (r.code !== 0) return { changes, failed: r.stderr, again: [] };
     }
   }
-  const after = (await gatherFacts(localConnection, mod.facts(args, ctx) as never, {})) as ContentFacts;
+  const after = (await gatherFacts(localConnection, mod.facts(args, ctx) as never, {})) as unknown as ContentFacts;
   return { changes, failed: undefined, again: mod.plan(args, after, ctx, edit) };
 }
 
