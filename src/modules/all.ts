@@ -15,8 +15,11 @@ import { template } from './files/template.js';
 import { haproxyBackendServer } from './haproxy/haproxy_backend_server.js';
 import { group } from './users/group.js';
 import { user } from './users/user.js';
+import { lineinfile } from './files/lineinfile.js';
+import { blockinfile } from './files/blockinfile.js';
+import { replace } from './files/replace.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace];
   return new Map(list.map((m) => [m.name, m]));
 }

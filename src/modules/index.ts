@@ -23,6 +23,9 @@ const LOADERS: Record<string, Loader> = {
   mysql_db: async () => (await import('./mysql/mysql_db.js')).mysqlDb,
   mysql_user: async () => (await import('./mysql/mysql_user.js')).mysqlUser,
   mysql_replication: async () => (await import('./mysql/mysql_replication.js')).mysqlReplication,
+  lineinfile: async () => (await import('./files/lineinfile.js')).lineinfile,
+  blockinfile: async () => (await import('./files/blockinfile.js')).blockinfile,
+  replace: async () => (await import('./files/replace.js')).replace,
   haproxy_backend_server: async () => (await import('./haproxy/haproxy_backend_server.js')).haproxyBackendServer,
 };
 

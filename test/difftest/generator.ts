@@ -57,6 +57,9 @@ const GROUP_NAMES = ['dtgrp', 'dtgrp2'] as const;
 const PACKAGES = [['jq'], ['libjq1'], ['libonig5'], ['jq', 'tree'], ['tree'], ['cron'], ['at'], ['bc']] as const;
 const SERVICES = ['cron', 'atd', 'dt-sleep', 'dt-missing'] as const;
 const UNIT_FILE = '/etc/systemd/system/dt-sleep.service';
+/** Existing system files the text editors change (harmless ones: nothing reads them during a case). */
+const SYSTEM_TEXT_FILES = ['/etc/issue', '/etc/motd', '/etc/issue.net'] as const;
+const TEXT_LINES = ['hello', 'world', 'key=1', 'key=2', '# dt', 'v={{ greeting }}'] as const;
 const UNIT_BODIES = [
   '[Unit]\nDescription=difftest sleeper\n[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n',
   '[Unit]\nDescription=difftest sleeper (long)\n[Service]\nExecStart=/bin/sleep 100000\nExecReload=/bin/true\n[Install]\nWantedBy=multi-user.target\n',
@@ -118,6 +121,46 @@ class PlaybookGen {
     if (this.r.chance(p)) t.mode = this.r.pick(MODES);
     if (this.r.chance(p * 0.6)) t.owner = this.r.pick(OWNERS);
     if (this.r.chance(p * 0.5)) t.group = this.r.pick(GROUPS);
+  }
+
+  /** lineinfile / blockinfile / replace on a sandbox path (which earlier tasks write) or on a system file. */
+  textEdit(): { module: string; args: Record<string, unknown> } {
+    const path = this.r.chance(0.25) ? this.r.pick(SYSTEM_TEXT_FILES) : this.path();
+    const module = this.r.weighted([['lineinfile', 5], ['blockinfile', 3], ['replace', 2]] as const);
+    const args: Record<string, unknown> = { path };
+    const maybe = (key: string, p: number, value: () => unknown) => {
+      if (this.r.chance(p)) args[key] = value();
+    };
+    if (module === 'lineinfile') {
+      if (this.r.chance(0.12)) {
+        Object.assign(args, { regexp: '^(key)=(\\d)', line: '\\1=\\2\\2', backrefs: true });
+      } else {
+        args.line = this.r.pick(TEXT_LINES);
+        if (this.r.chance(0.4)) args.regexp = this.r.pick(['^key=', '^hello', '^v=', 'o', '^$']);
+        else maybe('search_string', 0.12, () => this.r.pick(['key', 'wor', 'dt']));
+      }
+      maybe('state', 0.2, () => 'absent');
+      if (this.r.chance(0.3)) args[this.r.pick(['insertafter', 'insertbefore'])] = this.r.pick(['^hello', '^key', '^# dt', 'BOF', 'EOF', '^nothing']);
+      if (args.insertbefore === 'EOF') delete args.insertbefore;
+      maybe('firstmatch', 0.15, () => true);
+      maybe('create', 0.4, () => true);
+    } else if (module === 'blockinfile') {
+      args.block = this.r.pick(['a=1\nb=2', 'hello', 'v={{ greeting }}\nkey=3', '']);
+      maybe('marker', 0.2, () => '## {mark} dt');
+      maybe('state', 0.2, () => 'absent');
+      if (this.r.chance(0.25)) args[this.r.pick(['insertafter', 'insertbefore'])] = this.r.pick(['^hello', '^key', 'BOF', '^nothing']);
+      if (args.insertafter === 'BOF') delete args.insertafter;
+      maybe('create', 0.5, () => true);
+    } else {
+      const [regexp, replace] = this.r.pick([['hello', 'bye'], ['^key=(\\d)$', 'key=\\1\\1'], ['o+', '0'], ['world', '{{ greeting }}'], ['^\\n', '']] as const);
+      Object.assign(args, { regexp, replace });
+      maybe('after', 0.15, () => 'hello');
+      maybe('before', 0.15, () => 'key');
+    }
+    maybe('backup', 0.1, () => true);
+    maybe('validate', 0.1, () => this.r.pick(['grep -q . %s', 'test -s %s']));
+    this.attrs(args, 0.2);
+    return { module, args };
   }
 
   content(): string {
@@ -224,6 +267,7 @@ class PlaybookGen {
       ['service', 8],
       ['unit', 3],
       ['apt', 8],
+      ['text', 9],
     ] as const);
     const t: Task = {};
     let label = '';
@@ -319,6 +363,12 @@ class PlaybookGen {
         if (state === 'present' && this.r.chance(0.2)) args.start_services = true;
         t.apt = args;
         label = `apt ${state} ${name.join(',')}`;
+        break;
+      }
+      case 'text': {
+        const { module, args } = this.textEdit();
+        t[module] = args;
+        label = `${module} ${String(args.path)}`;
         break;
       }
     }
