@@ -12,11 +12,13 @@ import { mysqlReplication } from './mysql/mysql_replication.js';
 import { mysqlUser } from './mysql/mysql_user.js';
 import { service } from './services/service.js';
 import { template } from './files/template.js';
+import { getUrl } from './fetch/get_url.js';
+import { git } from './fetch/git.js';
 import { haproxyBackendServer } from './haproxy/haproxy_backend_server.js';
 import { group } from './users/group.js';
 import { user } from './users/user.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, getUrl, git];
   return new Map(list.map((m) => [m.name, m]));
 }
