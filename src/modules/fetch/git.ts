@@ -62,7 +62,8 @@ const notAdvertised = (a: Args, t: Target) =>
   t.kind === 'commit' && !t.advertised ? `whether ${a.repo} has commit ${t.commit} (no branch or tag of it points there) is known only when it is fetched` : undefined;
 
 /** Pure: clone, or fetch and check out, so that dest's checked-out commit is the one `version` names. */
-export function planGit(a: Args, f: Facts): Change[] {
+export function planGit(a: Args, f: Facts, mask: (s: string) => string = (s) => s): Change[] {
+  const repo = mask(a.repo);
   const d = destState(f);
   const dest = sq(a.dest);
   if (d.type === 'other') throw new TaskError(`${a.dest} exists and is not a directory`);
@@ -81,9 +82,9 @@ export function planGit(a: Args, f: Facts): Change[] {
       {
         action: 'clone',
         target: a.dest,
-        summary: `clone ${a.repo} into ${a.dest} at ${a.version}${t.kind === 'commit' ? '' : ` (${t.commit.slice(0, 12)})`}`,
+        summary: `clone ${repo} into ${a.dest} at ${a.version}${t.kind === 'commit' ? '' : ` (${t.commit.slice(0, 12)})`}`,
         ...(uncertain ? { uncertain } : {}),
-        commands: [{ cmd: steps.join('\n'), display: `git clone ${a.repo} ${a.dest} (${a.version})` }],
+        commands: [{ cmd: steps.join('\n'), display: `git clone ${repo} ${a.dest} (${a.version})` }],
       },
     ];
   }
@@ -96,7 +97,7 @@ export function planGit(a: Args, f: Facts): Change[] {
   const what: string[] = [];
   if (originMoves) {
     steps.push(d.origin === undefined ? `${GIT} -C ${dest} remote add origin ${sq(a.repo)}` : `${GIT} -C ${dest} remote set-url origin ${sq(a.repo)}`);
-    what.push(`origin ${d.origin ?? '(none)'} -> ${a.repo}`);
+    what.push(`origin ${d.origin === undefined ? '(none)' : mask(d.origin)} -> ${repo}`);
   }
   if (moves) {
     const depth = a.depth !== undefined && t.kind !== 'commit' ? ` --depth ${a.depth}` : '';
@@ -132,7 +133,7 @@ export const git: StateModule<Args, Facts> = {
     remote: fact(remoteFact, { repo: a.repo }),
     who: fact(identityFact, { become: ctx.become }),
   }),
-  plan: (a, f) => planGit(a, f),
+  plan: (a, f, ctx) => planGit(a, f, ctx.mask),
   registerData(a, f, changes) {
     const before = destState(f).head ?? null;
     if (changes.length === 0) return { before, after: before };
