@@ -12,6 +12,8 @@ import { mysqlReplication } from './mysql/mysql_replication.js';
 import { mysqlUser } from './mysql/mysql_user.js';
 import { service } from './services/service.js';
 import { template } from './files/template.js';
+import { getUrl } from './fetch/get_url.js';
+import { git } from './fetch/git.js';
 import { haproxyBackendServer } from './haproxy/haproxy_backend_server.js';
 import { group } from './users/group.js';
 import { user } from './users/user.js';
@@ -20,6 +22,6 @@ import { blockinfile } from './files/blockinfile.js';
 import { replace } from './files/replace.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git];
   return new Map(list.map((m) => [m.name, m]));
 }

@@ -230,6 +230,11 @@ export interface StateModule<A = any, F = any, L = void> {
    */
   predict?(args: A, facts: F, changes: Change[], ctx: ModuleContext, local: L): Effect[];
   /**
+   * What the registered result carries besides status and changes (git's `before`/`after`
+   * commits), from the facts and the plan: the same in check mode and in the real run.
+   */
+  registerData?(args: A, facts: F, changes: Change[], local: L): Record<string, unknown>;
+  /**
    * Check mode, when this task's outcome is unknown: what it may have changed (its resources
    * become unknown for later tasks). Without it, everything on the host becomes unknown.
    */

@@ -26,6 +26,8 @@ const LOADERS: Record<string, Loader> = {
   lineinfile: async () => (await import('./files/lineinfile.js')).lineinfile,
   blockinfile: async () => (await import('./files/blockinfile.js')).blockinfile,
   replace: async () => (await import('./files/replace.js')).replace,
+  get_url: async () => (await import('./fetch/get_url.js')).getUrl,
+  git: async () => (await import('./fetch/git.js')).git,
   haproxy_backend_server: async () => (await import('./haproxy/haproxy_backend_server.js')).haproxyBackendServer,
 };
 

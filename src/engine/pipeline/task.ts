@@ -397,7 +397,9 @@ async function runState(
   const facts = await readFacts(env, mod, args, conn, ctx, become, predicted, ownFacts, cache);
   const changes = mod.plan(args, facts, ctx, local);
   const reports = reportsOf(changes);
-  if (changes.length === 0) return { status: 'ok', changes: [], registerData: {}, ran: true };
+  // the module's own registered values (git's before/after)
+  const own = mod.registerData?.(args, facts, changes, local) ?? {};
+  if (changes.length === 0) return { status: 'ok', changes: [], registerData: own, ran: true };
 
   if (predicted) {
     const effects = mod.predict ? mod.predict(args, facts, changes, ctx, local) : [unknownEverything(`the effects of '${mod.name}' on ${ctx.host} are not modelled`)];
@@ -406,17 +408,17 @@ async function runState(
       (ctx.user !== 'root' && !mod.permissionsModelled ? `it runs as ${ctx.user} without become: whether ${ctx.user} may do this is known only when it runs` : undefined);
     if (uncertain === undefined) {
       predicted.record(effects, recorder(env));
-      return { status: 'changed', changes: reports, registerData: {}, ran: true };
+      return { status: 'changed', changes: reports, registerData: own, ran: true };
     }
     // it may fail: whatever it would change may as well stay as it is
     predicted.record(effects.map((e) => maybe(e, uncertain)), recorder(env));
-    return { status: 'unknown', error: `would run, but ${uncertain}`, changes: reports, registerData: {}, ran: true, uncertainRun: true };
+    return { status: 'unknown', error: `would run, but ${uncertain}`, changes: reports, registerData: own, ran: true, uncertainRun: true };
   }
 
   const applied = await applyPlan(conn, changes, reports, become, env.masker.mask);
   forgetChanged(hostCache, applied.ok && !ownFacts ? changes : undefined, () => (mod.exactEffects ? mod.predict?.(args, facts, changes, ctx, local) : undefined));
   const last = applied.last;
-  const registerData = last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr } : {};
+  const registerData = { ...(last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr } : {}), ...own };
   if (!applied.ok) return { status: 'failed', error: applied.error, changes: reports, registerData, ran: true };
 
   let remaining;
