@@ -15,8 +15,10 @@ import { template } from './files/template.js';
 import { haproxyBackendServer } from './haproxy/haproxy_backend_server.js';
 import { group } from './users/group.js';
 import { user } from './users/user.js';
+import { stat } from './probes/stat.js';
+import { authorizedKey } from './ssh/authorized_key.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, stat, authorizedKey];
   return new Map(list.map((m) => [m.name, m]));
 }

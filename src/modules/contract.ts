@@ -246,6 +246,11 @@ export interface StateModule<A = any, F = any, L = void> {
    * Otherwise a change voids them all (engine/pipeline/fact-cache.ts).
    */
   readonly exactEffects?: boolean;
+  /**
+   * What the task registers when it changes nothing (stat's `stat`), from its facts: in check
+   * mode the predicted ones, so it may throw Unknown where they do not say.
+   */
+  result?(args: A, facts: F, ctx: ModuleContext): Record<string, unknown>;
 }
 
 export interface CheckResult {

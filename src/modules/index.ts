@@ -23,6 +23,8 @@ const LOADERS: Record<string, Loader> = {
   mysql_db: async () => (await import('./mysql/mysql_db.js')).mysqlDb,
   mysql_user: async () => (await import('./mysql/mysql_user.js')).mysqlUser,
   mysql_replication: async () => (await import('./mysql/mysql_replication.js')).mysqlReplication,
+  stat: async () => (await import('./probes/stat.js')).stat,
+  authorized_key: async () => (await import('./ssh/authorized_key.js')).authorizedKey,
   haproxy_backend_server: async () => (await import('./haproxy/haproxy_backend_server.js')).haproxyBackendServer,
 };
 

@@ -350,7 +350,7 @@ async function runState(
   }
   const changes = mod.plan(args, facts, ctx, local);
   const reports: ChangeReport[] = changes.map((c) => ({ action: c.action, target: c.target, summary: c.summary, ...(c.diff ? { diff: c.diff } : {}) }));
-  if (changes.length === 0) return { status: 'ok', changes: [], registerData: {}, ran: true };
+  if (changes.length === 0) return { status: 'ok', changes: [], registerData: mod.result?.(args, facts, ctx) ?? {}, ran: true };
 
   if (predicted) {
     const effects = mod.predict ? mod.predict(args, facts, changes, ctx, local) : [unknownEverything(`the effects of '${mod.name}' on ${ctx.host} are not modelled`)];
