@@ -9,7 +9,7 @@ import { sq } from '../../engine/shell.js';
 import { fact, TaskError, type Change, type Effect, type StateModule } from '../contract.js';
 import { fileFact, MAX_CONTENT, type FileFact } from '../files/facts.js';
 import { contentFootprint, planContent, predictContent } from '../files/content.js';
-import { namesOf, normPath, pathBecomes } from '../files/effects.js';
+import { namesOf, normPath, pathBecomes, unknownTree } from '../files/effects.js';
 import { userFact, type UserFact } from '../users/facts.js';
 import { accountName } from '../users/user.js';
 import { contentOf, enforce, linesOf, normOptions, parseKey, type KeyLine } from './keys.js';
@@ -104,5 +104,6 @@ export const authorizedKey: StateModule<Args, Facts> = {
     effects.push(...predictContent({ dest: path, mode: '0600', owner: a.user, group: account.group }, Buffer.from(after, 'utf8'), { ...file, parentExists: true }, who));
     return effects;
   },
-  footprint: (a) => contentFootprint(normPath(pathOf(a))),
+  // manage_dir may also have changed the directory (and so what lies under it)
+  footprint: (a) => (a.manage_dir ? [unknownTree([normPath(dirOf(pathOf(a)))], `${dirOf(pathOf(a))} is managed by an authorized_key task whose outcome is unknown in check mode`)] : contentFootprint(normPath(pathOf(a)))),
 };

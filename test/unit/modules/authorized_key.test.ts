@@ -64,3 +64,14 @@ describe('authorized_key: plan and prediction', () => {
     assert.deepEqual(replanAfterPredict(authorizedKey, a, facts, makeCtx()), []);
   });
 });
+
+describe('authorized_key: footprint', () => {
+  test('unknown outcome: with manage_dir the directory and all under it are unknown; without, the file only', () => {
+    const withDir = authorizedKey.footprint!(parse(authorizedKey, { user: 'deploy', key: K1 }), makeCtx());
+    assert.ok(withDir.some((e) => e.touches('file:/home/deploy/.ssh')));
+    assert.ok(withDir.some((e) => e.touches('file:/home/deploy/.ssh/authorized_keys')));
+    const fileOnly = authorizedKey.footprint!(parse(authorizedKey, { user: 'deploy', key: K1, manage_dir: false }), makeCtx());
+    assert.ok(!fileOnly.some((e) => e.touches('file:/home/deploy/.ssh')));
+    assert.ok(fileOnly.some((e) => e.touches('file:/home/deploy/.ssh/authorized_keys')));
+  });
+});

@@ -114,6 +114,15 @@ describe('stat: check mode answers from the predicted file fact', () => {
     assert.throws(() => result({ path: '/srv/f', follow: true }, { file: { type: 'link', parentExists: true, target: '/x' }, live }, true), Unknown);
   });
 
+  test('a directory read live: its size is unknown in check mode (it follows its entries on tmpfs), the rest known', () => {
+    const d: StatFact = { own: { type: 'directory', mode: '0755', uid: 0, gid: 0, owner: 'root', group: 'root', size: 4096 } };
+    const r = result({ path: '/srv/d' }, { file: { type: 'directory', parentExists: true, mode: '0755', owner: 'root', group: 'root', size: 4096 }, live: d }, true);
+    assert.equal(r.isdir, true);
+    assert.equal(r.uid, 0);
+    assert.throws(() => r.size, UnknownValue);
+    assert.equal(result({ path: '/srv/d' }, { file: { type: 'directory', parentExists: true }, live: d }).size, 4096);
+  });
+
   test('a directory made by an earlier task: its size unknown, isdir known', () => {
     const r = result({ path: '/srv/d' }, { file: { type: 'directory', parentExists: true, mode: '0755', owner: 'root', group: 'root' }, live: {} }, true);
     assert.equal(r.isdir, true);
