@@ -20,8 +20,10 @@ import { user } from './users/user.js';
 import { lineinfile } from './files/lineinfile.js';
 import { blockinfile } from './files/blockinfile.js';
 import { replace } from './files/replace.js';
+import { stat } from './probes/stat.js';
+import { authorizedKey } from './ssh/authorized_key.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey];
   return new Map(list.map((m) => [m.name, m]));
 }

@@ -231,9 +231,10 @@ export interface StateModule<A = any, F = any, L = void> {
   predict?(args: A, facts: F, changes: Change[], ctx: ModuleContext, local: L): Effect[];
   /**
    * What the registered result carries besides status and changes (git's `before`/`after`
-   * commits), from the facts and the plan: the same in check mode and in the real run.
+   * commits, stat's `stat`), from the facts and the plan: the same in check mode and in the
+   * real run (in check mode from the predicted facts, so it may throw Unknown where they do not say).
    */
-  registerData?(args: A, facts: F, changes: Change[], local: L): Record<string, unknown>;
+  registerData?(args: A, facts: F, changes: Change[], local: L, ctx: ModuleContext): Record<string, unknown>;
   /**
    * Check mode, when this task's outcome is unknown: what it may have changed (its resources
    * become unknown for later tasks). Without it, everything on the host becomes unknown.

@@ -28,6 +28,8 @@ const LOADERS: Record<string, Loader> = {
   replace: async () => (await import('./files/replace.js')).replace,
   get_url: async () => (await import('./fetch/get_url.js')).getUrl,
   git: async () => (await import('./fetch/git.js')).git,
+  stat: async () => (await import('./probes/stat.js')).stat,
+  authorized_key: async () => (await import('./ssh/authorized_key.js')).authorizedKey,
   haproxy_backend_server: async () => (await import('./haproxy/haproxy_backend_server.js')).haproxyBackendServer,
 };
 

@@ -55,6 +55,12 @@ const GROUPS = ['root', 'deploy', 'dtgrp', 'nogroup'] as const;
 const USERS = ['dtuser', 'dtuser2'] as const;
 const GROUP_NAMES = ['dtgrp', 'dtgrp2'] as const;
 const PACKAGES = [['jq'], ['libjq1'], ['libonig5'], ['jq', 'tree'], ['tree'], ['cron'], ['at'], ['bc']] as const;
+/** Public keys (the blobs need only be base64; no one logs in with them): a pair of one type, one of another. */
+const SSH_KEYS = [
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDt1difftestkeyoneAAAAAAAAAAAAAAAAAAAAAAAA dt1@controller',
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDt2difftestkeytwoAAAAAAAAAAAAAAAAAAAAAAAA',
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDt1difftestkeyoneAAAAAAAAAAAAAAAAAAAAAAAA dt1@controller\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDt3difftest dt3',
+] as const;
 const SERVICES = ['cron', 'atd', 'dt-sleep', 'dt-missing'] as const;
 const UNIT_FILE = '/etc/systemd/system/dt-sleep.service';
 /** Existing system files the text editors change (harmless ones: nothing reads them during a case). */
@@ -80,7 +86,7 @@ interface Shared {
 interface Register {
   name: string;
   /** 'cmd': a command/shell task without loop (rc/stdout when it ran); 'loop': has results; 'state': other modules. */
-  kind: 'cmd' | 'loop' | 'state';
+  kind: 'cmd' | 'loop' | 'state' | 'stat';
 }
 
 type Task = Record<string, unknown>;
@@ -252,6 +258,7 @@ class PlaybookGen {
     const opts = [`${reg.name}.changed`, `!${reg.name}.changed`, `${reg.name}.failed`, `!${reg.name}.failed`, `${reg.name}.skipped`, `${reg.name}.status === 'ok'`];
     if (reg.kind === 'cmd') opts.push(`${reg.name}.rc === 0`, `${reg.name}.rc !== 0`, `${reg.name}.stdout.includes('a')`, `${reg.name}.stdout === ''`);
     if (reg.kind === 'loop') opts.push(`${reg.name}.results.length > 1`);
+    if (reg.kind === 'stat') opts.push(`${reg.name}.stat.exists`, `${reg.name}.stat.isdir`, `${reg.name}.stat.mode === '0644'`, `${reg.name}.stat.pw_name === 'root'`);
     return this.r.pick(opts);
   }
 
@@ -268,6 +275,8 @@ class PlaybookGen {
       ['unit', 3],
       ['apt', 8],
       ['text', 9],
+      ['stat', 6],
+      ['authorized_key', 4],
     ] as const);
     const t: Task = {};
     let label = '';
@@ -369,6 +378,31 @@ class PlaybookGen {
         const { module, args } = this.textEdit();
         t[module] = args;
         label = `${module} ${String(args.path)}`;
+        break;
+      }
+      case 'stat': {
+        const p = this.path();
+        const args: Record<string, unknown> = { path: p };
+        if (this.r.chance(0.25)) args.follow = true;
+        if (this.r.chance(0.2)) args.get_checksum = false;
+        else if (this.r.chance(0.3)) args.checksum_algorithm = this.r.pick(['sha256', 'md5', 'sha512']);
+        t.stat = args;
+        label = `stat ${p}`;
+        registerKind = 'stat';
+        break;
+      }
+      case 'authorized_key': {
+        // never the login user's own file (deploy, root): an exclusive key there would lock the run out
+        const user = this.r.pick([...USERS, 'deploy']);
+        const args: Record<string, unknown> = { user, key: this.r.pick(SSH_KEYS) };
+        if (user === 'deploy' || this.r.chance(0.3)) args.path = `${this.r.pick(ROOTS)}/${this.r.pick(['a', 'b', 'a/b'])}/keys`;
+        if (this.r.chance(0.25)) args.state = 'absent';
+        if (this.r.chance(0.2)) args.exclusive = true;
+        if (this.r.chance(0.2)) args.key_options = this.r.pick(['no-pty', 'from="10.0.0.1",no-agent-forwarding']);
+        if (this.r.chance(0.15)) args.comment = 'dt comment';
+        if (this.r.chance(0.2)) args.manage_dir = false;
+        t.authorized_key = args;
+        label = `authorized_key ${user} ${String(args.state ?? 'present')}`;
         break;
       }
     }

@@ -397,8 +397,8 @@ async function runState(
   const facts = await readFacts(env, mod, args, conn, ctx, become, predicted, ownFacts, cache);
   const changes = mod.plan(args, facts, ctx, local);
   const reports = reportsOf(changes);
-  // the module's own registered values (git's before/after)
-  const own = mod.registerData?.(args, facts, changes, local) ?? {};
+  // the module's own registered values (git's before/after, stat's stat)
+  const own = mod.registerData?.(args, facts, changes, local, ctx) ?? {};
   if (changes.length === 0) return { status: 'ok', changes: [], registerData: own, ran: true };
 
   if (predicted) {

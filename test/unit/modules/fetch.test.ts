@@ -102,7 +102,7 @@ async function converge<A>(mod: StateModule<A>, raw: unknown): Promise<{ changes
   const args = parse(mod, raw);
   const facts = await gatherFacts(localConnection, mod.facts(args, ctx) as never, {});
   const changes = mod.plan(args, facts, ctx, undefined);
-  const registered = mod.registerData?.(args, facts, changes, undefined);
+  const registered = mod.registerData?.(args, facts, changes, undefined, ctx);
   for (const c of changes)
     for (const cmd of c.commands) {
       const r = await sh(cmd.cmd, cmd.stdin);
