@@ -15,8 +15,13 @@ import { template } from './files/template.js';
 import { haproxyBackendServer } from './haproxy/haproxy_backend_server.js';
 import { group } from './users/group.js';
 import { user } from './users/user.js';
+import { cron } from './system/cron.js';
+import { sysctl } from './system/sysctl.js';
+import { systemd, systemdService } from './services/systemd.js';
+import { hostname } from './system/hostname.js';
+import { timezone } from './system/timezone.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, cron, sysctl, systemd, systemdService, hostname, timezone];
   return new Map(list.map((m) => [m.name, m]));
 }

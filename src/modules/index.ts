@@ -24,6 +24,12 @@ const LOADERS: Record<string, Loader> = {
   mysql_user: async () => (await import('./mysql/mysql_user.js')).mysqlUser,
   mysql_replication: async () => (await import('./mysql/mysql_replication.js')).mysqlReplication,
   haproxy_backend_server: async () => (await import('./haproxy/haproxy_backend_server.js')).haproxyBackendServer,
+  cron: async () => (await import('./system/cron.js')).cron,
+  sysctl: async () => (await import('./system/sysctl.js')).sysctl,
+  systemd: async () => (await import('./services/systemd.js')).systemd,
+  systemd_service: async () => (await import('./services/systemd.js')).systemdService,
+  hostname: async () => (await import('./system/hostname.js')).hostname,
+  timezone: async () => (await import('./system/timezone.js')).timezone,
 };
 
 /** Every module name, sorted. */
