@@ -22,8 +22,13 @@ import { blockinfile } from './files/blockinfile.js';
 import { replace } from './files/replace.js';
 import { stat } from './probes/stat.js';
 import { authorizedKey } from './ssh/authorized_key.js';
+import { cron } from './system/cron.js';
+import { sysctl } from './system/sysctl.js';
+import { systemd, systemdService } from './services/systemd.js';
+import { hostname } from './system/hostname.js';
+import { timezone } from './system/timezone.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey, cron, sysctl, systemd, systemdService, hostname, timezone];
   return new Map(list.map((m) => [m.name, m]));
 }

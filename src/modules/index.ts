@@ -31,6 +31,12 @@ const LOADERS: Record<string, Loader> = {
   stat: async () => (await import('./probes/stat.js')).stat,
   authorized_key: async () => (await import('./ssh/authorized_key.js')).authorizedKey,
   haproxy_backend_server: async () => (await import('./haproxy/haproxy_backend_server.js')).haproxyBackendServer,
+  cron: async () => (await import('./system/cron.js')).cron,
+  sysctl: async () => (await import('./system/sysctl.js')).sysctl,
+  systemd: async () => (await import('./services/systemd.js')).systemd,
+  systemd_service: async () => (await import('./services/systemd.js')).systemdService,
+  hostname: async () => (await import('./system/hostname.js')).hostname,
+  timezone: async () => (await import('./system/timezone.js')).timezone,
 };
 
 /** Every module name, sorted. */

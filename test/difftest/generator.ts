@@ -71,6 +71,71 @@ const UNIT_BODIES = [
   '[Unit]\nDescription=difftest sleeper (long)\n[Service]\nExecStart=/bin/sleep 100000\nExecReload=/bin/true\n[Install]\nWantedBy=multi-user.target\n',
 ] as const;
 
+/** cron, sysctl, systemd, timezone, hostname: on settings a test host can take (its own network namespace's sysctls, units the case writes). */
+function systemTask(r: Rng): [string, Record<string, unknown>] {
+  const k = r.weighted([['cron', 4], ['sysctl', 3], ['systemd', 3], ['timezone', 1], ['hostname', 1]] as const);
+  switch (k) {
+    case 'cron': {
+      const a: Record<string, unknown> = { name: r.pick(['j1', 'j2']) };
+      const userTab = r.chance(0.25);
+      if (userTab) {
+        if (r.chance(0.5)) a.user = r.pick(['root', 'dtuser']);
+      } else {
+        a.cron_file = r.pick(['dt-a', 'dt-b', '/etc/cron.d/dt-a']);
+        if (r.chance(0.4)) a.user = r.pick(['root', 'dtuser']);
+      }
+      a.state = r.chance(0.75) ? 'present' : 'absent';
+      if (r.chance(0.15)) {
+        a.env = true;
+        a.name = r.pick(['MAILTO', 'DT_VAR']);
+        if (a.state === 'present') a.job = r.pick(['root', '""', 'x']);
+        return ['cron', a];
+      }
+      if (a.state === 'present' || r.chance(0.3)) a.job = r.pick(['/bin/true', 'echo hi > /dev/null', '/usr/bin/test -d /srv/dt']);
+      if (r.chance(0.3)) a.special_time = r.pick(['daily', 'reboot', 'hourly']);
+      else {
+        if (r.chance(0.6)) a.minute = r.pick(['0', '*/5', '15,45', 30]);
+        if (r.chance(0.4)) a.hour = r.pick(['2', '1-5', '*']);
+        if (r.chance(0.2)) a.weekday = r.pick(['1', 'mon', '0-6']);
+      }
+      if (r.chance(0.2)) a.disabled = r.chance(0.7);
+      return ['cron', a];
+    }
+    case 'sysctl': {
+      const name = r.weighted([['net.ipv4.ip_forward', 4], ['net.ipv4.ip_default_ttl', 3], ['net.ipv4.ip_local_port_range', 1], ['vm.swappiness', 0.5], ['net.dt.missing', 0.5]] as const);
+      const a: Record<string, unknown> = { name, state: r.chance(0.8) ? 'present' : 'absent' };
+      if (a.state === 'present' || r.chance(0.3)) {
+        a.value =
+          name === 'net.ipv4.ip_local_port_range' ? r.pick(['32768 60999', '20000 40000']) : name === 'net.ipv4.ip_default_ttl' ? r.pick([64, '100', 32]) : r.pick([1, 0, '1', true, 'no', 10]);
+      }
+      if (r.chance(0.35)) a.sysctl_file = r.pick(['/etc/sysctl.d/60-dt.conf', '/srv/dt/sysctl.conf']);
+      if (r.chance(0.25)) a.reload = r.chance(0.4);
+      if (r.chance(0.25)) a.sysctl_set = r.chance(0.7);
+      return ['sysctl', a];
+    }
+    case 'systemd': {
+      const a: Record<string, unknown> = { name: r.weighted([['dt-sleep', 5], ['dt-masked', 2], ['dt-missing', 1]] as const) };
+      const m = r.chance(0.35) ? r.chance(0.5) : undefined;
+      if (m !== undefined) a.masked = m;
+      if (m !== true || r.chance(0.3)) {
+        const st = r.weighted([['started', 3], ['stopped', 2], ['restarted', 1], ['none', 2]] as const);
+        if (st !== 'none' && (m !== true || st === 'stopped')) a.state = st;
+        if (m !== true && r.chance(0.4)) a.enabled = r.chance(0.6);
+      }
+      if (r.chance(0.3)) a.daemon_reload = true;
+      if (a.state === undefined && a.enabled === undefined && a.masked === undefined && !a.daemon_reload) a.state = 'started';
+      return [r.chance(0.2) ? 'systemd_service' : 'systemd', a];
+    }
+    case 'timezone':
+      return ['timezone', { name: r.weighted([['Europe/Berlin', 3], ['UTC', 2], ['America/New_York', 2], ['Etc/UTC', 1], ['Nowhere/Zone', 0.5]] as const) }];
+    case 'hostname': {
+      const a: Record<string, unknown> = { name: r.pick(['dt-one', 'dt-two.example']) };
+      if (r.chance(0.5)) a.use = r.pick(['debian', 'systemd']);
+      return ['hostname', a];
+    }
+  }
+}
+
 /** A set_fact variable: what kind of value it holds (for the conditions that read it). */
 interface Fact {
   name: string;
@@ -277,6 +342,7 @@ class PlaybookGen {
       ['text', 9],
       ['stat', 6],
       ['authorized_key', 4],
+      ['system', 6],
     ] as const);
     const t: Task = {};
     let label = '';
@@ -403,6 +469,12 @@ class PlaybookGen {
         if (this.r.chance(0.2)) args.manage_dir = false;
         t.authorized_key = args;
         label = `authorized_key ${user} ${String(args.state ?? 'present')}`;
+        break;
+      }
+      case 'system': {
+        const [module, args] = systemTask(this.r);
+        t[module] = args;
+        label = `${module} ${String(args.name)}`;
         break;
       }
     }
