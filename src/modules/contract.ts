@@ -218,6 +218,8 @@ export interface StateModule<A = any, F = any, L = void> {
   readonly name: string;
   readonly type: 'state';
   readonly schema: z.ZodType<A>;
+  /** Argument values to mask in every output from now on, like secrets (a password hash given inline). */
+  secrets?(args: A): string[];
   /** Controller-side inputs (render a template, read a local file), once per task. May throw TaskError. */
   prepare?(args: A, ctx: ModuleContext): Promise<L> | L;
   facts(args: A, ctx: ModuleContext): FactsOf<F>;

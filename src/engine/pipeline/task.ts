@@ -96,6 +96,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
           parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message.replace(/^Invalid input: /, '')}`).join('; '),
       );
     }
+    if (mod.type === 'state') for (const v of mod.secrets?.(parsed.data) ?? []) env.masker.add(v);
     const targeted = await env.connectionFor(task, redact);
     const { target, toController } = targeted;
     // the play's `become` is about the managed hosts, not the controller
