@@ -370,7 +370,7 @@ async function runState(
   const applied = await applyPlan(conn, changes, reports, become, env.masker.mask);
   forgetChanged(hostCache, applied.ok && !ownFacts ? changes : undefined, () => (mod.exactEffects ? mod.predict?.(args, facts, changes, ctx, local) : undefined));
   const last = applied.last;
-  const registerData = last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr } : {};
+  const registerData = last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr, ...(applied.ok ? mod.registered?.(args, last) : {}) } : {};
   if (!applied.ok) return { status: 'failed', error: applied.error, changes: reports, registerData, ran: true };
 
   let remaining;
