@@ -4,7 +4,7 @@ import { sq } from '../../engine/shell.js';
 import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { fact, TaskError, Unknown, type Change, type StateModule } from '../contract.js';
 import { fileFact, identityFact, modeUnder, normMode, type FileFact, type IdentityFact } from './facts.js';
-import { linkedTree, madeDirectory, namesOf, normPath, pathBecomes, removedTree, unknownTree } from './effects.js';
+import { linkedTree, madeDirectory, missingParentsMade, namesOf, normPath, pathBecomes, removedTree, unknownTree } from './effects.js';
 import { permitted, planAttributes } from './content.js';
 import { fileAttrs } from './copy.js';
 import { hardLinkFact, linkState, type HardLinkFact } from './hardlink.js';
@@ -43,7 +43,11 @@ export const file: StateModule<Args, Facts> = {
     if (args.state === 'hard') return planHardLink(args, facts);
     return permitted(f, who, planFile(args, f, who));
   },
-  footprint: (args) => [unknownTree([normPath(args.path), ...(args.state === 'hard' ? [normPath(args.src!)] : [])], `${args.path} is managed by a task whose outcome is unknown in check mode`)],
+  footprint: (args) => {
+    const why = `${args.path} is managed by a task whose outcome is unknown in check mode`;
+    // state: directory is mkdir -p: it may have made the missing directories above it too
+    return [unknownTree([normPath(args.path), ...(args.state === 'hard' ? [normPath(args.src!)] : [])], why), ...(args.state === 'directory' ? [missingParentsMade(normPath(args.path), why)] : [])];
+  },
   predict(args, { file: f, who, srcFile }) {
     if (args.state === 'hard') return predictHardLink(args, f, srcFile!);
     const names = namesOf(args.path, f);

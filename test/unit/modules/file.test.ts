@@ -45,3 +45,17 @@ describe('file: state hard, for real in a temp directory', () => {
     assert.throws(() => parse(file, { path: '/x', state: 'hard', src: 'relative' }), /absolute path/);
   });
 });
+
+describe('file: footprint', () => {
+  test('a directory task whose outcome is unknown may have made the missing directories above it (mkdir -p)', () => {
+    const effects = file.footprint!(parse(file, { path: '/opt/dt/a', state: 'directory' }), makeCtx());
+    const parent = effects.find((e) => e.touches('file:/opt/dt'));
+    assert.ok(parent, 'the parent /opt/dt is touched');
+    assert.throws(() => {
+      const v = parent.apply({ type: 'absent', parentExists: true }, 'file:/opt/dt');
+      if (v instanceof Error || (v as { reason?: string }).reason) throw new Error((v as { reason: string }).reason);
+    }, /unknown in check mode/);
+    // what has no parent yet below it (a link into /opt/dt) is unknown too
+    assert.ok(effects.some((e) => e.touches('file:/opt/dt/l1')));
+  });
+});
