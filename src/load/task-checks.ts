@@ -80,7 +80,9 @@ export function checkFiles(src: YamlSource, moduleName: string, args: Record<str
       return false;
     }
   };
-  if ((moduleName === 'template' || moduleName === 'copy') && literal(args.src)) {
+  // copy with remote_src: src is a path on the host, not a controller file
+  const onHost = moduleName === 'copy' && (args.remote_src === true || args.remote_src === 'yes');
+  if ((moduleName === 'template' || moduleName === 'copy') && literal(args.src) && !onHost) {
     const dir = moduleName === 'template' ? 'templates' : 'files';
     const file = near(dir, args.src);
     if (!isFile(file)) {

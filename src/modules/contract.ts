@@ -218,6 +218,10 @@ export interface StateModule<A = any, F = any, L = void> {
   readonly name: string;
   readonly type: 'state';
   readonly schema: z.ZodType<A>;
+  /** What the registered result of a real run gets from the last command applied (copy's backup_file); registerData for what the plan knows. */
+  appliedData?(args: A, last: ExecResult): Record<string, unknown>;
+  /** Argument values to mask in every output from now on, like secrets (a password hash given inline). */
+  secrets?(args: A): string[];
   /** Controller-side inputs (render a template, read a local file), once per task. May throw TaskError. */
   prepare?(args: A, ctx: ModuleContext): Promise<L> | L;
   facts(args: A, ctx: ModuleContext): FactsOf<F>;

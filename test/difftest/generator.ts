@@ -61,6 +61,11 @@ const SSH_KEYS = [
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDt2difftestkeytwoAAAAAAAAAAAAAAAAAAAAAAAA',
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDt1difftestkeyoneAAAAAAAAAAAAAAAAAAAAAAAA dt1@controller\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDt3difftest dt3',
 ] as const;
+/** sha512-crypt hashes (openssl passwd -6) for user's `password`. */
+const PASSWORD_HASHES = [
+  '$6$dtsalt1$StLAtT8gD5K8V2iqBqxLM4rdSCRG12P2kXPeEE0PE37nt7t6RXR2Wzflfc997m768tYOox7p0urdzJMuSkDMa0',
+  '$6$dtsalt2$b8pSu5beDr7x4ZsmN7cFq1gc5SwjjFBpWxKZTJOntgIkj/1tGnSgL/E4P3juJR8fW5ObkUQPD0canZnXckFyZ1',
+] as const;
 const SERVICES = ['cron', 'atd', 'dt-sleep', 'dt-missing'] as const;
 const UNIT_FILE = '/etc/systemd/system/dt-sleep.service';
 /** Existing system files the text editors change (harmless ones: nothing reads them during a case). */
@@ -354,10 +359,11 @@ class PlaybookGen {
     };
     switch (kind) {
       case 'file': {
-        const state = this.r.weighted([['directory', 5], ['touch', 3], ['absent', 3], ['file', 2], ['link', 2]] as const);
-        const p = this.r.chance(0.12) && state !== 'link' ? loopPath() : this.path();
+        const state = this.r.weighted([['directory', 5], ['touch', 3], ['absent', 3], ['file', 2], ['link', 2], ['hard', 2]] as const);
+        const p = this.r.chance(0.12) && state !== 'link' && state !== 'hard' ? loopPath() : this.path();
         const args: Record<string, unknown> = { path: p, state };
         if (state === 'link') args.src = this.r.chance(0.8) ? this.path() : '/etc/hostname';
+        if (state === 'hard') args.src = this.r.chance(0.85) ? this.path() : '/etc/hostname';
         if (state !== 'absent') this.attrs(args, state === 'link' ? 0.15 : 0.4);
         if (state === 'link') delete args.mode;
         t.file = args;
@@ -400,6 +406,11 @@ class PlaybookGen {
           if (this.r.chance(0.5)) args.create_home = this.r.chance(0.7);
           if (this.r.chance(0.2)) args.groups = [this.r.pick(GROUP_NAMES)];
           if (this.r.chance(0.2)) args.shell = '/bin/bash';
+          if (args.groups && this.r.chance(0.5)) args.append = true;
+          if (this.r.chance(0.3)) args.password = this.r.pick(PASSWORD_HASHES);
+          if (args.password && this.r.chance(0.3)) args.update_password = 'on_create';
+        } else if (this.r.chance(0.5)) {
+          args.remove = true;
         }
         t.user = args;
         label = `user ${name} ${state}`;

@@ -99,6 +99,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
           parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message.replace(/^Invalid input: /, '')}`).join('; '),
       );
     }
+    if (mod.type === 'state') for (const v of mod.secrets?.(parsed.data) ?? []) env.masker.add(v);
     const targeted = await env.connectionFor(task, redact);
     const { target, toController } = targeted;
     // the play's `become` is about the managed hosts, not the controller
@@ -418,7 +419,7 @@ async function runState(
   const applied = await applyPlan(conn, changes, reports, become, env.masker.mask);
   forgetChanged(hostCache, applied.ok && !ownFacts ? changes : undefined, () => (mod.exactEffects ? mod.predict?.(args, facts, changes, ctx, local) : undefined));
   const last = applied.last;
-  const registerData = { ...(last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr } : {}), ...own };
+  const registerData = { ...(last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr, ...(applied.ok ? mod.appliedData?.(args, last) : {}) } : {}), ...own };
   if (!applied.ok) return { status: 'failed', error: applied.error, changes: reports, registerData, ran: true };
 
   let remaining;

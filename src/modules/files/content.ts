@@ -11,7 +11,7 @@ import { fact, TaskError, type Effect } from '../contract.js';
 import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { fileFact, identityFact, MAX_CONTENT, normMode, notPermitted, type FileFact, type IdentityFact } from './facts.js';
 import { namesOf, normPath, pathBecomes, unknownTree } from './effects.js';
-import { maybe } from '../../engine/prediction.js';
+import { maybe, UnknownFact } from '../../engine/prediction.js';
 import { unitFileWritten } from '../services/facts.js';
 
 export interface ContentArgs {
@@ -20,6 +20,13 @@ export interface ContentArgs {
   owner?: string;
   group?: string;
   validate?: string;
+  /** Keep the old file as `dest.PID.YYYY-MM-DD@HH:MM:SS~` before replacing its content (copy). */
+  backup?: boolean;
+}
+
+/** Where the bytes come from when they are not sent: a file on the host (copy's remote_src). */
+export interface RemoteSource {
+  path: string;
 }
 
 export function sha256(data: string | Buffer): string {
@@ -54,6 +61,19 @@ export function shownBytes(ctx: ModuleContext): Buffer | null | undefined {
 
 /** Plan the changes that make `fact` hold exactly `content` with the given attributes. */
 export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, ctx: Pick<ModuleContext, 'mask'>, shown?: Buffer | null): Change[] {
+  return planBytes(args, { sha256: sha256(content), size: content.length, bytes: content }, fact, ctx, shown);
+}
+
+/** The content a file must have: its hash and size, and its bytes when known (else it is copied from `from` on the host). */
+export interface Wanted {
+  sha256: string;
+  size: number;
+  bytes?: Buffer;
+  from?: RemoteSource;
+}
+
+/** planContent for content known by hash (and bytes, when they are known: for the diff). */
+export function planBytes(args: ContentArgs, want: Wanted, fact: FileFact, ctx: Pick<ModuleContext, 'mask'>, shown?: Buffer | null): Change[] {
   const dest = args.dest;
   const mode = normMode(args.mode);
   if (fact.type === 'directory') throw new TaskError(`${dest} is a directory; give the full path of the file`);
@@ -61,18 +81,23 @@ export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, 
   if (!fact.parentExists && !fact.parentByInstall) {
     throw new TaskError(`parent directory of ${dest} does not exist (create it with a 'file' task, state: directory)`);
   }
-  const want = sha256(content);
   const exists = fact.type === 'file';
   const changes: Change[] = [];
-  if (!exists || fact.sha256 !== want || fact.type !== 'file') {
+  if (!exists || fact.sha256 !== want.sha256 || fact.type !== 'file') {
     const before = exists && fact.content !== undefined ? Buffer.from(fact.content, 'base64') : undefined;
-    const diff = exists && before === undefined ? `(${dest}: previous content too large to diff)\n` : unifiedDiff(dest, before, content, ctx.mask, shown);
+    const diff =
+      exists && before === undefined
+        ? `(${dest}: previous content too large to diff)\n`
+        : want.bytes === undefined
+          ? `(${dest}: the content of ${want.from?.path} is too large to diff)\n`
+          : unifiedDiff(dest, before, want.bytes, ctx.mask, shown);
+    const from = want.from ? ` from ${want.from.path}` : '';
     changes.push({
       action: exists ? 'update' : 'create',
       target: dest,
-      summary: exists ? `update ${dest} (${content.length} bytes)` : `create ${dest} (${content.length} bytes)`,
+      summary: exists ? `update ${dest}${from} (${want.size} bytes)${args.backup ? ', keeping a backup' : ''}` : `create ${dest}${from} (${want.size} bytes)`,
       diff,
-      commands: [writeCommand(args, content, exists)],
+      commands: [writeCommand(args, want.from ?? want.bytes!, exists)],
     });
     return changes;
   }
@@ -80,11 +105,12 @@ export function planContent(args: ContentArgs, content: Buffer, fact: FileFact, 
   return changes;
 }
 
-function writeCommand(args: ContentArgs, content: Buffer, exists: boolean): Command {
+function writeCommand(args: ContentArgs, content: Buffer | RemoteSource, exists: boolean): Command {
   const dest = sq(args.dest);
   const dir = sq(args.dest.replace(/\/[^/]*$/, '') || '/');
   const mode = normMode(args.mode);
-  const steps = [`set -e`, `tmp=$(mktemp ${dir}/.provision-tmp.XXXXXX)`, `trap 'rm -f "$tmp"' EXIT`, `cat > "$tmp"`];
+  const local = Buffer.isBuffer(content);
+  const steps = [`set -e`, `tmp=$(mktemp ${dir}/.provision-tmp.XXXXXX)`, `trap 'rm -f "$tmp"' EXIT`, local ? `cat > "$tmp"` : `cat -- ${sq(content.path)} > "$tmp"`];
   if (args.validate) {
     const v = args.validate.includes('%s') ? args.validate.split('%s').join('"$tmp"') : `${args.validate} "$tmp"`;
     steps.push(`if ! ( ${v} ) >&2; then echo "validation failed: ${args.validate.replace(/["\\$`]/g, '\\$&')}" >&2; exit 3; fi`);
@@ -95,9 +121,11 @@ function writeCommand(args: ContentArgs, content: Buffer, exists: boolean): Comm
   // keep the existing owner/group unless given (owner alone must not reset the group to root)
   if (exists) steps.push(`chown --reference=${dest} "$tmp"`);
   if (args.owner || args.group) steps.push(`chown ${sq(`${args.owner ?? ''}${args.group ? `:${args.group}` : ''}`)} "$tmp"`);
+  // as Ansible names it; printed for the registered result's backup_file
+  if (exists && args.backup) steps.push(`b=${dest}.$$.$(date +%Y-%m-%d@%H:%M:%S)~`, `cp -p -- ${dest} "$b"`, `printf 'backup_file=%s\\n' "$b"`);
   steps.push(`mv -fT "$tmp" ${dest}`, `trap - EXIT`);
-  const display = `write ${args.dest} atomically${args.validate ? ` after validating with: ${args.validate}` : ''}`;
-  return { cmd: steps.join('\n'), stdin: content, display };
+  const display = `write ${args.dest} atomically${local ? '' : ` from ${content.path}`}${args.validate ? ` after validating with: ${args.validate}` : ''}`;
+  return { cmd: steps.join('\n'), ...(local ? { stdin: content } : {}), display };
 }
 
 /** Mode/owner/group changes for an existing path. */
@@ -125,6 +153,11 @@ export function contentFootprint(dest: string): Effect[] {
 
 /** Check mode: the file after writing `content` (mktemp by `who`, chmod, chown, mv). */
 export function predictContent(args: ContentArgs, content: Buffer, fact: FileFact, who: IdentityFact): Effect[] {
+  return predictBytes(args, { sha256: sha256(content), size: content.length, bytes: content }, fact, who);
+}
+
+/** predictContent for content known by hash (and its bytes, when known). */
+export function predictBytes(args: ContentArgs, want: Wanted, fact: FileFact, who: IdentityFact): Effect[] {
   // a link is replaced by a new file (its attributes are not taken over: --reference would follow it)
   const existed = fact.type === 'file';
   return [
@@ -134,13 +167,25 @@ export function predictContent(args: ContentArgs, content: Buffer, fact: FileFac
       mode: normMode(args.mode) ?? (existed && before.type === 'file' ? before.mode : '0644'),
       owner: args.owner ?? (existed ? before.owner : who.user),
       group: args.group ?? (existed ? before.group : who.group),
-      size: content.length,
-      sha256: sha256(content),
+      size: want.size,
+      sha256: want.sha256,
       // like the fact reader: no content above MAX_CONTENT (a later diff says so instead)
-      ...(content.length <= MAX_CONTENT ? { content: content.toString('base64') } : {}),
+      ...(want.bytes && want.size <= MAX_CONTENT ? { content: want.bytes.toString('base64') } : {}),
     }), true),
-    ...unitFileWritten(args.dest, content),
+    ...(want.bytes ? unitFileWritten(args.dest, want.bytes) : unitFileWritten(args.dest, Buffer.alloc(0)).map((e) => maybe(e, `${args.dest} is copied from ${want.from?.path}`))),
+    ...(existed && args.backup && fact.sha256 !== want.sha256 ? [backupMade(args.dest)] : []),
   ];
+}
+
+/** Check mode: the backup's name carries the host's pid and clock: any file named so is unknown. */
+function backupMade(dest: string): Effect {
+  const prefix = `file:${normPath(dest)}.`;
+  return { touches: (k) => k.startsWith(prefix) && k.endsWith('~'), apply: () => new UnknownFact(`a backup of ${dest} is made with the host's pid and time in its name`) };
+}
+
+/** The registered result's backup_file, from what the write command printed. */
+export function backupFile(stdout: string): string | undefined {
+  return /^backup_file=(.*)$/m.exec(stdout)?.[1];
 }
 
 /** Check mode: changes a non-root user may not be allowed to make are uncertain. */

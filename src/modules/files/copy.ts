@@ -2,8 +2,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { TaskError, type StateModule } from '../contract.js';
-import { contentStages, type ContentFacts } from './content.js';
+import { fact, TaskError, Unknown, type StateModule } from '../contract.js';
+import { backupFile, contentStages, permitted, planBytes, predictBytes, type ContentFacts, type Wanted } from './content.js';
+import { fileFact, type FileFact } from './facts.js';
+import { requireAccounts } from '../users/facts.js';
 
 export const fileAttrs = {
   // A number is refused: YAML reads an unquoted 0640 as the decimal 640.
@@ -18,10 +20,14 @@ const schema = z
     content: z.string().optional(),
     src: z.string().min(1).optional(),
     validate: z.string().min(1).optional(),
+    /** `src` is a file on the host, not on the controller. */
+    remote_src: z.boolean().optional(),
+    backup: z.boolean().optional(),
     ...fileAttrs,
   })
   .strict()
-  .refine((a) => (a.content === undefined) !== (a.src === undefined), { message: "give exactly one of 'content' or 'src'" });
+  .refine((a) => (a.content === undefined) !== (a.src === undefined), { message: "give exactly one of 'content' or 'src'" })
+  .refine((a) => !a.remote_src || a.src?.startsWith('/'), { message: "remote_src: 'src' is the absolute path of a file on the host" });
 
 type Args = z.infer<typeof schema>;
 
@@ -36,15 +42,41 @@ export function readLocal(ctx: { root: string; playbookDir?: string; roleDir?: s
   }
 }
 
-export const copy: StateModule<Args, ContentFacts, Buffer> = {
+type Facts = ContentFacts & { srcFile?: FileFact };
+
+export const copy: StateModule<Args, Facts, Buffer | undefined> = {
   name: 'copy',
   type: 'state',
   exactEffects: true,
   permissionsModelled: true,
   schema,
-  /** The bytes to write: `src` read byte for byte, or `content` as UTF-8. */
+  /** The bytes to write: `src` read byte for byte, or `content` as UTF-8 (nothing for remote_src: the host has them). */
   prepare(args, ctx) {
+    if (args.remote_src) return undefined;
     return args.src !== undefined ? readLocal(ctx, 'files', args.src) : Buffer.from(args.content ?? '', 'utf8');
   },
-  ...contentStages,
+  facts: (args, ctx) => ({ ...contentStages.facts(args, ctx), ...(args.remote_src ? { srcFile: fact(fileFact, { path: args.src!, content: true }) } : {}) }),
+  plan: (args, facts, ctx, content) => {
+    if (!args.remote_src) return contentStages.plan(args, facts, ctx, content!);
+    requireAccounts(facts, args.owner, args.group);
+    return permitted(facts.file, facts.who, planBytes(args, remoteWanted(args.src!, facts.srcFile!, ctx.check), facts.file, ctx));
+  },
+  predict: (args, facts, changes, ctx, content) =>
+    args.remote_src ? predictBytes(args, remoteWanted(args.src!, facts.srcFile!, true), facts.file, facts.who) : contentStages.predict!(args, facts, changes, ctx, content!),
+  footprint: (args, ctx) => contentStages.footprint!(args, ctx),
+  appliedData: (_args, last) => {
+    const b = backupFile(last.stdout);
+    return b ? { backup_file: b } : {};
+  },
 };
+
+/** remote_src: the content is the host's file `src`, known by the fact's hash (and bytes, up to MAX_CONTENT). */
+function remoteWanted(src: string, f: FileFact, check: boolean): Wanted {
+  if (f.type === 'absent') throw new TaskError(`src ${src} does not exist on the host`);
+  if (f.type !== 'file') throw new TaskError(`src ${src} on the host is a ${f.type}, not a regular file`);
+  if (f.sha256 === undefined || f.size === undefined) {
+    if (!check) throw new TaskError(`cannot read ${src} on the host`);
+    throw new Unknown(`the content of ${src} is not known before the real run`);
+  }
+  return { sha256: f.sha256, size: f.size, ...(f.content !== undefined ? { bytes: Buffer.from(f.content, 'base64') } : {}), from: { path: src } };
+}

@@ -4,23 +4,26 @@ import { sq } from '../../engine/shell.js';
 import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { fact, TaskError, Unknown, type Change, type StateModule } from '../contract.js';
 import { fileFact, identityFact, modeUnder, normMode, type FileFact, type IdentityFact } from './facts.js';
-import { linkedTree, madeDirectory, namesOf, normPath, pathBecomes, removedTree, unknownTree } from './effects.js';
+import { linkedTree, madeDirectory, missingParentsMade, namesOf, normPath, pathBecomes, removedTree, unknownTree } from './effects.js';
 import { permitted, planAttributes } from './content.js';
 import { fileAttrs } from './copy.js';
+import { hardLinkFact, linkState, type HardLinkFact } from './hardlink.js';
+import { setsTo } from '../../engine/prediction.js';
 
 const schema = z
   .object({
     path: z.string().startsWith('/', 'an absolute path'),
-    state: z.enum(['file', 'directory', 'link', 'absent', 'touch']).default('file'),
+    state: z.enum(['file', 'directory', 'link', 'hard', 'absent', 'touch']).default('file'),
     src: z.string().min(1).optional(),
     ...fileAttrs,
   })
   .strict()
-  .refine((a) => a.state !== 'link' || a.src !== undefined, { message: "state: link needs 'src' (the link target)" });
+  .refine((a) => a.state !== 'link' || a.src !== undefined, { message: "state: link needs 'src' (the link target)" })
+  .refine((a) => a.state !== 'hard' || a.src?.startsWith('/'), { message: "state: hard needs 'src', the absolute path of the file to link to" });
 
 type Args = z.infer<typeof schema>;
 
-type Facts = { file: FileFact; who: IdentityFact } & AccountFacts;
+type Facts = { file: FileFact; who: IdentityFact; srcFile?: FileFact; link?: HardLinkFact } & AccountFacts;
 
 export const file: StateModule<Args, Facts> = {
   name: 'file',
@@ -28,14 +31,25 @@ export const file: StateModule<Args, Facts> = {
   exactEffects: true,
   permissionsModelled: true,
   schema,
-  facts: (args, ctx) => ({ file: fact(fileFact, { path: args.path }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
+  facts: (args, ctx) => ({
+    file: fact(fileFact, { path: args.path }),
+    who: fact(identityFact, { become: ctx.become }),
+    ...(args.state === 'hard' ? { srcFile: fact(fileFact, { path: args.src! }), link: fact(hardLinkFact, { path: args.path, src: args.src! }) } : {}),
+    ...accountFacts(args.owner, args.group),
+  }),
   plan(args, facts) {
     const { file: f, who } = facts;
     if (args.state !== 'absent') requireAccounts(facts, args.owner, args.group);
+    if (args.state === 'hard') return planHardLink(args, facts);
     return permitted(f, who, planFile(args, f, who));
   },
-  footprint: (args) => [unknownTree([normPath(args.path)], `${args.path} is managed by a task whose outcome is unknown in check mode`)],
-  predict(args, { file: f, who }) {
+  footprint: (args) => {
+    const why = `${args.path} is managed by a task whose outcome is unknown in check mode`;
+    // state: directory is mkdir -p: it may have made the missing directories above it too
+    return [unknownTree([normPath(args.path), ...(args.state === 'hard' ? [normPath(args.src!)] : [])], why), ...(args.state === 'directory' ? [missingParentsMade(normPath(args.path), why)] : [])];
+  },
+  predict(args, { file: f, who, srcFile }) {
+    if (args.state === 'hard') return predictHardLink(args, f, srcFile!);
     const names = namesOf(args.path, f);
     const mode = normMode(args.mode);
     const attrs = (after: FileFact): FileFact => ({ ...after, owner: args.owner ?? after.owner, group: args.group ?? after.group });
@@ -101,6 +115,8 @@ function planFile(args: Args, f: FileFact, who: IdentityFact): Change[] {
           return changes;
         }
         return planAttributes(args.path, f, undefined, args.owner, args.group);
+      case 'hard':
+        throw new Error('state: hard is planned by planHardLink');
       case 'touch':
       case 'file':
         if (f.type === 'absent') {
@@ -114,4 +130,41 @@ function planFile(args: Args, f: FileFact, who: IdentityFact): Change[] {
         if (f.type !== 'file') throw new TaskError(`${args.path} is a ${f.type}, not a regular file`);
         return planAttributes(args.path, f, mode, args.owner, args.group);
     }
+}
+
+/** state: hard: `path` becomes another name of the regular file `src` (ln -f), then the attributes, which both names share. */
+function planHardLink(args: Args, facts: Facts): Change[] {
+  const { file: f, srcFile: s, who } = facts;
+  const src = args.src!;
+  if (s!.type === 'absent') throw new TaskError(`src ${src} does not exist: nothing to hard-link ${args.path} to`);
+  if (s!.type !== 'file') throw new TaskError(`src ${src} is a ${s!.type}: state: hard links regular files only`);
+  const same = f.type === 'file' && linkState(facts.link, args.path, src);
+  const attrs = (base: FileFact) => planAttributes(args.path, base, normMode(args.mode), args.owner, args.group);
+  if (same) return permitted(f, who, attrs(f));
+  if (f.type === 'directory') throw new TaskError(`${args.path} is a directory; refusing to replace it with a hard link`);
+  if (f.type === 'absent' && f.blocked) throw new TaskError(`cannot create ${args.path}: ${f.blocked} is not a directory`);
+  if (!f.parentExists && !f.parentByInstall) throw new TaskError(`parent directory of ${args.path} does not exist`);
+  if (f.parentByInstall) throw new Unknown(`the directory of ${args.path} may be created by a pending package install`);
+  const link: Change = {
+    action: f.type === 'absent' ? 'create' : 'update',
+    target: args.path,
+    summary: f.type === 'absent' ? `hard link ${args.path} to ${src}` : `replace ${f.type} ${args.path} with a hard link to ${src}`,
+    commands: [{ cmd: `ln -f -- ${sq(src)} ${sq(args.path)}` }],
+  };
+  const changes = [link, ...attrs(s!)];
+  // the kernel (fs.protected_hardlinks) lets a user other than root link only files it owns
+  if (who.user !== 'root' && s!.owner !== who.user) return changes.map((c) => ({ ...c, uncertain: `it runs as ${who.user}, who does not own ${src}: whether the kernel lets it hard-link it is known only when it runs` }));
+  return permitted(f, who, changes);
+}
+
+/** Check mode: both names show the one file with the new attributes, and they are one inode. */
+function predictHardLink(args: Args, f: FileFact, s: FileFact) {
+  const src = args.src!;
+  const shared = (before: FileFact): FileFact => ({ ...before, mode: normMode(args.mode) ?? before.mode, owner: args.owner ?? before.owner, group: args.group ?? before.group });
+  const after = shared(s);
+  return [
+    pathBecomes(namesOf(src, s), (before) => shared(before), true),
+    pathBecomes(namesOf(args.path, f), () => ({ ...after, parentExists: true, ...(f.real ? { real: f.real } : {}) }), true),
+    setsTo(hardLinkFact.key({ path: args.path, src }), { kind: 'hardlink', same: true, ...(f.real ? { realPath: f.real } : {}), ...(s.real ? { realSrc: s.real } : {}) } satisfies HardLinkFact),
+  ];
 }

@@ -93,3 +93,28 @@ export function requireAccounts(f: AccountFacts, owner?: string, group?: string)
   if (f.ownerAccount && !f.ownerAccount.exists) throw new TaskError(`owner '${owner}': no such user on this host`);
   if (f.groupAccount && !f.groupAccount.exists) throw new TaskError(`group '${group}': no such group on this host`);
 }
+
+/**
+ * A user's password field in /etc/shadow, known only by its SHA-256 digest: the hash itself is
+ * never kept in a fact (facts may be shown with -v). `readable: false` when /etc/shadow cannot be
+ * read (not root): whether the password differs is then not known.
+ */
+export interface ShadowFact {
+  exists: boolean;
+  readable?: boolean;
+  digest?: string;
+}
+
+export const shadowFact: FactKind<{ name: string }, ShadowFact> = {
+  kind: 'shadow',
+  key: (p) => `shadow:${p.name}`,
+  // the digest is taken on the host: the hash never crosses the wire in the fact's output
+  script: (p) =>
+    `if [ ! -r /etc/shadow ]; then echo readable=no; elif e=$(getent shadow ${sq(p.name)}); then printf 'digest='; printf '%s' "$e" | cut -d: -f2 | tr -d '\\n' | sha256sum | cut -d' ' -f1; else echo readable=yes; fi`,
+  parse: (out) => {
+    const kv = keyValues(out);
+    if (kv.readable === 'no') return { exists: false, readable: false };
+    if (kv.digest) return { exists: true, readable: true, digest: kv.digest.trim() };
+    return { exists: false, readable: true };
+  },
+};

@@ -98,3 +98,47 @@ describe('copy: the write command, run for real in a temp directory', () => {
     assert.equal(st.uid, 0);
   });
 });
+
+describe('copy: backup and remote_src, for real in a temp directory', () => {
+  test('backup: the old file is kept beside the new one, its name in the registered result', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'provision-backup-'));
+    const dest = join(dir, 'app.conf');
+    writeFileSync(dest, 'old\n');
+    chmodSync(dest, 0o640);
+    const args = parse(copy, { dest, content: 'new\n', backup: true });
+    const local = copy.prepare!(args, makeCtx()) as Buffer;
+    const [change] = copy.plan(args, { file: existing('old\n', { mode: '0640' }), who: ROOT_WHO }, makeCtx(), local);
+    const r = await sh(change.commands[0].cmd, change.commands[0].stdin);
+    assert.equal(r.code, 0, r.stderr);
+    const { backup_file } = copy.appliedData!(args, r) as { backup_file: string };
+    assert.match(backup_file, new RegExp(`^${dest.replace(/\./g, '\\.')}\\.\\d+\\.\\d{4}-\\d\\d-\\d\\d@\\d\\d:\\d\\d:\\d\\d~$`));
+    assert.equal(readFileSync(backup_file, 'utf8'), 'old\n');
+    assert.equal(statSync(backup_file).mode & 0o777, 0o640);
+    assert.equal(readFileSync(dest, 'utf8'), 'new\n');
+    assert.deepEqual(readdirSync(dir).sort(), ['app.conf', backup_file.slice(dir.length + 1)].sort());
+    // check mode: a file with the backup's name is unknown afterwards; the file itself is predicted
+    const effects = copy.predict!(args, { file: existing('old\n', { mode: '0640' }), who: ROOT_WHO }, [change], makeCtx(), local);
+    assert.ok(effects.some((e) => e.touches(`file:${backup_file}`)));
+    assert.equal(effects.some((e) => e.touches(`file:${dir}/other~`)), false);
+    // no backup when nothing is replaced
+    assert.deepEqual(copy.appliedData!(args, { code: 0, stdout: '', stderr: '' }), {});
+  });
+
+  test('remote_src: the host file is copied on the host; a second plan is empty', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'provision-remote-src-'));
+    writeFileSync(join(dir, 'src.conf'), 'from the host\n');
+    const args = parse(copy, { dest: join(dir, 'dest.conf'), src: join(dir, 'src.conf'), remote_src: true, mode: '0600' });
+    assert.equal(copy.prepare!(args, makeCtx()), undefined);
+    const src = existing('from the host\n');
+    const changes = copy.plan(args, { file: absentFile(), who: ROOT_WHO, srcFile: src }, makeCtx(), undefined);
+    assert.equal(changes.length, 1);
+    assert.equal(changes[0].commands[0].stdin, undefined);
+    const r = await sh(changes[0].commands[0].cmd);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(join(dir, 'dest.conf'), 'utf8'), 'from the host\n');
+    assert.equal(statSync(join(dir, 'dest.conf')).mode & 0o777, 0o600);
+    assert.deepEqual(copy.plan(args, { file: existing('from the host\n', { mode: '0600' }), who: ROOT_WHO, srcFile: src }, makeCtx(), undefined), []);
+    assert.throws(() => parse(copy, { dest: '/x', src: 'rel.conf', remote_src: true }), /absolute path of a file on the host/);
+    assert.throws(() => copy.plan(args, { file: absentFile(), who: ROOT_WHO, srcFile: { type: 'file', parentExists: true } }, makeCtx(), undefined), isTaskError(/cannot read/));
+  });
+});

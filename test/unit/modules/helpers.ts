@@ -145,6 +145,8 @@ export function sh(cmd: string, stdin?: string | Buffer, cwd?: string): Promise<
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     p.on('error', reject);
+    // a command that exits before reading its (empty) stdin: EPIPE is not its failure
+    p.stdin.on('error', () => {});
     p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
     p.stdin.end(stdin ?? '');
   });
