@@ -2,6 +2,7 @@
  * provision [PLAYBOOK...] --inventory NAME|PATH [--check] [--diff] ...
  * Exit codes: 0 success; 1 a host failed or was unreachable; 2 invalid usage, inventory or playbook.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -41,6 +42,7 @@ interface CliOptions {
   listTasks?: boolean;
   listTags?: boolean;
   startAtTask?: string;
+  shard?: string;
 }
 
 function parseExtraVars(list: string[], ConfigError: new (message: string) => Error): Record<string, unknown> {
@@ -182,6 +184,9 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
     if (bad) throw new ConfigError(bad);
   }
   const tagList = (v: string | undefined) => (v ? v.split(',').map((t) => t.trim()).filter(Boolean) : []);
+  const limited = o.limit !== undefined ? new Set(selectHosts(inventory, o.limit)) : undefined;
+  const shard = o.shard !== undefined ? await sliceRun(o.shard, playbooks, limited, inventory, selectHosts, ConfigError) : undefined;
+  const inRun = shard ? shard.hosts : limited;
 
   if (o.syntaxCheck) {
     const plays = playbooks.flatMap((pb) => pb.plays);
@@ -197,7 +202,7 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
       listPlaybooks(
         playbooks.map((pb, i) => ({ shown: shown[i], plays: pb.plays })),
         inventory,
-        { hosts: Boolean(o.listHosts), tasks: Boolean(o.listTasks), tags: Boolean(o.listTags), limited: o.limit !== undefined ? new Set(selectHosts(inventory, o.limit)) : undefined, onlyTags: tagList(o.tags), skipTags: tagList(o.skipTags), selectHosts },
+        { hosts: Boolean(o.listHosts), tasks: Boolean(o.listTasks), tags: Boolean(o.listTags), limited: inRun, onlyTags: tagList(o.tags), skipTags: tagList(o.skipTags), selectHosts },
       ),
     );
     return 0;
@@ -235,7 +240,19 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
       jump: h.jump,
       connectTimeoutMs: h.connectTimeoutMs,
     });
+  if (shard && shard.hosts.size === 0) process.stderr.write(`--shard ${shard.index}/${shard.count}: this slice has no host (the run targets ${shard.of.size}); its report is empty\n`);
+  const identity = {
+    // as given on the command line: the same for every slice, wherever each controller checked the project out
+    playbooks: files.map((f, i) => ({ file: playbookArgs[i] ?? relative(root, f), sha256: createHash('sha256').update(readFileSync(f)).digest('hex') })),
+    inventory: o.inventory ?? project.inventory ?? DEFAULT_INVENTORY,
+    ...(o.limit !== undefined ? { limit: o.limit } : {}),
+    ...(o.tags !== undefined ? { tags: tagList(o.tags) } : {}),
+    ...(o.skipTags !== undefined ? { skipTags: tagList(o.skipTags) } : {}),
+    ...(shard ? { shard: { index: shard.index, count: shard.count, hosts: [...shard.hosts], total: shard.of.size } } : {}),
+  };
   const runner = new Runner(inventory, {
+    identity,
+    ...(shard ? { shard } : {}),
     check: Boolean(o.check),
     limit: o.limit,
     tags: tagList(o.tags),
@@ -267,12 +284,33 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   process.on('SIGINT', onSigint);
   try {
     const report = await runner.run(playbooks);
-    if (report.interrupted) return 130;
-    const bad = Object.values(report.recap).some((r) => r.unreachable || r.failed > 0);
-    return bad ? 1 : 0;
+    return (await import('../engine/report.js')).reportExitCode(report);
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/**
+ * --shard K/N: this controller's slice of the hosts the run targets (after --limit), and the
+ * slice of every one of them; what a sliced run cannot keep is refused (engine/shard.ts).
+ */
+async function sliceRun(
+  spec: string,
+  playbooks: Playbook[],
+  limited: Set<string> | undefined,
+  inventory: import('../load/inventory.js').Inventory,
+  selectHosts: (inv: import('../load/inventory.js').Inventory, pattern: string) => string[],
+  ConfigError: new (message: string) => Error,
+): Promise<{ index: number; count: number; hosts: Set<string>; of: Map<string, number> }> {
+  const { parseShard, shardRefusals, sliceOf } = await import('../engine/shard.js');
+  const s = parseShard(spec);
+  if (typeof s === 'string') throw new ConfigError(s);
+  const plays = playbooks.flatMap((pb) => pb.plays);
+  const refused = shardRefusals(plays);
+  if (refused.length) throw new ConfigError(refused.join('\n'));
+  const targets = plays.flatMap((p) => selectHosts(inventory, p.hosts)).filter((h) => !limited || limited.has(h));
+  const of = sliceOf(targets, s.count);
+  return { ...s, hosts: new Set([...of].filter(([, k]) => k === s.index).map(([h]) => h)), of };
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -302,6 +340,7 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
     .option('-e, --extra-vars <key=value|json>', 'extra variables (highest precedence); repeatable', collect, [])
     .option('--json', 'print one JSON report on stdout (human output goes to stderr)')
     .option('-v, --verbose', '-v: show commands; -vv: and their output', (_v: string, prev: number) => prev + 1, 0)
+    .option('--shard <K/N>', "run only slice K of N of the run's hosts (after --limit; sorted names dealt round-robin); join the slices' --json reports with `provision report merge`")
     .option('--accept-new-host-keys', 'accept and remember unknown host keys (like OpenSSH accept-new; with --check: for that run only, nothing recorded); changed keys are always refused')
     .addOption(new Option('-K, --ask-become-pass', 'prompt for the sudo password (or set PROVISION_BECOME_PASSWORD)'))
     .showHelpAfterError()
@@ -328,6 +367,19 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
       const project = loadProject();
       const o = cmd.optsWithGlobals<{ inventory?: string }>();
       process.exitCode = inventoryList({ ...o, inventory: o.inventory ?? project.inventory ?? DEFAULT_INVENTORY }, project.root);
+    });
+  program
+    .command('report')
+    .description('work with --json reports: report merge FILE... joins the reports of the slices of a --shard run')
+    .exitOverride()
+    .command('merge')
+    .description("join the --json reports of a sharded run's slices into one report and recap; exit code: the run's (the worst of the slices)")
+    .argument('<files...>', 'the --json reports of every slice (K/N for each K)')
+    .option('--json', 'print the merged JSON report on stdout (the recap goes to stderr)')
+    .exitOverride()
+    .action(async (reportFiles: string[], _opts: unknown, cmd: Command) => {
+      const { mergeReportFiles } = await import('./report-merge.js');
+      result.code = mergeReportFiles(reportFiles, Boolean(cmd.optsWithGlobals().json), io);
     });
   // Listed for --help; `main` hands `testbed …` to the testbed tool before parsing.
   program.command('testbed').description('local test hosts (needs root): testbed up|down|status; see provision testbed --help');

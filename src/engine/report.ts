@@ -47,8 +47,24 @@ export const hostRecap = z.object({
 });
 export type HostRecap = z.infer<typeof hostRecap>;
 
+/** What the run was: the same for every slice of a sharded run (`provision report merge` compares them). */
+export const runIdentity = z.object({
+  /** the playbooks as given (relative to the project when inside it), with the sha256 of each file */
+  playbooks: z.array(z.object({ file: z.string(), sha256: z.string() })),
+  inventory: z.string(),
+  limit: z.string().optional(),
+  tags: z.array(z.string()).optional(),
+  skipTags: z.array(z.string()).optional(),
+  /** --shard K/N: this slice, its hosts, and how many hosts all the slices have between them */
+  shard: z.object({ index: z.number().int().min(1), count: z.number().int().min(1), hosts: z.array(z.string()), total: z.number().int().min(0) }).optional(),
+  /** a report made by `provision report merge`: how many slices it joined */
+  merged: z.number().int().min(1).optional(),
+});
+export type RunIdentity = z.infer<typeof runIdentity>;
+
 export const runReport = z.object({
   check: z.boolean(),
+  run: runIdentity.optional(),
   durationMs: z.number(),
   recap: z.record(z.string(), hostRecap),
   tasks: z.array(taskReport),
@@ -60,3 +76,9 @@ export const runReport = z.object({
     .optional(),
 });
 export type RunReport = z.infer<typeof runReport>;
+
+/** The exit code of a run from its report: 130 interrupted, 1 a host failed or was unreachable, 0 otherwise. */
+export function reportExitCode(report: RunReport): number {
+  if (report.interrupted) return 130;
+  return Object.values(report.recap).some((r) => r.unreachable || r.failed > 0) ? 1 : 0;
+}

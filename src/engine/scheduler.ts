@@ -30,7 +30,8 @@ import type { Inventory, InventoryHost } from '../load/inventory.js';
 import { selectHosts } from '../load/inventory.js';
 import type { Include, Play, Playbook, Task } from '../load/playbook.js';
 import { usesAnyErrorsFatal } from '../load/tree.js';
-import type { HostRecap, RunReport, TaskReport } from './report.js';
+import type { HostRecap, RunIdentity, RunReport, TaskReport } from './report.js';
+import { RUN_ONCE_SHARDED } from './shard.js';
 import type { Masker, SecretStore } from './secrets.js';
 import type { Emit } from './events.js';
 import { ConnectionError, TaskError, type CheckCommand, type Connection, type HostFacts, type Module } from '../modules/contract.js';
@@ -57,6 +58,10 @@ export interface RunOptions {
   traceCommands?: boolean;
   /** --start-at-task: plays before the first one with a matching task run nothing, and that play starts there (start-at.ts, walk.ts) */
   startAtTask?: string;
+  /** --shard K/N: only this slice's hosts run; `of` gives every targeted host's slice (shard.ts) */
+  shard?: { index: number; count: number; hosts: Set<string>; of: Map<string, number> };
+  /** what the run is, put in the report as `run` (report merge compares it) */
+  identity?: RunIdentity;
 }
 
 interface HostState {
@@ -170,7 +175,8 @@ export class Runner {
     const started = Date.now();
     const limited = this.opts.limit ? new Set(selectHosts(this.inventory, this.opts.limit)) : undefined;
     // each play with the hosts it targets in this run (--limit), in order: selected once, used by all below
-    let plays = playbooks.flatMap((pb) => pb.plays.map((play) => ({ play, hosts: new Set(selectHosts(this.inventory, play.hosts).filter((h) => !limited || limited.has(h))) })));
+    const sliced = this.opts.shard?.hosts;
+    let plays = playbooks.flatMap((pb) => pb.plays.map((play) => ({ play, hosts: new Set(selectHosts(this.inventory, play.hosts).filter((h) => (!limited || limited.has(h)) && (!sliced || sliced.has(h)))) })));
     const startAt = this.opts.startAtTask;
     if (startAt !== undefined) {
       // the plays before the start are not run: their hosts are not even connected
@@ -246,6 +252,7 @@ export class Runner {
     for (const [name, h] of this.hosts) recap[name] = h.recap;
     const report: RunReport = this.opts.masker.maskDeep({
       check: this.opts.check,
+      ...(this.opts.identity ? { run: this.opts.identity } : {}),
       durationMs: Date.now() - started,
       recap,
       tasks: this.tasks,
@@ -422,7 +429,9 @@ export class Runner {
           const inner = run;
           run = () => limit(inner);
         }
-        const result = task.runOnce ? await this.runOnce(task, h, run, (r) => this.runOnceCopy(play, task, h, r)) : await run();
+        // a run_once the load could not see (a computed include) fails in a sliced run (shard.ts)
+        if (task.runOnce && this.opts.shard) run = async () => this.refused(play, task, h, RUN_ONCE_SHARDED);
+        const result = task.runOnce && !this.opts.shard ? await this.runOnce(task, h, run, (r) => this.runOnceCopy(play, task, h, r)) : await run();
         hp.ahead?.finished(task, result.status);
         const status = result.status;
         if (status === 'failed' && !task.ignoreErrors) hp.lastFailure = result;
@@ -795,6 +804,12 @@ export class Runner {
     return this.report(play, task, h, handler, outcome, notes, Date.now() - t0);
   }
 
+  /** A task that fails without running, with this message. */
+  private refused(play: Play, task: Task, h: HostState, error: string): TaskReport {
+    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler: false });
+    return this.report(play, task, h, false, { status: 'failed', changes: [], registerData: {}, error: `${task.where}: ${error}` }, [], 0);
+  }
+
   /** run_once: the result of the host that ran it, as another host's (its registered value too). */
   private runOnceCopy(play: Play, task: Task, h: HostState, r: TaskReport): TaskReport {
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler: false });
@@ -858,6 +873,9 @@ export class Runner {
       return { conn: traced(this.localConn), target: 'localhost', toController: true };
     }
     const other = this.hosts.get(target);
+    const slice = this.opts.shard?.of.get(target);
+    if (!other && slice !== undefined && this.opts.shard)
+      throw new TaskError(`delegate_to: '${target}' is in slice ${slice}/${this.opts.shard.count} of this sharded run, not in this controller's slice ${this.opts.shard.index}/${this.opts.shard.count}: a controller connects only to its own slice's hosts (run this play without --shard)`);
     if (!other) throw new TaskError(`delegate_to: '${target}' is not a host of this run (use localhost, or a host the run targets)`);
     if (!(await this.connect(other))) throw new TaskError(`delegate_to: ${target} is unreachable: ${other.unreachable}`);
     return { conn: traced(other.conn!), target, toController: false };
