@@ -10,6 +10,7 @@
  *    output, does not accept a Buffer stdin and resolves with `code: null` when the connection
  *    drops. We therefore run commands on the raw ssh2 Client (`ssh.connection`).
  */
+import { appendFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { NodeSSH } from 'node-ssh';
 import pLimit from 'p-limit';
@@ -353,6 +354,8 @@ class SshConnection implements Connection {
   private readonly shellMax: number;
   /** Set when a shell could not start (no dd, odd login shell...): per-command channels from then on. */
   private shellUnusable = false;
+  /** Round trips of this connection, for bench/ (PROVISION_SSH_STATS=FILE appends them at close). */
+  private stats = { onShell: 0, onChannel: 0, shellsStarted: 0 };
 
   constructor(
     private readonly t: SshTarget,
@@ -381,6 +384,7 @@ class SshConnection implements Connection {
     this.startingShells++;
     try {
       const sh = await PersistentShell.start(this.main.client, this.t.connectTimeoutMs ?? 10000);
+      this.stats.shellsStarted++;
       sh.busy = true;
       if (this.closed) sh.kill('connection closed');
       else this.shells.push(sh);
@@ -421,6 +425,7 @@ class SshConnection implements Connection {
           graceTimer = setTimeout(() => sh.kill(`command timed out after ${seconds(timeoutMs)} on ${this.t.name}`), KILL_GRACE_MS);
         }, timeoutMs);
       }
+      this.stats.onShell++;
       sh.run(command, stdin).then(
         (o) => {
           finish();
@@ -499,6 +504,7 @@ class SshConnection implements Connection {
   private runOnChannel(w: { command: string; stdin: Buffer; sudo: boolean }, timeoutMs: number | undefined): Promise<ExecResult> {
     const early = this.unusable();
     if (early) return Promise.reject(early);
+    this.stats.onChannel++;
     return new Promise<ExecResult>((resolve, reject) => {
       this.limit(() => this.run(w.command, w.stdin, timeoutMs, w.sudo, resolve, reject)).catch(reject);
     });
@@ -665,6 +671,18 @@ class SshConnection implements Connection {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
+    const statsFile = process.env.PROVISION_SSH_STATS;
+    if (statsFile) {
+      const { onShell, onChannel, shellsStarted } = this.stats;
+      try {
+        appendFileSync(
+          statsFile,
+          `${process.pid} ${this.t.name} commands=${onShell + onChannel} on_shell=${onShell} on_channel=${onChannel} shells=${shellsStarted} args=${process.argv.slice(2).join(' ')}\n`,
+        );
+      } catch {
+        // a benchmark aid only
+      }
+    }
     for (const sh of this.shells) sh.close();
     const waitClosed = (o: Opened | undefined): Promise<void> => {
       if (!o || o.state.down) return Promise.resolve();
