@@ -389,9 +389,10 @@ class SshConnection implements Connection {
       if (this.closed) sh.kill('connection closed');
       else this.shells.push(sh);
       return sh;
-    } catch {
-      // e.g. a forced command or a login shell that is not POSIX; a drop is reported by the fallback
-      if (!this.main.state.down) this.shellUnusable = true;
+    } catch (err) {
+      // e.g. a forced command or a login shell that is not POSIX; a drop is reported by the
+      // fallback, and a refused channel (MaxSessions, a moment after another closed) may pass
+      if (!this.main.state.down && !/Channel open failure/.test((err as Error)?.message ?? '')) this.shellUnusable = true;
       return undefined;
     } finally {
       this.startingShells--;
