@@ -10,6 +10,7 @@
  *    output, does not accept a Buffer stdin and resolves with `code: null` when the connection
  *    drops. We therefore run commands on the raw ssh2 Client (`ssh.connection`).
  */
+import { appendFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { NodeSSH } from 'node-ssh';
 import pLimit from 'p-limit';
@@ -27,6 +28,7 @@ import {
 } from './knownhosts.js';
 import { exitCode, sudoHint, withHint, wrapCommand } from './wrap.js';
 import { BoundedOutput } from './output.js';
+import { PersistentShell } from './shell.js';
 
 export interface SshJump {
   address: string;
@@ -59,6 +61,11 @@ export interface SshTarget {
   keepaliveIntervalMs?: number;
   /** Default 8: OpenSSH MaxSessions is 10 per connection. */
   maxChannels?: number;
+  /**
+   * Run commands on persistent shells (shell.ts) instead of a channel each. Default: on, unless
+   * the environment sets PROVISION_SSH_SHELL=0.
+   */
+  persistentShell?: boolean;
   /**
    * Told when accept-new recorded an unknown host key (host, key type, SHA256 fingerprint), in
    * OpenSSH's words. Default: printed on stderr (never on stdout, which may carry the JSON report).
@@ -333,11 +340,22 @@ function killChannel(ch: any): void {
   }
 }
 
+/** Stdin beyond this goes on its own channel: the shell's dd would hold it in one buffer. */
+const SHELL_MAX_STDIN = 8 * 1024 * 1024;
+
 class SshConnection implements Connection {
   readonly host: string;
   private readonly limit: ReturnType<typeof pLimit>;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** Persistent shells (each holds a channel for good); at most shellMax, the rest of maxChannels is for per-command channels. */
+  private shells: PersistentShell[] = [];
+  private startingShells = 0;
+  private readonly shellMax: number;
+  /** Set when a shell could not start (no dd, odd login shell...): per-command channels from then on. */
+  private shellUnusable = false;
+  /** Round trips of this connection, for bench/ (PROVISION_SSH_STATS=FILE appends them at close). */
+  private stats = { onShell: 0, onChannel: 0, shellsStarted: 0 };
 
   constructor(
     private readonly t: SshTarget,
@@ -345,7 +363,99 @@ class SshConnection implements Connection {
     private readonly jump?: Opened,
   ) {
     this.host = t.name;
-    this.limit = pLimit(Math.max(1, t.maxChannels ?? 8));
+    const channels = Math.max(1, t.maxChannels ?? 8);
+    const enabled = t.persistentShell ?? process.env.PROVISION_SSH_SHELL !== '0';
+    this.shellMax = enabled ? Math.min(4, Math.floor(channels / 2)) : 0;
+    this.limit = pLimit(Math.max(1, channels - this.shellMax));
+  }
+
+  /**
+   * An idle persistent shell, marked busy, or a new one while fewer than shellMax exist; undefined
+   * when all are busy or shells cannot be used (the caller then opens a channel for the command).
+   */
+  private async takeShell(): Promise<PersistentShell | undefined> {
+    this.shells = this.shells.filter((s) => !s.dead);
+    const idle = this.shells.find((s) => !s.busy);
+    if (idle) {
+      idle.busy = true;
+      return idle;
+    }
+    if (this.shellUnusable || this.shells.length + this.startingShells >= this.shellMax) return undefined;
+    this.startingShells++;
+    try {
+      const sh = await PersistentShell.start(this.main.client, this.t.connectTimeoutMs ?? 10000);
+      this.stats.shellsStarted++;
+      sh.busy = true;
+      if (this.closed) sh.kill('connection closed');
+      else this.shells.push(sh);
+      return sh;
+    } catch (err) {
+      // e.g. a forced command or a login shell that is not POSIX; a drop is reported by the
+      // fallback, and a refused channel (MaxSessions, a moment after another closed) may pass
+      if (!this.main.state.down && !/Channel open failure/.test((err as Error)?.message ?? '')) this.shellUnusable = true;
+      return undefined;
+    } finally {
+      this.startingShells--;
+    }
+  }
+
+  /** One command on a persistent shell; same results and errors as run() on a channel. */
+  private runOnShell(sh: PersistentShell, command: string, stdin: Buffer, timeoutMs: number | undefined, sudo: boolean): Promise<ExecResult> {
+    return new Promise<ExecResult>((resolve, reject) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      let graceTimer: NodeJS.Timeout | undefined;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        fn();
+      };
+      const offDown = this.main.state.onDown(() => settle(() => reject(this.lostError())));
+      const finish = () => {
+        offDown();
+        clearTimeout(timer);
+        clearTimeout(graceTimer);
+        if (!sh.dead) sh.busy = false;
+      };
+      if (timeoutMs !== undefined && timeoutMs > 0) {
+        timer = setTimeout(() => {
+          settle(() => reject(new Error(`command timed out after ${seconds(timeoutMs)} on ${this.t.name}`)));
+          // The host-side `timeout` guard (wrap.ts) normally ends the command now and the shell
+          // goes on; if it has not after a grace period, kill the shell (a new one starts later).
+          graceTimer = setTimeout(() => sh.kill(`command timed out after ${seconds(timeoutMs)} on ${this.t.name}`), KILL_GRACE_MS);
+        }, timeoutMs);
+      }
+      this.stats.onShell++;
+      sh.run(command, stdin).then(
+        (o) => {
+          finish();
+          let stderr = o.stderr.toString();
+          if (sudo && o.code !== 0) stderr = withHint(stderr, sudoHint(stderr, this.t.name, this.t.becomePassword !== undefined));
+          const result: ExecResult = { code: o.code, stdout: o.stdout.toString(), stderr };
+          settle(() => resolve(result));
+        },
+        (e: Error) => {
+          // close() ended the shell: the connection's end settles it (onDown), as for a channel
+          if (this.closed && !this.main.state.down) {
+            clearTimeout(timer);
+            clearTimeout(graceTimer);
+            return;
+          }
+          finish();
+          // a dropped connection closes the shell's channel too: say it was the connection
+          setImmediate(() =>
+            settle(() =>
+              reject(
+                this.main.state.down || this.closed
+                  ? this.lostError()
+                  : new Error(`${this.t.name}: the command's shell ended before the command did (${e.message})`),
+              ),
+            ),
+          );
+        },
+      );
+    });
   }
 
   private lostError(): ConnectionError {
@@ -381,8 +491,23 @@ class SshConnection implements Connection {
       return Promise.reject(err);
     }
     const w = wrapped;
+    // The persistent shell takes one-line command lines (all of wrap.ts's) and stdin up to
+    // SHELL_MAX_STDIN; a command also gets its own channel (run() below) when every shell is busy,
+    // when shells are disabled (PROVISION_SSH_SHELL=0, maxChannels < 2) or could not start here.
+    if (this.shellMax > 0 && !/[\r\n]/.test(w.command) && w.stdin.length <= SHELL_MAX_STDIN) {
+      return this.takeShell().then((sh) =>
+        sh ? this.runOnShell(sh, w.command, w.stdin, opts.timeoutMs, w.sudo) : this.runOnChannel(w, opts.timeoutMs),
+      );
+    }
+    return this.runOnChannel(w, opts.timeoutMs);
+  }
+
+  private runOnChannel(w: { command: string; stdin: Buffer; sudo: boolean }, timeoutMs: number | undefined): Promise<ExecResult> {
+    const early = this.unusable();
+    if (early) return Promise.reject(early);
+    this.stats.onChannel++;
     return new Promise<ExecResult>((resolve, reject) => {
-      this.limit(() => this.run(w.command, w.stdin, opts.timeoutMs, w.sudo, resolve, reject)).catch(reject);
+      this.limit(() => this.run(w.command, w.stdin, timeoutMs, w.sudo, resolve, reject)).catch(reject);
     });
   }
 
@@ -547,6 +672,19 @@ class SshConnection implements Connection {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
+    const statsFile = process.env.PROVISION_SSH_STATS;
+    if (statsFile) {
+      const { onShell, onChannel, shellsStarted } = this.stats;
+      try {
+        appendFileSync(
+          statsFile,
+          `${process.pid} ${this.t.name} commands=${onShell + onChannel} on_shell=${onShell} on_channel=${onChannel} shells=${shellsStarted} args=${process.argv.slice(2).join(' ')}\n`,
+        );
+      } catch {
+        // a benchmark aid only
+      }
+    }
+    for (const sh of this.shells) sh.close();
     const waitClosed = (o: Opened | undefined): Promise<void> => {
       if (!o || o.state.down) return Promise.resolve();
       return new Promise<void>((res) => {

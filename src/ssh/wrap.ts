@@ -107,7 +107,8 @@ export function wrapCommand(cmd: string, o: WrapOptions): Wrapped {
   const pwLine = Buffer.from(`${o.becomePassword}\n`, 'utf8');
   // as another user (become_user): root reads the login user's private temp file, then switches
   const run = other !== undefined ? `exec runuser -u ${shQuote(other)} -- ${shCommand(boot, o.timeoutMs)}` : shCommand(boot, o.timeoutMs);
-  const inner = `exec <"$1" || exit 125\nrm -f "$1"\n${run}`;
+  // one line (the persistent shell, shell.ts, reads the command line with `read`)
+  const inner = `exec <"$1" || exit 125; rm -f "$1"; ${run}`;
   const outer = [
     'umask 077',
     't=$(mktemp) || exit 125',
@@ -115,7 +116,7 @@ export function wrapCommand(cmd: string, o: WrapOptions): Wrapped {
     'IFS= read -r p || exit 125',
     'cat >"$t" || exit 125',
     `printf '%s\\n' "$p" | sudo -S -p '' -- sh -c ${shQuote(inner)} sh "$t"`,
-  ].join('\n');
+  ].join('; ');
   return { command: `sh -c ${shQuote(outer)}`, stdin: Buffer.concat([pwLine, payload]), sudo: true };
 }
 
