@@ -46,7 +46,7 @@ eval "$(cd "$(pwd)" && node --input-type=module -e "
 floor() { local pids=() a; for a in $ADDRS; do ssh "${SSHO[@]}" "$a" true & pids+=($!); done; for a in "${pids[@]}"; do wait "$a"; done; }
 declare -a sw sc cw cc fw
 for r in $(seq 1 "$ROUNDS"); do
-  PROVISION_SSH_STATS=$TMP/stats-shell t $P bench/scale.yml --inventory testbed --forks "$N"; noop; sw+=("$T"); sc+=("$(cpu)"); line="shell $T s (cpu $(cpu) s)"
+  PROVISION_SSH_SHELL=1 PROVISION_SSH_STATS=$TMP/stats-shell t $P bench/scale.yml --inventory testbed --forks "$N"; noop; sw+=("$T"); sc+=("$(cpu)"); line="shell $T s (cpu $(cpu) s)"
   PROVISION_SSH_SHELL=0 PROVISION_SSH_STATS=$TMP/stats-chan t $P bench/scale.yml --inventory testbed --forks "$N"; noop; cw+=("$T"); cc+=("$(cpu)"); line="$line, channels $T s (cpu $(cpu) s)"
   s0=$(date +%s.%N); floor; T=$(awk -v a="$s0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'); fw+=("$T"); line="$line, $N x ssh host true $T s"
   echo "round $r: $line"
