@@ -105,11 +105,12 @@ export function scanModuleNames(files: string[], isModuleName: (n: string) => bo
 
 /**
  * Load the playbooks with only the modules they use (see scanModuleNames): the built-in ones and
- * the project's own (library/ beside each playbook, then provision.yml's module_paths).
+ * the project's own (modules/ and library/ beside each playbook, then provision.yml's module_paths).
  */
 async function loadPlaybooks(files: string[], project: Project): Promise<{ playbooks: Playbook[]; modules: Map<string, Module> }> {
   const [{ loadPlaybook }, { moduleRegistry }] = await Promise.all([import('../load/playbook.js'), import('../modules/own.js')]);
-  const registry = moduleRegistry([...new Set(files.map((f) => join(dirname(f), 'library'))), ...project.modulePaths]);
+  const beside = files.flatMap((f) => [join(dirname(f), 'modules'), join(dirname(f), 'library')]);
+  const registry = moduleRegistry([...new Set(beside), ...project.modulePaths]);
   const opts = { root: project.root, rolesPath: project.rolesPath };
   let modules = await registry.load(scanModuleNames(files, registry.isModuleName));
   try {
