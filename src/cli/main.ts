@@ -330,6 +330,13 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
       const o = cmd.optsWithGlobals<{ inventory?: string }>();
       process.exitCode = inventoryList({ ...o, inventory: o.inventory ?? project.inventory ?? DEFAULT_INVENTORY }, project.root);
     });
+  program
+    .command('test-modules [dir]')
+    .description("run the JSON fixtures of the project's own modules (fixtures/NAME/*.json in DIR's modules/ or library/; default: the project root and module_paths)")
+    .action(async (dir: string | undefined) => {
+      const { testModules } = await import('./test-modules.js');
+      result.code = await testModules(dir, io);
+    });
   // Listed for --help; `main` hands `testbed …` to the testbed tool before parsing.
   program.command('testbed').description('local test hosts (needs root): testbed up|down|status; see provision testbed --help');
   program.exitOverride();

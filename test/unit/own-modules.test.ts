@@ -4,7 +4,7 @@
  * (package.json exports/types) that check such a module against the contract.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -100,6 +100,36 @@ describe('own modules in TypeScript, in modules/ beside the playbook', () => {
       () => moduleRegistry([join(dir, 'more')]),
       (e: Error) => e instanceof ConfigError && /more\/c\.ts: .*more\/c\.js is the module 'c' already: keep one file per module/.test(e.message),
     );
+  });
+});
+
+describe('provision test-modules: the fixtures beside own modules, run with the generic runner', () => {
+  const fact = (text: string, sha256: string) => ({
+    file: { type: 'file', parentExists: true, mode: '0644', owner: 'root', group: 'root', size: text.length, sha256, content: Buffer.from(text).toString('base64') },
+    who: { user: 'root', group: 'root', umask: '0022' },
+  });
+  const fixture = (description: string, facts: unknown) => JSON.stringify({ description, args: { path: '/etc/app.conf', key: 'port', value: '8080' }, facts, changes: [] });
+
+  it('passes a fixture that holds, fails one that does not with its file and what differed (exit 1), refuses a folder naming no module (exit 2)', async () => {
+    const dir = project({
+      'library/fixtures/kv_line/converged.json': fixture('the line is there: no change', fact('port=8080\n', '732322f37243042be9e5af21441ccfeed748f1cc2dacce6a9cc8cf31b4207083')),
+      'library/fixtures/kv_line/wrong.json': fixture('claims no change where the value differs', fact('port=80\n', '8ac56ba2b165fcd437ca405ef420a36ccbda0f41ce603a07db42752ff00335a2')),
+    });
+    cpSync(join(ROOT, 'examples', 'own-project', 'library', 'kv_line.mjs'), join(dir, 'library', 'kv_line.mjs'));
+    process.chdir(dir);
+    const r = await runMain(['test-modules']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^ok {3}library\/fixtures\/kv_line\/converged\.json: the line is there: no change$/m);
+    assert.match(r.stdout, /^FAIL library\/fixtures\/kv_line\/wrong\.json: claims no change where the value differs\n[^]*port=8080/m);
+    assert.match(r.stdout, /1 passed, 1 failed/);
+    writeFileSync(join(dir, 'library', 'fixtures', 'kv_line', 'wrong.json'), fixture('converged too', fact('port=8080\n', '732322f37243042be9e5af21441ccfeed748f1cc2dacce6a9cc8cf31b4207083')));
+    const good = await runMain(['test-modules', dir]);
+    assert.equal(good.code, 0, good.stdout);
+    assert.match(good.stdout, /2 passed, 0 failed/);
+    mkdirSync(join(dir, 'library', 'fixtures', 'nothing'));
+    const bad = await runMain(['test-modules']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /library\/fixtures\/nothing: no module named 'nothing'/);
   });
 });
 
