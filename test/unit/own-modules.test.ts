@@ -4,7 +4,7 @@
  * (package.json exports/types) that check such a module against the contract.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -133,6 +133,16 @@ describe('provision test-modules: the fixtures beside own modules, run with the 
   });
 });
 
+describe('the example module in TypeScript (examples/own-project/modules/logrotate.ts)', () => {
+  it('compiles, and its fixtures pass with provision test-modules', async () => {
+    process.chdir(join(ROOT, 'examples', 'own-project'));
+    const r = await runMain(['test-modules']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ok {3}modules\/fixtures\/logrotate\/create\.json: /m);
+    assert.match(r.stdout, /\b3 passed, 0 failed/);
+  });
+});
+
 describe("the package's published types", () => {
   /** tsc's errors for each file of a project that has this package installed as node_modules/provision. */
   function typeErrors(files: Record<string, string>): Record<string, string[]> {
@@ -146,7 +156,8 @@ describe("the package's published types", () => {
       target: ts.ScriptTarget.ES2022,
       module: ts.ModuleKind.NodeNext,
       moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      types: [],
+      types: ['node'], // a module may use Buffer and node: modules
+      typeRoots: [join(ROOT, 'node_modules', '@types')],
       skipLibCheck: true,
     });
     const out: Record<string, string[]> = {};
@@ -167,6 +178,7 @@ describe("the package's published types", () => {
         'export default m;',
         '',
       ].join('\n'),
+      'logrotate.ts': readFileSync(join(ROOT, 'examples', 'own-project', 'modules', 'logrotate.ts'), 'utf8'),
       'bad.ts': [
         "import type { StateModule } from 'provision/module';",
         "const m: StateModule = { name: 'bad', type: 'state', schema: null as never, facts: () => ({}) };",
@@ -175,6 +187,7 @@ describe("the package's published types", () => {
       ].join('\n'),
     });
     assert.deepEqual(errors['good.ts'], []);
+    assert.deepEqual(errors['logrotate.ts'], [], 'the example module');
     assert.equal(errors['bad.ts'].length, 1, errors['bad.ts'].join('\n'));
     assert.match(errors['bad.ts'][0], /Property 'plan' is missing/);
   });
