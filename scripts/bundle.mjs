@@ -4,7 +4,8 @@
 // the bundle only when it is newer than tsc's output, so a bare `npx tsc` never runs stale code.
 //
 // Left out, loaded from node_modules when needed: ssh2 and node-ssh (a native binding, loaded at
-// the first connection), diff, ejs and nunjucks (loaded with createRequire on first use).
+// the first connection), diff, ejs and nunjucks (loaded with createRequire on first use), esbuild
+// (its binary; loaded to compile a project's own module written in TypeScript).
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,8 +23,11 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['ssh2', 'node-ssh', 'cpu-features', 'diff', 'ejs', 'nunjucks'],
+  external: ['ssh2', 'node-ssh', 'cpu-features', 'diff', 'ejs', 'nunjucks', 'esbuild'],
   // CommonJS packages inside an ES module bundle call require() for Node's built-ins
   banner: { js: "import { createRequire as __provisionRequire } from 'node:module'; const require = __provisionRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// the published types (scripts/types.mjs)
+await import('./types.mjs');

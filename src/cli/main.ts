@@ -107,11 +107,12 @@ export function scanModuleNames(files: string[], isModuleName: (n: string) => bo
 
 /**
  * Load the playbooks with only the modules they use (see scanModuleNames): the built-in ones and
- * the project's own (library/ beside each playbook, then provision.yml's module_paths).
+ * the project's own (modules/ and library/ beside each playbook, then provision.yml's module_paths).
  */
 async function loadPlaybooks(files: string[], project: Project): Promise<{ playbooks: Playbook[]; modules: Map<string, Module> }> {
   const [{ loadPlaybook }, { moduleRegistry }] = await Promise.all([import('../load/playbook.js'), import('../modules/own.js')]);
-  const registry = moduleRegistry([...new Set(files.map((f) => join(dirname(f), 'library'))), ...project.modulePaths]);
+  const beside = files.flatMap((f) => [join(dirname(f), 'modules'), join(dirname(f), 'library')]);
+  const registry = moduleRegistry([...new Set(beside), ...project.modulePaths]);
   const opts = { root: project.root, rolesPath: project.rolesPath };
   let modules = await registry.load(scanModuleNames(files, registry.isModuleName));
   try {
@@ -380,6 +381,13 @@ export async function buildProgram(io: CliIO = processIO, result: { code: number
     .action(async (reportFiles: string[], _opts: unknown, cmd: Command) => {
       const { mergeReportFiles } = await import('./report-merge.js');
       result.code = mergeReportFiles(reportFiles, Boolean(cmd.optsWithGlobals().json), io);
+      });
+    program
+    .command('test-modules [dir]')
+    .description("run the JSON fixtures of the project's own modules (fixtures/NAME/*.json in DIR's modules/ or library/; default: the project root and module_paths)")
+    .action(async (dir: string | undefined) => {
+      const { testModules } = await import('./test-modules.js');
+      result.code = await testModules(dir, io);
     });
   // Listed for --help; `main` hands `testbed …` to the testbed tool before parsing.
   program.command('testbed').description('local test hosts (needs root): testbed up|down|status; see provision testbed --help');

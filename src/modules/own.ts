@@ -1,6 +1,7 @@
 /**
- * A project's own modules: every `NAME.js` / `NAME.mjs` directly in a module path (`library/`
- * beside the playbook, then provision.yml's module_paths) is the module NAME. Like the built-in
+ * A project's own modules: every `NAME.js` / `NAME.mjs` / `NAME.ts` directly in a module path
+ * (`modules/` and `library/` beside the playbook, then provision.yml's module_paths) is the module
+ * NAME; a `.ts` file is compiled with esbuild when it is loaded (ownts.ts). Like the built-in
  * ones, a module file is imported only when a playbook uses it. Its default export is the module
  * object (contract.ts), or a function that gets the toolkit below (zod and the contract's helpers,
  * which a file outside this package cannot import) and returns it.
@@ -39,7 +40,7 @@ async function makeToolkit() {
 export type Toolkit = Awaited<ReturnType<typeof makeToolkit>>;
 let toolkit: Promise<Toolkit> | undefined;
 
-const MODULE_FILE = /\.(m?js)$/;
+const MODULE_FILE = /\.(m?js|ts)$/;
 const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The module files of `dirs` (name -> file; the first directory that has a name wins, as in Ansible). */
@@ -51,8 +52,9 @@ export function findOwnModules(dirs: string[]): Map<string, string> {
     try {
       entries = readdirSync(dir).sort();
     } catch {
-      continue; // no library/ beside this playbook (module_paths are checked when provision.yml is read)
+      continue; // no modules/ or library/ beside this playbook (module_paths are checked when provision.yml is read)
     }
+    const here = new Map<string, string>();
     for (const entry of entries) {
       if (!MODULE_FILE.test(entry)) continue;
       const file = join(dir, entry);
@@ -61,10 +63,15 @@ export function findOwnModules(dirs: string[]): Map<string, string> {
       } catch {
         continue;
       }
+      if (entry.endsWith('.d.ts')) continue; // types beside a module, not a module
       const name = basename(entry, extname(entry));
       if (!MODULE_NAME.test(name)) errors.push(`${displayPath(file)}: a module file is named after its module: letters, digits and _ (put helper files in a subdirectory)`);
       else if (builtin.isModuleName(name)) errors.push(`${displayPath(file)}: '${name}' is a built-in module; give your module another name`);
-      else if (!found.has(name)) found.set(name, file);
+      else if (here.has(name)) errors.push(`${displayPath(file)}: ${displayPath(here.get(name)!)} is the module '${name}' already: keep one file per module`);
+      else {
+        here.set(name, file);
+        if (!found.has(name)) found.set(name, file);
+      }
     }
   }
   if (errors.length) throw new ConfigError(errors.join('\n'));
@@ -93,7 +100,8 @@ export function contractError(m: unknown, name: string): string | undefined {
 export async function loadOwnModule(name: string, file: string): Promise<Module> {
   let exported: unknown;
   try {
-    const ns = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    const url = file.endsWith('.ts') ? await (await import('./ownts.js')).compiledModuleUrl(file) : pathToFileURL(file).href;
+    const ns = (await import(url)) as { default?: unknown };
     if (!('default' in ns)) throw new ConfigError(`${displayPath(file)}: not a provision module: it has no default export (export default the module object, or a function (toolkit) => module object)`);
     exported = ns.default;
     if (typeof exported === 'function') exported = await (exported as (t: Toolkit) => unknown)(await (toolkit ??= makeToolkit()));
