@@ -129,8 +129,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
       throw new Unknown(`delegated to ${target}, which runs this play at the same time: the order of its tasks and this one is not determined`);
     }
     if (mod.type === 'check') return redactOutcome({ changes: [], ...(await runCheck(env, mod, parsed.data, conn, ctx, dryOnly)) }, display.redactor);
-    if (dryOnly) return redactOutcome(await runStateDryOnly(env, mod, parsed.data, conn, ctx, become, predicted, display, becomeUser !== undefined || environment !== undefined), display.redactor);
-    return redactOutcome(await runState(env, mod, parsed.data, conn, ctx, become, predicted, display, becomeUser !== undefined || environment !== undefined), display.redactor);
+    return redactOutcome(await runState(env, mod, parsed.data, conn, ctx, become, predicted, display, becomeUser !== undefined || environment !== undefined, dryOnly), display.redactor);
   } catch (e) {
     const outcome = classify(env, e, task);
     // check mode: a state task whose outcome is unknown may have changed what it manages;
@@ -354,29 +353,15 @@ const reportsOf = (changes: Change[]): ChangeReport[] => changes.map((c) => ({ a
  * and never applied, in either run; nothing is recorded, since nothing changes. A command without
  * creates/removes/unless is skipped, as Ansible's command module does in check mode.
  */
-async function runStateDryOnly(
-  env: TaskEnv,
-  mod: AnyStateModule,
-  args: unknown,
-  conn: Connection,
-  ctx: ModuleContext,
-  become: boolean,
-  predicted: HostPrediction | undefined,
-  display: DisplayRender | undefined,
-  ownFacts: boolean,
-): Promise<Outcome> {
-  const local = mod.prepare ? await mod.prepare(args, ctx) : undefined;
-  ctx.shown = await prepareShown(mod, display, ctx, local);
-  const facts = await readFacts(env, mod, args, conn, ctx, become, predicted, ownFacts, ownFacts ? new FactCache('off') : env.factCache(ctx.host));
-  const changes = mod.plan(args, facts, ctx, local);
-  if (changes.length === 0) return { status: 'ok', changes: [], registerData: {}, ran: true, resultKnown: true };
+function dryOnlyOutcome(mod: AnyStateModule, args: unknown, changes: Change[], ctx: ModuleContext, own: Record<string, unknown>): Outcome {
+  if (changes.length === 0) return { status: 'ok', changes: [], registerData: own, ran: true, resultKnown: true };
   const a = args as { creates?: string; removes?: string; unless?: string };
   if ((mod.name === 'command' || mod.name === 'shell') && !a.creates && !a.removes && !a.unless) {
     ctx.note('not run: check_mode: true, and a command without creates/removes/unless is skipped in check mode');
     return { status: 'skipped', changes: [], registerData: {}, resultKnown: true };
   }
   ctx.note('not applied: check_mode: true');
-  return { status: 'changed', changes: reportsOf(changes), registerData: {}, ran: true, resultKnown: true };
+  return { status: 'changed', changes: reportsOf(changes), registerData: own, ran: true, resultKnown: true };
 }
 
 async function runState(
@@ -390,6 +375,8 @@ async function runState(
   display?: DisplayRender,
   /** run as another user or with an environment: facts read ahead (as root, without it) do not apply */
   ownFacts = false,
+  /** check_mode: true (dryOnlyOutcome) */
+  dryOnly = false,
 ): Promise<Outcome> {
   const local = mod.prepare ? await mod.prepare(args, ctx) : undefined;
   ctx.shown = await prepareShown(mod, display, ctx, local);
@@ -400,6 +387,7 @@ async function runState(
   const reports = reportsOf(changes);
   // the module's own registered values (git's before/after, stat's stat)
   const own = mod.registerData?.(args, facts, changes, local, ctx) ?? {};
+  if (dryOnly) return dryOnlyOutcome(mod, args, changes, ctx, own);
   if (changes.length === 0) return { status: 'ok', changes: [], registerData: own, ran: true };
 
   if (predicted) {
