@@ -10,7 +10,8 @@
  * - check mode: a task of a block whose outcome is unknown may fail, so the rescue may run and
  *   the rest of the block may not: the rescue's tasks are unknown (what they may change is
  *   recorded), and what the block changed or registered after that task is unknown to the tasks
- *   that follow (always, and after the block);
+ *   that follow (always, and after the block); a rescue's task that may fail, likewise for
+ *   the always after it;
  * - an include whose condition, loop or file is unknown in check mode is unknown, and its tasks
  *   may have changed anything on the host.
  */
@@ -112,8 +113,13 @@ async function walkBlock(host: WalkHost, b: Block, extra: Extra, { pos, caught }
   let result = r;
   if (r === 'failed' && b.rescue.length) {
     host.rescuing();
+    const rescueMark = p?.mark();
     result = await walk(host, b.rescue, extra, [...pos, 1], caught);
     if (result === 'ok') host.rescued();
+    // a task of the rescue that may fail leaves the rest of the rescue unrun: always may see either
+    if (result === 'ok' && p && b.always.length && p.mayHaveFailedSince(rescueMark)) {
+      p.uncertainSince(rescueMark, `a task of the rescue at ${b.where} may fail (its outcome is unknown in check mode), and then the rest of the rescue does not run`);
+    }
   } else if (r === 'ok' && p && (b.rescue.length || b.always.length) && p.mayHaveFailedSince(mark)) {
     const why = `a task of the block at ${b.where} may fail (its outcome is unknown in check mode)`;
     p.uncertainSince(mark, `${why}, and then the rest of the block does not run`);
