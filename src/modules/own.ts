@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { sq } from '../engine/shell.js';
 import { setsTo, unknownUnder } from '../engine/prediction.js';
 import { ConfigError, displayPath } from '../load/yaml.js';
-import { fact, TaskError, Unknown, type Module } from './contract.js';
+import { fact, TaskError, Unknown, type Module, type ModuleContext } from './contract.js';
 import type { FileFact } from './files/facts.js';
 import * as builtin from './index.js';
 
@@ -23,17 +23,16 @@ import * as builtin from './index.js';
  * `file:` facts and check-mode effects (a later copy or template then sees its predicted content).
  */
 async function makeToolkit() {
-  const [{ contentStages }, { MAX_CONTENT }] = await Promise.all([import('./files/content.js'), import('./files/facts.js')]);
+  const [{ contentStages }, { fileText }] = await Promise.all([import('./files/content.js'), import('./files/text.js')]);
   const files = {
     /** facts/plan/predict/footprint of a module writing a whole file: ({ dest, mode?, owner?, group?, validate? }, ..., content: Buffer). */
     contentStages,
-    /** The text of a file fact read with content ('' when absent); TaskError when it is not a regular file or too large to read. */
-    text(f: FileFact, path: string): string {
-      if (f.type === 'absent') return '';
-      if (f.type !== 'file') throw new TaskError(`${path} exists and is not a regular file (${f.type})`);
-      if (f.content === undefined) throw new TaskError(`${path} is larger than ${MAX_CONTENT} bytes: its content is not read`);
-      return Buffer.from(f.content, 'base64').toString('utf8');
-    },
+    /**
+     * The text of a file fact read with content ('' when absent); TaskError when it is not a
+     * regular file or too large to read; pass the module's ctx so that check mode says unknown
+     * where only the content's hash is predicted.
+     */
+    text: (f: FileFact, path: string, ctx: Pick<ModuleContext, 'check'> = { check: false }): string => fileText(f, path, ctx) ?? '',
   };
   return { z, fact, Unknown, TaskError, quote: sq, setsTo, unknownUnder, files };
 }

@@ -6,12 +6,13 @@
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import { UnknownFact } from '../../engine/prediction.js';
-import { TaskError, Unknown, type Change, type Effect, type ModuleContext, type StateModule } from '../contract.js';
+import { TaskError, type Change, type Effect, type ModuleContext, type StateModule } from '../contract.js';
 import { requireAccounts } from '../users/facts.js';
 import { contentFootprint, contentStages, permitted, planContent, predictContent, type ContentFacts } from './content.js';
 import { fileAttrs } from './copy.js';
-import { MAX_CONTENT, type FileFact } from './facts.js';
+import type { FileFact } from './facts.js';
 import { regexProblem, type EditResult } from './lines.js';
+import { fileText } from './text.js';
 
 /** What prepare() makes of the arguments: the edit, from the old content (undefined: no file) to the new. May throw TaskError. */
 export type Editor = (old: string | undefined) => EditResult;
@@ -83,20 +84,12 @@ export function checkRegex(args: Record<string, unknown>, key: string, ctx: z.Re
   if (why) ctx.addIssue({ code: 'custom', message: why, path: [key] });
 }
 
-/** The file's text, or why it cannot be edited. */
+/** The file's text (files/text.ts), or why an editor cannot edit it: a directory, a link, not UTF-8. */
 function oldText(f: FileFact, path: string, ctx: ModuleContext): string | undefined {
-  if (f.type === 'absent') return undefined;
   if (f.type === 'directory') throw new TaskError(`Path ${path} is a directory !`);
   if (f.type === 'link') throw new TaskError(`${path} is a symbolic link (to ${f.target ?? '?'}): give the path of the file itself`);
-  if (f.type !== 'file') throw new TaskError(`${path} exists and is not a regular file`);
-  if (f.content === undefined) {
-    if ((f.size ?? 0) > MAX_CONTENT) throw new TaskError(`${path} is too large to edit (${f.size} bytes, at most ${MAX_CONTENT})`);
-    if (ctx.check) throw new Unknown(`the content of ${path} is not known before the real run`);
-    throw new TaskError(`the content of ${path} could not be read`);
-  }
-  const buf = Buffer.from(f.content, 'base64');
-  const text = buf.toString('utf8');
-  if (!Buffer.from(text, 'utf8').equals(buf)) throw new TaskError(`${path} is not UTF-8 text`);
+  const text = fileText(f, path, ctx);
+  if (text !== undefined && !Buffer.from(text, 'utf8').equals(Buffer.from(f.content!, 'base64'))) throw new TaskError(`${path} is not UTF-8 text`);
   return text;
 }
 

@@ -7,12 +7,13 @@
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import { fact, TaskError, type Change, type Effect, type StateModule } from '../contract.js';
-import { fileFact, MAX_CONTENT, type FileFact } from '../files/facts.js';
+import { fileFact, type FileFact } from '../files/facts.js';
 import { contentFootprint, planContent, predictContent } from '../files/content.js';
 import { namesOf, normPath, pathBecomes, unknownTree } from '../files/effects.js';
 import { userFact, type UserFact } from '../users/facts.js';
 import { accountName } from '../users/user.js';
-import { contentOf, enforce, linesOf, normOptions, parseKey, type KeyLine } from './keys.js';
+import { enforce, normOptions, parseKey, type KeyLine } from './keys.js';
+import { fileText, linesOf, textOfLines } from '../files/text.js';
 
 const schema = z
   .object({
@@ -71,10 +72,8 @@ export const authorizedKey: StateModule<Args, Facts> = {
     if (a.path === undefined && account.home !== homeGuess(a.user)) {
       throw new TaskError(`authorized_key: the home of ${a.user} is ${account.home}, not ${homeGuess(a.user)}: give 'path' (e.g. ${account.home}/.ssh/authorized_keys)`);
     }
-    if (file.type !== 'file' && file.type !== 'absent') throw new TaskError(`${path} exists and is not a regular file`);
-    if (file.type === 'file' && file.content === undefined) throw new TaskError(`${path} is larger than ${MAX_CONTENT} bytes: not read`);
-    const before = file.type === 'file' ? Buffer.from(file.content!, 'base64').toString('utf8') : '';
-    const after = contentOf(enforce(linesOf(before), a.keys, a.state, a.exclusive));
+    const before = fileText(file, path, ctx) ?? '';
+    const after = textOfLines(enforce(linesOf(before), a.keys, a.state, a.exclusive));
     if (after === before) return [];
     const changes: Change[] = [];
     if (dir.type === 'absent') {
@@ -93,13 +92,13 @@ export const authorizedKey: StateModule<Args, Facts> = {
     changes.push(...planContent({ dest: path, mode: '0600', owner: a.user, group: account.group }, Buffer.from(after, 'utf8'), f, ctx));
     return changes;
   },
-  predict(a, facts) {
+  predict(a, facts, _changes, ctx) {
     const { account, dir, file } = facts;
     const path = pathOf(a);
     const effects: Effect[] = [];
     if (a.manage_dir) effects.push(pathBecomes(namesOf(dirOf(path), dir), (b) => ({ type: 'directory', parentExists: true, mode: '0700', owner: a.user, group: account.group!, ...(b.real ? { real: b.real } : {}), ...(b.size !== undefined && b.type === 'directory' ? { size: b.size } : {}) })));
-    const before = file.type === 'file' ? Buffer.from(file.content!, 'base64').toString('utf8') : '';
-    const after = contentOf(enforce(linesOf(before), a.keys, a.state, a.exclusive));
+    const before = fileText(file, path, ctx) ?? '';
+    const after = textOfLines(enforce(linesOf(before), a.keys, a.state, a.exclusive));
     const who = { user: 'root', group: 'root', umask: '0022' };
     effects.push(...predictContent({ dest: path, mode: '0600', owner: a.user, group: account.group }, Buffer.from(after, 'utf8'), { ...file, parentExists: true }, who));
     return effects;

@@ -104,6 +104,3 @@ export function enforce(existing: string[], keys: KeyLine[], state: 'present' | 
   return out;
 }
 
-/** File content as lines (a final newline does not make an empty line) and back. */
-export const linesOf = (s: string) => (s === '' ? [] : s.replace(/\n$/, '').split('\n'));
-export const contentOf = (lines: string[]) => (lines.length ? `${lines.join('\n')}\n` : '');

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
-import { fact, TaskError, Unknown, type Change, type Effect, type StateModule } from '../contract.js';
+import { fact, TaskError, Unknown, type Change, type Effect, type ModuleContext, type StateModule } from '../contract.js';
 import { contentFootprint } from '../files/content.js';
 import { removedTree } from '../files/effects.js';
 import { groupFact, userFact, type GroupFact, type UserFact } from '../users/facts.js';
@@ -80,8 +80,8 @@ function edited(args: Args, w: Where, lines: string[]): string[] | undefined {
 /** What the task does to its crontab: nothing, write `text`, or remove the (cron.d) file. */
 type Outcome = { kind: 'none' } | { kind: 'write'; text: string } | { kind: 'remove' };
 
-function outcome(args: Args, w: Where, facts: Facts): Outcome {
-  const text = textOf(facts.file, w.path);
+function outcome(args: Args, w: Where, facts: Facts, ctx: Pick<ModuleContext, 'check'>): Outcome {
+  const text = textOf(facts.file, w.path, ctx);
   const lines = linesOf(text ?? '');
   const after = edited(args, w, lines);
   // Ansible removes a cron.d file that nothing is left in
@@ -102,7 +102,7 @@ export const cron: StateModule<Args, Facts> = {
   },
   plan(args, facts, ctx) {
     const w = where(args, ctx.user);
-    const o = outcome(args, w, facts);
+    const o = outcome(args, w, facts, ctx);
     if (o.kind === 'none') return [];
     if (o.kind === 'remove') return [{ action: 'remove', target: w.path, summary: `remove ${w.path} (no job left in it)`, commands: [{ cmd: `rm -f ${sq(w.path)}` }] }];
     if (w.spool) {
@@ -115,7 +115,7 @@ export const cron: StateModule<Args, Facts> = {
   },
   predict(args, facts, _changes, ctx) {
     const w = where(args, ctx.user);
-    const o = outcome(args, w, facts);
+    const o = outcome(args, w, facts, ctx);
     const effects: Effect[] = o.kind === 'write' ? predictText(contentArgs(w), o.text, facts) : o.kind === 'remove' ? [removedTree([w.path])] : [];
     return effects;
   },

@@ -37,7 +37,7 @@ export const hostname: StateModule<Args, Facts> = {
   facts: (_args, ctx) => ({ ...textFileFacts(ETC_HOSTNAME, ctx), kernel: fact(kernelHostnameFact, {}) }),
   plan(args, facts, ctx) {
     const want = `${args.name}\n`;
-    const fileDiffers = textOf(facts.file, ETC_HOSTNAME) !== want;
+    const fileDiffers = textOf(facts.file, ETC_HOSTNAME, ctx) !== want;
     const kernelDiffers = facts.kernel !== args.name;
     if (args.use === 'systemd') {
       if (!fileDiffers && !kernelDiffers) return [];
@@ -56,10 +56,10 @@ export const hostname: StateModule<Args, Facts> = {
     if (kernelDiffers) changes.push({ action: 'set-hostname', target: args.name, summary: `hostname ${facts.kernel} -> ${args.name}`, commands: [{ cmd: `hostname ${sq(args.name)}` }] });
     return changes;
   },
-  predict(args, facts, changes) {
+  predict(args, facts, changes, ctx) {
     const want = `${args.name}\n`;
     const effects: Effect[] = [setsTo('kernel-hostname:', args.name)];
-    if (textOf(facts.file, ETC_HOSTNAME) === want || changes.length === 0) return effects;
+    if (textOf(facts.file, ETC_HOSTNAME, ctx) === want || changes.length === 0) return effects;
     if (args.use === 'debian') return [...effects, ...predictText({ dest: ETC_HOSTNAME }, want, facts)];
     // hostnamed writes a new file (mode 0644, as root)
     const content = Buffer.from(want);

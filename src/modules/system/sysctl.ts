@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import { setsTo, unknownUnder } from '../../engine/prediction.js';
-import { fact, TaskError, type Change, type Effect, type StateModule } from '../contract.js';
+import { fact, TaskError, type Change, type Effect, type ModuleContext, type StateModule } from '../contract.js';
 import { contentFootprint } from '../files/content.js';
 import { normalValue, procPath, unprintable, sysctlFact, type SysctlFact } from './sysctl-facts.js';
 import { linesOf, planText, predictText, textFileFacts, textOf, textOfLines, type TextFileFacts } from './text-file.js';
@@ -81,8 +81,8 @@ export function rewrite(lines: string[], name: string, value: string | undefined
 }
 
 /** The file's new text, or undefined when its value for the name is already the wanted one. */
-function newText(args: Args, facts: Facts): string | undefined {
-  const lines = linesOf(textOf(facts.file, args.sysctl_file) ?? '');
+function newText(args: Args, facts: Facts, ctx: Pick<ModuleContext, 'check'>): string | undefined {
+  const lines = linesOf(textOf(facts.file, args.sysctl_file, ctx) ?? '');
   const current = fileValue(lines, args.name);
   const want = args.state === 'present' ? args.value! : undefined;
   if (want === undefined ? current === undefined : current !== undefined && same(current, want)) return undefined;
@@ -105,7 +105,7 @@ export const sysctl: StateModule<Args, Facts> = {
   schema,
   facts: (args, ctx) => ({ ...textFileFacts(args.sysctl_file, ctx), kernel: fact(sysctlFact, { name: args.name }) }),
   plan(args, facts, ctx) {
-    const text = newText(args, facts);
+    const text = newText(args, facts, ctx);
     const changes: Change[] = text === undefined ? [] : planText({ dest: args.sysctl_file }, text, facts.file, ctx);
     if (setsKernel(args, facts, text !== undefined)) {
       const v = normalValue(args.value!);
@@ -118,8 +118,8 @@ export const sysctl: StateModule<Args, Facts> = {
     }
     return changes;
   },
-  predict(args, facts, changes) {
-    const text = newText(args, facts);
+  predict(args, facts, changes, ctx) {
+    const text = newText(args, facts, ctx);
     const effects: Effect[] = text === undefined ? [] : predictText({ dest: args.sysctl_file }, text, facts);
     if (changes.some((c) => c.action === 'set')) effects.push(setsTo(`sysctl:${args.name}`, { exists: true, writable: true, value: normalValue(args.value!) }));
     return effects;
