@@ -11,7 +11,8 @@
  *   the rest of the block may not: the rescue's tasks are unknown (what they may change is
  *   recorded), and what the block changed or registered after that task is unknown to the tasks
  *   that follow (always, and after the block); a rescue's task that may fail, likewise for
- *   the always after it;
+ *   the always after it; a block that fails for sure after a task that may fail, likewise for
+ *   its rescue and always (the real run may have failed at the earlier task);
  * - an include whose condition, loop or file is unknown in check mode is unknown, and its tasks
  *   may have changed anything on the host.
  */
@@ -111,8 +112,13 @@ async function walkBlock(host: WalkHost, b: Block, extra: Extra, { pos, caught }
   const mark = p?.mark();
   const r = await walk(host, b.block, extra, [...pos, 0], caught || b.rescue.length > 0);
   let result = r;
+  // the block failed for sure, but a task before the failing one may have failed first: the
+  // tasks between may not have run, so what they changed or registered is unknown to the rescue
+  // and always (and ansible_failed_task may name either)
+  const earlier = r === 'failed' && p && p.mayHaveFailedSince(mark) ? `a task of the block at ${b.where} before the one that fails may fail first (its outcome is unknown in check mode), and then the tasks between do not run` : undefined;
   if (r === 'failed' && b.rescue.length) {
     host.rescuing();
+    if (earlier) p?.uncertainSince(mark, earlier);
     const rescueMark = p?.mark();
     result = await walk(host, b.rescue, extra, [...pos, 1], caught);
     if (result === 'ok') host.rescued();
@@ -125,6 +131,7 @@ async function walkBlock(host: WalkHost, b: Block, extra: Extra, { pos, caught }
     p.uncertainSince(mark, `${why}, and then the rest of the block does not run`);
     if (b.rescue.length) p.notPredicted(staticTasks(b.rescue), extra, `the rescue of the block at ${b.where} runs only if a task of the block fails: ${why}`);
   }
+  if (earlier && !b.rescue.length) p?.uncertainSince(mark, earlier);
   if (r === 'stopped' || host.stopped()) return 'stopped';
   const a = await walk(host, b.always, extra, [...pos, 2], caught);
   return a === 'ok' ? result : a;
