@@ -6,6 +6,8 @@
 # --check of its own playbooks to every round (e.g. main before a change; its .provision/secrets
 # is linked to this checkout's, so both runs use the same generated passwords). As root; takes the testbed lock itself and brings
 # the testbed down at the end. Wall times are noisy on a shared machine.
+# Each no-op round also counts the processes started on each host (its pid namespace's last pid)
+# and the commands (round trips) per host; SHELLS=1 adds a no-op on persistent shells.
 # Targets of issue 8: no-op <= 1.5 s, --check on converged hosts <= 1.5 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +35,16 @@ t() {
 cpu() { awk '{ printf "%.2f", $1 + $2 }' "$TMP/rusage"; }
 rss() { awk '{ printf "%.0f", $3 / 1024 }' "$TMP/rusage"; }
 noop() { grep -q 'no changes: every host is converged' "$TMP/out" || { echo "not a no-op:" >&2; grep -A3 -E 'changed  |would change|unknown  |FAILED' "$TMP/out" | head -40 >&2; exit 1; }; }
+# processes started on each test host: the last pid of its pid namespace (read by nsenter,
+# which itself starts one process there, subtracted)
+lastpids() {
+  local f nsp init
+  for f in /var/lib/provision/testbed/*.pid; do
+    nsp=$(cat "$f"); init=$(pgrep -P "$nsp" | head -1)
+    echo "$(basename "$f" .pid) $(nsenter -t "$init" -p -m cat /proc/sys/kernel/ns_last_pid)"
+  done
+}
+procs() { join <(sort "$1") <(sort "$2") | awk '{ printf "%s%s %d", (NR > 1 ? ", " : ""), $1, $3 - $2 - 1 }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 if [ -n "${BASELINE:-}" ]; then
@@ -51,9 +63,18 @@ t "${P[@]}" testbed up -q --hosts "$HOSTS"
 echo "testbed up:                     $T s"
 t "${P[@]}" -i testbed
 echo "first run of the site (fresh):  $T s (cpu $(cpu) s)"
-declare -a nw nc ck ckc vf bn bc
+declare -a nw nc ck ckc vf bn bc sw
 for r in $(seq 1 "$ROUNDS"); do
-  t "${P[@]}" -i testbed; noop; nw+=("$T"); nc+=("$(cpu)"); line="no-op $T s (cpu $(cpu) s, rss $(rss) MiB)"
+  lastpids >"$TMP/pids0"; rm -f "$TMP/stats"
+  PROVISION_SSH_STATS=$TMP/stats t "${P[@]}" -i testbed; noop; nw+=("$T"); nc+=("$(cpu)"); line="no-op $T s (cpu $(cpu) s, rss $(rss) MiB)"
+  lastpids >"$TMP/pids1"
+  echo "  round $r no-op: processes started per host: $(procs "$TMP/pids0" "$TMP/pids1"); commands (round trips) per host: $(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $3 }' "$TMP/stats")" >>"$TMP/counts"
+  if [ "${SHELLS:-}" = 1 ]; then
+    lastpids >"$TMP/pids0"; rm -f "$TMP/stats"
+    PROVISION_SSH_SHELL=1 PROVISION_SSH_STATS=$TMP/stats t "${P[@]}" -i testbed; noop; sw+=("$T"); line="$line, on shells $T s (cpu $(cpu) s)"
+    lastpids >"$TMP/pids1"
+    echo "  round $r no-op on persistent shells: processes started per host: $(procs "$TMP/pids0" "$TMP/pids1"); commands per host: $(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $3 }' "$TMP/stats")" >>"$TMP/counts"
+  fi
   t "${P[@]}" -i testbed --check; noop; ck+=("$T"); ckc+=("$(cpu)"); line="$line, --check $T s (cpu $(cpu) s)"
   t "${P[@]}" -i testbed verify; vf+=("$T"); line="$line, verify $T s"
   if [ -n "${BASELINE:-}" ]; then
@@ -63,9 +84,13 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "round $r: $line"
 done
 echo
+cat "$TMP/counts"
+"${P[@]}" --list-hosts -i testbed >"$TMP/plays" 2>&1 || true
+echo "plays per host: $(awk '/^  play #/ { p = 1; next } p && /^      / { n[$1]++ } END { for (h in n) printf "%s %d  ", h, n[h] }' "$TMP/plays")"
 echo "medians of $ROUNDS rounds ($HOSTS hosts, converged):"
 echo "  site no-op:         $(median "${nw[@]}") s (cpu $(median "${nc[@]}") s)   target <= 1.5 s"
 echo "  site --check:       $(median "${ck[@]}") s (cpu $(median "${ckc[@]}") s)   target <= 1.5 s"
+[ "${SHELLS:-}" = 1 ] && echo "  no-op on persistent shells (PROVISION_SSH_SHELL=1): $(median "${sw[@]}") s"
 echo "  verify alone:       $(median "${vf[@]}") s"
 if [ -n "${BASELINE:-}" ]; then
   echo "  baseline no-op:     $(median "${bn[@]}") s; --check $(median "${bc[@]}") s ($BASELINE)"
