@@ -44,6 +44,8 @@ export class Lockstep {
   fatal?: FatalFailure;
   /** check mode: the first task with any_errors_fatal that may fail */
   maybe?: MaybeFatal;
+  /** check mode: hosts with a task with any_errors_fatal that may fail (its first such task) */
+  readonly mayHaveFailed = new Map<string, string>();
 
   constructor(hosts: readonly string[]) {
     for (const h of hosts) this.at.set(h, []);

@@ -371,7 +371,13 @@ export class Runner {
       if (r === 'failed') h.failed = true;
       // in step: the handlers run once every host has ended its tasks (or stopped)
       await this.lockstep?.arrive(h.inv.name, END_OF_PLAY);
-      if (this.lockstep?.stops(h.inv.name)) return;
+      if (this.lockstep?.stops(h.inv.name)) {
+        // check mode: a host that may have failed a task with any_errors_fatal too may be among
+        // the failed, which run their handlers, rather than among the stopped, which do not
+        const own = this.prediction && this.lockstep.mayHaveFailed.get(h.inv.name);
+        if (own) await this.runHandlers(play, h, hp, `${h.inv.name} runs its handlers only if '${own}' fails on it too (any_errors_fatal; its outcome is unknown in check mode)`);
+        return;
+      }
       await this.runHandlers(play, h, hp);
       if (!h.failed && !h.unreachable && !this.interrupted && !play.local) this.readNextPlay(h, play, h.conn!);
     } finally {
@@ -583,6 +589,7 @@ export class Runner {
     if (!ls || task.ignoreErrors) return;
     if (status === 'failed' && !place.caught) ls.fail(h.inv.name, task.name);
     if (status !== 'unknown' || !this.prediction) return;
+    if (!place.caught && !ls.mayHaveFailed.has(h.inv.name)) ls.mayHaveFailed.set(h.inv.name, task.name);
     const m = ls.mayFail(h.inv.name, task.name);
     if (!m) return;
     for (const other of this.batch) if (other !== m.host) this.prediction.mayStop(other, `'${m.task}' on ${m.host} may fail (any_errors_fatal; its outcome is unknown in check mode), and then ${other} stops too`);
@@ -610,7 +617,7 @@ export class Runner {
    * matter: a stop before that means the handler is not notified at all (and the real run then
    * reports nothing for it).
    */
-  private async runHandlers(play: Play, h: HostState, hp: HostPlay): Promise<void> {
+  private async runHandlers(play: Play, h: HostState, hp: HostPlay, mayNotRun?: string): Promise<void> {
     const names = (handler: Task) => [handler.name, ...handler.listen];
     const uncertain = (handler: Task): (() => void) | undefined => {
       const first = Math.min(...names(handler).map((n) => hp.firstNotifier.get(n) ?? Infinity));
@@ -620,10 +627,10 @@ export class Runner {
     for (const handler of play.handlers) {
       if (h.unreachable) break;
       const notified = names(handler).some((n) => hp.notified.has(n));
-      if (!notified && names(handler).some((n) => hp.maybe.has(n))) {
+      if ((!notified || mayNotRun) && names(handler).some((n) => hp.maybe.has(n) || hp.notified.has(n))) {
         recordUnknownTask(this.env(h), handler, this.scope(play, h, handler), `the handler '${handler.name}'`);
-        this.report(play, handler, h, true, { status: 'unknown', changes: [], registerData: {} }, ['notified by a task whose outcome is unknown in check mode'], 0);
-        if (!handler.ignoreErrors) this.mayStop(h, `the handler '${handler.name}'`, 'it is notified only by tasks unknown in check mode');
+        this.report(play, handler, h, true, { status: 'unknown', changes: [], registerData: {} }, [mayNotRun ?? 'notified by a task whose outcome is unknown in check mode'], 0);
+        if (!handler.ignoreErrors) this.mayStop(h, `the handler '${handler.name}'`, mayNotRun ?? 'it is notified only by tasks unknown in check mode');
         continue;
       }
       if (!notified) continue;
