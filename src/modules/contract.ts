@@ -325,6 +325,8 @@ export interface LinkModule<A = any> {
    * predicted; 'reads': run as in a real run while nothing is predicted to change.
    */
   readonly inCheckMode: 'changes' | 'reads';
+  /** Check mode, 'changes': why whether it succeeds is known only when it runs (a user's command), or undefined. */
+  uncertain?(args: A, ctx: ModuleContext): string | undefined;
   run(args: A, link: HostLink, ctx: ModuleContext): Promise<LinkResult>;
 }
 

@@ -42,13 +42,29 @@ describe('reboot in a run', () => {
     assert.equal(real.connects.get('h1'), 2, 'a second connection after the reboot');
   });
 
-  it('check mode: reported as a change, the host unknown after it, nothing run', async () => {
+  it('check mode: not run; with its own commands unknown (their exit status), the host unknown after it', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'boot_id'), 'first\n');
     const check = await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true });
-    assert.deepEqual(statuses(check.report), ['h1|Before|changed', 'h1|Reboot|changed', 'h1|After|unknown', 'h1|Connection|unknown', 'h1|Show|unknown']);
+    assert.deepEqual(statuses(check.report), ['h1|Before|changed', 'h1|Reboot|unknown', 'h1|After|unknown', 'h1|Connection|unknown', 'h1|Show|unknown']);
     assert.equal(check.connects.get('h1'), 1);
     assert.ok(!check.conns.get('h1')!.execs.some((c) => c.includes('echo second')), 'the reboot command did not run');
+    assert.match(check.report.tasks[1].note ?? '', /whether reboot_command, boot_time_command succeed is known only when it runs/);
+  });
+
+  it('check mode: the default reboot as root is a change', async () => {
+    const dir = tmp();
+    const pb = `
+- name: Reboot
+  hosts: h1
+  tasks:
+    - name: Reboot
+      reboot: {}
+    - name: After
+      copy: { dest: "{{ base }}/motd", content: "hello\\n" }
+`;
+    const check = await runPlaybook({ inventory: inventory(dir), playbook: pb, dir, check: true });
+    assert.deepEqual(statuses(check.report), ['h1|Reboot|changed', 'h1|After|unknown']);
   });
 
   it('refused on the controller (connection: local or delegate_to)', async () => {

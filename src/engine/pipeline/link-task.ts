@@ -21,14 +21,16 @@ export async function runLink(env: TaskEnv, mod: LinkModule, args: unknown, link
     if (env.prediction) {
       env.prediction.host(ctx.host).record([unknownEverything(`'${mod.name}' on ${ctx.host}: what a boot changes there (services, /run, /tmp, live kernel settings) is not predicted`)], { host: env.self, mayHaveStopped: env.prediction.mayHaveStopped(env.self) });
       ctx.note(`not run in check mode: the host's later tasks are unknown after it`);
+      const uncertain = mod.uncertain?.(args, ctx);
+      if (uncertain !== undefined) return { status: 'unknown', error: `would run, but ${uncertain}`, changes: [change], registerData: {}, ran: true, uncertainRun: true };
       return { status: 'changed', changes: [change], registerData: {}, ran: true };
     }
   } else if (env.prediction?.changed) {
     return { status: 'unknown', error: 'not run in check mode: earlier tasks are predicted to change the hosts', changes: [], registerData: {} };
   }
   const r = await mod.run(args, link, ctx);
-  ctx.note(r.message);
   const changes = r.changed ? [change] : [];
   if (!r.ok) return { status: 'failed', error: r.message, changes, registerData: r.data ?? {}, ran: true };
+  ctx.note(r.message);
   return { status: r.changed ? 'changed' : 'ok', changes, registerData: r.data ?? {}, ran: true };
 }

@@ -114,5 +114,10 @@ export const reboot: LinkModule<RebootArgs> = {
   type: 'link',
   schema: rebootSchema,
   inCheckMode: 'changes',
+  uncertain(a, ctx) {
+    if (ctx.user !== 'root') return `it runs as ${ctx.user} without become: whether ${ctx.user} may reboot the host is known only when it runs`;
+    const own = (['reboot_command', 'boot_time_command', 'test_command'] as const).filter((k) => a[k] !== rebootSchema.shape[k].parse(undefined));
+    return own.length ? `whether ${own.join(', ')} succeed${own.length === 1 ? 's' : ''} is known only when it runs` : undefined;
+  },
   run,
 };

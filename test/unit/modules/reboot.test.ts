@@ -86,6 +86,14 @@ describe('reboot', () => {
     }
   });
 
+  test('check mode: uncertain as a user without become, or with its own commands', () => {
+    const u = (args: object, user = 'root') => reboot.uncertain!(parse(reboot, args), makeCtx({ user, become: user === 'root' }));
+    assert.equal(u({}), undefined);
+    assert.match(u({}, 'deploy') ?? '', /runs as deploy without become/);
+    assert.match(u({ test_command: 'systemctl is-active nginx' }) ?? '', /whether test_command succeeds is known only when it runs/);
+    assert.equal(u({ test_command: 'whoami', msg: 'bye', pre_reboot_delay: 60 }), undefined);
+  });
+
   test('reboots, reconnects until the boot id changed, runs test_command; facts forgotten', async () => {
     const h = new FakeHost(8000, { testFailures: 1 });
     const r = await reboot.run(parse(reboot, {}), h, makeCtx({ become: true }));
