@@ -226,7 +226,7 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   // --check records no host key either: a new key is accepted for this run's connections only
   const runOnlyHostKeys = o.check ? new (await import('../ssh/knownhosts.js')).RunOnlyHostKeys() : undefined;
   // node-ssh (ssh2) is loaded with the first connection
-  const connect = async (h: InventoryHost) =>
+  const connect = async (h: InventoryHost, over: { connectTimeoutMs?: number } = {}) =>
     (await import('../ssh/connection.js')).connectSsh({
       runOnlyHostKeys,
       name: h.name,
@@ -239,7 +239,7 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
       become: h.become,
       becomePassword,
       jump: h.jump,
-      connectTimeoutMs: h.connectTimeoutMs,
+      connectTimeoutMs: over.connectTimeoutMs ?? h.connectTimeoutMs,
     });
   if (shard && shard.hosts.size === 0) process.stderr.write(`--shard ${shard.index}/${shard.count}: this slice has no host (the run targets ${shard.of.size}); its report is empty\n`);
   const identity = {

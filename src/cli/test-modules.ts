@@ -39,7 +39,7 @@ export async function testModules(dirArg: string | undefined, io: CliIO): Promis
         if (!isDir(folder)) continue;
         if (!registry.isModuleName(name)) throw new ConfigError(`${displayPath(folder)}: no module named '${name}' in ${dirs.map(displayPath).join(', ')}`);
         const mod = (await registry.load([name])).get(name)!;
-        if (mod.type !== 'state') throw new ConfigError(`${displayPath(folder)}: '${name}' is a check module: fixtures are for state modules (facts -> plan)`);
+        if (mod.type !== 'state') throw new ConfigError(`${displayPath(folder)}: '${name}' is a ${mod.type} module: fixtures are for state modules (facts -> plan)`);
         for (const [file, f] of loadFixtures(folder)) {
           const where = displayPath(join(folder, file));
           try {

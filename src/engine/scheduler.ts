@@ -34,7 +34,7 @@ import type { HostRecap, RunIdentity, RunReport, TaskReport } from './report.js'
 import { RUN_ONCE_SHARDED } from './shard.js';
 import type { Masker, SecretStore } from './secrets.js';
 import type { Emit } from './events.js';
-import { ConnectionError, TaskError, type CheckCommand, type Connection, type HostFacts, type Module } from '../modules/contract.js';
+import { ConnectionError, TaskError, type CheckCommand, type Connection, type HostFacts, type HostLink, type Module } from '../modules/contract.js';
 
 export { taskScope } from './scope.js';
 
@@ -49,7 +49,8 @@ export interface RunOptions {
   /** provision.yml's roles_path, for roles included at run time. */
   rolesPath?: string[];
   modules: Map<string, Module>;
-  connect: (host: InventoryHost) => Promise<Connection>;
+  /** `connectTimeoutMs`: instead of the host's own (a reboot's connect_timeout). */
+  connect: (host: InventoryHost, opts?: { connectTimeoutMs?: number }) => Promise<Connection>;
   local: () => Connection;
   emit: Emit;
   masker: Masker;
@@ -123,6 +124,8 @@ interface HostPlay {
   /** the last failure (errors not ignored): ansible_failed_task / ansible_failed_result in a rescue */
   lastFailure?: TaskReport;
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -789,6 +792,7 @@ export class Runner {
         for (const st of this.hosts.values()) st.cache.clear();
         this.localCache.clear();
       },
+      hostLink: (task, redact) => this.hostLink(task, h, redact, local),
       lostConnection: (e) => {
         const owner = this.hosts.get(e.host);
         if (owner && !owner.unreachable) this.markUnreachable(owner, e.message);
@@ -864,6 +868,34 @@ export class Runner {
     if (outcome.facts && status !== 'skipped') Object.assign(h.registered, outcome.facts);
     this.emit({ type: 'task-result', result });
     return result;
+  }
+
+  /**
+   * The task's own host's connection, which a reboot drops and opens again: the host keeps its
+   * place in the run, and every fact read there before is forgotten (the host may have changed).
+   */
+  private hostLink(task: Task, h: HostState, redact?: (s: string) => string, local = false): HostLink {
+    if (local || (task.delegateTo !== undefined && task.delegateTo !== h.inv.name)) {
+      throw new TaskError(`${task.module} acts on the task's own host's connection: it cannot run with connection: local or delegate_to (task at ${task.where})`);
+    }
+    const traced = (conn: Connection) =>
+      tracedConnection(conn, { host: h.inv.name, task: task.name, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands, redact, onWrite: () => this.nextPlay.wrote() });
+    return {
+      host: h.inv.name,
+      conn: () => traced(h.conn!),
+      reconnect: async (timeoutMs) => {
+        // the old connection may hang on a host that went away: not waited for long
+        const old = h.conn;
+        if (old) await Promise.race([old.close().catch(() => undefined), sleep(3000)]);
+        h.conn = await this.opts.connect(h.inv, { connectTimeoutMs: timeoutMs });
+      },
+      forgetFacts: () => {
+        this.nextPlay.wrote();
+        h.cache.clear();
+      },
+      now: () => Date.now(),
+      sleep,
+    };
   }
 
   private async connectionFor(task: Task, h: HostState, redact?: (s: string) => string, ahead?: ChecksAhead, local = false): Promise<{ conn: Connection; target: string; toController: boolean }> {

@@ -292,7 +292,45 @@ export interface CheckCommand {
   mayWait?: boolean;
 }
 
+/**
+ * The task's own host's connection, for modules that take it down or wait for it (reboot,
+ * wait_for_connection). Commands run on whatever connection is current.
+ */
+export interface HostLink {
+  readonly host: string;
+  /** The host's current connection (replaced by reconnect). */
+  conn(): Connection;
+  /** Close the current connection and open a new one: one attempt within `timeoutMs`; throws ConnectionError. */
+  reconnect(timeoutMs: number): Promise<void>;
+  /** The host changed under the run (it rebooted): every fact read before is void. */
+  forgetFacts(): void;
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface LinkResult {
+  ok: boolean;
+  changed: boolean;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+/** A module that acts on the host's connection itself (reboot, wait_for_connection). */
+export interface LinkModule<A = any> {
+  readonly name: string;
+  readonly type: 'link';
+  readonly schema: z.ZodType<A>;
+  /**
+   * Check mode: 'changes': not run, reported as a change after which nothing on the host is
+   * predicted; 'reads': run as in a real run while nothing is predicted to change.
+   */
+  readonly inCheckMode: 'changes' | 'reads';
+  /** Check mode, 'changes': why whether it succeeds is known only when it runs (a user's command), or undefined. */
+  uncertain?(args: A, ctx: ModuleContext): string | undefined;
+  run(args: A, link: HostLink, ctx: ModuleContext): Promise<LinkResult>;
+}
+
 /** Any state module, whatever its arguments, facts and prepared inputs (what the engine handles). */
 export type AnyStateModule = StateModule<any, any, any>;
 
-export type Module = AnyStateModule | CheckModule;
+export type Module = AnyStateModule | CheckModule | LinkModule;

@@ -37,6 +37,8 @@ const LOADERS: Record<string, Loader> = {
   systemd_service: async () => (await import('./services/systemd.js')).systemdService,
   hostname: async () => (await import('./system/hostname.js')).hostname,
   timezone: async () => (await import('./system/timezone.js')).timezone,
+  reboot: async () => (await import('./link/reboot.js')).reboot,
+  wait_for_connection: async () => (await import('./link/wait_for_connection.js')).waitForConnection,
 };
 
 /** Every module name, sorted. */

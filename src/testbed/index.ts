@@ -10,7 +10,7 @@
  *   /var/cache/provision/rootfs/bookworm      base rootfs (debootstrap, built once; PROVISION_CACHE_DIR)
  *   /var/lib/provision/testbed/<name>         one rootfs per host (PROVISION_TESTBED_DIR)
  *   /var/lib/provision/testbed/<name>.log     container console (boot log)
- *   /var/lib/provision/testbed/<name>.pid     pid of the systemd-nspawn process
+ *   /var/lib/provision/testbed/<name>.pid     pid of the host's restart supervisor (reboot = nspawn exit 133)
  *   /var/lib/provision/testbed/state.json     subnet/bridge/hosts of the current testbed
  *   <root>/.provision/testbed/                controller key pair + exact known_hosts
  *   <root>/inventory/testbed.yml              inventory for the engine
@@ -1025,13 +1025,51 @@ interface Booted {
   exited: () => boolean;
 }
 
+/** argv[3] of a host's restart supervisor (`sh -c SCRIPT MARKER ROOTFS VETH systemd-nspawn ...`). */
+const SUPERVISOR_MARKER = 'provision-testbed-restart';
+/** More reboots than this within a minute mean a reboot loop: the host stays down. */
+const MAX_REBOOTS_PER_MINUTE = 10;
+
+/**
+ * Restarts systemd-nspawn when the container rebooted (exit 133, as systemd-nspawn@.service does
+ * with RestartForceExitStatus=133): same rootfs, address and host key. A poweroff (0), a crash
+ * (anything else) or a reboot loop ends it. It waits for the old veth to go, or the new nspawn
+ * could not create it.
+ */
+const SUPERVISOR_SCRIPT = `rootfs=$1 veth=$2; shift 2
+n=0; since=$(date +%s)
+while :; do
+  "$@"; rc=$?
+  [ "$rc" = 133 ] || exit "$rc"
+  now=$(date +%s); [ $((now - since)) -lt 60 ] || { n=0; since=$now; }
+  n=$((n + 1))
+  if [ "$n" -gt ${MAX_REBOOTS_PER_MINUTE} ]; then echo "provision testbed: more than ${MAX_REBOOTS_PER_MINUTE} reboots in a minute; not restarting $rootfs"; exit "$rc"; fi
+  i=0; while ip link show dev "$veth" >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  echo "provision testbed: the host rebooted; restarting systemd-nspawn"
+done`;
+
+function vethOf(name: string): string {
+  return `vb-${name}`.slice(0, 15);
+}
+
+/** Restart supervisors of the host whose rootfs is `rootfs` (see SUPERVISOR_SCRIPT). */
+async function findSupervisors(rootfs: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await listPids()) {
+    const argv = ((await readProcFile(pid, 'cmdline')) ?? '').split('\0');
+    if (argv[3] === SUPERVISOR_MARKER && argv[4] && path.resolve(argv[4]) === rootfs && pidAlive(pid)) found.push(pid);
+  }
+  return found;
+}
+
 function bootHost(cfg: Config, name: string): Booted {
   const logFile = path.join(cfg.dir, `${name}.log`);
   const fd = openSync(logFile, 'w');
   let exited = false;
   let child: ChildProcess;
   try {
-    child = spawn('systemd-nspawn', nspawnArgs(cfg, name), { detached: true, stdio: ['ignore', fd, fd], env: childEnv() });
+    const argv = ['-c', SUPERVISOR_SCRIPT, SUPERVISOR_MARKER, hostDir(cfg, name), vethOf(name), 'systemd-nspawn', ...nspawnArgs(cfg, name)];
+    child = spawn('sh', argv, { detached: true, stdio: ['ignore', fd, fd], env: childEnv() });
   } finally {
     closeSync(fd);
   }
@@ -1113,7 +1151,7 @@ async function ensureHost(cfg: Config, host: HostPlan, ctx: HostContext): Promis
   } else {
     booted = bootHost(cfg, host.name);
     await fs.writeFile(path.join(cfg.dir, `${host.name}.pid`), `${booted.pid}\n`);
-    cfg.log(`${host.name}: booting (systemd-nspawn pid ${booted.pid}, ${host.address})`);
+    cfg.log(`${host.name}: booting (pid ${booted.pid}, ${host.address})`);
   }
   await waitForSsh(cfg, host, booted);
   return hostKey;
@@ -1130,6 +1168,10 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
 /** Stop a host: SIGTERM its systemd-nspawn (orderly poweroff), then SIGKILL; also kills orphaned containers. */
 async function stopHost(cfg: Config, name: string): Promise<void> {
   const dir = hostDir(cfg, name);
+  // The restart supervisor goes first, or it would boot the host again after the poweroff.
+  const supervisors = await findSupervisors(dir);
+  for (const pid of supervisors) killQuietly(pid, 'SIGKILL');
+  for (const pid of supervisors) await waitExit(pid, 5000);
   const nspawns = await findNspawn(dir);
   const fromFile = Number((await readText(path.join(cfg.dir, `${name}.pid`)))?.trim());
   if (fromFile && !nspawns.includes(fromFile) && pidAlive(fromFile)) {
@@ -1149,7 +1191,7 @@ async function stopHost(cfg: Config, name: string): Promise<void> {
     if (!(await waitExit(pid, 10_000))) throw new TestbedError(`${name}: process ${pid} does not die`);
   }
   // The bridge-side veth disappears with the container's network namespace (asynchronously).
-  const veth = `vb-${name}`.slice(0, 15);
+  const veth = vethOf(name);
   for (let i = 0; i < 50 && (await run('ip', ['link', 'show', 'dev', veth])).code === 0; i++) await sleep(100);
   if ((await run('ip', ['link', 'show', 'dev', veth])).code === 0) await run('ip', ['link', 'del', 'dev', veth]);
 }

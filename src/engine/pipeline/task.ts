@@ -15,10 +15,11 @@ import { applyPlan } from './apply.js';
 import { FactCache } from './fact-cache.js';
 import { remainingChanges } from './verify.js';
 import { executeControlled } from './result-control.js';
+import { runLink } from './link-task.js';
 import { isAction, runAction } from '../actions.js';
 import { sq } from '../shell.js';
 import { prepareShown, redactOutcome, renderForDisplay, renderShownItems, type DisplayRender } from '../display.js';
-import { ConnectionError, TaskError, Unknown, type Change, type CheckModule, type Connection, type Effect, type Module, type ModuleContext, type AnyStateModule } from '../../modules/contract.js';
+import { ConnectionError, TaskError, Unknown, type Change, type CheckModule, type Connection, type Effect, type HostLink, type Module, type ModuleContext, type AnyStateModule } from '../../modules/contract.js';
 
 export interface Outcome {
   status: TaskStatus;
@@ -62,6 +63,8 @@ export interface TaskEnv {
   factCache(host: string): FactCache;
   /** A check wrote something no fact models (through an app): every host's read-ahead is void. */
   forgetAllFacts(): void;
+  /** The task's own host's connection, to drop and open again (reboot); TaskError for a delegated or local task. */
+  hostLink(task: Task, redact?: (s: string) => string): HostLink;
 }
 
 const none = (status: TaskStatus, error?: string): Outcome => ({ status, error, changes: [], registerData: {} });
@@ -127,6 +130,18 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
     const dryOnly = task.checkMode === true;
     if (predicted && env.racing(target) && !dryOnly) {
       throw new Unknown(`delegated to ${target}, which runs this play at the same time: the order of its tasks and this one is not determined`);
+    }
+    if (mod.type === 'link') {
+      const link = env.hostLink(task, redact);
+      const own: HostLink = {
+        host: link.host,
+        conn: () => asTaskRuns(link.conn(), becomeUser, environment),
+        reconnect: (ms) => link.reconnect(ms),
+        forgetFacts: () => link.forgetFacts(),
+        now: () => link.now(),
+        sleep: (ms) => link.sleep(ms),
+      };
+      return redactOutcome(await runLink(env, mod, parsed.data, own, ctx, dryOnly), display.redactor);
     }
     if (mod.type === 'check') return redactOutcome({ changes: [], ...(await runCheck(env, mod, parsed.data, conn, ctx, dryOnly)) }, display.redactor);
     return redactOutcome(await runState(env, mod, parsed.data, conn, ctx, become, predicted, display, becomeUser !== undefined || environment !== undefined, dryOnly), display.redactor);
