@@ -1,0 +1,263 @@
+/**
+ * Every module provision has, in one playbook (test/e2e/modules-all/site.yml) on one fresh test
+ * host: --check, then the real run with the same outcome task by task (every unknown expected
+ * and explained); what each section did, read back on the host over SSH; then a new commit on
+ * the git server and a download whose checksum differs (it fails and keeps the old file), where
+ * --check knows exactly which checkout moves; then a run that changes nothing and a --check
+ * that predicts nothing (0 would-change, 0 unknown).
+ *
+ * Downloads come from an HTTP server this test starts on the controller, bound to the test
+ * bridge's address (only the test host reaches it): a file and a bare git repository served
+ * over git's dumb HTTP protocol. mysql_* and haproxy_backend_server are covered by the site e2e.
+ *
+ * A new module: a section in site.yml (see its header), its unknowns in EXPECTED_UNKNOWN and
+ * its outcome on the host in the real run's SECTIONS below.
+ *
+ * Needs root (systemd-nspawn); run it under the testbed lock:
+ *   flock /tmp/provision-testbed.lock node --test dist/test/e2e/modules-all.test.js
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, normalize, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { runReport, type RunReport } from '../../src/engine/report.js';
+import { SPOOL_HEADER } from '../../src/modules/system/cron.js';
+import { compareReports, formatMismatch } from '../difftest/compare.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+const BIN = join(ROOT, 'bin', 'provision.js');
+const PLAYBOOK = join(ROOT, 'test', 'e2e', 'modules-all', 'site.yml');
+const isRoot = process.getuid?.() === 0;
+const KEEP = process.env.PROVISION_KEEP_TESTBED === '1';
+
+/** provision as a child process, asynchronously: this process serves the downloads meanwhile. */
+function provision(args: string[]): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+  const t0 = Date.now();
+  return new Promise((done) => {
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, CI: '1', NO_COLOR: '1' }, timeout: 10 * 60_000 });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => done({ code: code ?? -1, stdout, stderr, ms: Date.now() - t0 }));
+  });
+}
+
+let address = '';
+let hostName = '';
+function ssh(cmd: string): string {
+  const dir = join(ROOT, '.provision', 'testbed');
+  const r = spawnSync('ssh', ['-i', join(dir, 'id_ed25519'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `root@${address}`, cmd], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `ssh ${cmd}: ${r.stderr}`);
+  return r.stdout;
+}
+
+const key = (t: RunReport['tasks'][number]) => `${t.handler ? 'handler: ' : ''}${t.task}`;
+const sha = (algo: string, s: string) => createHash(algo).update(s).digest('hex');
+const RELEASE = 'release 1.0 of the tool\n';
+const PASSWORD_HASH = '$6$am2026salt$dCwwXqb9y8VS/7ES9FghUIQ4UH8c5P/ISLprNNGAnlgYlzg4cs6NC7.O0knWHGn.zr2UiwBgkDsk5lag.QcXr1';
+const KEYS = [
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOCeoBBEqi3zJO/wLeP0p+a8fNU/Bjhh+TMu8BRq4n8M alice@laptop',
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIw373Q76muTD7QUvVSokommuOA5bOp7Myd+igtUejkD ci@deploy',
+];
+const BAD_CHECKSUM = "A checksum the server's file does not have";
+const CHECKS = ['sshd answers', 'The server serves the release', 'The release over HTTP', 'Forwarding is live'];
+
+/**
+ * The first --check on the fresh host: every task it cannot predict, and why. Nothing else is
+ * unknown; every other task is predicted exactly.
+ */
+const EXPECTED_UNKNOWN: Record<string, RegExp> = {
+  // the user is created in this run: what /etc/skel puts in its home is not modelled
+  "App's keys, only these": /\/home\/app is filled from \/etc\/skel by useradd/,
+  // validate's verdict is known only when it runs (and the next edit of that file reads its result)
+  'sshd keeps idle sessions alive': /whether '\/usr\/sbin\/sshd -t -f %s' accepts the new content of \/etc\/ssh\/sshd_config is known only when it runs/,
+  'sshd logs more': /whether '\/usr\/sbin\/sshd -t -f %s' accepts the new content/,
+  // the spool directory and the crontab group come with the cron package the first task installs
+  "App's nightly report": /\/var\/spool\/cron\/crontabs and the crontab group come with the cron package a pending install brings/,
+  "App's groups": /check_mode: false runs it for real in a dry run, but earlier tasks are predicted to change the hosts/,
+  // what a URL serves is known only by downloading it; git is not installed yet
+  'Download by checksum': /what http:\/\/.*\/tool\.txt serves .* is known only when it is downloaded/,
+  'Same file, md5': /\/srv\/dl\/tool\.txt is written by a task whose outcome is unknown/,
+  'Checkout at the tag': /git is not on the host yet/,
+  'Checkout main': /git is not on the host yet/,
+  'Deployed commit recorded once': /exit status is known only when it runs/,
+  'Facts of the download': /\/srv\/dl\/tool\.txt is written by a task whose outcome is unknown/,
+  'What stat saw': /'tool' is the result of a task whose outcome is unknown/,
+  'Last move': /'at_main' is the result of a task whose outcome is unknown/,
+  // checks run in --check only while nothing is predicted to change
+  ...Object.fromEntries(CHECKS.map((c) => [c, /not run in check mode: earlier tasks are predicted to change the hosts/])),
+  // notified by a predicted change, but a task with unknown arguments ran before it
+  'handler: Restart am-sleep': /'What stat saw' \(unknown in check mode\) may have changed anything here/,
+};
+
+/** A static file server (git's dumb HTTP protocol is static files) for `dir`, on `address`. */
+function serve(dir: string, host: string): Promise<{ server: Server; port: number; requests: string[] }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    const path = normalize(join(dir, decodeURIComponent((req.url ?? '/').split('?')[0])));
+    if (!path.startsWith(dir + '/') || !statSync(path, { throwIfNoEntry: false })?.isFile()) return void res.writeHead(404).end();
+    createReadStream(path).pipe(res);
+  });
+  return new Promise((ok) => server.listen(0, host, () => ok({ server, port: (server.address() as { port: number }).port, requests })));
+}
+
+describe('every module in one playbook on a fresh test host', { skip: !isRoot && 'needs root (systemd-nspawn test hosts)' }, () => {
+  let http: Awaited<ReturnType<typeof serve>>;
+  const dir = mkdtempSync(join(tmpdir(), 'prov-allmods-'));
+  const commits: Record<string, string> = {};
+  let base = '';
+  const t0 = Date.now();
+
+  before(async () => {
+    // a bare repository with two commits, a tag on the first, served as static files
+    const g = `git -c user.name=t -c user.email=t@t.invalid -c init.defaultBranch=main`;
+    const made = spawnSync('sh', ['-c', `set -e; mkdir www; printf %s '${RELEASE}' > www/tool.txt; ${g} init -q src; cd src; echo 1 > VERSION; git add VERSION; ${g} commit -qm one; ${g} tag -a v1.0 -m v1.0; echo 2 > VERSION; ${g} commit -qam two; cd ..; git clone -q --bare src www/app.git; git -C www/app.git update-server-info; git -C src rev-parse HEAD HEAD~1`], { cwd: dir, encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    [commits.main, commits.v1] = made.stdout.trim().split('\n');
+    await provision(['testbed', 'down']);
+    const up = await provision(['testbed', 'up', '--hosts', '1', '--quiet']);
+    assert.equal(up.code, 0, `testbed up failed: ${up.stderr}`);
+    [[hostName, { address }]] = Object.entries((parse(readFileSync(join(ROOT, 'inventory', 'testbed.yml'), 'utf8')) as { hosts: Record<string, { address: string }> }).hosts);
+    // the bridge's address (the testbed gives it .1 of the hosts' subnet): only the test host reaches it
+    const bridge = address.replace(/\.\d+$/, '.1');
+    http = await serve(join(dir, 'www'), bridge);
+    base = `http://${bridge}:${http.port}`;
+    // what the playbook changes that a fresh host does not have: a user with its own groups, one to remove, an old release
+    ssh('useradd -m -s /bin/bash -G users deployer && useradd -m olduser && echo old > /home/olduser/notes && mkdir -p /srv/old-release/v0');
+    process.stderr.write(`modules-all: test host up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  });
+  after(async () => {
+    http?.server.close();
+    if (!KEEP) await provision(['testbed', 'down']);
+    rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`modules-all: ${((Date.now() - t0) / 1000).toFixed(1)} s in all\n`);
+  });
+
+  const run = async (label: string, extra: string[]) => {
+    const r = await provision([PLAYBOOK, '--inventory', 'testbed', '-e', `base=${base}`, ...extra, '--json']);
+    assert.ok(r.stdout.trim().startsWith('{'), `expected a JSON report, got exit ${r.code}: ${r.stdout.slice(0, 300)} ${r.stderr.slice(-1500)}`);
+    process.stderr.write(`modules-all ${label}: ${(r.ms / 1000).toFixed(1)} s\n`);
+    return runReport.parse(JSON.parse(r.stdout));
+  };
+  const unexpectedFailures = (r: RunReport) => r.tasks.filter((t) => t.status === 'failed' && t.task !== BAD_CHECKSUM).map((t) => `${key(t)}: ${t.error}`);
+  const statusOf = (r: RunReport) => Object.fromEntries(r.tasks.map((t) => [key(t), t.status]));
+  /** check = real for every pair check was sure of; nothing ran that check did not list. */
+  const sameAsCheck = (check: RunReport, real: RunReport) => {
+    const c = compareReports(check, real);
+    assert.deepEqual(c.mismatches.map(formatMismatch), []);
+    assert.deepEqual(real.tasks.map(key), check.tasks.map(key), 'the same tasks ran');
+    return c;
+  };
+
+  let check: RunReport;
+  it('--check on the fresh host: every task predicted, or unknown for its expected reason', async () => {
+    check = await run('--check', ['--check']);
+    assert.deepEqual(unexpectedFailures(check), []);
+    const unknown = check.tasks.filter((t) => t.status === 'unknown');
+    assert.deepEqual(unknown.filter((t) => !EXPECTED_UNKNOWN[key(t)]?.test(t.note ?? '')).map((t) => `${key(t)}: ${t.note}`), []);
+    assert.deepEqual(unknown.map(key).sort(), Object.keys(EXPECTED_UNKNOWN).sort());
+    // the rest is exact; what is certain here: the installs, the accounts, the files, the settings
+    const s = statusOf(check);
+    for (const t of ['Tools', 'Group app', 'User app', 'Old user gone with its home', 'Settings hard link', 'Message of the day, the old one kept', 'os-release copied on the host', 'Hosts of the app', 'Passwords expire', 'Daily cleanup', 'Forwarding on', 'Host name', 'Time zone', 'am-sleep running', 'No e2scrub in a container', 'cron running']) {
+      assert.equal(s[t], 'changed', t);
+    }
+    assert.equal(s['Not installed stays not installed'], 'ok');
+    assert.equal(s[BAD_CHECKSUM], 'skipped');
+  });
+
+  it('the real run does what --check said, task by task; every section did it on the host', async () => {
+    const real = await run('real', []);
+    assert.deepEqual(unexpectedFailures(real), []);
+    const c = sameAsCheck(check, real);
+    process.stderr.write(`modules-all: ${c.pairs} pairs, ${c.exact} exact, ${c.unknown} unknown (of ${c.realChanged} that changed, ${c.unknownChanged} unknown)\n`);
+    const s = statusOf(real);
+    // what check could not know, as it turned out
+    const expected = (status: string, tasks: string[]) => Object.fromEntries(tasks.map((t) => [t, status]));
+    const unknownWas = Object.fromEntries(Object.keys(EXPECTED_UNKNOWN).map((t) => [t, s[t]]));
+    assert.deepEqual(unknownWas, {
+      ...expected('changed', Object.keys(EXPECTED_UNKNOWN)),
+      ...expected('ok', ["App's groups", 'Same file, md5', 'Facts of the download', ...CHECKS]),
+    });
+    // packages
+    assert.equal(ssh("dpkg-query -W -f='${Package} ${Status}\\n' cron curl git; command -v nano || echo no nano"), 'cron install ok installed\ncurl install ok installed\ngit install ok installed\nno nano\n');
+    // users, groups, keys
+    assert.match(ssh('getent group app ops'), /^app:x:2001:\nops:x:(\d+):app,deployer\n$/);
+    assert.ok(Number(/ops:x:(\d+)/.exec(ssh('getent group ops'))![1]) < 1000, 'ops is a system group');
+    assert.equal(ssh('getent shadow app | cut -d: -f2; id -nG app; id -nG deployer; id olduser 2>&1 || true; ls /home'), `${PASSWORD_HASH}\napp ops\ndeployer users ops\nid: ‘olduser’: no such user\napp\ndeployer\n`);
+    assert.equal(ssh('cat /home/app/.ssh/authorized_keys; stat -c "%U %a" /home/app/.ssh /home/app/.ssh/authorized_keys'), `${KEYS.join('\n')}\napp 700\napp 600\n`);
+    // files
+    assert.equal(
+      ssh('stat -c "%U %G %a" /srv/am /srv/am/app.conf; cat /srv/am/app.conf; stat -c "%i %h" /srv/am/app.conf /srv/am/app.conf.link | uniq; readlink /srv/am/current; test ! -e /srv/old-release && stat -c %s /srv/am/touched'),
+      `app app 750\napp app 640\n# app settings, rendered for ${hostName}\nlisten = 8080\nfeature.search = on\nfeature.export = on\n${ssh('stat -c %i /srv/am/app.conf').trim()} 2\n/srv/app\n0\n`,
+    );
+    // copy backup: the old motd beside the new one (dest.PID.DATE@TIME~); remote_src: the host's own file
+    assert.match(ssh('cat /etc/motd; ls /etc/motd.*~ | wc -l; cat /etc/motd.*~'), /^Managed by provision\.\n1\n\nThe programs included with the Debian GNU\/Linux system/);
+    assert.equal(ssh('cmp /usr/lib/os-release /srv/am/os-release && stat -c %a /srv/am/os-release'), '600\n');
+    // text editors (sshd still accepts its configuration)
+    assert.equal(
+      ssh("grep -c '^ClientAliveInterval 120$' /etc/ssh/sshd_config; grep -A1 '^#SyslogFacility' /etc/ssh/sshd_config; /usr/sbin/sshd -t && echo sshd ok; sed -n '/BEGIN app hosts/,/END app hosts/p' /etc/hosts; grep '^PASS_MAX_DAYS' /etc/login.defs"),
+      '1\n#SyslogFacility AUTH\nLogLevel VERBOSE\nsshd ok\n# BEGIN app hosts\n10.87.200.1 db.app.internal\n10.87.200.2 cache.app.internal\n# END app hosts\nPASS_MAX_DAYS   90\n',
+    );
+    // cron: the user's crontab (marked as Ansible marks it) and a cron.d file with its PATH line
+    // crontab -l (and -e) skip three leading comment lines: crontab(1)'s header is there, so the marker shows
+    const job = '#Ansible: nightly report\n30 2 * * * /usr/local/bin/report >/dev/null\n';
+    assert.equal(ssh('crontab -l -u app; stat -c "%U %G %a" /var/spool/cron/crontabs/app'), `${job}app crontab 600\n`);
+    assert.equal(ssh('cat /var/spool/cron/crontabs/app'), `${SPOOL_HEADER.join('\n')}\n${job}`);
+    assert.equal(ssh('cat /etc/cron.d/am-cleanup'), "PATH=/usr/bin:/bin\n#Ansible: cleanup\n@daily root find /srv/am -name '*.tmp' -delete\n");
+    // sysctl live and in its file; host name; time zone
+    assert.equal(
+      ssh('sysctl -n net.ipv4.ip_forward net.ipv4.ip_local_port_range; cat /etc/sysctl.d/60-am.conf; hostname; cat /etc/hostname /etc/timezone; readlink /etc/localtime'),
+      '1\n20000\t40000\nnet.ipv4.ip_forward=1\nnet.ipv4.ip_local_port_range=20000 40000\nweb-allmods\nweb-allmods\nEurope/Berlin\n/usr/share/zoneinfo/Europe/Berlin\n',
+    );
+    assert.match(ssh('date +%Z'), /^CES?T\n$/);
+    // services: the unit running and enabled (restarted by its handler), the timer masked, cron running
+    assert.equal(ssh('systemctl is-active am-sleep cron; systemctl is-enabled am-sleep cron; systemctl is-enabled e2scrub_all.timer || true'), 'active\nactive\nenabled\nenabled\nmasked\n');
+    assert.equal(s['handler: Restart am-sleep'], 'changed');
+    // downloads and checkouts: the file by its checksum, the commits, what stat and git registered
+    assert.equal(ssh('stat -c %a /srv/dl/tool.txt; sha256sum < /srv/dl/tool.txt; ls -a /srv/dl | grep -c provision-tmp || true'), `640\n${sha('sha256', RELEASE)}  -\n0\n`);
+    assert.equal(ssh('git -C /srv/tag rev-parse HEAD; cat /srv/tag/VERSION; git -C /srv/app rev-parse HEAD; cat /srv/app/VERSION; cat /srv/am/deployed'), `${commits.v1}\n1\n${commits.main}\n2\n${commits.main}\n`);
+    assert.equal(ssh('cat /srv/am/tool.stat'), `${sha('sha256', RELEASE)} 0640 ${RELEASE.length}\n`);
+    assert.equal(ssh('cat /srv/moved'), `${commits.v1}  -> ${commits.main}`);
+    assert.ok(http.requests.some((u) => u.startsWith('/app.git/')), 'git fetched over HTTP from this server');
+    // (a new section's outcome on the host: here)
+  });
+
+  it('a new commit on main and a download whose checksum differs: --check knows which checkout moves; the bad download fails and keeps the file', async () => {
+    const pushed = spawnSync('sh', ['-c', `set -e; cd src; echo 3 > VERSION; git -c user.name=t -c user.email=t@t.invalid commit -qam three; git push -q ../www/app.git main; git -C ../www/app.git update-server-info; git rev-parse HEAD`], { cwd: dir, encoding: 'utf8' });
+    assert.equal(pushed.status, 0, pushed.stderr);
+    const three = pushed.stdout.trim();
+    const bad = ['-e', '{"try_bad_checksum": true}'];
+    const requests = http.requests.length;
+    const check2 = await run('--check after a new commit', ['--check', ...bad]);
+    assert.deepEqual(http.requests.slice(requests).filter((u) => u.includes('tool.txt')), [], 'check mode downloads nothing');
+    // exact: everything else is ok, main's checkout moves; unknown: the download whose checksum
+    // differs, the move that reads main's registered result, and the checks (a change is predicted)
+    const notOk = check2.tasks.filter((t) => t.status !== 'ok').map((t) => `${key(t)}: ${t.status}`);
+    assert.deepEqual(notOk, ['Checkout main: changed', `${BAD_CHECKSUM}: unknown`, 'Last move: unknown', ...CHECKS.map((c) => `${c}: unknown`)]);
+    assert.match(check2.tasks.find((t) => t.task === 'Last move')!.note ?? '', /'at_main' is the result of a task/);
+    const real2 = await run('real after a new commit', bad);
+    assert.deepEqual(unexpectedFailures(real2), []);
+    sameAsCheck(check2, real2);
+    assert.equal(statusOf(real2)[BAD_CHECKSUM], 'failed');
+    assert.match(real2.tasks.find((t) => t.task === BAD_CHECKSUM)!.error!, /the sha1 of .* is not the checksum given .* left as it was/s);
+    assert.equal(ssh('cat /srv/dl/tool.txt; ls -a /srv/dl | grep -c provision-tmp || true'), `${RELEASE}0\n`);
+    assert.equal(ssh('git -C /srv/app rev-parse HEAD; cat /srv/moved; git -C /srv/tag rev-parse HEAD; cat /srv/am/deployed'), `${three}\n${commits.v1} ${commits.main} -> ${three}${commits.v1}\n${commits.main}\n`);
+  });
+
+  it('a second run changes nothing, and --check then predicts nothing', async () => {
+    const again = await run('second run', []);
+    assert.deepEqual(unexpectedFailures(again), []);
+    assert.deepEqual(again.tasks.filter((t) => t.status !== 'ok' && t.status !== 'skipped').map((t) => `${key(t)}: ${t.status}`), []);
+    const check3 = await run('--check after it', ['--check']);
+    assert.deepEqual(check3.tasks.filter((t) => t.status !== 'ok' && t.status !== 'skipped').map((t) => `${key(t)}: ${t.status} ${t.note ?? ''}`), []);
+    assert.equal(ssh('cat /srv/dl/tool.txt'), RELEASE);
+  });
+});
