@@ -83,6 +83,19 @@ export class HostPrediction {
   }
 
   /**
+   * Why what lies under one of `dirs` (a tree read as one fact) cannot be known in check mode:
+   * an earlier effect may change it (see Effect.within), or undefined when none may.
+   */
+  reachesUnder(dirs: string[], reader?: string): string | undefined {
+    for (const recorded of this.effects) {
+      const e = this.seen(recorded, reader);
+      const dir = dirs.find((d) => reaches(e, d));
+      if (dir !== undefined) return `what lies under ${dir} is changed by an earlier task, and the tree is read as a whole`;
+    }
+    return undefined;
+  }
+
+  /**
    * The predicted fact of a resource known under several keys (aliases), as a task of host
    * `reader` sees it: effects on any of the keys apply.
    */
@@ -148,7 +161,20 @@ export class Prediction {
 
 /** The resource `key` will hold exactly `value`. */
 export function setsTo(key: string, value: unknown): Effect {
-  return { touches: (k) => k === key, apply: () => value };
+  return { touches: (k) => k === key, apply: () => value, within: (dir) => keyUnder(key, dir) };
+}
+
+/** Whether `key` is a file key at or under `dir`. */
+const keyUnder = (key: string, dir: string) => {
+  if (!key.startsWith('file:')) return false;
+  const p = key.slice(5).replace(/\/+$/, '') || '/';
+  return p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`);
+};
+
+/** Effect.within, else a probe: the directory itself, or a name no task makes under it. */
+function reaches(e: Effect, dir: string): boolean {
+  if (e.within) return e.within(dir);
+  return e.touches(`file:${dir}`) || e.touches(`file:${dir === '/' ? '' : dir}/.provision-probe-\u0001`);
 }
 
 /** An effect that may or may not happen: what it would change becomes unknown (what it leaves as is stays). */
@@ -159,12 +185,13 @@ export function maybe(e: Effect, reason: string): Effect {
       const after = e.apply(before, k);
       return after === before ? before : after instanceof UnknownFact ? after : new UnknownFact(reason);
     },
+    ...(e.within ? { within: (dir: string) => e.within!(dir) } : {}),
   };
 }
 
 /** Resources whose keys start with `prefix` become unknown, for `reason`. */
 export function unknownUnder(prefix: string, reason: string): Effect {
-  return { touches: (k) => k.startsWith(prefix), apply: () => new UnknownFact(reason) };
+  return { touches: (k) => k.startsWith(prefix), apply: () => new UnknownFact(reason), within: (dir) => `file:${dir}/`.startsWith(prefix) || keyUnder(prefix, dir) };
 }
 
 /** Every resource of the host becomes unknown (an effect nobody can describe). */

@@ -7,6 +7,7 @@ import { join, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { hasTemplate, templateSyntaxError } from '../engine/expr.js';
 import { checkTemplateFile } from './template-check.js';
+import { listLocalTree } from '../modules/files/local-tree.js';
 import { ConfigError, displayPath, formatPath, where, zodIssues, type Path, type YamlSource } from './yaml.js';
 import type { Module } from '../modules/contract.js';
 
@@ -73,6 +74,13 @@ export function checkFiles(src: YamlSource, moduleName: string, args: Record<str
     }
     return resolve(join(root, dir), rel);
   };
+  const isDir = (f: string) => {
+    try {
+      return statSync(f).isDirectory();
+    } catch {
+      return false;
+    }
+  };
   const isFile = (f: string) => {
     try {
       return statSync(f).isFile();
@@ -85,6 +93,13 @@ export function checkFiles(src: YamlSource, moduleName: string, args: Record<str
   if ((moduleName === 'template' || moduleName === 'copy') && literal(args.src) && !onHost) {
     const dir = moduleName === 'template' ? 'templates' : 'files';
     const file = near(dir, args.src);
+    if (moduleName === 'copy' && isDir(file)) {
+      // a directory src: what copy-tree.ts refuses in it (links, special files, too many) is refused here
+      const entries = listLocalTree(file, `files/${args.src.replace(/\/+$/, '')}`);
+      if (typeof entries === 'string') errors.push(`${where(src, [...path, 'src'])}: copy: ${entries}`);
+      else if (args.validate !== undefined) errors.push(`${where(src, [...path, 'validate'])}: copy: validate is not supported with a directory src`);
+      return;
+    }
     if (!isFile(file)) {
       errors.push(`${where(src, [...path, 'src'])}: ${moduleName}: src '${args.src}' not found (looked in ${[...(ctx.roleDir ? [ctx.roleDir] : []), ctx.playbookDir].map((b) => displayPath(resolve(join(b, dir), String(args.src)))).join(', ')} and ${displayPath(file)})`);
       return;

@@ -69,6 +69,11 @@ export interface FactKind<P, T> {
    * primary): read when its task runs, never ahead of it (engine/pipeline/fact-cache.ts).
    */
   readonly volatile?: boolean;
+  /**
+   * The value reads everything under these directories (a tree): in check mode it is the live
+   * value while no earlier effect reaches under them (Effect.within), else unknown.
+   */
+  under?(params: P, live: T): string[];
   /** The value carries the host's clock: what it would be `ms` after it was read (read-ahead facts). */
   aged?(value: T, ms: number): T;
   /**
@@ -205,6 +210,11 @@ export interface ModuleContext {
 export interface Effect {
   touches(key: string): boolean;
   apply(before: unknown, key: string): unknown;
+  /**
+   * Whether it may change what lies under the directory `dir` (or replace `dir` itself), for facts
+   * that read a whole tree (file recurse). Without it, engine/prediction.ts probes `touches`.
+   */
+  within?(dir: string): boolean;
 }
 
 export type FactsOf<F> = { [K in keyof F]: FactRequest<F[K]> };

@@ -83,7 +83,11 @@ const yaml = (v: unknown) => stringify(v, { lineWidth: 0 });
 function writeAll(dir: string, files: Record<string, string> | undefined): void {
   if (!files || !Object.keys(files).length) return;
   mkdirSync(dir, { recursive: true });
-  for (const [n, text] of Object.entries(files)) writeFileSync(path.join(dir, n), text);
+  for (const [n, text] of Object.entries(files)) {
+    // 'tree/sub/x.txt': a directory src of copy
+    mkdirSync(path.dirname(path.join(dir, n)), { recursive: true });
+    writeFileSync(path.join(dir, n), text);
+  }
 }
 
 /**

@@ -50,6 +50,10 @@ const ROOTS = ['/srv/dt', '/opt/dt', '/home/deploy/dt'] as const;
 const SUBS = ['a', 'a/b', 'a/b/c', 'b', 'a/f.txt', 'a/b/g.txt', 'f.txt', 'l1', 'b/h.txt'] as const;
 const LOOP_ITEMS = [['a', 'b'], ['f.txt', 'b/h.txt'], ['a/b', 'a/b/c']] as const;
 const MODES = ['0644', '0600', '0755', '0700', '0640'] as const;
+/** file's symbolic modes (X: directories and files with an execute bit), for recurse and alone. */
+const SYMBOLIC_MODES = ['u=rwX,g=rX,o=', 'a+rX', 'go-rwx', 'u+x,o-r'] as const;
+/** copy's directory src (files/tree next to the playbook): its contents ('tree/') or itself ('tree'). */
+const TREE_FILES: Record<string, string> = { 'tree/top.txt': 'top\n', 'tree/sub/inner.txt': 'inner\n', 'tree/sub/deeper/leaf.txt': 'leaf\n' };
 const OWNERS = ['root', 'deploy', 'dtuser', 'nobody'] as const;
 const GROUPS = ['root', 'deploy', 'dtgrp', 'nogroup'] as const;
 const USERS = ['dtuser', 'dtuser2'] as const;
@@ -151,6 +155,8 @@ interface Fact {
 interface Shared {
   taskFiles: Record<string, Task[]>;
   roles: Record<string, CaseRole>;
+  /** files/ next to the playbook (copy's directory src), when a task copies them */
+  files?: Record<string, string>;
 }
 
 interface Register {
@@ -366,14 +372,29 @@ class PlaybookGen {
         if (state === 'hard') args.src = this.r.chance(0.85) ? this.path() : '/etc/hostname';
         if (state !== 'absent') this.attrs(args, state === 'link' ? 0.15 : 0.4);
         if (state === 'link') delete args.mode;
+        if ((state === 'directory' || state === 'touch' || state === 'file') && args.mode && this.r.chance(0.3)) args.mode = this.r.pick(SYMBOLIC_MODES);
+        // recurse: on a tree earlier tasks make (check mode: unknown) or on one the host has (exact)
+        if (state === 'directory' && this.r.chance(0.4)) {
+          if (this.r.chance(0.3)) args.path = '/etc/skel';
+          args.recurse = true;
+          if (this.r.chance(0.5)) args.follow = false;
+          if (!args.mode && !args.owner && !args.group) args.mode = this.r.pick([...SYMBOLIC_MODES, ...MODES]);
+        }
         t.file = args;
-        label = `file ${state} ${p}`;
+        label = `file ${state} ${String(args.path)}`;
         break;
       }
       case 'copy': {
         const dest = this.path();
         const args: Record<string, unknown> = { dest, content: this.content() };
         this.attrs(args, 0.3);
+        if (this.r.chance(0.25)) {
+          // a directory from the controller: dest is the directory it lands in
+          delete args.content;
+          args.src = this.r.pick(['tree/', 'tree']);
+          if (this.r.chance(0.4)) args.directory_mode = this.r.pick(['0750', '0700', '0755']);
+          this.shared.files = TREE_FILES;
+        }
         t.copy = args;
         label = `copy ${dest}`;
         break;
@@ -900,5 +921,6 @@ export function generate(seed: number): Case {
   const c: Case = { name: `seed ${seed}`, hosts, templates, playbook };
   if (Object.keys(shared.taskFiles).length) c.taskFiles = shared.taskFiles;
   if (Object.keys(shared.roles).length) c.roles = shared.roles;
+  if (shared.files) c.files = shared.files;
   return c;
 }

@@ -110,6 +110,9 @@ export async function gatherFacts<F extends Record<string, unknown>>(
       facts[n] = live;
       return;
     }
+    const dirs = req.kind.under?.(req.params, live);
+    const reached = dirs?.length ? opts.prediction.reachesUnder(dirs, opts.readerHost) : undefined;
+    if (reached) throw new Unknown(reached);
     const folded = opts.prediction.foldAll([req.kind.key(req.params), ...(req.kind.aliases?.(req.params, live) ?? [])], live, opts.readerHost);
     const unseen = folded !== live && opts.reader !== undefined && opts.reader !== 'root' ? req.kind.seenBy?.(folded, opts.reader) : undefined;
     if (unseen) throw new Unknown(unseen);

@@ -11,7 +11,7 @@ import { UnknownFact } from '../../engine/prediction.js';
 import { fact, TaskError, Unknown, type Change, type Effect, type StateModule } from '../contract.js';
 import { int } from '../bounds.js';
 import { fileFact, identityFact, modeUnder, type FileFact, type IdentityFact } from '../files/facts.js';
-import { missingParentsMade, normPath } from '../files/effects.js';
+import { crosses, missingParentsMade, normPath } from '../files/effects.js';
 import { packageFact, type PackageFact } from '../packages/facts.js';
 import { remoteFact, repoFact, resolveVersion, sameCommit, versionProblem, type RemoteFact, type RepoFact, type Target } from './git-refs.js';
 
@@ -152,6 +152,7 @@ export const git: StateModule<Args, Facts> = {
     return [
       { touches: (k) => k === `git_repo:${a.dest}`, apply: (before) => ({ ...(before as RepoFact), type: 'repo', head: t.commit, dirty: false, origin: a.repo }) },
       {
+        within: (dir) => crosses([dest], dir),
         touches: (k) => k.startsWith('file:') && (normPath(k.slice(5)) === dest || normPath(k.slice(5)).startsWith(`${dest}/`)),
         apply: (before, k) => {
           if (normPath(k.slice(5)) === dest) return made && (before as FileFact).type === 'absent' ? fresh : before;
@@ -165,7 +166,7 @@ export const git: StateModule<Args, Facts> = {
     const dest = normPath(a.dest);
     const why = `${a.dest} is checked out by a git task whose outcome is unknown in check mode`;
     return [
-      { touches: (k) => k === `git_repo:${a.dest}` || (k.startsWith('file:') && (normPath(k.slice(5)) === dest || normPath(k.slice(5)).startsWith(`${dest}/`))), apply: () => new UnknownFact(why) },
+      { within: (dir) => crosses([dest], dir), touches: (k) => k === `git_repo:${a.dest}` || (k.startsWith('file:') && (normPath(k.slice(5)) === dest || normPath(k.slice(5)).startsWith(`${dest}/`))), apply: () => new UnknownFact(why) },
       missingParentsMade(a.dest, why),
     ];
   },

@@ -22,8 +22,12 @@ export function namesOf(path: string, fact: FileFact): string[] {
   return names;
 }
 
-function effect(touches: (p: string) => boolean, apply: (before: FileFact, p: string) => FileFact | UnknownFact): Effect {
+/** Whether a change at any of `names` may change what lies under `dir`: it is `dir`, under it, or above it. */
+export const crosses = (names: string[], dir: string) => names.some((n) => n === dir || isUnder(n, dir) || isUnder(dir, n));
+
+function effect(touches: (p: string) => boolean, apply: (before: FileFact, p: string) => FileFact | UnknownFact, within: (dir: string) => boolean): Effect {
   return {
+    within,
     touches: (key) => {
       const p = pathOf(key);
       return p !== undefined && touches(p);
@@ -48,6 +52,7 @@ export function pathBecomes(names: string[], after: (before: FileFact) => FileFa
       // under a regular file nothing can be created
       return before.type === 'absent' ? { ...before, parentExists: false, blocked: names[0] } : before;
     },
+    (dir) => crosses(names, dir),
   );
 }
 
@@ -56,6 +61,7 @@ export function removedTree(names: string[]): Effect {
   return effect(
     (p) => names.some((n) => p === n || isUnder(p, n)),
     (before, p) => (names.includes(p) ? { type: 'absent', parentExists: before.parentExists, ...(before.blocked ? { blocked: before.blocked } : {}) } : { type: 'absent', parentExists: false }),
+    (dir) => crosses(names, dir),
   );
 }
 
@@ -100,6 +106,8 @@ export function madeDirectory(names: string[], who: IdentityFact, after: (before
   return effect(
     (p) => dirs.includes(p) || isAncestor(p) || above(p) !== undefined,
     (before, p) => gated(before, p, next(before, p)),
+    // mkdir -p changes nothing below an existing directory: only what it makes under `dir` counts
+    (dir) => dirs.some((d) => isUnder(d, dir)),
   );
 
   function next(before: FileFact, p: string): FileFact {
@@ -134,6 +142,7 @@ export function linkedTree(names: string[], target: string): Effect {
   return effect(
     (p) => names.some((n) => isUnder(p, n)) || isUnder(p, tgt),
     () => new UnknownFact(`reached through the symlink ${names[0]} -> ${target} that an earlier task creates`),
+    (dir) => crosses([...names, tgt], dir),
   );
 }
 
@@ -142,6 +151,7 @@ export function unknownTree(names: string[], reason: string, includeSelf = true)
   return effect(
     (p) => names.some((n) => (includeSelf && p === n) || isUnder(p, n)),
     () => new UnknownFact(reason),
+    (dir) => crosses(names, dir),
   );
 }
 
@@ -151,6 +161,7 @@ export function missingParentsMade(home: string, why: string): Effect {
   for (let p = home.replace(/\/[^/]*$/, ''); p; p = p.replace(/\/[^/]*$/, '')) ancestors.push(p);
   const parent = (p: string) => p.replace(/\/[^/]*$/, '') || '/';
   return {
+    within: (dir) => isUnder(home, dir),
     touches: (k) => k.startsWith('file:') && (ancestors.includes(normPath(k.slice(5))) || ancestors.includes(parent(normPath(k.slice(5))))),
     apply: (before, k) => {
       const f = before as FileFact;
