@@ -120,9 +120,10 @@ describe('www.foobar.com on fresh test hosts (lb-01 + lb-02 with a virtual IP, w
     // while changes are pending; the state tasks unknown are the site's few commands that would
     // run (a certificate, the first backup) and what reads what they write, nothing else
     const unknownState = report.tasks.filter((t) => t.status === 'unknown' && !['assert', 'http_check', 'wait_for'].includes(t.module)).map((t) => `${t.host} | ${t.task}: ${t.note}`);
-    // (the reload handlers stay exact: the tasks that may fail come before what notifies them)
-    assert.deepEqual(unknownState.filter((u) => !/exit status is known only when it runs|written by the command/.test(u)), [], `state tasks unknown for another reason on fresh hosts:\n${unknownState.join('\n')}`);
-    assert.ok(unknownState.length <= 6, `state tasks unknown in check mode on fresh hosts:\n${unknownState.join('\n')}`);
+    // and the configurations a validator must accept (haproxy -c, keepalived -t, promtool), the
+    // handlers they notify and what follows them: check mode cannot run the validator
+    assert.deepEqual(unknownState.filter((u) => !/known only when it runs|written by the command|may fail|notified by a task whose outcome is unknown/.test(u)), [], `state tasks unknown for another reason on fresh hosts:\n${unknownState.join('\n')}`);
+    assert.ok(unknownState.length <= 40, `state tasks unknown in check mode on fresh hosts:\n${unknownState.join('\n')}`);
     process.stderr.write(`check on fresh hosts: ${predicted.length} changed, ${unknown.length} unknown, of which state tasks: ${unknownState.join('; ')}\n`);
     assert.ok(predicted.length > 20, `expected many predicted changes, got ${predicted.length}`);
   });

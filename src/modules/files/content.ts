@@ -98,6 +98,8 @@ export function planBytes(args: ContentArgs, want: Wanted, fact: FileFact, ctx: 
       summary: exists ? `update ${dest}${from} (${want.size} bytes)${args.backup ? ', keeping a backup' : ''}` : `create ${dest}${from} (${want.size} bytes)`,
       diff,
       commands: [writeCommand(args, want.from ?? want.bytes!, exists)],
+      // check mode cannot run the user's validate command on content that is not written yet
+      ...(args.validate ? { uncertain: ctx.mask(`whether '${args.validate}' accepts the new content of ${dest} is known only when it runs`) } : {}),
     });
     return changes;
   }
