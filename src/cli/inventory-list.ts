@@ -66,7 +66,7 @@ function json(v: unknown, indent?: number): string {
 }
 
 function conn(h: InventoryHost): string {
-  let s = `${h.user}@${h.address}:${h.port}`;
+  let s = h.local ? `local (on the controller, as ${h.user})` : `${h.user}@${h.address}:${h.port}`;
   if (h.become) s += '  become';
   if (h.jump) s += `  via ${h.jump.user}@${h.jump.address}:${h.jump.port}`;
   if (h.key) s += `  key ${h.key}`;
@@ -126,6 +126,7 @@ function render(o: InventoryListOptions, root: string, write: (s: string) => voi
         hostKeyPolicy: h.hostKeyPolicy,
         connectTimeoutMs: h.connectTimeoutMs,
         groups: h.groups,
+        ...(h.local ? { local: true } : {}),
       })),
       groups,
       ...(vars ? { vars: { host: o.vars, variables: Object.fromEntries(vars.map((v) => [v.name, { value: v.value, from: v.from }])) } } : {}),

@@ -154,6 +154,9 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   setExpressionTimeoutMs(exprTimeout);
   const inventory = loadInventory(o.inventory ?? project.inventory ?? DEFAULT_INVENTORY, root, o.acceptNewHostKeys);
   const { playbooks, modules } = await loadPlaybooks(files, project);
+  // as Ansible: an inventory without hosts leaves the implicit localhost; other plays match nothing
+  const noHosts = inventory.hosts.size === 0 ? ` (it has no hosts: only the implicit localhost, which 'all' does not include)` : '';
+  if (noHosts) io.stderr.write(`warning: inventory ${inventory.file} has no hosts: only the implicit localhost is available; plays for other hosts match none and are skipped\n`);
   addImplicitLocalhost(inventory, playbooks.flatMap((pb) => pb.plays), userInfo().username);
   const extraVars = parseExtraVars(o.extraVars, ConfigError);
   for (const [flag, v] of [['--tags', o.tags], ['--skip-tags', o.skipTags]] as const) {
@@ -170,7 +173,7 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   for (const pb of playbooks)
     for (const play of pb.plays) {
       const unknown = unknownPatternParts(inventory, play.hosts);
-      if (unknown.length) throw new ConfigError(`${play.where}: hosts: no host or group named ${unknown.map((u) => `'${u}'`).join(', ')} in inventory ${inventory.file}`);
+      if (unknown.length) throw new ConfigError(`${play.where}: hosts: no host or group named ${unknown.map((u) => `'${u}'`).join(', ')} in inventory ${inventory.file}${noHosts}`);
       const bad: string[] = [];
       for (const t of [...play.tasks, ...play.handlers]) {
         const d = t.delegateTo;

@@ -44,7 +44,7 @@ function colorDiff(d: string): string {
 
 export function formatTask(r: TaskReport, o: { diff: boolean; check: boolean }): string {
   const verb = o.check && r.status === 'changed' ? 'would change' : r.status;
-  const head = `${pc.bold(r.host.padEnd(10))} ${STATUS_COLOR[r.status](verb.padEnd(12))} ${r.handler ? pc.dim('handler ') : ''}${r.task} ${pc.dim(`(${r.module}, ${r.durationMs} ms)`)}`;
+  const head = `${pc.bold(r.host.padEnd(10))} ${STATUS_COLOR[r.status](verb.padEnd(12))} ${r.handler ? pc.dim('handler ') : ''}${r.title ?? r.task} ${pc.dim(`(${r.module}, ${r.durationMs} ms)`)}`;
   const lines = [head];
   for (const c of r.changes) {
     lines.push(`${' '.repeat(11)}${c.applied === false ? pc.dim('  (not applied) ') : '  ~ '}${c.summary}`);
@@ -107,7 +107,7 @@ export async function createReporter(o: ReporterOptions): Promise<Emit> {
         if (ora) spinner = ora({ stream: o.stream, text: 'connecting' }).start();
         break;
       case 'play-start':
-        print(pc.bold(pc.blue(`\nPLAY ${e.play}`)) + pc.dim(`${e.batch ? ` (batch ${e.batch})` : ''} [${e.hosts.join(', ') || 'no hosts'}]`));
+        print(pc.bold(pc.blue(`\nPLAY ${e.play}`)) + pc.dim(`${e.batch ? ` (batch ${e.batch})` : ''} [${e.hosts.join(', ') || 'no hosts matched: skipped'}]`));
         break;
       case 'host-connecting':
         current.set(e.host, 'connecting');
@@ -122,7 +122,7 @@ export async function createReporter(o: ReporterOptions): Promise<Emit> {
         refresh();
         break;
       case 'task-start':
-        current.set(e.host, e.task);
+        current.set(e.host, e.title ?? e.task);
         refresh();
         break;
       case 'task-result':

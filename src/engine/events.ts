@@ -7,7 +7,7 @@ export type RunEvent =
   | { type: 'host-connecting'; host: string }
   | { type: 'host-connected'; host: string; ms: number }
   | { type: 'host-unreachable'; host: string; error: string }
-  | { type: 'task-start'; host: string; play: string; task: string; handler: boolean }
+  | { type: 'task-start'; host: string; play: string; task: string; title?: string; handler: boolean }
   | { type: 'task-result'; result: TaskReport }
   | { type: 'command'; host: string; task: string; cmd: string; phase: 'facts' | 'apply' | 'check' }
   | { type: 'command-output'; host: string; task: string; code: number; stdout: string; stderr: string }

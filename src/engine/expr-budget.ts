@@ -133,3 +133,14 @@ export function withinBudget<T>(fn: () => T, bounded: boolean): T {
 }
 
 export const isTimeout = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT';
+
+/** Run fn with a lower time limit for its expressions (evaluation is synchronous: nothing else runs meanwhile). */
+export function withExpressionLimit<T>(ms: number, fn: () => T): T {
+  const saved = limitMs;
+  limitMs = Math.min(saved, ms);
+  try {
+    return fn();
+  } finally {
+    limitMs = saved;
+  }
+}

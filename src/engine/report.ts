@@ -17,7 +17,10 @@ export type ChangeReport = z.infer<typeof changeReport>;
 export const taskReport = z.object({
   host: z.string(),
   play: z.string(),
+  /** the task's name as written: its identity (--start-at-task, comparing reports) */
   task: z.string(),
+  /** the name as shown on this host: its {{ }} rendered (only when that differs from `task`) */
+  title: z.string().optional(),
   module: z.string(),
   status: taskStatus,
   changes: z.array(changeReport),

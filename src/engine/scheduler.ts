@@ -24,6 +24,7 @@ import { checksAheadOn, mayFollow, runChecksAhead, sameRun, type ChecksAhead, ty
 import { taskScope } from './scope.js';
 import { tracedConnection } from './trace.js';
 import { pairScopes } from './display.js';
+import { renderTitle } from './task-title.js';
 import { runInBatches, type BatchStop } from './batches.js';
 import { Lockstep, END_OF_PLAY } from './lockstep.js';
 import type { Inventory, InventoryHost } from '../load/inventory.js';
@@ -205,7 +206,7 @@ export class Runner {
     this.emit({ type: 'run-start', check: this.opts.check, playbooks: playbooks.map((p) => p.file), inventory: this.inventory.file, hosts: [...allTargets] });
     this.nextPlay = new NextPlayReads(plays, this.cacheMode);
     const limit = pLimit(Math.max(1, this.opts.forks));
-    this.warmUp(pLimit(Math.max(1, this.opts.forks)), new Set(plays.filter((p) => !p.play.local).flatMap((p) => [...p.hosts])));
+    this.warmUp(pLimit(Math.max(1, this.opts.forks)), new Set(plays.filter((p) => !p.play.local).flatMap((p) => [...p.hosts].filter((h) => !this.inventory.hosts.get(h)?.local))));
     try {
       for (const { play, hosts } of plays) {
         if (this.interrupted || this.stopped) break;
@@ -356,8 +357,8 @@ export class Runner {
     let done!: () => void;
     h.playDone = new Promise((r) => (done = r));
     try {
-      if (play.local) {
-        // connection: local: the tasks run on the controller, with the controller's facts
+      if (this.runsLocally(play, h)) {
+        // connection: local (the play's, or the host's ansible_connection): the tasks run on the controller, with the controller's facts
         if (play.gatherFacts !== false && !(await this.controllerFacts(h))) return;
       } else {
         if (!(await this.connect(h))) return;
@@ -382,7 +383,7 @@ export class Runner {
         return;
       }
       await this.runHandlers(play, h, hp);
-      if (!h.failed && !h.unreachable && !this.interrupted && !play.local) this.readNextPlay(h, play, h.conn!);
+      if (!h.failed && !h.unreachable && !this.interrupted && !this.runsLocally(play, h)) this.readNextPlay(h, play, h.conn!);
     } finally {
       this.lockstep?.leave(h.inv.name);
       h.inPlay = false;
@@ -428,8 +429,9 @@ export class Runner {
         }
         // a change voided what was read ahead: read the rest of the play ahead again, in one round trip
         const at = play.tasks.indexOf(task);
-        if (!play.local && h.cache.voided && this.readsOwnFacts(task) && at >= 0) await this.readAhead(play, h, play.tasks.slice(at));
-        if (!play.local && !hp.ahead?.covers(task)) hp.ahead = await this.checksAhead(play, h, [task, ...following]);
+        const local = this.runsLocally(play, h);
+        if (!local && h.cache.voided && this.readsOwnFacts(task) && at >= 0) await this.readAhead(play, h, play.tasks.slice(at));
+        if (!local && !hp.ahead?.covers(task)) hp.ahead = await this.checksAhead(play, h, [task, ...following]);
         const i = hp.seq++;
         let run = () => this.runTask(play, task, h, false, hp.ahead?.has(task) ? hp.ahead : undefined, extra);
         if (task.throttle !== undefined) {
@@ -498,8 +500,9 @@ export class Runner {
 
   /** An include itself as a task result (`included: FILE`, or why it failed or is unknown). */
   private reportInclude(play: Play, h: HostState, inc: Include, status: 'ok' | 'skipped' | 'failed' | 'unknown', note: string): void {
-    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: inc.name, handler: false });
-    const task = { name: inc.name, module: inc.what === 'role' ? 'include_role' : 'include_tasks', ignoreErrors: inc.ignoreErrors } as Task;
+    const task = { name: inc.name, module: inc.what === 'role' ? 'include_role' : 'include_tasks', ignoreErrors: inc.ignoreErrors, vars: inc.inherited.vars, defaults: inc.inherited.defaults } as Task;
+    const title = this.title(play, task, h);
+    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: inc.name, ...(title ? { title } : {}), handler: false });
     this.report(play, task, h, false, { status, changes: [], registerData: {}, ...(status === 'failed' ? { error: note } : {}) }, status === 'failed' ? [] : [note], 0);
   }
 
@@ -550,6 +553,11 @@ export class Runner {
         }
       },
     };
+  }
+
+  /** A `connection: local` play, or a host with `ansible_connection: local`: its tasks run on the controller. */
+  private runsLocally(play: Play, h: HostState): boolean {
+    return Boolean(play.local || h.inv.local);
   }
 
   /** The controller's host facts, read once, for the plays that run locally. */
@@ -756,7 +764,7 @@ export class Runner {
       host: h.inv,
       play: { defaults: { ...play.defaults, ...task.defaults }, vars: { ...play.vars, ...task.vars } },
       data: { ...h.registered, ...this.opts.extraVars, ...extra },
-      facts: play.local ? this.localFactsValue : h.facts,
+      facts: this.runsLocally(play, h) ? this.localFactsValue : h.facts,
       run: { id: this.runId, check: this.opts.check },
     };
   }
@@ -803,27 +811,36 @@ export class Runner {
 
   private async runTask(play: Play, task: Task, h: HostState, handler: boolean, ahead?: ChecksAhead, extra: Record<string, unknown> = {}): Promise<TaskReport> {
     const t0 = Date.now();
-    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler });
+    const title = this.title(play, task, h, extra);
+    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, ...(title ? { title } : {}), handler });
     const notes: string[] = [];
-    const env = this.env(h, ahead, play.local);
+    const env = this.env(h, ahead, this.runsLocally(play, h));
     const become = play.become ?? h.inv.become;
     const scopeFor = (more: Record<string, unknown> = {}, shownMore: Record<string, unknown> = more) => this.scope(play, h, task, { ...extra, ...more }, { ...extra, ...shownMore });
     const outcome =
       task.loop === undefined
         ? await executeControlled(env, play, task, become, scopeFor, scopeFor(), notes)
         : await executeLoop(env, play, task, become, scopeFor, notes, () => Boolean(h.unreachable));
-    return this.report(play, task, h, handler, outcome, notes, Date.now() - t0);
+    return this.report(play, task, h, handler, outcome, notes, Date.now() - t0, title);
+  }
+
+  /** The task's name as shown on this host, when it differs from the name as written (task-title.ts). */
+  private title(play: Play, task: Pick<Task, 'name' | 'vars' | 'defaults'>, h: HostState, extra: Record<string, unknown> = {}): string | undefined {
+    const shown = renderTitle(task.name, () => taskScope({ ...this.scopeInput(play, h, task, extra), secret: (name) => this.opts.secrets.placeholder(name) }));
+    return shown === task.name ? undefined : shown;
   }
 
   /** A task that fails without running, with this message. */
   private refused(play: Play, task: Task, h: HostState, error: string): TaskReport {
-    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler: false });
+    const title = this.title(play, task, h);
+    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, ...(title ? { title } : {}), handler: false });
     return this.report(play, task, h, false, { status: 'failed', changes: [], registerData: {}, error: `${task.where}: ${error}` }, [], 0);
   }
 
   /** run_once: the result of the host that ran it, as another host's (its registered value too). */
   private runOnceCopy(play: Play, task: Task, h: HostState, r: TaskReport): TaskReport {
-    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, handler: false });
+    const title = this.title(play, task, h);
+    this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, ...(title ? { title } : {}), handler: false });
     const owner = this.hosts.get(r.host);
     const copy = this.report(play, { ...task, register: undefined }, h, false, { status: r.status, changes: [], registerData: {}, ...(r.error ? { error: r.error } : {}) }, [`run once on ${r.host}: its result`], 0);
     if (task.register && owner) h.registered[task.register] = owner.registered[task.register];
@@ -831,7 +848,7 @@ export class Runner {
   }
 
   /** Record a task's result: report, recap, registered variable, event. */
-  private report(play: Play, task: Task, h: HostState, handler: boolean, outcome: Outcome, notes: string[], ms: number): TaskReport {
+  private report(play: Play, task: Task, h: HostState, handler: boolean, outcome: Outcome, notes: string[], ms: number, title = this.title(play, task, h)): TaskReport {
     outcome = this.mayNotRun(task, h, outcome, notes);
     const { status } = outcome;
     let changes = outcome.changes;
@@ -850,6 +867,7 @@ export class Runner {
       host: h.inv.name,
       play: play.name,
       task: task.name,
+      ...(title ? { title } : {}),
       module: task.module,
       status,
       changes,
@@ -902,7 +920,7 @@ export class Runner {
     const traced = (conn: Connection) =>
       tracedConnection(ahead ? ahead.connection(task, conn) : conn, { host: h.inv.name, task: task.name, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands, redact, onWrite: () => this.nextPlay.wrote() });
     const target = task.delegateTo;
-    if (local && target === undefined) {
+    if (local && (target === undefined || target === h.inv.name)) {
       this.localConn ??= this.opts.local();
       return { conn: traced(this.localConn), target: 'localhost', toController: true };
     }
@@ -912,6 +930,11 @@ export class Runner {
       return { conn: traced(this.localConn), target: 'localhost', toController: true };
     }
     const other = this.hosts.get(target);
+    if (other?.inv.local) {
+      // a host with ansible_connection: local is the controller
+      this.localConn ??= this.opts.local();
+      return { conn: traced(this.localConn), target: 'localhost', toController: true };
+    }
     const slice = this.opts.shard?.of.get(target);
     if (!other && slice !== undefined && this.opts.shard)
       throw new TaskError(`delegate_to: '${target}' is in slice ${slice}/${this.opts.shard.count} of this sharded run, not in this controller's slice ${this.opts.shard.index}/${this.opts.shard.count}: a controller connects only to its own slice's hosts (run this play without --shard)`);

@@ -70,6 +70,8 @@ export interface InventoryHost {
   become: boolean;
   jump?: { address: string; port: number; user: string; key?: string };
   connectTimeoutMs: number;
+  /** `ansible_connection: local`: the host's tasks run on the controller (as a `connection: local` play's) */
+  local?: boolean;
   groups: string[];
   /** Inventory variables merged by precedence (all < groups < host). */
   vars: Record<string, unknown>;
@@ -181,7 +183,7 @@ function buildInventory(src: YamlSource, inv: z.infer<typeof inventorySchema>, a
   const hostNames = Object.keys(inv.hosts);
   const errors: string[] = [];
 
-  if (hostNames.length === 0) errors.push(`${where(src, ['hosts'])}: hosts: at least one host is required`);
+  // no hosts: the run warns (only the implicit localhost is available), as Ansible does
   for (const g of Object.keys(groupsDef)) {
     if (g === 'all') errors.push(`${where(src, ['groups', g])}: groups.all: 'all' is implicit; put its variables under top-level 'vars'`);
     if (Object.hasOwn(inv.hosts, g)) errors.push(`${where(src, ['groups', g])}: groups.${g}: a group cannot have the same name as a host`);

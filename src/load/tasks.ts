@@ -250,6 +250,8 @@ function loadNode(src: YamlSource, raw: unknown, path: Path, parent: Inherited, 
   if ('rescue' in obj && !('block' in obj)) throw new ConfigError(`${where(src, [...path, 'rescue'], true)}: 'rescue' belongs to a block: put the tasks it guards under 'block:' beside it`);
   if ('always' in obj && !('block' in obj)) throw new ConfigError(`${where(src, [...path, 'always'], true)}: 'always' belongs to a block: put the tasks it follows under 'block:' beside it`);
   if ('block' in obj) return [loadBlock(src, obj, path, parent, ctx, handlers)];
+  // a task's name is rendered when it is shown (engine/task-title.ts): its {{ }} must compile
+  if (typeof obj.name === 'string') checkExpressions(src, obj.name, [...path, 'name'], ctx.errors);
   const inc = INCLUDE_KEYS.find((k) => k in obj);
   if (inc) return loadInclude(src, obj, path, parent, ctx, inc);
   return [loadTask(src, obj, path, parent, ctx, handlers)];

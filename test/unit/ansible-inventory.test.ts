@@ -299,7 +299,7 @@ describe('connection variables', () => {
     ['ansible_become_password=s3cret', /hosts:2:4: host 'h1': ansible_become_password: .*--ask-become-pass or PROVISION_BECOME_PASSWORD/],
     ['ansible_become_pass=s3cret', /hosts:2:4: host 'h1': ansible_become_pass: .*--ask-become-pass/],
     ['ansible_connection=winrm', /hosts:2:4: host 'h1': ansible_connection: connection 'winrm' is not supported/],
-    ['ansible_connection=local', /hosts:2:4: host 'h1': ansible_connection: connection 'local' is not supported/],
+    ['ansible_connection=docker', /hosts:2:4: host 'h1': ansible_connection: connection 'docker' is not supported: .*or runs the host's tasks on the controller \(local\)/],
     ['ansible_become_user=postgres', /hosts:2:4: host 'h1': ansible_become_user: becoming 'postgres' is not supported/],
     ['ansible_become_method=su', /hosts:2:4: host 'h1': ansible_become_method: become method 'su' is not supported/],
     ['ansible_become=maybe', /hosts:2:4: host 'h1': ansible_become: expected a boolean/],
@@ -315,6 +315,13 @@ describe('connection variables', () => {
       assert.ok(!msg.includes('s3cret'), 'the secret value is not echoed');
     });
   }
+
+  it('ansible_connection=local: the host runs on the controller, as the controller\'s user (ansible_user does not apply)', () => {
+    const dir = tmp('prov-ainv-');
+    const inv = loadInventory(write(dir, 'hosts', '[ctl]\nc1 ansible_connection=local ansible_user=nobody\nc2 ansible_connection=ansible.builtin.local\n[web]\nw1 ansible_connection=ssh\n'), ROOT, false, () => {});
+    assert.deepEqual(['c1', 'c2', 'w1'].map((n) => inv.hosts.get(n)!.local ?? false), [true, true, false]);
+    assert.equal(inv.hosts.get('c1')!.user, userInfo().username);
+  });
 
   it('a refused variable from group_vars names that file and the host', () => {
     const dir = tmp('prov-ainv-');
@@ -377,7 +384,8 @@ describe('format detection', () => {
     assert.match(yamlError('- a\n- b\n'), /inv\.yml:1:1: not an inventory/);
     assert.match(yamlError('plugin: amazon.aws.aws_ec2\nregions: [eu-west-1]\n', 'aws_ec2.yml'), /aws_ec2\.yml: an Ansible inventory plugin configuration .* not supported/);
     assert.match(yamlError('#!/usr/bin/env python3\nprint("{}")\n', 'ec2'), /ec2: dynamic inventory scripts are not supported/);
-    assert.match(yamlError('# nothing\n\n', 'hosts'), /hosts: empty inventory/);
+    // comments only: an inventory without hosts, as Ansible reads it (the run warns)
+    assert.equal(loadInventory(write(tmp('prov-ainv-'), 'hosts', '# nothing\n\n'), ROOT, false, () => {}).hosts.size, 0);
     assert.match(yamlError('web1, web2\n', 'hosts'), /hosts:1:1: unrecognised inventory format/);
   });
 

@@ -87,7 +87,7 @@ describe('checks run ahead: in a play', () => {
     - { name: skipped, when: "false", assert: { cmd: "exit 1" } }
     - { name: two, assert: { cmd: "echo two; echo warn >&2" }, register: second }
     - { name: three, assert: { cmd: "test -f {{ base }}/v" } }
-    - { name: after, when: "first.stdout === 'ready\\\\n' && second.stderr === 'warn\\\\n'", assert: { cmd: "echo used" } }
+    - { name: after, when: "first.stdout === 'ready' && second.stderr === 'warn'", assert: { cmd: "echo used" } }
 `);
     const r = await runPlaybook({ inventory: INVENTORY(dir), playbook, dir });
     assert.deepEqual(statuses(r.report), ['h1|one|ok', 'h1|skipped|skipped', 'h1|two|ok', 'h1|three|ok', 'h1|after|ok']);
@@ -149,7 +149,7 @@ describe('checks run ahead: in a play', () => {
     const playbook = checksPlay(`
     - { name: before, command: { cmd: "echo no", writes: [] }, register: st }
     - { name: flips, assert: { cmd: "echo yes" }, register: st }
-    - { name: now runs, when: "st.stdout === 'yes\\\\n'", assert: { cmd: "echo ready > {{ base }}/state" } }
+    - { name: now runs, when: "st.stdout === 'yes'", assert: { cmd: "echo ready > {{ base }}/state" } }
     - { name: reads, assert: { cmd: "cat {{ base }}/state 2>/dev/null || echo missing", expect_stdout: '^ready$' } }
 `);
     const r = await runPlaybook({ inventory: INVENTORY(dir), playbook, dir });

@@ -34,7 +34,7 @@ describe('values derived from secrets', () => {
       command: { cmd: "cat {{ base }}/pw.txt {{ base }}/b64.txt" }
       register: out
     - name: Write it elsewhere
-      copy: { dest: "{{ base }}/copy.txt", content: "{{ out.stdout }}" }
+      copy: { dest: "{{ base }}/copy.txt", content: "{{ out.stdout }}\\n" }
     - name: Fail with it
       command: { cmd: "cat {{ base }}/copy.txt >&2; exit 3" }
 `;

@@ -16,6 +16,7 @@ import { FactCache } from './fact-cache.js';
 import { remainingChanges } from './verify.js';
 import { executeControlled } from './result-control.js';
 import { runLink } from './link-task.js';
+import { registeredOutput } from './command-output.js';
 import { isAction, runAction } from '../actions.js';
 import { sq } from '../shell.js';
 import { prepareShown, redactOutcome, renderForDisplay, renderShownItems, type DisplayRender } from '../display.js';
@@ -346,7 +347,7 @@ async function runCheck(env: TaskEnv, mod: CheckModule, args: unknown, conn: Con
     if (writes && !env.prediction) env.forgetAllFacts();
   }
   ctx.note(r.message);
-  return { status: r.ok ? 'ok' : 'failed', error: r.ok ? undefined : r.message, registerData: r.data ?? {}, ran: true };
+  return { status: r.ok ? 'ok' : 'failed', error: r.ok ? undefined : r.message, registerData: registeredOutput(r.data ?? {}), ran: true };
 }
 
 /** The facts a state task reads: as the task's user, or read ahead (fact-cache.ts). */
@@ -422,7 +423,7 @@ async function runState(
   const applied = await applyPlan(conn, changes, reports, become, env.masker.mask);
   forgetChanged(hostCache, applied.ok && !ownFacts ? changes : undefined, () => (mod.exactEffects ? mod.predict?.(args, facts, changes, ctx, local) : undefined));
   const last = applied.last;
-  const registerData = { ...(last ? { rc: last.code, stdout: last.stdout, stderr: last.stderr, ...(applied.ok ? mod.appliedData?.(args, last) : {}) } : {}), ...own };
+  const registerData = { ...(last ? registeredOutput({ rc: last.code, stdout: last.stdout, stderr: last.stderr, ...(applied.ok ? mod.appliedData?.(args, last) : {}) }) : {}), ...own };
   if (!applied.ok) return { status: 'failed', error: applied.error, changes: reports, registerData, ran: true };
 
   let remaining;

@@ -103,8 +103,10 @@ export function mapConnection(name: string, vars: Map<string, VarEntry>, acceptN
   }
 
   const connection = str('ansible_connection');
-  if (connection !== undefined && !['ssh', 'smart', 'paramiko', 'paramiko_ssh', 'ansible.builtin.ssh', 'ansible.builtin.paramiko_ssh'].includes(connection)) {
-    err('ansible_connection', `connection '${connection}' is not supported: provision connects over SSH only (ssh, smart)`);
+  // local: the host's tasks run on the controller, as the controller's user (as Ansible's local connection)
+  const local = connection === 'local' || connection === 'ansible.builtin.local';
+  if (connection !== undefined && !local && !['ssh', 'smart', 'paramiko', 'paramiko_ssh', 'ansible.builtin.ssh', 'ansible.builtin.paramiko_ssh'].includes(connection)) {
+    err('ansible_connection', `connection '${connection}' is not supported: provision connects over SSH (ssh, smart, paramiko) or runs the host's tasks on the controller (local)`);
   }
 
   const address = str('ansible_host', 'ansible_ssh_host') ?? name;
@@ -116,7 +118,7 @@ export function mapConnection(name: string, vars: Map<string, VarEntry>, acceptN
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) err(portKey, `expected a port number 1-65535, got ${JSON.stringify(raw)}`);
     else port = n;
   }
-  const user = str('ansible_user', 'ansible_ssh_user') ?? userInfo().username;
+  const user = local ? userInfo().username : (str('ansible_user', 'ansible_ssh_user') ?? userInfo().username);
   const keyFile = str('ansible_ssh_private_key_file', 'ansible_private_key_file');
   const key = keyFile ? expandPath(keyFile) : undefined;
 
@@ -228,6 +230,7 @@ export function mapConnection(name: string, vars: Map<string, VarEntry>, acceptN
     knownHosts,
     hostKeyPolicy: acceptNew ? 'accept-new' : hostKeyPolicy,
     become,
+    ...(local ? { local: true } : {}),
     jump,
     connectTimeoutMs,
   };

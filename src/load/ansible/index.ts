@@ -75,7 +75,8 @@ export function detectInventoryFormat(path: string): InventoryFormat {
   checkVaultFile(path, text);
   const lines = text.split(/\r?\n/);
   const n = lines.findIndex((l) => l.trim() !== '' && !/^\s*[#;]/.test(l));
-  if (n < 0) throw new ConfigError(`${name}: empty inventory: no hosts`);
+  // nothing but comments: an inventory without hosts (the run warns, as Ansible does)
+  if (n < 0) return { kind: 'ansible-ini', text };
   const first = lines[n].trim();
   if (first.startsWith('[')) return { kind: 'ansible-ini', text };
   if (first === '---' || first.startsWith('{') || /^[^\s=]+:(\s|$)/.test(first)) return classifyYaml(path, text);

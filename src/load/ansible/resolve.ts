@@ -62,7 +62,6 @@ export function resolveModel(
   for (const g of groups.values()) {
     if (model.hosts.has(g.name)) errors.push(`${at(g.origin)}: '${g.name}' is both a group and a host (${at(model.hosts.get(g.name)!.origin)}); provision needs distinct names`);
   }
-  if (model.hosts.size === 0) errors.push(`${displayPath(o.file)}: no hosts in this inventory`);
   if (errors.length) throw new ConfigError(errors.join('\n'));
 
   const parents = new Map<string, string[]>();
