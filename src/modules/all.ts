@@ -27,8 +27,9 @@ import { sysctl } from './system/sysctl.js';
 import { systemd, systemdService } from './services/systemd.js';
 import { hostname } from './system/hostname.js';
 import { timezone } from './system/timezone.js';
+import { unarchive } from './files/unarchive.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey, cron, sysctl, systemd, systemdService, hostname, timezone];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey, cron, sysctl, systemd, systemdService, hostname, timezone, unarchive];
   return new Map(list.map((m) => [m.name, m]));
 }

@@ -37,6 +37,7 @@ const LOADERS: Record<string, Loader> = {
   systemd_service: async () => (await import('./services/systemd.js')).systemdService,
   hostname: async () => (await import('./system/hostname.js')).hostname,
   timezone: async () => (await import('./system/timezone.js')).timezone,
+  unarchive: async () => (await import('./files/unarchive.js')).unarchive,
 };
 
 /** Every module name, sorted. */
