@@ -23,6 +23,7 @@ import { fileAttrs, readLocal } from './copy.js';
 import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { packageFact, type PackageFact } from '../packages/facts.js';
 import { ArchiveError, MAX_ARCHIVE_BYTES, readArchive, type Listing, type Member } from './archive-read.js';
+import { hostArchiveBytes, hostArchiveFact, MAX_REMOTE_ARCHIVE, type HostArchiveFact } from './unarchive-facts.js';
 
 /** The extra_opts provision models: they change which paths are written, so they must be known. */
 const STRIP = /^--strip(?:-components)?=(\d{1,2})$/;
@@ -36,17 +37,19 @@ const schema = z
         message: 'a URL src is not supported: download it first with get_url (dest: a path on the host), then unarchive it with remote_src: true',
       }),
     dest: z.string().startsWith('/', 'an absolute path'),
-    remote_src: z.literal(false, { error: 'remote_src: true is not supported yet: unarchive reads the archive on the controller (files/)' }).optional(),
+    /** `src` is an archive on the host (read back as a fact, up to MAX_REMOTE_ARCHIVE bytes). */
+    remote_src: z.boolean().default(false),
     creates: z.string().startsWith('/', 'an absolute path').optional(),
     extra_opts: z.array(z.string().regex(STRIP, "only '--strip-components=N' is supported (other options would change what is extracted in ways provision does not model)")).max(1).default([]),
     list_files: z.boolean().default(false),
     ...fileAttrs,
   })
-  .strict();
+  .strict()
+  .refine((a) => !a.remote_src || a.src.startsWith('/'), { message: "remote_src: 'src' is the absolute path of an archive on the host", path: ['src'] });
 
 type Args = z.infer<typeof schema>;
 
-type Facts = { dest: FileFact; who: IdentityFact; creates?: FileFact; unzip?: PackageFact } & AccountFacts & Record<string, FileFact | IdentityFact | PackageFact | undefined>;
+type Facts = { dest: FileFact; who: IdentityFact; creates?: FileFact; unzip?: PackageFact; remote?: HostArchiveFact } & AccountFacts & Record<string, FileFact | IdentityFact | PackageFact | HostArchiveFact | undefined>;
 
 const stripOf = (a: Args) => Number(STRIP.exec(a.extra_opts[0] ?? '')?.[1] ?? 0);
 const under = (dest: string, rel: string) => `${dest.replace(/\/+$/, '')}/${rel}`;
@@ -167,15 +170,45 @@ interface Planned {
 }
 
 function plannedOf(a: Args, f: Facts, local: Buffer | undefined): Planned {
-  if (local === undefined) throw new TaskError(`${a.src}: the archive was not read on the controller`);
-  const listing = listingOf(a, local);
+  const bytes = a.remote_src ? remoteBytes(a, f.remote!) : local;
+  if (bytes === undefined) throw new TaskError(`${a.src}: the archive was not read on the controller`);
+  const listing = listingOf(a, bytes);
+  if (a.remote_src) hostCanExtract(a, listing, f.remote!);
   const before = new Map<string, FileFact>();
   for (const rel of [...listing.members.map((m) => m.path), ...impliedDirs(listing.members)]) {
-    const v = f[key(rel)] as FileFact | undefined;
+    const v = a.remote_src ? remoteEntry(f.remote!, rel) : (f[key(rel)] as FileFact | undefined);
     if (!v) throw new TaskError(`${a.src} changed on the controller while it was read (run again)`);
     before.set(rel, v);
   }
   return { listing, before, madeDirs: impliedDirs(listing.members).filter((d) => before.get(d)!.type === 'absent') };
+}
+
+/** remote_src: the archive's bytes the fact brought back (one Buffer per fact value). */
+const remoteBuffers = new WeakMap<HostArchiveFact, Buffer>();
+function remoteBytes(a: Args, r: HostArchiveFact): Buffer {
+  if (r.state === 'absent') throw new TaskError(`src ${a.src} does not exist on the host`);
+  if (r.state === 'notfile') throw new TaskError(`src ${a.src} on the host is not a regular file`);
+  if (r.state === 'unreadable') throw new TaskError(`src ${a.src} on the host cannot be read`);
+  if (r.state === 'toolarge') throw new TaskError(`src ${a.src} on the host has ${r.size} bytes: remote_src archives are read back to the controller up to ${MAX_REMOTE_ARCHIVE} bytes (put it in files/ and drop remote_src)`);
+  let b = remoteBuffers.get(r);
+  if (!b) {
+    b = hostArchiveBytes(r);
+    if (!b) throw new TaskError(`src ${a.src} changed on the host while it was read (run again)`);
+    remoteBuffers.set(r, b);
+  }
+  return b;
+}
+
+/** remote_src: the tool the format needs is on the host (the archive is extracted there as it is). */
+function hostCanExtract(a: Args, l: Listing, r: HostArchiveFact): void {
+  const need = l.format === 'zip' ? ['unzip', 'unzip'] : l.format === 'tar.xz' ? ['xz', 'xz-utils'] : l.format === 'tar.bz2' ? ['bzip2', 'bzip2'] : undefined;
+  if (need && !r.tools.includes(need[0])) throw new TaskError(`${a.src} is a ${l.format} archive and ${need[0]} is not installed on the host (install it first: apt, name: ${need[1]})`);
+  if (r.listError !== undefined) throw new TaskError(`cannot list ${a.src} on the host: ${r.listError}`);
+}
+
+function remoteEntry(r: HostArchiveFact, rel: string): FileFact {
+  const e = r.entries[rel];
+  return e ? { ...e, parentExists: true } : { type: 'absent', parentExists: true };
 }
 
 /** Pure: extract when a member's content or type differs; only chmod/chown when only attributes do. */
@@ -214,23 +247,27 @@ export function planUnarchive(a: Args, f: Facts, ctx: ModuleContext, local: Buff
       },
     ];
   }
-  if (listing.format === 'zip' && !f.unzip?.installed) throw new TaskError(`${a.src} is a zip archive and unzip is not installed on the host (install it first: apt, name: unzip)`);
+  if (listing.format === 'zip' && !a.remote_src && !f.unzip?.installed) throw new TaskError(`${a.src} is a zip archive and unzip is not installed on the host (install it first: apt, name: unzip)`);
   return [
     {
       action: 'extract',
       target: a.dest,
       summary: `extract ${a.src} (${listing.format}, ${listing.members.length} members) into ${a.dest}: ${first(content)}`,
-      commands: [extractCommand(a, p, local!, f.who)],
+      commands: [extractCommand(a, p, local, f.who)],
     },
   ];
 }
 
 /** The archive on stdin: tar reads it from there; unzip needs a file (a temp file, removed). Then the attributes, exactly. */
-function extractCommand(a: Args, p: Planned, bytes: Buffer, who: IdentityFact): Command {
+function extractCommand(a: Args, p: Planned, bytes: Buffer | undefined, who: IdentityFact): Command {
   const { listing } = p;
   const dest = sq(a.dest);
   const steps = ['set -e'];
-  if (listing.format === 'zip') {
+  const strip = stripOf(a) ? ` --strip-components=${stripOf(a)}` : '';
+  if (a.remote_src) {
+    // the host's archive as it is: tar recognises the compression of a file itself
+    steps.push(listing.format === 'zip' ? `unzip -o -q ${sq(a.src)} -d ${dest}` : `tar -x --no-same-owner -p -f ${sq(a.src)}${strip} -C ${dest}`);
+  } else if (listing.format === 'zip') {
     steps.push(
       'tmp=$(mktemp "${TMPDIR:-/tmp}/.provision-unarchive.XXXXXX")',
       `trap 'rm -f "$tmp"' EXIT`,
@@ -238,13 +275,12 @@ function extractCommand(a: Args, p: Planned, bytes: Buffer, who: IdentityFact): 
       `unzip -o -q "$tmp" -d ${dest}`,
     );
   } else {
-    const strip = stripOf(a) ? ` --strip-components=${stripOf(a)}` : '';
     steps.push(`tar -x${listing.format === 'tar.gz' ? 'z' : ''} --no-same-owner -p -f -${strip} -C ${dest}`);
   }
   const made = modeUnder(who.umask, 0o777);
   steps.push(...attrCommands(a, a.dest, [...listing.members.map((m) => ({ rel: m.path, mode: wantMode(a, m) })), ...p.madeDirs.map((d) => ({ rel: d, mode: made }))]));
-  const stdin = listing.tar ?? bytes;
-  return { cmd: steps.join('\n'), stdin, display: `extract ${a.src} into ${a.dest} (${listing.format === 'zip' ? 'unzip' : 'tar'}), then set modes${a.owner || a.group ? ' and owners' : ''}` };
+  const stdin = a.remote_src ? undefined : (listing.tar ?? bytes);
+  return { cmd: steps.join('\n'), ...(stdin ? { stdin } : {}), display: `extract ${a.src} into ${a.dest} (${listing.format === 'zip' ? 'unzip' : 'tar'}), then set modes${a.owner || a.group ? ' and owners' : ''}` };
 }
 
 /** Check mode: every member (and each directory made) becomes what the archive and the arguments say. */
@@ -290,9 +326,9 @@ export const unarchive: StateModule<Args, Facts, Buffer | undefined> = {
   type: 'state',
   exactEffects: true,
   schema,
-  prepare: (a, ctx) => readLocal(ctx, 'files', a.src),
+  prepare: (a, ctx) => (a.remote_src ? undefined : readLocal(ctx, 'files', a.src)),
   facts(a, ctx) {
-    const listing = controllerListing(a, ctx);
+    const listing = a.remote_src ? null : controllerListing(a, ctx);
     const members: Record<string, unknown> = {};
     if (listing) for (const rel of [...listing.members.map((m) => m.path), ...impliedDirs(listing.members)]) members[key(rel)] = fact(fileFact, { path: under(a.dest, rel) });
     return {
@@ -300,6 +336,7 @@ export const unarchive: StateModule<Args, Facts, Buffer | undefined> = {
       who: fact(identityFact, { become: ctx.become }),
       ...(a.creates ? { creates: fact(fileFact, { path: a.creates }) } : {}),
       ...(listing?.format === 'zip' ? { unzip: fact(packageFact, { name: 'unzip' }) } : {}),
+      ...(a.remote_src ? { remote: fact(hostArchiveFact, { src: a.src, dest: a.dest, strip: stripOf(a) }) } : {}),
       ...accountFacts(a.owner, a.group),
       ...members,
     } as never;
@@ -309,7 +346,7 @@ export const unarchive: StateModule<Args, Facts, Buffer | undefined> = {
   registerData(a, f, _changes, local) {
     if (!a.list_files) return {};
     if (a.creates && f.creates && f.creates.type !== 'absent') return {};
-    return { files: listingOf(a, local!).members.map((m) => m.path) };
+    return { files: plannedOf(a, f, local).listing.members.map((m) => m.path) };
   },
   footprint: (a) => [unknownTree([a.dest.replace(/\/+$/, '') || '/'], `${a.dest} is extracted into by an unarchive task whose outcome is unknown in check mode`, false)],
 };

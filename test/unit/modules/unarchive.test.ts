@@ -16,6 +16,7 @@ import { unarchive } from '../../../src/modules/files/unarchive.js';
 import { MAX_MEMBERS, readArchive, ArchiveError } from '../../../src/modules/files/archive-read.js';
 import type { FileFact } from '../../../src/modules/files/facts.js';
 import { localConnection, makeCtx, parse, predictedFacts } from './helpers.js';
+import { runMain } from '../../helpers/cli.js';
 
 function project(): { root: string; dest: string } {
   const root = mkdtempSync(join(tmpdir(), 'provision-unarchive-'));
@@ -80,7 +81,7 @@ async function cycle(args: Record<string, unknown>, root: string): Promise<Chang
   return changes;
 }
 
-for (const kind of ['tar', 'tar.gz', 'tar.xz', 'tar.bz2', 'zip'] as const) {
+for (const kind of ['tar', 'tar.xz', 'zip'] as const) {
   test(`unarchive ${kind}: fresh extract as predicted, then converged`, async () => {
     const { root, dest } = project();
     const src = makeArchive(root, kind);
@@ -90,6 +91,26 @@ for (const kind of ['tar', 'tar.gz', 'tar.xz', 'tar.bz2', 'zip'] as const) {
     assert.equal((await run({ src, dest }, root)).changes.length, 0);
   });
 }
+
+for (const kind of ['tar.gz', 'zip'] as const) {
+  test(`unarchive remote_src ${kind}: the host's archive read as a fact, extracted, then converged`, async () => {
+    const { root, dest } = project();
+    const src = join(root, 'files', makeArchive(root, kind));
+    const first = await cycle({ src, dest, remote_src: true, extra_opts: kind === 'zip' ? [] : ['--strip-components=1'] }, root);
+    assert.deepEqual(first.map((c) => c.action), ['extract']);
+    assert.equal(first[0].commands[0].stdin, undefined);
+    assert.equal(readFileSync(join(dest, kind === 'zip' ? 'app/bin/run' : 'bin/run'), 'utf8'), '#!/bin/sh\necho run\n');
+    writeFileSync(join(dest, kind === 'zip' ? 'app/README' : 'README'), 'changed\n');
+    assert.match((await cycle({ src, dest, remote_src: true, extra_opts: kind === 'zip' ? [] : ['--strip-components=1'] }, root))[0].summary, /README \(size differs\)/);
+  });
+}
+
+test('unarchive remote_src: a missing or corrupt archive fails with the path and reason', async () => {
+  const { root, dest } = project();
+  await assert.rejects(run({ src: join(root, 'nope.tgz'), dest, remote_src: true }, root), /src .*nope\.tgz does not exist on the host/);
+  writeFileSync(join(root, 'bad.tgz'), 'not gzip at all');
+  await assert.rejects(run({ src: join(root, 'bad.tgz'), dest, remote_src: true }, root), /bad\.tgz: not a tar.*unknown format/);
+});
 
 test('unarchive: one changed member is extracted again; a mode alone is only chmod', async () => {
   const { root, dest } = project();
@@ -160,6 +181,16 @@ test('unarchive: a member escaping dest is refused by name, nothing written', as
   assert.ok(!existsSync(join(root, 'evil')));
 });
 
+test('unarchive: tar.bz2 is read on the controller (bzip2) and sent to the host as a plain tar', () => {
+  const { root } = project();
+  const l = readArchive(readFileSync(join(root, 'files', makeArchive(root, 'tar.bz2'))));
+  assert.equal(l.format, 'tar.bz2');
+  assert.ok(l.tar && l.tar.subarray(257, 262).toString('latin1') === 'ustar');
+  const run = l.members.find((m) => m.path === 'app/bin/run')!;
+  assert.deepEqual([run.type, run.mode.toString(8), run.size], ['file', '750', 19]);
+  assert.deepEqual(l.members.find((m) => m.path === 'app/start'), { path: 'app/start', type: 'link', mode: 0o777, size: 0, target: 'bin/run' });
+});
+
 test('unarchive: corrupt, truncated, unknown format and too many members fail with the reason', () => {
   assert.throws(() => readArchive(Buffer.from('just text, not an archive\n'.repeat(40))), /unknown format/);
   const gz = execFileSync('gzip', ['-c'], { input: rawTar([{ name: 'a', body: 'x'.repeat(2000) }]) });
@@ -182,6 +213,22 @@ test('unarchive: arguments checked at load', () => {
   bad({ src: 'https://example.invalid/a.tgz', dest: '/opt' }, /download it first with get_url/);
   bad({ src: 'a.tgz', dest: 'opt' }, /absolute path/);
   bad({ src: 'a.tgz', dest: '/opt', extra_opts: ['--no-same-permissions'] }, /only '--strip-components=N'/);
-  bad({ src: 'a.tgz', dest: '/opt', remote_src: true }, /remote_src: true is not supported yet/);
+  bad({ src: 'a.tgz', dest: '/opt', remote_src: true }, /remote_src: 'src' is the absolute path of an archive on the host/);
   bad({ src: 'a.tgz', dest: '/opt', exclude: ['x'] }, /exclude|Unrecognized/i);
+});
+
+test('unarchive at load: a literal src missing from files/, a URL src, an unknown argument: exit 2 with file:line:col', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'provision-unarchive-load-'));
+  writeFileSync(join(dir, 'inventory.yml'), 'hosts:\n  web-01: { address: 127.0.0.1, port: 1, connect_timeout: 2 }\n');
+  const pb = join(dir, 'site.yml');
+  writeFileSync(
+    pb,
+    '- hosts: all\n  tasks:\n    - name: a\n      unarchive: { src: nope.tgz, dest: /opt }\n    - name: b\n      unarchive: { src: "https://example.invalid/x.tgz", dest: /opt }\n    - name: c\n      unarchive: { src: "{{ computed }}", dest: /opt, exclude: [x] }\n    - name: d\n      unarchive: { src: /srv/x.tgz, dest: /opt, remote_src: true }\n',
+  );
+  const r = await runMain([pb, '-i', join(dir, 'inventory.yml'), '--syntax-check']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /site\.yml:4:25: unarchive: src 'nope\.tgz' not found \(looked in .*files\/nope\.tgz/);
+  assert.match(r.stderr, /site\.yml:6:\d+: .*download it first with get_url .* remote_src: true/);
+  assert.match(r.stderr, /site\.yml:8:\d+: .*exclude/);
+  assert.doesNotMatch(r.stderr, /x\.tgz' not found|computed| {4}at /);
 });
