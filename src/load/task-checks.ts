@@ -89,8 +89,8 @@ export function checkFiles(src: YamlSource, moduleName: string, args: Record<str
     }
   };
   // copy with remote_src: src is a path on the host, not a controller file
-  const onHost = moduleName === 'copy' && (args.remote_src === true || args.remote_src === 'yes');
-  if ((moduleName === 'template' || moduleName === 'copy') && literal(args.src) && !onHost) {
+  const onHost = (moduleName === 'copy' || moduleName === 'unarchive') && (args.remote_src === true || args.remote_src === 'yes');
+  if ((moduleName === 'template' || moduleName === 'copy' || moduleName === 'unarchive') && literal(args.src) && !onHost && !/^[a-z][a-z0-9+.-]*:\/\//i.test(String(args.src))) {
     const dir = moduleName === 'template' ? 'templates' : 'files';
     const file = near(dir, args.src);
     if (moduleName === 'copy' && isDir(file)) {

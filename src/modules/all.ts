@@ -29,8 +29,9 @@ import { hostname } from './system/hostname.js';
 import { timezone } from './system/timezone.js';
 import { reboot } from './link/reboot.js';
 import { waitForConnection } from './link/wait_for_connection.js';
+import { unarchive } from './files/unarchive.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey, cron, sysctl, systemd, systemdService, hostname, timezone, reboot, waitForConnection];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey, cron, sysctl, systemd, systemdService, hostname, timezone, reboot, waitForConnection, unarchive];
   return new Map(list.map((m) => [m.name, m]));
 }

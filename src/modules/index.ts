@@ -39,6 +39,7 @@ const LOADERS: Record<string, Loader> = {
   timezone: async () => (await import('./system/timezone.js')).timezone,
   reboot: async () => (await import('./link/reboot.js')).reboot,
   wait_for_connection: async () => (await import('./link/wait_for_connection.js')).waitForConnection,
+  unarchive: async () => (await import('./files/unarchive.js')).unarchive,
 };
 
 /** Every module name, sorted. */

@@ -80,6 +80,46 @@ const UNIT_BODIES = [
   '[Unit]\nDescription=difftest sleeper (long)\n[Service]\nExecStart=/bin/sleep 100000\nExecReload=/bin/true\n[Install]\nWantedBy=multi-user.target\n',
 ] as const;
 
+/**
+ * unarchive's archives (files/): plain tars of ASCII text, so a case's files stay text. Their
+ * members overlap the sandbox vocabulary (a, a/b, a/f.txt, b/h.txt, l1), where other tasks write.
+ */
+function plainTar(members: { name: string; mode: string; body?: string; link?: string }[]): string {
+  const field = (h: Buffer, off: number, len: number, v: string) => h.write(v, off, len, 'latin1');
+  const out: Buffer[] = [];
+  for (const m of members) {
+    const h = Buffer.alloc(512);
+    const body = Buffer.from(m.body ?? '', 'latin1');
+    field(h, 0, 100, m.name);
+    field(h, 100, 8, `${m.mode.padStart(7, '0')}\0`);
+    field(h, 108, 8, '0000000\0');
+    field(h, 116, 8, '0000000\0');
+    field(h, 124, 12, `${body.length.toString(8).padStart(11, '0')}\0`);
+    field(h, 136, 12, '15100000000\0');
+    field(h, 156, 1, m.link !== undefined ? '2' : m.name.endsWith('/') ? '5' : '0');
+    if (m.link !== undefined) field(h, 157, 100, m.link);
+    field(h, 257, 8, 'ustar\x0000');
+    h.fill(' ', 148, 156);
+    field(h, 148, 8, `${h.reduce((a, x) => a + x, 0).toString(8).padStart(6, '0')}\0 `);
+    out.push(h, body, Buffer.alloc((512 - (body.length % 512)) % 512));
+  }
+  return Buffer.concat([...out, Buffer.alloc(1024)]).toString('latin1');
+}
+const ARCHIVES: Record<string, string> = {
+  'dt-arch1.tar': plainTar([
+    { name: 'a/', mode: '755' },
+    { name: 'a/b/', mode: '755' },
+    { name: 'a/f.txt', mode: '644', body: 'one\n' },
+    { name: 'b/h.txt', mode: '600', body: 'h\n' },
+    { name: 'l1', mode: '777', link: 'a/f.txt' },
+  ]),
+  'dt-arch2.tar': plainTar([
+    { name: './a/', mode: '700' },
+    { name: './a/f.txt', mode: '640', body: 'two\n' },
+    { name: './a/b/g.txt', mode: '644', body: 'g\n' },
+  ]),
+};
+
 /** cron, sysctl, systemd, timezone, hostname: on settings a test host can take (its own network namespace's sysctls, units the case writes). */
 function systemTask(r: Rng): [string, Record<string, unknown>] {
   const k = r.weighted([['cron', 4], ['sysctl', 3], ['systemd', 3], ['timezone', 1], ['hostname', 1]] as const);
@@ -155,7 +195,7 @@ interface Fact {
 interface Shared {
   taskFiles: Record<string, Task[]>;
   roles: Record<string, CaseRole>;
-  /** files/ next to the playbook (copy's directory src), when a task copies them */
+  /** files/ next to the playbook (copy's directory src, unarchive's archives), when a task uses them */
   files?: Record<string, string>;
 }
 
@@ -354,6 +394,7 @@ class PlaybookGen {
       ['stat', 6],
       ['authorized_key', 4],
       ['system', 6],
+      ['unarchive', 4],
     ] as const);
     const t: Task = {};
     let label = '';
@@ -393,7 +434,7 @@ class PlaybookGen {
           delete args.content;
           args.src = this.r.pick(['tree/', 'tree']);
           if (this.r.chance(0.4)) args.directory_mode = this.r.pick(['0750', '0700', '0755']);
-          this.shared.files = TREE_FILES;
+          this.shared.files = { ...this.shared.files, ...TREE_FILES };
         }
         t.copy = args;
         label = `copy ${dest}`;
@@ -476,6 +517,26 @@ class PlaybookGen {
         const { module, args } = this.textEdit();
         t[module] = args;
         label = `${module} ${String(args.path)}`;
+        break;
+      }
+      case 'unarchive': {
+        this.shared.files = { ...this.shared.files, ...ARCHIVES };
+        const src = this.r.pick(Object.keys(ARCHIVES));
+        const remote = `${ROOTS[0]}/${src}`;
+        if (this.r.chance(0.2)) {
+          // the archive on the host, for a later remote_src
+          t.copy = { src, dest: remote };
+          label = `copy archive ${remote}`;
+          break;
+        }
+        const dest = this.r.chance(0.7) ? this.r.pick(ROOTS) : `${this.r.pick(ROOTS)}/${this.r.pick(['a', 'b', 'a/b'])}`;
+        const args: Record<string, unknown> = this.r.chance(0.2) ? { src: remote, dest, remote_src: true } : { src, dest };
+        if (this.r.chance(0.2)) args.creates = this.path();
+        if (this.r.chance(0.2)) args.extra_opts = ['--strip-components=1'];
+        if (this.r.chance(0.1)) args.list_files = true;
+        this.attrs(args, 0.2);
+        t.unarchive = args;
+        label = `unarchive ${src} ${dest}`;
         break;
       }
       case 'stat': {
