@@ -24,6 +24,9 @@ fi
 ROUNDS=${ROUNDS:-5}
 P=(node "$ROOT/bin/provision.js")
 export CI=1
+. "$ROOT/bench/build.sh"
+bench_build provision "$ROOT/bin/provision.js"
+[ -z "${BASELINE:-}" ] || bench_build baseline "$BASELINE"
 command -v ansible-playbook >/dev/null || { echo "ansible-playbook not found: apt-get install ansible" >&2; exit 1; }
 TMP=$(mktemp -d /tmp/provision-peers.XXXXXX)
 cleanup() {

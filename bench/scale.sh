@@ -26,6 +26,8 @@ t() {
   T=$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 }
 usage() { awk '{ printf "cpu %.2f s, peak RSS %.0f MiB", $1 + $2, $3 / 1024 }' "$RUSAGE"; }
+. bench/build.sh
+bench_build provision bin/provision.js
 echo "bench/scale.sh $N: node $(node --version), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 $P testbed down -q >/dev/null 2>&1 || true
 t $P testbed up -q --hosts "$N"

@@ -28,6 +28,8 @@ t() {
 cpu() { awk '{ printf "%.2f", $1 + $2 }' "$TMP/rusage"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 noop() { grep -q 'no changes: every host is converged' "$TMP/out" || { echo "not a no-op" >&2; tail -20 "$TMP/out" >&2; exit 1; }; }
+. bench/build.sh
+bench_build provision bin/provision.js
 echo "bench/shell.sh $N: node $(node --version), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 $P testbed down -q >/dev/null 2>&1 || true
 t $P testbed up -q --hosts "$N"

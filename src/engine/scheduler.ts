@@ -1,21 +1,20 @@
 /**
  * The scheduler: plays in order; within a play, hosts in parallel (p-limit, --forks), each
- * host running the play's tasks in order (pipeline/task.ts), then its notified handlers.
+ * host walking the play's tasks in order (walk.ts, walk-host.ts), then its notified handlers
+ * (handlers.ts).
  * It owns the hosts' connections, the registered results, the recap and the report; in check
  * mode it holds the run's Prediction (prediction.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pLimit from 'p-limit';
-import { hasTemplate, partlyUnknown, UnknownVar, type Scope } from './expr.js';
+import { hasTemplate, UnknownVar, type Scope } from './expr.js';
 import { lastLines } from './shell.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
-import { executeLoop, recordUnknownTask, type Outcome, type TaskEnv } from './pipeline/task.js';
+import { executeLoop, type Outcome, type TaskEnv } from './pipeline/task.js';
 import { executeControlled, resultValue } from './pipeline/result-control.js';
-import { walk, type Place, type WalkHost, type WalkPrediction } from './walk.js';
+import { walk, type Place } from './walk.js';
 import { playHasStart, startMatcher } from './start-at.js';
-import { loadIncluded } from '../load/include.js';
-import { unknownEverything } from './prediction.js';
 import { Prediction } from './prediction.js';
 import { FactCache, factCacheMode } from './pipeline/fact-cache.js';
 import { plannedReads, readAhead, type ReadAheadHost } from './pipeline/read-ahead.js';
@@ -27,12 +26,14 @@ import { pairScopes } from './display.js';
 import { renderTitle } from './task-title.js';
 import { runInBatches, type BatchStop } from './batches.js';
 import { Lockstep, END_OF_PLAY } from './lockstep.js';
+import { RunOnce } from './run-once.js';
+import { walkHost } from './walk-host.js';
+import { runHandlers } from './handlers.js';
+import type { HostPlay, HostRunner, HostState, Opened, Warm } from './host-state.js';
 import type { Inventory, InventoryHost } from '../load/inventory.js';
 import { selectHosts } from '../load/inventory.js';
 import type { Include, Play, Playbook, Task } from '../load/playbook.js';
-import { usesAnyErrorsFatal } from '../load/tree.js';
 import type { HostRecap, RunIdentity, RunReport, TaskReport } from './report.js';
-import { RUN_ONCE_SHARDED } from './shard.js';
 import type { Masker, SecretStore } from './secrets.js';
 import type { Emit } from './events.js';
 import { ConnectionError, TaskError, type CheckCommand, type Connection, type HostFacts, type HostLink, type Module } from '../modules/contract.js';
@@ -66,91 +67,31 @@ export interface RunOptions {
   identity?: RunIdentity;
 }
 
-interface HostState {
-  inv: InventoryHost;
-  conn?: Connection;
-  connecting?: Promise<boolean>;
-  /** a connection opened ahead, at the start of the run, while earlier plays run (warmUp) */
-  warm?: Warm;
-  facts?: HostFacts;
-  /** some play of the run on this host gathers facts (not every one says gather_facts: false) */
-  gather: boolean;
-  unreachable?: string;
-  failed: boolean;
-  registered: Record<string, unknown>;
-  recap: HostRecap;
-  /** a host of the current play (until the play ends) */
-  playing: boolean;
-  /** still running the current play's tasks and handlers (a delegate that may change under others) */
-  inPlay: boolean;
-  /** check mode: effects recorded on this host when the current play started */
-  playStartEffects: number;
-  /** its facts read ahead for the current play (pipeline/fact-cache.ts) */
-  cache: FactCache;
-  /** settles when the host ends the current play (run_once: others wait for it) */
-  playDone?: Promise<void>;
-}
-
-/** A run_once task in the current batch: the result of the host that ran it, once it started. */
-interface Once {
-  result?: Promise<TaskReport>;
-  started: Promise<void>;
-  start: () => void;
-}
-
-interface Opened {
-  conn: Connection;
-  facts?: HostFacts;
-  ms: number;
-}
-
-interface Warm {
-  /** queued: waiting for a slot; claimed: its play (or the run's end) came first, it will not start */
-  state: 'queued' | 'claimed' | 'running' | 'done';
-  result: Promise<Opened | Error>;
-}
-
-/** One host's state in one play: the handlers notified, and (check mode) the tasks that may have stopped it. */
-interface HostPlay {
-  notified: Set<string>;
-  maybe: Set<string>;
-  /** check mode: handler name -> the position of the first task that notified it or may have (unknown) */
-  firstNotifier: Map<string, number>;
-  /** check mode: the tasks that may fail and stop this host (unknown, errors not ignored), with the length of the host's effect log after each */
-  mayStop: { i: number; at: number; task: string; registered?: Record<string, unknown> }[];
-  /** position of the next task in the walk */
-  seq: number;
-  /** a run of checks of this host whose first commands ran in one round trip (checks-ahead.ts) */
-  ahead?: ChecksAhead;
-  /** the last failure (errors not ignored): ansible_failed_task / ansible_failed_result in a rescue */
-  lastFailure?: TaskReport;
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const errMessage = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 const LOCALHOST = new Set(['localhost', '127.0.0.1']);
 
-export class Runner {
+export class Runner implements HostRunner {
   private hosts = new Map<string, HostState>();
   private tasks: TaskReport[] = [];
   private readonly runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   private localConn?: Connection;
-  private interrupted = false;
+  interrupted = false;
   /** the plays are over: nothing more is read ahead */
   private ended = false;
-  private readonly prediction?: Prediction;
+  readonly prediction?: Prediction;
   /** the controller's host facts (plays with connection: local) */
   private localFacts?: Promise<HostFacts>;
   private localFactsValue?: HostFacts;
   /** the hosts of the batch running now, in order (run_once runs on the first of them still in the play) */
   private batch: string[] = [];
-  private readonly once = new Map<Task, Once>();
-  private readonly throttles = new Map<Task, ReturnType<typeof pLimit>>();
+  readonly runOnce = new RunOnce(() => this.batch.map((n) => this.hosts.get(n)!));
+  readonly throttles = new Map<Task, ReturnType<typeof pLimit>>();
   private stopped?: BatchStop;
   /** any_errors_fatal: the current batch's hosts in step (lockstep.ts) */
-  private lockstep?: Lockstep;
+  lockstep?: Lockstep;
   /** check mode: a task with any_errors_fatal may have failed, and then the run stopped there */
   private runMayStop?: string;
   private readonly cacheMode = factCacheMode();
@@ -163,7 +104,7 @@ export class Runner {
 
   constructor(
     private readonly inventory: Inventory,
-    private readonly opts: RunOptions,
+    readonly opts: RunOptions,
   ) {
     if (opts.check) this.prediction = new Prediction();
   }
@@ -222,7 +163,7 @@ export class Runner {
             for (const st of this.hosts.values()) st.cache.clear();
             this.batch = batch;
             this.lockstep = play.lockstep ? new Lockstep(batch) : undefined;
-            this.once.clear();
+            this.runOnce.clear();
             this.throttles.clear();
             for (const h of batch) {
               const st = this.hosts.get(h)!;
@@ -368,7 +309,7 @@ export class Runner {
         if (!(before && (await before.done))) await this.readAhead(play, h);
       }
       const hp: HostPlay = { notified: new Set(), maybe: new Set(), firstNotifier: new Map(), mayStop: [], seq: 0 };
-      const wh = this.walkHost(play, h, hp);
+      const wh = walkHost(this, play, h, hp);
       if (play === this.startPlay && this.opts.startAtTask !== undefined) wh.startAt = { matches: startMatcher(this.opts.startAtTask), started: false };
       const r = await walk(wh, play.body);
       if (h.unreachable) return;
@@ -379,10 +320,10 @@ export class Runner {
         // check mode: a host that may have failed a task with any_errors_fatal too may be among
         // the failed, which run their handlers, rather than among the stopped, which do not
         const own = this.prediction && this.lockstep.mayHaveFailed.get(h.inv.name);
-        if (own) await this.runHandlers(play, h, hp, `${h.inv.name} runs its handlers only if '${own}' fails on it too (any_errors_fatal; its outcome is unknown in check mode)`);
+        if (own) await runHandlers(this, play, h, hp, `${h.inv.name} runs its handlers only if '${own}' fails on it too (any_errors_fatal; its outcome is unknown in check mode)`);
         return;
       }
-      await this.runHandlers(play, h, hp);
+      await runHandlers(this, play, h, hp);
       if (!h.failed && !h.unreachable && !this.interrupted && !this.runsLocally(play, h)) this.readNextPlay(h, play, h.conn!);
     } finally {
       this.lockstep?.leave(h.inv.name);
@@ -391,172 +332,16 @@ export class Runner {
     }
   }
 
-  /**
-   * run_once: the first host of the batch still in the play runs the task; every other host waits
-   * for it and takes its result (status and registered value), reported with a note. If that host
-   * leaves the play before the task, the next one runs it.
-   */
-  private async runOnce(task: Task, h: HostState, run: () => Promise<TaskReport>, copy: (r: TaskReport) => TaskReport): Promise<TaskReport> {
-    let once = this.once.get(task);
-    if (!once) {
-      let start!: () => void;
-      const started = new Promise<void>((r) => (start = r));
-      once = { started, start };
-      this.once.set(task, once);
-    }
-    for (;;) {
-      if (once.result) return copy(await once.result);
-      const owner = this.batch.map((n) => this.hosts.get(n)!).find((s) => s.inPlay && !s.failed && !s.unreachable);
-      if (!owner || owner === h) {
-        once.result = run();
-        once.start();
-        return once.result;
-      }
-      await Promise.race([once.started, owner.playDone]);
-    }
-  }
-
-  /** What the tree walk (walk.ts) asks of this host in this play. */
-  private walkHost(play: Play, h: HostState, hp: HostPlay): WalkHost {
-    const name = h.inv.name;
-    const prediction = this.prediction;
-    return {
-      task: async (task, following, extra, place) => {
-        if (!this.selected(task)) return undefined;
-        if (this.lockstep) {
-          await this.lockstep.arrive(name, place.pos);
-          if (this.lockstep.stops(name)) return undefined;
-        }
-        // a change voided what was read ahead: read the rest of the play ahead again, in one round trip
-        const at = play.tasks.indexOf(task);
-        const local = this.runsLocally(play, h);
-        if (!local && h.cache.voided && this.readsOwnFacts(task) && at >= 0) await this.readAhead(play, h, play.tasks.slice(at));
-        if (!local && !hp.ahead?.covers(task)) hp.ahead = await this.checksAhead(play, h, [task, ...following]);
-        const i = hp.seq++;
-        let run = () => this.runTask(play, task, h, false, hp.ahead?.has(task) ? hp.ahead : undefined, extra);
-        if (task.throttle !== undefined) {
-          const limit = this.throttles.get(task) ?? pLimit(task.throttle);
-          this.throttles.set(task, limit);
-          const inner = run;
-          run = () => limit(inner);
-        }
-        // a run_once the load could not see (a computed include) fails in a sliced run (shard.ts)
-        if (task.runOnce && this.opts.shard) run = async () => this.refused(play, task, h, RUN_ONCE_SHARDED);
-        const result = task.runOnce && !this.opts.shard ? await this.runOnce(task, h, run, (r) => this.runOnceCopy(play, task, h, r)) : await run();
-        hp.ahead?.finished(task, result.status);
-        const status = result.status;
-        if (status === 'failed' && !task.ignoreErrors) hp.lastFailure = result;
-        if (task.anyErrorsFatal) this.fatalOutcome(h, task, status, place);
-        // A task that failed after applying part of its changes changed the host too.
-        // In check mode a failed task's changes are those of the loop items before the failing
-        // one (a task whose plan fails has none): the real run applies them, and notifies.
-        const partly = status === 'failed' && result.changes.some((c) => c.applied || (this.opts.check && c.applied === undefined));
-        if (status === 'changed' || partly) task.notify.forEach((n) => hp.notified.add(n));
-        if (status === 'unknown') task.notify.forEach((n) => hp.maybe.add(n));
-        if (status === 'changed' || partly || status === 'unknown') task.notify.forEach((n) => hp.firstNotifier.set(n, hp.firstNotifier.get(n) ?? i));
-        if (status === 'unknown' && prediction && !task.ignoreErrors) {
-          hp.mayStop.push({ i, at: prediction.host(name).size, task: task.name, registered: { ...h.registered } });
-          this.mayStop(h, `'${task.name}'`);
-        }
-        return status;
-      },
-      arrive: async (place) => {
-        await this.lockstep?.arrive(name, place.pos);
-      },
-      flush: async (place) => {
-        await this.lockstep?.arrive(name, place.pos);
-        if (this.lockstep?.stops(name)) return;
-        await this.runHandlers(play, h, hp);
-        hp.notified.clear();
-        hp.maybe.clear();
-        hp.firstNotifier.clear();
-      },
-      stopped: () => Boolean(h.unreachable) || this.interrupted || Boolean(this.lockstep?.stops(name)),
-      rescuing: () => {
-        const f = hp.lastFailure;
-        h.registered.ansible_failed_task = f ? { name: f.task, module: f.module } : {};
-        h.registered.ansible_failed_result = f ? { failed: true, msg: f.error ?? '', status: 'failed' } : {};
-      },
-      rescued: () => {
-        const f = hp.lastFailure;
-        if (f && !f.rescued) {
-          f.rescued = true;
-          h.recap.failed--;
-          h.recap.rescued = (h.recap.rescued ?? 0) + 1;
-        }
-      },
-      selected: (tags) => this.selected({ tags }),
-      scope: (extra, task) => this.scope(play, h, task, extra),
-      reportInclude: (inc, status, note) => this.reportInclude(play, h, inc, status, note),
-      load: (inc, target) => {
-        const nodes = loadIncluded(inc, target, this.opts.modules, this.opts.root, this.opts.rolesPath);
-        // hosts run in step only in a play that says so at load (lockstep.ts)
-        if (!play.lockstep && usesAnyErrorsFatal(nodes)) throw new TaskError(`${target}: any_errors_fatal in a file included at run time: set it on the play, or on the include (${inc.where}), so that the play's hosts run in step`);
-        return nodes;
-      },
-      ...(prediction ? { prediction: this.walkPrediction(play, h, hp, prediction) } : {}),
-    };
-  }
-
   /** An include itself as a task result (`included: FILE`, or why it failed or is unknown). */
-  private reportInclude(play: Play, h: HostState, inc: Include, status: 'ok' | 'skipped' | 'failed' | 'unknown', note: string): void {
+  reportInclude(play: Play, h: HostState, inc: Include, status: 'ok' | 'skipped' | 'failed' | 'unknown', note: string): void {
     const task = { name: inc.name, module: inc.what === 'role' ? 'include_role' : 'include_tasks', ignoreErrors: inc.ignoreErrors, vars: inc.inherited.vars, defaults: inc.inherited.defaults } as Task;
     const title = this.title(play, task, h);
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: inc.name, ...(title ? { title } : {}), handler: false });
     this.report(play, task, h, false, { status, changes: [], registerData: {}, ...(status === 'failed' ? { error: note } : {}) }, status === 'failed' ? [] : [note], 0);
   }
 
-  /** Check mode's side of the walk: marks in the prediction and the registered results (walk.ts). */
-  private walkPrediction(play: Play, h: HostState, hp: HostPlay, prediction: Prediction): WalkPrediction {
-    interface Mark {
-      effects: Map<string, number>;
-      stops: number;
-      registered: Record<string, unknown>;
-    }
-    const env = this.env(h);
-    return {
-      mark: (): Mark => ({ effects: prediction.sizes(), stops: hp.mayStop.length, registered: { ...h.registered } }),
-      mayHaveFailedSince: (m) => hp.mayStop.length > (m as Mark).stops,
-      uncertainSince: (m, reason) => {
-        const mark = m as Mark;
-        // what this host did up to the first task that may fail happened either way
-        const first = hp.mayStop[mark.stops];
-        const effects = new Map(mark.effects);
-        if (first) effects.set(h.inv.name, first.at);
-        prediction.uncertainSinceAll(effects, reason);
-        const before = first?.registered ?? mark.registered;
-        for (const [k, v] of Object.entries(h.registered)) if (before[k] !== v) h.registered[k] = partlyUnknown({}, `'${k}' may not have been set: ${reason}`);
-      },
-      notPredicted: (tasks, extra, reason) => {
-        for (const task of tasks) {
-          if (!this.selected(task) || task.implicit) continue;
-          recordUnknownTask(env, task, this.scope(play, h, task, extra), `'${task.name}'`);
-          this.report(play, task, h, false, { status: 'unknown', changes: [], registerData: {} }, [reason], 0);
-          // it may run: what it sets may or may not be set, and what it notifies may be notified
-          if (task.module === 'set_fact') for (const k of Object.keys(task.args)) if (k !== 'cacheable') h.registered[k] = new UnknownVar(`'${k}' may have been set by '${task.name}': ${reason}`);
-          for (const n of task.notify) {
-            hp.maybe.add(n);
-            hp.firstNotifier.set(n, hp.firstNotifier.get(n) ?? hp.seq);
-          }
-          if (!task.ignoreErrors) {
-            hp.mayStop.push({ i: hp.seq++, at: prediction.host(h.inv.name).size, task: task.name });
-            this.mayStop(h, `'${task.name}'`, 'it runs only if a task before it fails');
-          }
-        }
-      },
-      unknownInclude: (inc, reason) => {
-        prediction.host(h.inv.name).record([unknownEverything(`${inc.name} (unknown in check mode) may have run anything here`)], { host: h.inv.name, mayHaveStopped: prediction.mayHaveStopped(h.inv.name) });
-        this.reportInclude(play, h, inc, 'unknown', reason);
-        if (!inc.ignoreErrors) {
-          hp.mayStop.push({ i: hp.seq++, at: prediction.host(h.inv.name).size, task: inc.name });
-          this.mayStop(h, `'${inc.name}'`);
-        }
-      },
-    };
-  }
-
   /** A `connection: local` play, or a host with `ansible_connection: local`: its tasks run on the controller. */
-  private runsLocally(play: Play, h: HostState): boolean {
+  runsLocally(play: Play, h: HostState): boolean {
     return Boolean(play.local || h.inv.local);
   }
 
@@ -587,7 +372,7 @@ export class Runner {
    * Check mode: `what` (a task or handler of `h`) may fail and stop `h`, so what `h`'s later tasks
    * change elsewhere (delegated), or here as another host's task sees it, may not happen (prediction.ts).
    */
-  private mayStop(h: HostState, what: string, why = 'its outcome is unknown in check mode'): void {
+  mayStop(h: HostState, what: string, why = 'its outcome is unknown in check mode'): void {
     this.prediction?.mayStop(h.inv.name, `${what} on ${h.inv.name} may fail (${why}), and then ${h.inv.name}'s later tasks do not run`);
   }
 
@@ -595,7 +380,7 @@ export class Runner {
    * any_errors_fatal: a failure (errors not ignored, no rescue catching it) stops every host of
    * the batch; in check mode an unknown outcome may, so every other host's later tasks may not run.
    */
-  private fatalOutcome(h: HostState, task: Task, status: string, place: Place): void {
+  fatalOutcome(h: HostState, task: Task, status: string, place: Place): void {
     const ls = this.lockstep;
     if (!ls || task.ignoreErrors) return;
     if (status === 'failed' && !place.caught) ls.fail(h.inv.name, task.name);
@@ -620,50 +405,12 @@ export class Runner {
   }
 
   /**
-   * The play's handlers notified on this host (`maybe`: only by tasks unknown in check mode), in
-   * definition order; a handler answers to its name and to its `listen` names. Handlers run once,
-   * for this host, even after a failed task: so in check mode what the tasks after one that may
-   * fail would change may not be there for a handler. Only stops at or after the first task that
-   * notified it (or may have: an unknown one, which may also be the stop and notify as it fails)
-   * matter: a stop before that means the handler is not notified at all (and the real run then
-   * reports nothing for it).
-   */
-  private async runHandlers(play: Play, h: HostState, hp: HostPlay, mayNotRun?: string): Promise<void> {
-    const names = (handler: Task) => [handler.name, ...handler.listen];
-    const uncertain = (handler: Task): (() => void) | undefined => {
-      const first = Math.min(...names(handler).map((n) => hp.firstNotifier.get(n) ?? Infinity));
-      const stop = hp.mayStop.find((s) => s.i >= first);
-      return stop && this.prediction?.host(h.inv.name).uncertainSince(stop.at, `'${stop.task}' may fail (its outcome is unknown in check mode), and then the tasks after it do not run`);
-    };
-    for (const handler of play.handlers) {
-      if (h.unreachable) break;
-      const notified = names(handler).some((n) => hp.notified.has(n));
-      if ((!notified || mayNotRun) && names(handler).some((n) => hp.maybe.has(n) || hp.notified.has(n))) {
-        recordUnknownTask(this.env(h), handler, this.scope(play, h, handler), `the handler '${handler.name}'`);
-        this.report(play, handler, h, true, { status: 'unknown', changes: [], registerData: {} }, [mayNotRun ?? 'notified by a task whose outcome is unknown in check mode'], 0);
-        if (!handler.ignoreErrors) this.mayStop(h, `the handler '${handler.name}'`, mayNotRun ?? 'it is notified only by tasks unknown in check mode');
-        continue;
-      }
-      if (!notified) continue;
-      const restore = uncertain(handler);
-      try {
-        const { status } = await this.runTask(play, handler, h, true);
-        if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
-        if (handler.anyErrorsFatal) this.fatalOutcome(h, handler, status, { pos: [], caught: false });
-        if (status === 'unknown' && !handler.ignoreErrors) this.mayStop(h, `the handler '${handler.name}'`);
-      } finally {
-        restore?.();
-      }
-    }
-  }
-
-  /**
    * One round trip for the facts the play's `tasks` will read here (pipeline/read-ahead.ts), into
    * the host's cache, or into `into.cache` through `into.conn` before the play (next-play.ts; the
    * host facts may not be known yet then: a task whose arguments depend on them renders
    * differently at its start and reads its own facts). Whether the read succeeded.
    */
-  private async readAhead(play: Play, h: HostState, tasks: Task[] = play.tasks, into?: { conn: Connection; cache: FactCache }): Promise<boolean> {
+  async readAhead(play: Play, h: HostState, tasks: Task[] = play.tasks, into?: { conn: Connection; cache: FactCache }): Promise<boolean> {
     const cache = into?.cache ?? h.cache;
     cache.renew();
     if (this.cacheMode === 'off') return false;
@@ -693,7 +440,7 @@ export class Runner {
    * commands run in one round trip on their connection (pipeline/checks-ahead.ts). Check mode
    * runs checks only while nothing is predicted to change: then too.
    */
-  private async checksAhead(play: Play, h: HostState, tasks: Task[]): Promise<ChecksAhead | undefined> {
+  async checksAhead(play: Play, h: HostState, tasks: Task[]): Promise<ChecksAhead | undefined> {
     if (this.prediction?.changed || !h.conn || !checksAheadOn()) return undefined;
     const planned: PlannedChecks = { checks: [], span: [] };
     const commandsSoFar: CheckCommand[] = [];
@@ -743,11 +490,11 @@ export class Runner {
   }
 
   /** A state task of the host itself: it reads facts the read-ahead can give it. */
-  private readsOwnFacts(task: Task): boolean {
+  readsOwnFacts(task: Task): boolean {
     return this.cacheMode !== 'off' && this.opts.modules.get(task.module)?.type === 'state' && task.delegateTo === undefined;
   }
 
-  private selected(task: Pick<Task, 'tags'>): boolean {
+  selected(task: Pick<Task, 'tags'>): boolean {
     const { tags, skipTags } = this.opts;
     if (skipTags.length && task.tags.some((t) => skipTags.includes(t))) return false;
     if (tags.length === 0) return true;
@@ -769,7 +516,7 @@ export class Runner {
     };
   }
 
-  private scope(play: Play, h: HostState, task: Pick<Task, 'vars' | 'defaults'>, extra: Record<string, unknown> = {}, shownExtra: Record<string, unknown> = extra): Scope {
+  scope(play: Play, h: HostState, task: Pick<Task, 'vars' | 'defaults'>, extra: Record<string, unknown> = {}, shownExtra: Record<string, unknown> = extra): Scope {
     // paired with a display twin that renders a placeholder for each secret (display.ts)
     return pairScopes(
       taskScope({ ...this.scopeInput(play, h, task, extra), secret: (name) => this.opts.secrets.get(name) }),
@@ -777,7 +524,7 @@ export class Runner {
     );
   }
 
-  private env(h: HostState, ahead?: ChecksAhead, local = false): TaskEnv {
+  env(h: HostState, ahead?: ChecksAhead, local = false): TaskEnv {
     return {
       root: this.opts.root,
       modules: this.opts.modules,
@@ -809,7 +556,7 @@ export class Runner {
     };
   }
 
-  private async runTask(play: Play, task: Task, h: HostState, handler: boolean, ahead?: ChecksAhead, extra: Record<string, unknown> = {}): Promise<TaskReport> {
+  async runTask(play: Play, task: Task, h: HostState, handler: boolean, ahead?: ChecksAhead, extra: Record<string, unknown> = {}): Promise<TaskReport> {
     const t0 = Date.now();
     const title = this.title(play, task, h, extra);
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, ...(title ? { title } : {}), handler });
@@ -831,14 +578,14 @@ export class Runner {
   }
 
   /** A task that fails without running, with this message. */
-  private refused(play: Play, task: Task, h: HostState, error: string): TaskReport {
+  refused(play: Play, task: Task, h: HostState, error: string): TaskReport {
     const title = this.title(play, task, h);
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, ...(title ? { title } : {}), handler: false });
     return this.report(play, task, h, false, { status: 'failed', changes: [], registerData: {}, error: `${task.where}: ${error}` }, [], 0);
   }
 
   /** run_once: the result of the host that ran it, as another host's (its registered value too). */
-  private runOnceCopy(play: Play, task: Task, h: HostState, r: TaskReport): TaskReport {
+  runOnceCopy(play: Play, task: Task, h: HostState, r: TaskReport): TaskReport {
     const title = this.title(play, task, h);
     this.emit({ type: 'task-start', host: h.inv.name, play: play.name, task: task.name, ...(title ? { title } : {}), handler: false });
     const owner = this.hosts.get(r.host);
@@ -848,7 +595,7 @@ export class Runner {
   }
 
   /** Record a task's result: report, recap, registered variable, event. */
-  private report(play: Play, task: Task, h: HostState, handler: boolean, outcome: Outcome, notes: string[], ms: number, title = this.title(play, task, h)): TaskReport {
+  report(play: Play, task: Task, h: HostState, handler: boolean, outcome: Outcome, notes: string[], ms: number, title = this.title(play, task, h)): TaskReport {
     outcome = this.mayNotRun(task, h, outcome, notes);
     const { status } = outcome;
     let changes = outcome.changes;
