@@ -1,6 +1,8 @@
 /** Every module, loaded eagerly (tests and tools). The CLI uses the lazy registry in index.ts. */
 import type { Module } from './contract.js';
 import { apt } from './packages/apt.js';
+import { deb822Repository } from './packages/deb822_repository.js';
+import { aptRepository } from './packages/apt_repository.js';
 import { assertModule } from './checks/assert.js';
 import { httpCheck } from './checks/http_check.js';
 import { waitFor } from './checks/wait_for.js';
@@ -29,6 +31,6 @@ import { hostname } from './system/hostname.js';
 import { timezone } from './system/timezone.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey, cron, sysctl, systemd, systemdService, hostname, timezone];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey, cron, sysctl, systemd, systemdService, hostname, timezone, deb822Repository, aptRepository];
   return new Map(list.map((m) => [m.name, m]));
 }
