@@ -7,7 +7,7 @@
  *   node dist/test/support/local-apt-repo.js DIR [--port N] [--host ADDR] [--versions 1.0,2.0]
  *
  * builds DIR (the key in DIR/key.asc, the packages in DIR/pool) and serves it until killed.
- * Suite `stable`, component `main`; packages `provtest-hello` (each version given) and
+ * Suites `stable` (the first version) and `next` (all), component `main`; packages `provtest-hello` (each version given) and
  * `provtest-lib` (its dependency, installed automatically, so autoremove removes it with it).
  */
 import { execFileSync } from 'node:child_process';
@@ -46,7 +46,7 @@ export function buildDeb(outDir: string, p: TestPackage): string {
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** Packages and a signed Release for the .deb files under DIR/pool; the public key is DIR/key.asc. */
-export function writeIndex(dir: string, debs: string[]): void {
+export function writeIndex(dir: string, debs: string[], suite = 'stable'): void {
   const arch = run('dpkg', ['--print-architecture']).trim();
   const stanzas = debs.map((deb) => {
     const control = run('dpkg-deb', ['-f', deb]).trimEnd();
@@ -54,15 +54,15 @@ export function writeIndex(dir: string, debs: string[]): void {
     return `${control}\nFilename: ${relative(dir, deb)}\nSize: ${bytes.length}\nSHA256: ${sha256(bytes)}\n`;
   });
   const rel = `main/binary-${arch}/Packages`;
-  const dist = join(dir, 'dists/stable');
+  const dist = join(dir, 'dists', suite);
   mkdirSync(join(dist, `main/binary-${arch}`), { recursive: true });
   const packages = Buffer.from(stanzas.join('\n'));
   writeFileSync(join(dist, rel), packages);
   const release = [
     'Origin: provision-tests',
     'Label: provision-tests',
-    'Suite: stable',
-    'Codename: stable',
+    `Suite: ${suite}`,
+    `Codename: ${suite}`,
     `Date: ${new Date().toUTCString()}`,
     `Architectures: ${arch}`,
     'Components: main',
@@ -84,12 +84,18 @@ export function writeIndex(dir: string, debs: string[]): void {
   run('gpg', ['--batch', '--yes', '--clearsign', '-o', join(dist, 'InRelease'), join(dist, 'Release')], env);
 }
 
-/** Build the repository: provtest-lib 1.0 and provtest-hello at each version (depending on provtest-lib). */
+/**
+ * Build the repository: provtest-lib 1.0 and provtest-hello at each version (depending on
+ * provtest-lib). Suite `stable` has the first version, suite `next` all of them: a host that adds
+ * `next` sees the repository "gain" the newer versions.
+ */
 export function buildRepo(dir: string, versions: string[]): { key: string; debs: string[] } {
   const pool = join(dir, 'pool');
-  const debs = [buildDeb(pool, { name: 'provtest-lib', version: '1.0' }), ...versions.map((v) => buildDeb(pool, { name: 'provtest-hello', version: v, depends: 'provtest-lib' }))];
-  writeIndex(dir, debs);
-  return { key: readFileSync(join(dir, 'key.asc'), 'utf8'), debs };
+  const lib = buildDeb(pool, { name: 'provtest-lib', version: '1.0' });
+  const hello = versions.map((v) => buildDeb(pool, { name: 'provtest-hello', version: v, depends: 'provtest-lib' }));
+  writeIndex(dir, [lib, hello[0]], 'stable');
+  writeIndex(dir, [lib, ...hello], 'next');
+  return { key: readFileSync(join(dir, 'key.asc'), 'utf8'), debs: [lib, ...hello] };
 }
 
 /** Serve DIR's files over HTTP (GET and HEAD only, nothing outside DIR, no dot files). */
@@ -129,7 +135,7 @@ if (process.argv[1]?.endsWith('local-apt-repo.js')) {
     console.error('usage: node dist/test/support/local-apt-repo.js DIR [--port N] [--host ADDR] [--versions 1.0,2.0]');
     process.exit(2);
   }
-  buildRepo(dir, opt('--versions', '1.0').split(','));
+  buildRepo(dir, opt('--versions', '1.0,2.0').split(','));
   const { port } = await serve(dir, Number(opt('--port', '0')), opt('--host', '0.0.0.0'));
   console.log(`serving ${dir} on port ${port}; key: ${join(dir, 'key.asc')}`);
 }

@@ -129,8 +129,8 @@ function notAsAsked(args: Args, facts: Facts): string[] {
   });
 }
 
-function installCommand(args: Args, targets: string[]): Command {
-  const rec = args.install_recommends ? '' : ' --no-install-recommends';
+function installCommand(args: Args, targets: string[], downgrade = false): Command {
+  const rec = `${args.install_recommends ? '' : ' --no-install-recommends'}${downgrade ? ' --allow-downgrades' : ''}`;
   const cmd = `${ENV} apt-get install ${APT_OPTS}${rec} ${shellJoin(targets)}`;
   const run = `${cmd} 9>&-`;
   return { cmd: serialised(args.start_services ? run : noStart(run)), display: cmd };
@@ -152,7 +152,8 @@ function packageChanges(args: Args, facts: Facts, ctx: ModuleContext, pending: b
       action: 'install',
       target: d.package!,
       summary: `install ${d.package} ${d.version} from ${args.deb}${d.installed ? ` (installed: ${d.installed})` : ''}`,
-      commands: [installCommand(args, [args.deb])],
+      // as Ansible's (dpkg -i): the file's version is installed, also when it is older
+      commands: [installCommand(args, [args.deb], true)],
     });
     return autoremoveChanges(args, facts, changes);
   }
@@ -251,6 +252,10 @@ export const apt: StateModule<Args, Facts> = {
   },
   predict(args, facts, changes) {
     const effects: Effect[] = [];
+    const pkgChange = changes.find((c) => c.action !== 'update' && !(c.action === 'autoremove' && changes.length === 1));
+    // apt-get remove --auto-remove leaves nothing to autoremove
+    const done = pkgChange?.action === 'upgrade' && changes.length === 1 ? UPGRADES[args.upgrade] : pkgChange?.action === 'remove' && args.autoremove ? 'autoremove' : undefined;
+    if (pkgChange) effects.push(actionsAfter(done));
     const cache = facts.__cache as AptCacheFact | undefined;
     if (changes.some((c) => c.action === 'update')) effects.push(...indexUpdated(cache, 'the apt-get update of this task'));
     else if (cache) effects.push(setsTo('apt_cache', { updatedAt: cache.now, now: cache.now }));
@@ -259,7 +264,7 @@ export const apt: StateModule<Args, Facts> = {
     const auto = changes.find((c) => c.action === 'autoremove');
     if (auto) {
       for (const n of (facts.__autoremove as AptSimulationFact).removes) effects.push(setsTo(`package:${n}`, { installed: false }));
-      if (!auto.uncertain) effects.push(setsTo('apt_action:autoremove', { ok: true, installs: {}, removes: [] } satisfies AptSimulationFact));
+      if (!auto.uncertain && changes.length === 1) effects.push(actionsAfter('autoremove'));
       effects.push(unknownUnder('unit:', `units after autoremove`));
     }
     const up = changes.find((c) => c.action === 'upgrade');
@@ -267,7 +272,6 @@ export const apt: StateModule<Args, Facts> = {
       const s = facts.__upgrade as AptSimulationFact;
       if (up.uncertain) return [...effects, unknownUnder('package:', up.uncertain)];
       for (const n of s.removes) effects.push(setsTo(`package:${n}`, { installed: false }));
-      effects.push(setsTo(`apt_action:${UPGRADES[args.upgrade]}`, { ok: true, installs: {}, removes: [] } satisfies AptSimulationFact));
       for (const [n, version] of Object.entries(s.installs)) effects.push(setsTo(`package:${n}`, { installed: true, version } satisfies PackageFact));
       effects.push(...providedByInstall(Object.keys(s.installs), args.start_services));
       return effects;
@@ -293,6 +297,14 @@ export const apt: StateModule<Args, Facts> = {
     return effects;
   },
 };
+
+/** Check mode, after packages change: what upgrade/autoremove would do then is unknown, but for the one just done (nothing left). */
+function actionsAfter(done: string | undefined): Effect {
+  return {
+    touches: (k) => k.startsWith('apt_action:'),
+    apply: (_before, k) => (k === `apt_action:${done}` ? ({ ok: true, installs: {}, removes: [] } satisfies AptSimulationFact) : new UnknownFact(`what apt-get would ${k.slice(11)} after the packages this task changes`)),
+  };
+}
 
 /** Package names' stems: `mariadb` for mariadb-server, mariadb-server-core … */
 function provides(installed: string[], name: string): boolean {
