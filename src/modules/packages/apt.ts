@@ -296,6 +296,13 @@ export const apt: StateModule<Args, Facts> = {
     effects.push(...providedByInstall(installed, args.start_services));
     return effects;
   },
+  // an apt task whose outcome is unknown may have changed anything but what Debian policy leaves to the admin
+  footprint: () => [
+    {
+      touches: (k) => !(k.startsWith('file:') && ADMIN_PATHS.test(k.slice(5))),
+      apply: () => new UnknownFact('what an apt task whose outcome is unknown in check mode changed'),
+    },
+  ],
 };
 
 /** Check mode, after packages change: what upgrade/autoremove would do then is unknown, but for the one just done (nothing left). */
