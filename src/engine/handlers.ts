@@ -34,9 +34,10 @@ export async function runHandlers(r: HostRunner, play: Play, h: HostState, hp: H
     if (!notified) continue;
     const restore = uncertain(handler);
     try {
+      const stoppedBefore = r.prediction?.mayHaveStopped(h.inv.name) !== undefined;
       const { status } = await r.runTask(play, handler, h, true);
       if (status === 'failed' && !handler.ignoreErrors) h.failed = true;
-      if (handler.anyErrorsFatal) r.fatalOutcome(h, handler, status, { pos: [], caught: false });
+      if (handler.anyErrorsFatal) r.fatalOutcome(h, handler, status, { pos: [], caught: false }, stoppedBefore);
       if (status === 'unknown' && !handler.ignoreErrors) r.mayStop(h, `the handler '${handler.name}'`);
     } finally {
       restore?.();

@@ -94,6 +94,6 @@ export interface HostRunner {
   reportInclude(play: Play, h: HostState, inc: Include, status: 'ok' | 'skipped' | 'failed' | 'unknown', note: string): void;
   scope(play: Play, h: HostState, task: Pick<Task, 'vars' | 'defaults'>, extra?: Record<string, unknown>): Scope;
   env(h: HostState): TaskEnv;
-  fatalOutcome(h: HostState, task: Task, status: string, place: Place): void;
+  fatalOutcome(h: HostState, task: Task, status: string, place: Place, stoppedBefore?: boolean): void;
   mayStop(h: HostState, what: string, why?: string): void;
 }

@@ -44,6 +44,8 @@ export class Lockstep {
   fatal?: FatalFailure;
   /** check mode: the first task with any_errors_fatal that may fail */
   maybe?: MaybeFatal;
+  /** check mode: each host's first task with any_errors_fatal that may fail */
+  private readonly maybes = new Map<string, MaybeFatal>();
   /** check mode: hosts with a task with any_errors_fatal that may fail (its first such task) */
   readonly mayHaveFailed = new Map<string, string>();
 
@@ -81,16 +83,23 @@ export class Lockstep {
 
   /** Check mode: a task with any_errors_fatal may fail on `host`; the first such one counts. */
   mayFail(host: string, task: string): MaybeFatal | undefined {
-    if (this.maybe) return undefined;
-    this.maybe = { host, task, at: this.at.get(host) ?? [] };
-    return this.maybe;
+    if (this.maybes.has(host)) return undefined;
+    const m = { host, task, at: this.at.get(host) ?? [] };
+    this.maybes.set(host, m);
+    this.maybe ??= m;
+    return m;
   }
 
   /** Check mode: why `host`'s task at its current place may not run, if it may not. */
   mayNotRun(host: string): string | undefined {
-    const m = this.maybe;
+    // the earliest task that may fail on another host, before this host's place
     const pos = this.at.get(host);
-    if (!m || m.host === host || (pos !== undefined && comparePositions(pos, m.at) <= 0)) return undefined;
+    let m: MaybeFatal | undefined;
+    for (const o of this.maybes.values()) {
+      if (o.host === host || (pos !== undefined && comparePositions(pos, o.at) <= 0)) continue;
+      if (!m || comparePositions(o.at, m.at) < 0) m = o;
+    }
+    if (!m) return undefined;
     return `it runs only if '${m.task}' does not fail on ${m.host} (any_errors_fatal; its outcome is unknown in check mode)`;
   }
 

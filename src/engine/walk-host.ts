@@ -42,11 +42,13 @@ export function walkHost(r: HostRunner, play: Play, h: HostState, hp: HostPlay):
       }
       // a run_once the load could not see (a computed include) fails in a sliced run (shard.ts)
       if (task.runOnce && r.opts.shard) run = async () => r.refused(play, task, h, RUN_ONCE_SHARDED);
+      // check mode: whether this host may have stopped before this task (not by another host's outcome of it)
+      const stoppedBefore = r.prediction?.mayHaveStopped(name) !== undefined;
       const result = task.runOnce && !r.opts.shard ? await r.runOnce.run(task, h, run, (first) => r.runOnceCopy(play, task, h, first)) : await run();
       hp.ahead?.finished(task, result.status);
       const status = result.status;
       if (status === 'failed' && !task.ignoreErrors) hp.lastFailure = result;
-      if (task.anyErrorsFatal) r.fatalOutcome(h, task, status, place);
+      if (task.anyErrorsFatal) r.fatalOutcome(h, task, status, place, stoppedBefore);
       // A task that failed after applying part of its changes changed the host too.
       // In check mode a failed task's changes are those of the loop items before the failing
       // one (a task whose plan fails has none): the real run applies them, and notifies.
