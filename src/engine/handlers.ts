@@ -12,9 +12,9 @@ import type { HostPlay, HostRunner, HostState } from './host-state.js';
  * fail would change may not be there for a handler. Only stops at or after the first task that
  * notified it (or may have: an unknown one, which may also be the stop and notify as it fails)
  * matter: a stop before that means the handler is not notified at all (and the real run then
- * reports nothing for it).
+ * reports nothing for it). `mayNotRun`: check mode, why the host may not run its handlers at all
+ * (each notified one is then unknown).
  */
-/** `mayNotRun`: check mode, why the host may not run its handlers at all (each then unknown). */
 export async function runHandlers(r: HostRunner, play: Play, h: HostState, hp: HostPlay, mayNotRun?: string): Promise<void> {
   const names = (handler: Task) => [handler.name, ...handler.listen];
   const uncertain = (handler: Task): (() => void) | undefined => {
