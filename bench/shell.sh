@@ -26,6 +26,7 @@ t() {
   T=$(awk -v a="$s" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 }
 cpu() { awk '{ printf "%.2f", $1 + $2 }' "$TMP/rusage"; }
+rss() { awk '{ printf "%.0f", $3 / 1024 }' "$TMP/rusage"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 noop() { grep -q 'no changes: every host is converged' "$TMP/out" || { echo "not a no-op" >&2; tail -20 "$TMP/out" >&2; exit 1; }; }
 . bench/build.sh
@@ -48,8 +49,8 @@ eval "$(cd "$(pwd)" && node --input-type=module -e "
 floor() { local pids=() a; for a in $ADDRS; do ssh "${SSHO[@]}" "$a" true & pids+=($!); done; for a in "${pids[@]}"; do wait "$a"; done; }
 declare -a sw sc cw cc fw
 for r in $(seq 1 "$ROUNDS"); do
-  PROVISION_SSH_SHELL=1 PROVISION_SSH_STATS=$TMP/stats-shell t $P bench/scale.yml --inventory testbed --forks "$N"; noop; sw+=("$T"); sc+=("$(cpu)"); line="shell $T s (cpu $(cpu) s)"
-  PROVISION_SSH_SHELL=0 PROVISION_SSH_STATS=$TMP/stats-chan t $P bench/scale.yml --inventory testbed --forks "$N"; noop; cw+=("$T"); cc+=("$(cpu)"); line="$line, channels $T s (cpu $(cpu) s)"
+  PROVISION_SSH_SHELL=1 PROVISION_SSH_STATS=$TMP/stats-shell t $P bench/scale.yml --inventory testbed --forks "$N"; noop; sw+=("$T"); sc+=("$(cpu)"); line="shell $T s (cpu $(cpu) s, rss $(rss) MiB)"
+  PROVISION_SSH_SHELL=0 PROVISION_SSH_STATS=$TMP/stats-chan t $P bench/scale.yml --inventory testbed --forks "$N"; noop; cw+=("$T"); cc+=("$(cpu)"); line="$line, channels $T s (cpu $(cpu) s, rss $(rss) MiB)"
   s0=$(date +%s.%N); floor; T=$(awk -v a="$s0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'); fw+=("$T"); line="$line, $N x ssh host true $T s"
   echo "round $r: $line"
 done

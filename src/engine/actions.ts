@@ -2,7 +2,7 @@
  * The engine's own actions: tasks that touch no host (set_fact, debug, fail, meta). Their
  * arguments are checked at load (ACTION_SCHEMAS) and they run on the controller, in check mode
  * as in a real run: a value that is unknown in check mode makes set_fact's variable unknown
- * (reading it makes the reader unknown) and debug's outcome unknown.
+ * (reading it makes the reader unknown) and set_fact's and debug's outcome unknown.
  */
 import { z } from 'zod';
 import { UnknownValue, UnknownVar, type Scope } from './expr.js';
@@ -49,6 +49,7 @@ export function runAction(module: string, args: Record<string, unknown>, scope: 
   switch (module) {
     case 'set_fact': {
       const facts: Record<string, unknown> = {};
+      const unknown: string[] = [];
       for (const [k, v] of Object.entries(args)) {
         if (k === 'cacheable') continue;
         try {
@@ -56,8 +57,12 @@ export function runAction(module: string, args: Record<string, unknown>, scope: 
         } catch (e) {
           if (!(e instanceof UnknownValue)) throw e;
           facts[k] = new UnknownVar(`'${k}' was set from a value known only after the real run: ${e.reason}`);
+          unknown.push(`'${k}': ${e.reason}`);
         }
       }
+      // the real run evaluates what check mode could not: it may fail there (a result read that
+      // was never registered, a field a skipped task's result lacks), so success is not known
+      if (unknown.length > 0) return { status: 'unknown', facts, note: `sets a value known only after the real run, whose evaluation may fail there: ${unknown.join('; ')}` };
       return { status: 'ok', facts };
     }
     case 'debug': {
