@@ -33,7 +33,25 @@ export const ACTION_SCHEMAS: Record<string, z.ZodType> = {
     }),
 };
 
-export const isAction = (module: string): boolean => Object.hasOwn(ACTION_SCHEMAS, module);
+/**
+ * Ansible's `assert: { that: [...] }`: conditions evaluated on the controller, as `when:` is.
+ * The loader gives such a task this internal name; `assert` with `cmd` is the host check
+ * (modules/checks/assert.ts).
+ */
+export const ASSERT_THAT = 'assert_that';
+const condition = z.union([z.string().min(1), z.boolean()]);
+export const ASSERT_THAT_SCHEMA = z
+  .object({
+    that: z.union([condition, z.array(condition).min(1)]),
+    fail_msg: z.string().optional(),
+    msg: z.string().optional(),
+    success_msg: z.string().optional(),
+    quiet: z.boolean().optional(),
+  })
+  .strict()
+  .refine((o) => !(o.fail_msg !== undefined && o.msg !== undefined), 'assert takes fail_msg or msg (its old name), not both');
+
+export const isAction = (module: string): boolean => Object.hasOwn(ACTION_SCHEMAS, module) || module === ASSERT_THAT;
 
 export interface ActionResult {
   status: 'ok' | 'failed' | 'unknown';
@@ -73,7 +91,28 @@ export function runAction(module: string, args: Record<string, unknown>, scope: 
       return { status: 'failed', error: args.msg === undefined ? 'Failed as requested from task' : String(scope.render(args.msg)) };
     case 'meta':
       return { status: 'ok' };
+    case ASSERT_THAT:
+      return assertThat(args, scope);
     default:
       throw new TaskError(`unknown action ${module}`);
   }
+}
+
+/** Each condition in turn, as Ansible does: the first false one fails, with the message. */
+function assertThat(args: Record<string, unknown>, scope: Scope): ActionResult {
+  for (const cond of [args.that].flat() as (string | boolean)[]) {
+    let holds: boolean;
+    try {
+      holds = scope.condition(cond);
+    } catch (e) {
+      if (!(e instanceof UnknownValue)) throw e;
+      return { status: 'unknown', note: `assertion ${JSON.stringify(cond)} reads a value known only after the real run: ${e.reason}` };
+    }
+    if (!holds) {
+      const msg = args.fail_msg ?? args.msg;
+      return { status: 'failed', error: `${msg === undefined ? 'Assertion failed' : String(scope.render(msg))} (assertion: ${String(cond)}, evaluated to false)` };
+    }
+  }
+  if (args.quiet === true) return { status: 'ok' };
+  return { status: 'ok', note: args.success_msg === undefined ? 'All assertions passed' : String(scope.render(args.success_msg)) };
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { conditionSyntaxError, hasTemplate } from '../engine/expr.js';
-import { ACTION_SCHEMAS } from '../engine/actions.js';
+import { ACTION_SCHEMAS, ASSERT_THAT, ASSERT_THAT_SCHEMA } from '../engine/actions.js';
 import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type YamlSource } from './yaml.js';
 import { allConditions, inherit, type Inherited, type OwnSettings } from './inherit.js';
 import { checkArgs, checkExpressions, checkFiles, type FileCheckCtx } from './task-checks.js';
@@ -158,6 +158,7 @@ export function keyValueArgs(s: string): Record<string, string> | undefined {
 /** The name of a task that has none: its module and main argument, as Ansible users read them. */
 function derivedName(module: string, args: Record<string, unknown>): string {
   if (module === 'meta') return `meta ${String(args.action)}`;
+  if (module === ASSERT_THAT) return 'assert';
   if (module === 'set_fact') return `set_fact ${Object.keys(args).filter((k) => k !== 'cacheable').join(', ')}`;
   for (const k of ['name', 'cmd', 'path', 'dest', 'msg', 'var', 'src', 'url', 'free_form']) {
     const v = args[k];
@@ -325,6 +326,11 @@ function loadInclude(src: YamlSource, obj: Record<string, unknown>, path: Path, 
   return [include];
 }
 
+/** `assert` written as Ansible's (`that:`), not as the host check (`cmd:`). */
+function isThatForm(args: unknown): boolean {
+  return args !== null && typeof args === 'object' && !Array.isArray(args) && Object.hasOwn(args, 'that');
+}
+
 function loadTask(src: YamlSource, obj: Record<string, unknown>, path: Path, parent: Inherited, ctx: LoadCtx, handler: boolean): Task {
   const modules = ctx.modules;
   const known = () => [...modules.keys(), ...Object.keys(ACTION_SCHEMAS)].sort().join(', ');
@@ -334,9 +340,10 @@ function loadTask(src: YamlSource, obj: Record<string, unknown>, path: Path, par
     throw new ConfigError(`${where(src, path)}: task ${typeof obj.name === 'string' ? `'${obj.name}' ` : ''}${what} (modules: ${known()})`);
   }
   const key = moduleKeys[0];
-  const name = moduleName(key);
+  const thatForm = moduleName(key) === 'assert' && isThatForm(obj[key]);
+  const name = thatForm ? ASSERT_THAT : moduleName(key);
   const mod = modules.get(name);
-  const actionSchema = ACTION_SCHEMAS[name];
+  const actionSchema = thatForm ? ASSERT_THAT_SCHEMA : ACTION_SCHEMAS[name];
   if (!mod && !actionSchema) throw new ConfigError(`${where(src, [...path, key])}: unknown module '${key}' (modules: ${known()})`);
   const meta = parseWith(src, taskMeta, Object.fromEntries(Object.entries(obj).filter(([k]) => TASK_KEYS.has(k))), path);
   if (!handler && meta.listen) throw new ConfigError(`${where(src, [...path, 'listen'], true)}: 'listen' belongs to handlers`);
@@ -362,7 +369,8 @@ function loadTask(src: YamlSource, obj: Record<string, unknown>, path: Path, par
     const r = actionSchema.safeParse(merged);
     if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${where(src, [...path, key, ...(i.path as Path)])}: ${name}: ${i.message.replace(/^Invalid input: /, '')}`).join('\n'));
   }
-  checkExpressions(src, merged, [...path, key], ctx.errors);
+  if (thatForm) checkConditions(src, [...path, key], 'that', merged.that, ctx.errors);
+  checkExpressions(src, thatForm ? { ...merged, that: undefined } : merged, [...path, key], ctx.errors);
   for (const k of ['when', 'changed_when', 'failed_when', 'until'] as const) checkConditions(src, path, k, meta[k], ctx.errors);
   if (meta.loop !== undefined) checkExpressions(src, meta.loop, [...path, 'loop'], ctx.errors);
   if (meta.delegate_to !== undefined) checkExpressions(src, meta.delegate_to, [...path, 'delegate_to'], ctx.errors);

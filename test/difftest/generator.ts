@@ -9,7 +9,7 @@
  * The playbook language is generated too: blocks with rescue / always (nested, with block-level
  * when / become / vars / ignore_errors) around tasks that may fail, changed_when / failed_when /
  * until over registered results, set_fact (from known values and from results check mode does
- * not know), debug, fail, meta: flush_handlers, handlers with listen, include_tasks with loops
+ * not know), debug, fail, assert (that), meta: flush_handlers, handlers with listen, include_tasks with loops
  * and loop_control, import_tasks, roles (roles:, import_role, include_role, meta dependencies,
  * defaults, vars, handlers, templates and files), pre_tasks / post_tasks and yes/no booleans.
  */
@@ -722,6 +722,7 @@ class PlaybookGen {
       ['set_fact', 4],
       ['debug', 2],
       ['fail', 1],
+      ['assert_that', 2],
       ['controlled', 5],
       ['controlled-module', 2],
       ['until', 3],
@@ -752,6 +753,24 @@ class PlaybookGen {
       }
       case 'fail': {
         const t: Task = { name: `${id} fail`, fail: { msg: 'failing on purpose' }, ignore_errors: true };
+        const when = this.when();
+        if (when) t.when = when;
+        return t;
+      }
+      case 'assert_that': {
+        // Ansible's assert: conditions on the controller over facts, results and vars
+        const conds: string[] = [];
+        for (let n = this.r.int(1, 2); n > 0; n--) {
+          const f = this.facts.length && this.r.chance(0.4) ? this.r.pick(this.facts) : undefined;
+          if (f) conds.push(f.kind === 'num' ? `${f.name} >= 0` : f.kind === 'bool' ? `${f.name} || true` : `${f.name}.length > 1`);
+          else if (this.registers.length && this.r.chance(0.6)) conds.push(this.r.pick([`${this.r.pick(this.registers).name}.changed`, `!${this.r.pick(this.registers).name}.failed`]));
+          else conds.push(this.r.pick(["greeting == 'hello'", "greeting != 'hello'"]));
+        }
+        const a: Record<string, unknown> = { that: conds.length === 1 && this.r.chance(0.3) ? conds[0] : conds };
+        if (this.r.chance(0.4)) a.fail_msg = 'assertion failed on {{ host.name }}';
+        if (this.r.chance(0.2)) a.success_msg = 'fine';
+        const t: Task = { name: `${id} assert that`, assert: a };
+        if (this.r.chance(0.6)) t.ignore_errors = true;
         const when = this.when();
         if (when) t.when = when;
         return t;

@@ -378,4 +378,43 @@ vars:
     assert.deepEqual(line(c2), ['set_fact f1=ok', 't02 fails for real=unknown', 'debug rescued=unknown', 't04 when f1.length > 1=changed', 't05 reads what the block registered after the task that may fail=skipped']);
     assert.deepEqual(line(r2), ['set_fact f1=ok', 't02 fails for real=failed', 'debug rescued=ok', 't04 when f1.length > 1=changed', 't05 reads what the block registered after the task that may fail=skipped']);
   });
+
+  it("assert with that: (Ansible's form) evaluates its conditions on the controller; fail_msg, success_msg; unknown in check mode when a condition reads an unknown result; Jinja refused at load", async () => {
+    const dir = tmp();
+    const playbook = `
+- hosts: web
+  gather_facts: no
+  vars: { port: 8080 }
+  tasks:
+    - name: probe
+      command: "echo 3"
+      register: out
+    - name: holds
+      assert:
+        that:
+          - port > 1024
+          - sub == 'one'
+        success_msg: "port {{ port }} is fine"
+    - name: reads the probe
+      assert: { that: "out.stdout == '3'" }
+    - name: does not hold
+      assert:
+        that: [port > 1024, port < 1000]
+        fail_msg: "port {{ port }} is too high"
+      ignore_errors: true
+    - name: quiet
+      assert: { that: true, quiet: true }
+`;
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    assert.deepEqual(line(real), ['probe=changed', 'holds=ok', 'reads the probe=ok', 'does not hold=failed', 'quiet=ok']);
+    assert.equal(real.report.tasks[1].note, 'port 8080 is fine');
+    assert.match(real.report.tasks[3].error ?? '', /port 8080 is too high \(assertion: port < 1000, evaluated to false\)/);
+    const check = await runPlaybook({ inventory: inventory(tmp()), playbook, dir, check: true });
+    assert.deepEqual(line(check), ['probe=unknown', 'holds=ok', 'reads the probe=unknown', 'does not hold=failed', 'quiet=ok']);
+    const modules = builtinModules();
+    writeFileSync(join(dir, 'j.yml'), '- hosts: all\n  tasks:\n    - assert:\n        that:\n          - x is defined\n');
+    assert.throws(() => loadPlaybook(join(dir, 'j.yml'), modules, { root: dir }), /j\.yml:5:13: that: .*typeof x !== 'undefined'/);
+    writeFileSync(join(dir, 'k.yml'), '- hosts: all\n  tasks:\n    - assert: { that: [], msg: x }\n');
+    assert.throws(() => loadPlaybook(join(dir, 'k.yml'), modules, { root: dir }), /k\.yml:3:\d+: /);
+  });
 });
