@@ -25,6 +25,12 @@ export const ACTION_SCHEMAS: Record<string, z.ZodType> = {
     .strict()
     .refine((o) => !(o.msg !== undefined && o.var !== undefined), 'debug takes msg or var, not both'),
   fail: z.object({ msg: z.string().optional() }).strict(),
+  // `file` is read at load (load/tasks.ts), its variables kept in `data`
+  include_vars: z.object({ file: z.string().min(1), name: varName.optional() }).strict(),
+  pause: z
+    .object({ seconds: z.number().int().min(0).max(3600).optional(), minutes: z.number().int().min(0).max(60).optional() })
+    .strict()
+    .refine((o) => (o.seconds === undefined) !== (o.minutes === undefined), 'pause takes seconds or minutes (one of them; provision never waits for input, so prompt is not supported)'),
   meta: z
     .object({ action: z.string() })
     .strict()
@@ -57,31 +63,31 @@ export interface ActionResult {
   status: 'ok' | 'failed' | 'unknown';
   error?: string;
   note?: string;
-  /** set_fact: the variables it sets */
+  /** set_fact, include_vars: the variables it sets */
   facts?: Record<string, unknown>;
+  /** pause: how long to wait (a real run only) */
+  pauseMs?: number;
+}
+
+/** The variables a set_fact or include_vars task sets (check mode: what may be set when it may run). */
+export function varsSetBy(module: string, args: Record<string, unknown>): string[] {
+  if (module === 'set_fact') return Object.keys(args).filter((k) => k !== 'cacheable');
+  if (module === 'include_vars') return typeof args.name === 'string' ? [args.name] : Object.keys((args.data ?? {}) as object);
+  return [];
 }
 
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v, null, 2) ?? 'undefined');
 
 export function runAction(module: string, args: Record<string, unknown>, scope: Scope): ActionResult {
   switch (module) {
-    case 'set_fact': {
-      const facts: Record<string, unknown> = {};
-      const unknown: string[] = [];
-      for (const [k, v] of Object.entries(args)) {
-        if (k === 'cacheable') continue;
-        try {
-          facts[k] = scope.render(v);
-        } catch (e) {
-          if (!(e instanceof UnknownValue)) throw e;
-          facts[k] = new UnknownVar(`'${k}' was set from a value known only after the real run: ${e.reason}`);
-          unknown.push(`'${k}': ${e.reason}`);
-        }
-      }
-      // the real run evaluates what check mode could not: it may fail there (a result read that
-      // was never registered, a field a skipped task's result lacks), so success is not known
-      if (unknown.length > 0) return { status: 'unknown', facts, note: `sets a value known only after the real run, whose evaluation may fail there: ${unknown.join('; ')}` };
-      return { status: 'ok', facts };
+    case 'set_fact':
+      return setVars(Object.keys(args).filter((k) => k !== 'cacheable'), (k) => scope.render(args[k]));
+    case 'include_vars': {
+      // from the file read at load; its values may refer to each other
+      const data = (args.data ?? {}) as Record<string, unknown>;
+      const inner = scope.over(data);
+      if (typeof args.name !== 'string') return setVars(Object.keys(data), (k) => inner.get(k));
+      return setVars([args.name], () => Object.fromEntries(Object.keys(data).map((k) => [k, inner.get(k)])));
     }
     case 'debug': {
       if (args.var !== undefined) return { status: 'ok', note: `${String(args.var)}: ${show(scope.eval(String(args.var)))}` };
@@ -91,6 +97,10 @@ export function runAction(module: string, args: Record<string, unknown>, scope: 
       return { status: 'failed', error: args.msg === undefined ? 'Failed as requested from task' : String(scope.render(args.msg)) };
     case 'meta':
       return { status: 'ok' };
+    case 'pause': {
+      const s = Number(args.seconds ?? 0) + 60 * Number(args.minutes ?? 0);
+      return { status: 'ok', note: `pause ${s} s`, pauseMs: s * 1000 };
+    }
     case ASSERT_THAT:
       return assertThat(args, scope);
     default:
@@ -115,4 +125,23 @@ function assertThat(args: Record<string, unknown>, scope: Scope): ActionResult {
   }
   if (args.quiet === true) return { status: 'ok' };
   return { status: 'ok', note: args.success_msg === undefined ? 'All assertions passed' : String(scope.render(args.success_msg)) };
+}
+
+/** set_fact, include_vars: each variable's value, or unknown in check mode. */
+function setVars(names: string[], value: (name: string) => unknown): ActionResult {
+  const facts: Record<string, unknown> = {};
+  const unknown: string[] = [];
+  for (const k of names) {
+    try {
+      facts[k] = value(k);
+    } catch (e) {
+      if (!(e instanceof UnknownValue)) throw e;
+      facts[k] = new UnknownVar(`'${k}' was set from a value known only after the real run: ${e.reason}`);
+      unknown.push(`'${k}': ${e.reason}`);
+    }
+  }
+  // the real run evaluates what check mode could not: it may fail there (a result read that
+  // was never registered, a field a skipped task's result lacks), so success is not known
+  if (unknown.length > 0) return { status: 'unknown', facts, note: `sets a value known only after the real run, whose evaluation may fail there: ${unknown.join('; ')}` };
+  return { status: 'ok', facts };
 }

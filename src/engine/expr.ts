@@ -271,6 +271,15 @@ export class Scope {
     }
   }
 
+  /**
+   * This scope with `extra` as configuration values above every other (include_vars: the
+   * values of one file may refer to each other, rendered lazily as vars are).
+   */
+  over(extra: Record<string, unknown>): Scope {
+    const literal = Object.fromEntries(Object.entries(this.literal).filter(([k]) => !Object.hasOwn(extra, k)));
+    return new Scope({ ...this.raw, ...extra }, this.functions, literal);
+  }
+
   /** A proxy usable as `with (proxy)` scope: known names resolve, unknown names fall through. */
   proxy(prefix = ''): Record<string, unknown> {
     const target = Object.create(null) as Record<string, unknown>;

@@ -5,6 +5,7 @@
  */
 import pLimit from 'p-limit';
 import { partlyUnknown, UnknownVar } from './expr.js';
+import { varsSetBy } from './actions.js';
 import { recordUnknownTask } from './pipeline/task.js';
 import { unknownEverything, type Prediction } from './prediction.js';
 import { loadIncluded } from '../load/include.js';
@@ -127,7 +128,7 @@ function walkPrediction(r: HostRunner, play: Play, h: HostState, hp: HostPlay, p
         recordUnknownTask(env, task, r.scope(play, h, task, extra), `'${task.name}'`);
         r.report(play, task, h, false, { status: 'unknown', changes: [], registerData: {} }, [reason], 0);
         // it may run: what it sets may or may not be set, and what it notifies may be notified
-        if (task.module === 'set_fact') for (const k of Object.keys(task.args)) if (k !== 'cacheable') h.registered[k] = new UnknownVar(`'${k}' may have been set by '${task.name}': ${reason}`);
+        for (const k of varsSetBy(task.module, task.args)) h.registered[k] = new UnknownVar(`'${k}' may have been set by '${task.name}': ${reason}`);
         for (const n of task.notify) {
           hp.maybe.add(n);
           hp.firstNotifier.set(n, hp.firstNotifier.get(n) ?? hp.seq);

@@ -11,6 +11,7 @@ import { ACTION_SCHEMAS, ASSERT_THAT, ASSERT_THAT_SCHEMA } from '../engine/actio
 import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type YamlSource } from './yaml.js';
 import { allConditions, inherit, type Inherited, type OwnSettings } from './inherit.js';
 import { checkArgs, checkExpressions, checkFiles, type FileCheckCtx } from './task-checks.js';
+import { includedVars } from './include-vars.js';
 import type { Block, Include, LoopControl, Node, Task } from './tree.js';
 import type { Module } from '../modules/contract.js';
 
@@ -159,6 +160,7 @@ export function keyValueArgs(s: string): Record<string, string> | undefined {
 function derivedName(module: string, args: Record<string, unknown>): string {
   if (module === 'meta') return `meta ${String(args.action)}`;
   if (module === ASSERT_THAT) return 'assert';
+  if (module === 'include_vars') return `include_vars ${String(args.file)}`;
   if (module === 'set_fact') return `set_fact ${Object.keys(args).filter((k) => k !== 'cacheable').join(', ')}`;
   for (const k of ['name', 'cmd', 'path', 'dest', 'msg', 'var', 'src', 'url', 'free_form']) {
     const v = args[k];
@@ -358,6 +360,7 @@ function loadTask(src: YamlSource, obj: Record<string, unknown>, path: Path, par
     if (name === 'command' || name === 'shell') args = { cmd: args };
     else if (name === 'meta') args = { action: args };
     else if (name === 'fail' || name === 'debug') args = keyValueArgs(args) ?? { msg: args };
+    else if (name === 'include_vars') args = keyValueArgs(args) ?? { file: args };
     else args = keyValueArgs(args) ?? args;
   }
   if (args === null || args === undefined) args = {};
@@ -377,6 +380,7 @@ function loadTask(src: YamlSource, obj: Record<string, unknown>, path: Path, par
   checkExpressions(src, meta.vars ?? {}, [...path, 'vars'], ctx.errors);
   checkExpressions(src, meta.environment ?? {}, [...path, 'environment'], ctx.errors);
   if (mod) checkFiles(src, name, merged, [...path, key], { ...ctx, roleDir: parent.role?.dir }, ctx.errors);
+  if (name === 'include_vars') merged.data = includedVars(src, [...path, key], String(merged.file), { roleDir: parent.role?.dir, playbookDir: ctx.playbookDir }, ctx.errors);
   if ((meta.retries !== undefined || meta.delay !== undefined) && meta.until === undefined) {
     throw new ConfigError(`${where(src, [...path, meta.retries !== undefined ? 'retries' : 'delay'], true)}: retries and delay go with 'until:' (the condition to wait for)`);
   }

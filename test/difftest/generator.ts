@@ -54,6 +54,8 @@ const MODES = ['0644', '0600', '0755', '0700', '0640'] as const;
 const SYMBOLIC_MODES = ['u=rwX,g=rX,o=', 'a+rX', 'go-rwx', 'u+x,o-r'] as const;
 /** copy's directory src (files/tree next to the playbook): its contents ('tree/') or itself ('tree'). */
 const TREE_FILES: Record<string, string> = { 'tree/top.txt': 'top\n', 'tree/sub/inner.txt': 'inner\n', 'tree/sub/deeper/leaf.txt': 'leaf\n' };
+/** include_vars' file (files/dt-vars.yml), one value rendered from another and from the play's vars */
+const VARS_FILES: Record<string, string> = { 'dt-vars.yml': 'iv_list: [a, b]\niv_base: "{{ greeting }}"\niv_ref: "{{ iv_base }}-{{ iv_list.length }}"\n' };
 const OWNERS = ['root', 'deploy', 'dtuser', 'nobody'] as const;
 const GROUPS = ['root', 'deploy', 'dtgrp', 'nogroup'] as const;
 const USERS = ['dtuser', 'dtuser2'] as const;
@@ -723,6 +725,8 @@ class PlaybookGen {
       ['debug', 2],
       ['fail', 1],
       ['assert_that', 2],
+      ['include_vars', 1],
+      ['pause', 1],
       ['controlled', 5],
       ['controlled-module', 2],
       ['until', 3],
@@ -757,6 +761,18 @@ class PlaybookGen {
         if (when) t.when = when;
         return t;
       }
+      case 'include_vars': {
+        // a vars file next to the playbook (files/), its values referring to each other
+        this.shared.files = { ...this.shared.files, ...VARS_FILES };
+        const t: Task = { name: `${id} include_vars`, include_vars: this.r.chance(0.5) ? 'files/dt-vars.yml' : { file: 'files/dt-vars.yml' } };
+        const when = this.when();
+        if (when) t.when = when;
+        // later tasks read them (where it may not have run, check mode must say unknown)
+        if (!this.facts.some((f) => f.name === 'iv_list')) this.facts.push({ name: 'iv_list', kind: 'list' }, { name: 'iv_ref', kind: 'str' });
+        return t;
+      }
+      case 'pause':
+        return { name: `${id} pause`, pause: { seconds: this.r.int(0, 1) } };
       case 'assert_that': {
         // Ansible's assert: conditions on the controller over facts, results and vars
         const conds: string[] = [];

@@ -417,4 +417,46 @@ vars:
     writeFileSync(join(dir, 'k.yml'), '- hosts: all\n  tasks:\n    - assert: { that: [], msg: x }\n');
     assert.throws(() => loadPlaybook(join(dir, 'k.yml'), modules, { root: dir }), /k\.yml:3:\d+: /);
   });
+
+  it('include_vars (read at load, role vars/ first, name:) and pause (waits in a real run, not in a dry run; prompt refused)', async () => {
+    const dir = tmp();
+    files(dir, {
+      'vars/app.yml': 'app_port: 8080\napp_users: [a, b]\napp_url: "http://{{ sub }}:{{ app_port }}/"\n',
+      'roles/r/vars/app.yml': 'app_port: 9090\n',
+      'roles/r/tasks/main.yml': '- include_vars: app.yml\n- name: role sees its own\n  copy: { dest: "{{ base }}/role", content: "port {{ app_port }}" }\n',
+    });
+    const playbook = `
+- hosts: web
+  gather_facts: no
+  tasks:
+    - include_vars: vars/app.yml
+    - name: uses them
+      copy: { dest: "{{ base }}/out", content: "{{ app_url }} {{ app_users.length }}" }
+    - include_vars: { file: vars/app.yml, name: app }
+    - name: pause
+      pause: { seconds: 1 }
+    - name: under a name
+      copy: { dest: "{{ base }}/named", content: "port {{ app.app_port }}" }
+    - include_role: { name: r }
+`;
+    const real = await runPlaybook({ inventory: inventory(dir), playbook, dir });
+    const paused = (r: typeof real) => r.report.tasks.find((t) => t.task === 'pause')?.durationMs ?? -1;
+    assert.ok(paused(real) >= 1000, 'the real run paused');
+    assert.deepEqual(line(real), ['include_vars vars/app.yml=ok', 'uses them=changed', 'include_vars vars/app.yml=ok', 'pause=ok', 'under a name=changed', 'include_role r=ok', 'r : include_vars app.yml=ok', 'r : role sees its own=changed']);
+    assert.equal(readFileSync(join(dir, 'out'), 'utf8'), 'http://one:8080/ 2');
+    assert.equal(readFileSync(join(dir, 'named'), 'utf8'), 'port 8080');
+    assert.equal(readFileSync(join(dir, 'role'), 'utf8'), 'port 9090');
+    const check = await runPlaybook({ inventory: inventory(tmp()), playbook, dir, check: true });
+    assert.ok(paused(check) < 900, 'a dry run does not pause');
+    assert.deepEqual(line(check), line(real));
+    const modules = builtinModules();
+    const refuse = (name: string, text: string, re: RegExp) => {
+      writeFileSync(join(dir, name), text);
+      assert.throws(() => loadPlaybook(join(dir, name), modules, { root: dir }), re);
+    };
+    refuse('a.yml', '- hosts: all\n  tasks:\n    - include_vars: nosuch.yml\n', /a\.yml:3:21: include_vars: nosuch\.yml: no such file/);
+    refuse('b.yml', '- hosts: all\n  tasks:\n    - include_vars: "{{ x }}.yml"\n', /b\.yml:3:21: include_vars: the file is read at load/);
+    refuse('c.yml', '- hosts: all\n  tasks:\n    - pause: { prompt: "go on?" }\n', /c\.yml:3:\d+: .*pause.*prompt/);
+    refuse('d.yml', '- hosts: all\n  tasks:\n    - include_vars: { file: vars/app.yml, dir: vars }\n', /d\.yml:3:\d+: .*dir/);
+  });
 });

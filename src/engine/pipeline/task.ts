@@ -191,7 +191,7 @@ function declared(task: Task, args: unknown): unknown {
 }
 
 /** set_fact, debug, fail, meta (engine/actions.ts): on the controller, in check mode too. */
-function executeAction(env: TaskEnv, task: Task, scope: Scope, notes: string[]): Outcome {
+async function executeAction(env: TaskEnv, task: Task, scope: Scope, notes: string[]): Promise<Outcome> {
   try {
     if (task.when !== undefined && !scope.condition(task.when)) {
       notes.push(`condition is false: ${String(task.when)}`);
@@ -199,6 +199,8 @@ function executeAction(env: TaskEnv, task: Task, scope: Scope, notes: string[]):
     }
     const r = runAction(task.module, task.args, scope);
     if (r.note !== undefined) notes.push(env.masker.mask(r.note));
+    // a dry run does not wait
+    if (r.pauseMs && !env.prediction) await new Promise((done) => setTimeout(done, r.pauseMs));
     return { status: r.status, ...(r.error ? { error: r.error } : {}), changes: [], registerData: {}, ran: true, ...(r.facts ? { facts: r.facts } : {}) };
   } catch (e) {
     return { ...classify(env, e, task), changes: [], registerData: {} };
