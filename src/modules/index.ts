@@ -35,6 +35,7 @@ const LOADERS: Record<string, Loader> = {
   sysctl: async () => (await import('./system/sysctl.js')).sysctl,
   systemd: async () => (await import('./services/systemd.js')).systemd,
   systemd_service: async () => (await import('./services/systemd.js')).systemdService,
+  package: async () => (await import('./packages/package.js')).packageModule,
   hostname: async () => (await import('./system/hostname.js')).hostname,
   timezone: async () => (await import('./system/timezone.js')).timezone,
   reboot: async () => (await import('./link/reboot.js')).reboot,

@@ -512,6 +512,8 @@ class PlaybookGen {
         }
         if (state === 'present' && this.r.chance(0.2)) args.start_services = true;
         t.apt = args;
+        // Ansible's generic name for it (apt on Debian): name and state only
+        if (Object.keys(args).length === 2 && this.r.chance(0.25)) [t.package, t.apt] = [args, undefined];
         label = `apt ${state} ${name.join(',')}`;
         break;
       }
