@@ -3,9 +3,9 @@
 // start-up is ~150 ms shorter on the 2-core test machine (bench/README.md). bin/provision.js uses
 // the bundle only when it is newer than tsc's output, so a bare `npx tsc` never runs stale code.
 //
-// node-ssh and ssh2 are in the bundle (the connection chunk): loaded from node_modules they were
-// ~45 CommonJS files read and compiled at the first connection. Their native bindings stay in
-// node_modules (nativeFromPackage below). Left out, loaded from node_modules when needed: diff,
+// ssh2 is in the bundle (the connection chunk): loaded from node_modules it was ~40 CommonJS files
+// read and compiled at the first connection. Its native bindings stay in node_modules
+// (nativeFromPackage below). Left out, loaded from node_modules when needed: diff,
 // ejs and nunjucks (loaded with createRequire on first use), esbuild (its binary; loaded to compile
 // a project's own module written in TypeScript).
 import { build } from 'esbuild';

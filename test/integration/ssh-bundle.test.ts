@@ -1,5 +1,5 @@
 /**
- * The bundled CLI (scripts/bundle.mjs carries ssh2 and node-ssh) over a real OpenSSH server:
+ * The bundled CLI (scripts/bundle.mjs carries ssh2) over a real OpenSSH server:
  * it uses ssh2's native sshcrypto.node from node_modules when it is there, and still connects with
  * ssh2's pure-JavaScript ciphers when neither ssh2's nor cpu-features' binding can be found.
  */

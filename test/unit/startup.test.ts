@@ -135,7 +135,7 @@ describe('the bundle (scripts/bundle.mjs)', () => {
     for (const c of ['command', 'scheduler', 'connection']) assert.ok(r.chunks.has(c), `${c} in ${[...r.chunks].join(', ')}`);
     for (const c of ['mysql_db', 'apt', 'ora']) assert.ok(!r.chunks.has(c), `loaded ${c}`);
     assert.deepEqual([...r.files], []);
-    // ssh2 and node-ssh are in the bundle: of node_modules, the run reads only native bindings,
+    // ssh2 is in the bundle: of node_modules, the run reads only native bindings,
     // ssh2's optional sshcrypto.node among them whenever it was built
     assert.deepEqual([...r.moduleFiles].filter((f) => !f.endsWith('.node')), [], 'JavaScript read from node_modules');
     const binding = 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node';
