@@ -3,12 +3,14 @@
 // start-up is ~150 ms shorter on the 2-core test machine (bench/README.md). bin/provision.js uses
 // the bundle only when it is newer than tsc's output, so a bare `npx tsc` never runs stale code.
 //
-// Left out, loaded from node_modules when needed: ssh2 and node-ssh (a native binding, loaded at
-// the first connection), diff, ejs and nunjucks (loaded with createRequire on first use), esbuild
-// (its binary; loaded to compile a project's own module written in TypeScript).
+// ssh2 is in the bundle (the connection chunk): loaded from node_modules it was ~40 CommonJS files
+// read and compiled at the first connection. Its native bindings stay in node_modules
+// (nativeFromPackage below). Left out, loaded from node_modules when needed: diff,
+// ejs and nunjucks (loaded with createRequire on first use), esbuild (its binary; loaded to compile
+// a project's own module written in TypeScript).
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,6 +27,39 @@ const englishOnlyZod = {
     }));
   },
 };
+// A bundled package that loads a native binding (ssh2's optional sshcrypto.node, cpu-features'
+// cpufeatures.node) still loads it from node_modules at run time, found as Node finds the package
+// (require.resolve from the bundle), so a missing or unbuilt binding falls back exactly as ssh2
+// does (its require is inside a try). __dirname and __filename, which an ES module bundle does not
+// have, are the file's own place in node_modules (ssh2's agent.js and poly1305.js use them).
+const NATIVE_PACKAGES = ['ssh2', 'cpu-features'];
+const nativeFromPackage = {
+  name: 'native-from-package',
+  setup(b) {
+    const filter = new RegExp(`[\\\\/]node_modules[\\\\/](${NATIVE_PACKAGES.join('|')})[\\\\/].*\\.js$`);
+    b.onLoad({ filter }, (args) => {
+      const pkg = NATIVE_PACKAGES.find((p) => args.path.includes(`${sep}node_modules${sep}${p}${sep}`));
+      const pkgRoot = args.path.slice(0, args.path.lastIndexOf(`${sep}node_modules${sep}${pkg}${sep}`) + `${sep}node_modules${sep}${pkg}`.length);
+      const rel = (p) => relative(pkgRoot, p).split(sep).join('/');
+      const fileRel = rel(args.path);
+      // the package's directory at run time, e.g. ".../node_modules/ssh2/"
+      const at = (path) => `(require.resolve(${JSON.stringify(`${pkg}/package.json`)}).slice(0, -"package.json".length) + ${JSON.stringify(path)})`;
+      let contents = readFileSync(args.path, 'utf8').replace(/require\((['"])(\.{1,2}\/[^'"]+\.node)\1\)/g, (_, _q, spec) =>
+        `require(${at(rel(join(dirname(args.path), spec)))})`,
+      );
+      if (/\b__(dirname|filename)\b/.test(contents)) {
+        const dirRel = rel(dirname(args.path));
+        const vars =
+          `var __filename = (() => { try { return ${at(fileRel)}; } catch { return ${JSON.stringify(fileRel)}; } })();\n` +
+          `var __dirname = (() => { try { return ${at(dirRel)}; } catch { return ${JSON.stringify(dirRel)}; } })();\n`;
+        // after a 'use strict' directive, which must stay the file's first statement
+        const strict = /^\s*(['"])use strict\1;?\n?/.exec(contents)?.[0] ?? '';
+        contents = strict + vars + contents.slice(strict.length);
+      }
+      return { contents, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
 const outdir = join(root, 'dist', 'bundle', 'cli');
 rmSync(outdir, { recursive: true, force: true });
 await build({
@@ -36,10 +71,10 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['ssh2', 'node-ssh', 'cpu-features', 'diff', 'ejs', 'nunjucks', 'esbuild'],
+  external: ['diff', 'ejs', 'nunjucks', 'esbuild'],
   // CommonJS packages inside an ES module bundle call require() for Node's built-ins
   banner: { js: "import { createRequire as __provisionRequire } from 'node:module'; const require = __provisionRequire(import.meta.url);" },
-  plugins: [englishOnlyZod],
+  plugins: [englishOnlyZod, nativeFromPackage],
   logLevel: 'warning',
 });
 

@@ -228,7 +228,7 @@ export async function runCommand(playbookArgs: string[], o: CliOptions, io: CliI
   const emit = await createReporter({ json: Boolean(o.json), diff: Boolean(o.diff), verbosity: o.verbose, stream, tty: Boolean(stream.isTTY) && !process.env.CI });
   // --check records no host key either: a new key is accepted for this run's connections only
   const runOnlyHostKeys = o.check ? new (await import('../ssh/knownhosts.js')).RunOnlyHostKeys() : undefined;
-  // node-ssh (ssh2) is loaded with the first connection
+  // ssh2 (the connection chunk) is loaded with the first connection
   const connect = async (h: InventoryHost, over: { connectTimeoutMs?: number } = {}) =>
     (await import('../ssh/connection.js')).connectSsh({
       runOnlyHostKeys,

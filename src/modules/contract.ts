@@ -31,7 +31,7 @@ export interface ExecOptions {
   phase?: 'facts' | 'apply' | 'check';
 }
 
-/** One live connection to one host. Implementations: SSH (node-ssh), local (child_process), fakes in tests. */
+/** One live connection to one host. Implementations: SSH (ssh2), local (child_process), fakes in tests. */
 export interface Connection {
   readonly host: string;
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;

@@ -1,18 +1,17 @@
 /**
- * SSH connections (node-ssh / ssh2): one connection per host, reused for every exec.
+ * SSH connections (ssh2): one connection per host, reused for every exec.
  *
  * Traps handled here (see the notes on each):
- *  - node-ssh accepts ANY host key unless ssh2's `hostVerifier` is passed: we always pass one
- *    backed by known_hosts.
- *  - node-ssh removes its own 'error' listener once connected: without ours, a later socket error
- *    (peer reset, keepalive timeout) is an unhandled 'error' event that crashes the process.
- *  - node-ssh's execCommand decodes each chunk separately (splits multi-byte UTF-8), trims the
- *    output, does not accept a Buffer stdin and resolves with `code: null` when the connection
- *    drops. We therefore run commands on the raw ssh2 Client (`ssh.connection`).
+ *  - ssh2 accepts ANY host key unless its `hostVerifier` is passed: we always pass one backed by
+ *    known_hosts.
+ *  - connectClient removes its 'error' listener once connected: without ours (LinkState), a later
+ *    socket error (peer reset, keepalive timeout) is an unhandled 'error' event that crashes the
+ *    process.
+ *  - Commands run on the raw ssh2 Client (node-ssh's execCommand, used before, decoded each chunk
+ *    separately, trimmed the output, took no Buffer stdin and gave `code: null` on a drop).
  */
 import { appendFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { NodeSSH } from 'node-ssh';
 import pLimit from 'p-limit';
 import { ConnectionError, type Connection, type ExecOptions, type ExecResult } from '../modules/contract.js';
 import {
@@ -29,6 +28,7 @@ import {
 import { exitCode, sudoHint, withHint, wrapCommand } from './wrap.js';
 import { BoundedOutput } from './output.js';
 import { PersistentShell } from './shell.js';
+import { connectClient } from './client.js';
 
 export interface SshJump {
   address: string;
@@ -125,7 +125,6 @@ interface Endpoint {
 }
 
 interface Opened {
-  ssh: NodeSSH;
   client: any;
   state: LinkState;
 }
@@ -231,7 +230,7 @@ const KEY_LABELS: Record<string, string> = {
   'ssh-dss': 'DSA',
 };
 
-/** Open one verified, authenticated node-ssh connection. Always rejects with ConnectionError. */
+/** Open one verified, authenticated ssh2 connection. Always rejects with ConnectionError. */
 async function open(host: string, e: Endpoint): Promise<Opened> {
   const cfg: Record<string, any> = {
     username: e.user,
@@ -247,8 +246,7 @@ async function open(host: string, e: Endpoint): Promise<Opened> {
   }
   if (e.key) {
     try {
-      // Read the key ourselves (not node-ssh's privateKeyPath): a clear error, and no await inside
-      // NodeSSH.connect() before it creates the ssh2 Client (see below).
+      // Read the key ourselves: a clear error naming the file
       cfg.privateKey = await readFile(e.key, 'utf8');
     } catch (err: any) {
       throw new ConnectionError(host, `${e.name}: cannot read private key ${e.key}: ${err.message}`);
@@ -292,37 +290,27 @@ async function open(host: string, e: Endpoint): Promise<Opened> {
     return res.ok;
   };
 
-  const ssh = new NodeSSH();
   const state = new LinkState();
-  // NodeSSH.connect() creates the ssh2 Client synchronously (no await before it when privateKey is
-  // given as a string) and stores it in `ssh.connection`: attach our listeners right away.
-  const pending = ssh.connect(cfg as any);
-  let client: any = ssh.connection;
-  if (client) {
-    state.attach(client);
-    // ssh2 leaves Nagle's algorithm on: a command's stdin (the script, wrap.ts) then waits for the
-    // host's delayed ACK of the exec request, ~40 ms per command. Measured on a test host: a
-    // command's round trip 65 ms with Nagle, 25 ms without.
-    client.setNoDelay(true);
-  }
+  const { client, ready } = connectClient(cfg);
+  state.attach(client);
+  // ssh2 leaves Nagle's algorithm on: a command's stdin (the script, wrap.ts) then waits for the
+  // host's delayed ACK of the exec request, ~40 ms per command. Measured on a test host: a
+  // command's round trip 65 ms with Nagle, 25 ms without.
+  client.setNoDelay(true);
   try {
-    await pending;
+    await ready;
   } catch (err: any) {
     try {
-      ssh.dispose();
+      client.end();
     } catch {
       // ignore
     }
     throw connectError(host, e, state.lastError ?? err, refusal);
   }
-  if (!client) {
-    client = ssh.connection;
-    state.attach(client);
-  }
-  if (!client || state.down) {
+  if (state.down) {
     throw connectError(host, e, state.lastError ?? new Error('connection closed right after login'), refusal);
   }
-  return { ssh, client, state };
+  return { client, state };
 }
 
 /**
@@ -702,7 +690,7 @@ class SshConnection implements Connection {
           res();
         });
         try {
-          o.ssh.dispose(); // client.end(): polite SSH disconnect
+          o.client.end(); // polite SSH disconnect
         } catch {
           clearTimeout(t);
           res();
@@ -755,7 +743,7 @@ export async function connectSsh(t: SshTarget): Promise<Connection> {
         // surfaced through the target connection's close
       });
     } catch (err: any) {
-      jump.ssh.dispose();
+      jump.client.end();
       const msg = /refused/i.test(err?.message ?? '')
         ? 'connection refused'
         : err?.message ?? String(err);
@@ -783,7 +771,7 @@ export async function connectSsh(t: SshTarget): Promise<Connection> {
       runOnlyHostKeys: t.runOnlyHostKeys,
     });
   } catch (err) {
-    jump?.ssh.dispose();
+    jump?.client.end();
     throw err;
   }
   if (jump) {

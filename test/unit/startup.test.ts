@@ -5,7 +5,7 @@
 import { ACTION_SCHEMAS } from '../../src/engine/actions.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -19,10 +19,14 @@ const BIN = join(ROOT, 'bin', 'provision.js');
 
 /**
  * Run the CLI; return its exit code, stdout, and the packages / dist files it loaded: `files` of
- * tsc's output (dist/src), `chunks` of the bundle (dist/bundle/cli, without their hashes).
+ * tsc's output (dist/src), `chunks` of the bundle (dist/bundle/cli, without their hashes),
+ * `moduleFiles` the files read from node_modules (package/path).
  * Without `bundle`, the run uses tsc's output (PROVISION_NO_BUNDLE): what the sources load lazily.
  */
-function loaded(args: string[], bundle = false): { code: number | null; stdout: string; stderr: string; packages: Set<string>; files: Set<string>; chunks: Set<string> } {
+function loaded(
+  args: string[],
+  bundle = false,
+): { code: number | null; stdout: string; stderr: string; packages: Set<string>; files: Set<string>; chunks: Set<string>; moduleFiles: Set<string> } {
   const env: NodeJS.ProcessEnv = { ...process.env, CI: '1', NODE_DEBUG: 'esm,module' };
   if (bundle) delete env.PROVISION_NO_BUNDLE;
   else env.PROVISION_NO_BUNDLE = '1';
@@ -30,7 +34,10 @@ function loaded(args: string[], bundle = false): { code: number | null; stdout: 
   const packages = new Set<string>();
   const files = new Set<string>();
   const chunks = new Set<string>();
+  const moduleFiles = new Set<string>();
   for (const line of r.stderr.split('\n')) {
+    // CommonJS: `load "/…/node_modules/pkg/file" for module`; ES modules: `Storing file:///…/node_modules/pkg/file`
+    for (const m of line.matchAll(/(?:load "|Storing file:\/\/)[^"\s]*\/node_modules\/([^"\s]+)/g)) moduleFiles.add(m[1]);
     if (!/^(ESM|MODULE) \d+: /.test(line) || !/Storing|load /.test(line)) continue;
     for (const m of line.matchAll(/node_modules\/((?:@[^/]+\/)?[^/'"\s]+)/g)) packages.add(m[1]);
     for (const m of line.matchAll(/dist\/src\/([\w/]+)\.js/g)) files.add(m[1]);
@@ -40,7 +47,7 @@ function loaded(args: string[], bundle = false): { code: number | null; stdout: 
     .split('\n')
     .filter((l) => !/^(ESM|MODULE) \d+: /.test(l) && !/^\s/.test(l) && !/^[}\]]/.test(l))
     .join('\n');
-  return { code: r.status, stdout: r.stdout, stderr, packages, files, chunks };
+  return { code: r.status, stdout: r.stdout, stderr, packages, files, chunks, moduleFiles };
 }
 
 describe('module registry', () => {
@@ -128,6 +135,11 @@ describe('the bundle (scripts/bundle.mjs)', () => {
     for (const c of ['command', 'scheduler', 'connection']) assert.ok(r.chunks.has(c), `${c} in ${[...r.chunks].join(', ')}`);
     for (const c of ['mysql_db', 'apt', 'ora']) assert.ok(!r.chunks.has(c), `loaded ${c}`);
     assert.deepEqual([...r.files], []);
+    // ssh2 is in the bundle: of node_modules, the run reads only native bindings,
+    // ssh2's optional sshcrypto.node among them whenever it was built
+    assert.deepEqual([...r.moduleFiles].filter((f) => !f.endsWith('.node')), [], 'JavaScript read from node_modules');
+    const binding = 'ssh2/lib/protocol/crypto/build/Release/sshcrypto.node';
+    if (existsSync(join(ROOT, 'node_modules', binding))) assert.ok(r.moduleFiles.has(binding), [...r.moduleFiles].join(', '));
   });
 
   it('is used only when it is newer than tsc\'s output (a bare `npx tsc` never runs a stale bundle)', () => {
