@@ -250,19 +250,18 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     assert.ok(http.requests.some((u) => u.startsWith('/app.git/')), 'git fetched over HTTP from this server');
     // trees: site/ (contents) into www, then group app and u=rwX,g=rX,o= on it (X: dirs and files with an x bit;
     // copy without mode gives new files the umask's 0644, as Ansible does, so hello has none);
-    // site (the directory itself) into releases/site with directory_mode and mode; the start page hard-linked to its copy there
+    // site (the directory itself) into releases/site with directory_mode and mode; the start page hard-linked to its copy there;
+    // a tree the host had: app's, u=rwX,g=rX,o= (the script keeps its x bit for u and g)
     assert.equal(
-      ssh('cd /srv/am && find www releases -printf "%p %y %m %u:%g\\n" | sort; stat -c "%i %h" releases/site/index.html index.html | uniq | wc -l; cat index.html www/bin/hello'),
+      ssh('cd /srv/am && find www releases -printf "%p %y %m %u:%g\\n" | sort; stat -c %h releases/site/index.html index.html; test releases/site/index.html -ef index.html && echo one inode; cat index.html www/bin/hello; find /srv/legacy -printf "%p %m %u:%g\\n" | sort'),
       [
         'releases d 750 root:root', 'releases/site d 750 root:root', 'releases/site/bin d 750 root:root', 'releases/site/bin/hello f 640 root:root',
         'releases/site/css d 750 root:root', 'releases/site/css/site.css f 640 root:root', 'releases/site/index.html f 640 root:root',
         'www d 750 root:app', 'www/bin d 750 root:app', 'www/bin/hello f 640 root:app', 'www/css d 750 root:app', 'www/css/site.css f 640 root:app', 'www/index.html f 640 root:app',
-        '1', '<h1>am site</h1>', '#!/bin/sh', 'echo hello from the site', '',
+        '2', '2', 'one inode', '<h1>am site</h1>', '#!/bin/sh', 'echo hello from the site',
+        '/srv/legacy 750 app:app', '/srv/legacy/lib 750 app:app', '/srv/legacy/lib/a.txt 640 app:app', '/srv/legacy/run 750 app:app', '',
       ].join('\n'),
     );
-    assert.equal(ssh('stat -c %h /srv/am/index.html'), '2\n');
-    // a tree the host had: app's, u=rwX,g=rX,o= (the script keeps its x bit for u and g)
-    assert.equal(ssh('find /srv/legacy -printf "%p %m %u:%g\\n" | sort'), '/srv/legacy 750 app:app\n/srv/legacy/lib 750 app:app\n/srv/legacy/lib/a.txt 640 app:app\n/srv/legacy/run 750 app:app\n');
     // release tarballs: 1.0 from files/ (owned by the task's user), 2.0 fetched and unpacked on the host (app's), both stripped of their top directory
     assert.equal(
       ssh("find /opt/tool /opt/tool2 -printf '%p %m %u:%g\\n' | sort; /opt/tool/bin/tool; /opt/tool2/bin/tool; cat /opt/tool2/VERSION; dpkg-query -W -f='${Status}\\n' xz-utils"),
@@ -274,10 +273,10 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     );
     assert.ok(http.requests.includes('/tool-2.0.tar.xz'), 'the release fetched from this server');
     // the reboot: a new boot id, the marker; what a boot must keep (sysctl from its file, the enabled services) is checked by the checks after it
-    const booted = ssh('cat /proc/sys/kernel/random/boot_id');
-    assert.notEqual(booted, bootId, 'the host rebooted');
-    bootId = booted;
-    assert.equal(ssh('cat /var/lib/am-rebooted'), 'rebooted by modules-all\n');
+    const [booted, marker] = ssh('cat /proc/sys/kernel/random/boot_id /var/lib/am-rebooted').split('\n');
+    assert.notEqual(`${booted}\n`, bootId, 'the host rebooted');
+    bootId = `${booted}\n`;
+    assert.equal(marker, 'rebooted by modules-all');
     assert.equal(s['Reboot once'], 'changed');
     // (a new section's outcome on the host: here)
   });
