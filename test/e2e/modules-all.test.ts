@@ -6,9 +6,12 @@
  * --check knows exactly which checkout moves; then a run that changes nothing and a --check
  * that predicts nothing (0 would-change, 0 unknown).
  *
+ * The host reboots once, in the first real run (a marker file keeps later runs from it); its
+ * boot id says so, and the checks after the reboot read what a boot must keep.
+ *
  * Downloads come from an HTTP server this test starts on the controller, bound to the test
- * bridge's address (only the test host reaches it): a file and a bare git repository served
- * over git's dumb HTTP protocol. mysql_* and haproxy_backend_server are covered by the site e2e.
+ * bridge's address (only the test host reaches it): a file, a release tar.xz made here and a
+ * bare git repository served over git's dumb HTTP protocol. mysql_* and haproxy_backend_server are covered by the site e2e.
  *
  * A new module: a section in site.yml (see its header), its unknowns in EXPECTED_UNKNOWN and
  * its outcome on the host in the real run's SECTIONS below.
@@ -50,6 +53,8 @@ function provision(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 let address = '';
+/** The test host's boot id at start: the reboot section reboots it once, in the first real run only. */
+let bootId = '';
 let hostName = '';
 function ssh(cmd: string): string {
   const dir = join(ROOT, '.provision', 'testbed');
@@ -66,6 +71,8 @@ const KEYS = [
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOCeoBBEqi3zJO/wLeP0p+a8fNU/Bjhh+TMu8BRq4n8M alice@laptop',
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIw373Q76muTD7QUvVSokommuOA5bOp7Myd+igtUejkD ci@deploy',
 ];
+/** Release 2.0 as a tar.xz in www/ (fetched by get_url, unpacked on the host): tool-2.0/{bin/tool,VERSION}. */
+const RELEASE2 = "mkdir -p rel/tool-2.0/bin; printf '#!/bin/sh\\necho tool 2.0\\n' > rel/tool-2.0/bin/tool; echo 2.0 > rel/tool-2.0/VERSION; chmod 755 rel/tool-2.0 rel/tool-2.0/bin rel/tool-2.0/bin/tool; chmod 644 rel/tool-2.0/VERSION; tar -C rel -cJf www/tool-2.0.tar.xz tool-2.0";
 const BAD_CHECKSUM = "A checksum the server's file does not have";
 const CHECKS = ['sshd answers', 'The server serves the release', 'The release over HTTP', 'Forwarding is live'];
 
@@ -91,6 +98,16 @@ const EXPECTED_UNKNOWN: Record<string, RegExp> = {
   'Facts of the download': /\/srv\/dl\/tool\.txt is written by a task whose outcome is unknown/,
   'What stat saw': /'tool' is the result of a task whose outcome is unknown/,
   'Last move': /'at_main' is the result of a task whose outcome is unknown/,
+  // trees: a recurse over what an earlier copy wrote reads the tree as the host has it
+  'Site group-readable, closed to others': /what lies under \/srv\/am\/www is changed by an earlier task, and the tree is read as a whole/,
+  // release tarballs: the fetched one is known only when downloaded, and it is read on the host
+  'Release 2.0 fetched': /what http:\/\/.*\/tool-2\.0\.tar\.xz serves .* is known only when it is downloaded/,
+  'Release 2.0 unpacked on the host, once': /unarchive_src '\/srv\/dl\/tool-2\.0\.tar\.xz\|\/opt\/tool2\|1' reads state that earlier tasks are predicted to change/,
+  // the reboot section comes after 'What stat saw': whether the marker exists, hence whether it reboots, is unknown
+  'Reboot marker': /'What stat saw' \(unknown in check mode\) may have changed anything here/,
+  'Reboot once': /'reboot_marker' is the result of a task whose outcome is unknown in check mode/,
+  'Back after the reboot': /not run in check mode: earlier tasks are predicted to change the hosts/,
+  'Rebooted once': /'What stat saw' \(unknown in check mode\) may have changed anything here/,
   // checks run in --check only while nothing is predicted to change
   ...Object.fromEntries(CHECKS.map((c) => [c, /not run in check mode: earlier tasks are predicted to change the hosts/])),
   // notified by a predicted change, but a task with unknown arguments ran before it
@@ -119,7 +136,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
   before(async () => {
     // a bare repository with two commits, a tag on the first, served as static files
     const g = `git -c user.name=t -c user.email=t@t.invalid -c init.defaultBranch=main`;
-    const made = spawnSync('sh', ['-c', `set -e; mkdir www; printf %s '${RELEASE}' > www/tool.txt; ${g} init -q src; cd src; echo 1 > VERSION; git add VERSION; ${g} commit -qm one; ${g} tag -a v1.0 -m v1.0; echo 2 > VERSION; ${g} commit -qam two; cd ..; git clone -q --bare src www/app.git; git -C www/app.git update-server-info; git -C src rev-parse HEAD HEAD~1`], { cwd: dir, encoding: 'utf8' });
+    const made = spawnSync('sh', ['-c', `set -e; mkdir www; printf %s '${RELEASE}' > www/tool.txt; ${g} init -q src; cd src; echo 1 > VERSION; git add VERSION; ${g} commit -qm one; ${g} tag -a v1.0 -m v1.0; echo 2 > VERSION; ${g} commit -qam two; cd ..; git clone -q --bare src www/app.git; git -C www/app.git update-server-info; ${RELEASE2}; git -C src rev-parse HEAD HEAD~1`], { cwd: dir, encoding: 'utf8' });
     assert.equal(made.status, 0, made.stderr);
     [commits.main, commits.v1] = made.stdout.trim().split('\n');
     await provision(['testbed', 'down']);
@@ -132,6 +149,9 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     base = `http://${bridge}:${http.port}`;
     // what the playbook changes that a fresh host does not have: a user with its own groups, one to remove, an old release
     ssh('useradd -m -s /bin/bash -G users deployer && useradd -m olduser && echo old > /home/olduser/notes && mkdir -p /srv/old-release/v0');
+    // a tree the host has (file recurse, exact in --check): dirs and a script 0755, a file 0644, all root's
+    ssh('mkdir -p /srv/legacy/lib && printf "#!/bin/sh\\n" > /srv/legacy/run && echo a > /srv/legacy/lib/a.txt && chmod 755 /srv/legacy /srv/legacy/lib /srv/legacy/run && chmod 644 /srv/legacy/lib/a.txt');
+    bootId = ssh('cat /proc/sys/kernel/random/boot_id');
     process.stderr.write(`modules-all: test host up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   });
   after(async () => {
@@ -166,11 +186,12 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     assert.deepEqual(unknown.map(key).sort(), Object.keys(EXPECTED_UNKNOWN).sort());
     // the rest is exact; what is certain here: the installs, the accounts, the files, the settings
     const s = statusOf(check);
-    for (const t of ['Tools', 'Group app', 'User app', 'Old user gone with its home', 'Settings hard link', 'Message of the day, the old one kept', 'os-release copied on the host', 'Hosts of the app', 'Passwords expire', 'Daily cleanup', 'Forwarding on', 'Host name', 'Time zone', 'am-sleep running', 'No e2scrub in a container', 'cron running']) {
+    for (const t of ['Tools', 'Group app', 'User app', 'Old user gone with its home', 'Settings hard link', 'Message of the day, the old one kept', 'os-release copied on the host', 'Hosts of the app', 'Passwords expire', 'Daily cleanup', 'Forwarding on', 'Host name', 'Time zone', 'am-sleep running', 'No e2scrub in a container', 'cron running', 'Site contents', 'Site directory itself', "Legacy tree is app's, closed to others", 'Start page hard link', 'Release directories', 'Release 1.0 from the controller']) {
       assert.equal(s[t], 'changed', t);
     }
     assert.equal(s['Not installed stays not installed'], 'ok');
     assert.equal(s[BAD_CHECKSUM], 'skipped');
+    assert.equal(ssh('cat /proc/sys/kernel/random/boot_id'), bootId, '--check does not reboot');
   });
 
   it('the real run does what --check said, task by task; every section did it on the host', async () => {
@@ -184,7 +205,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     const unknownWas = Object.fromEntries(Object.keys(EXPECTED_UNKNOWN).map((t) => [t, s[t]]));
     assert.deepEqual(unknownWas, {
       ...expected('changed', Object.keys(EXPECTED_UNKNOWN)),
-      ...expected('ok', ["App's groups", 'Same file, md5', 'Facts of the download', ...CHECKS]),
+      ...expected('ok', ["App's groups", 'Same file, md5', 'Facts of the download', 'Reboot marker', 'Back after the reboot', ...CHECKS]),
     });
     // packages
     assert.equal(ssh("dpkg-query -W -f='${Package} ${Status}\\n' cron curl git; command -v nano || echo no nano"), 'cron install ok installed\ncurl install ok installed\ngit install ok installed\nno nano\n');
@@ -227,6 +248,36 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     assert.equal(ssh('cat /srv/am/tool.stat'), `${sha('sha256', RELEASE)} 0640 ${RELEASE.length}\n`);
     assert.equal(ssh('cat /srv/moved'), `${commits.v1}  -> ${commits.main}`);
     assert.ok(http.requests.some((u) => u.startsWith('/app.git/')), 'git fetched over HTTP from this server');
+    // trees: site/ (contents) into www, then group app and u=rwX,g=rX,o= on it (X: dirs and files with an x bit;
+    // copy without mode gives new files the umask's 0644, as Ansible does, so hello has none);
+    // site (the directory itself) into releases/site with directory_mode and mode; the start page hard-linked to its copy there;
+    // a tree the host had: app's, u=rwX,g=rX,o= (the script keeps its x bit for u and g)
+    assert.equal(
+      ssh('cd /srv/am && find www releases -printf "%p %y %m %u:%g\\n" | sort; stat -c %h releases/site/index.html index.html; test releases/site/index.html -ef index.html && echo one inode; cat index.html www/bin/hello; find /srv/legacy -printf "%p %m %u:%g\\n" | sort'),
+      [
+        'releases d 750 root:root', 'releases/site d 750 root:root', 'releases/site/bin d 750 root:root', 'releases/site/bin/hello f 640 root:root',
+        'releases/site/css d 750 root:root', 'releases/site/css/site.css f 640 root:root', 'releases/site/index.html f 640 root:root',
+        'www d 750 root:app', 'www/bin d 750 root:app', 'www/bin/hello f 640 root:app', 'www/css d 750 root:app', 'www/css/site.css f 640 root:app', 'www/index.html f 640 root:app',
+        '2', '2', 'one inode', '<h1>am site</h1>', '#!/bin/sh', 'echo hello from the site',
+        '/srv/legacy 750 app:app', '/srv/legacy/lib 750 app:app', '/srv/legacy/lib/a.txt 640 app:app', '/srv/legacy/run 750 app:app', '',
+      ].join('\n'),
+    );
+    // release tarballs: 1.0 from files/ (owned by the task's user), 2.0 fetched and unpacked on the host (app's), both stripped of their top directory
+    assert.equal(
+      ssh("find /opt/tool /opt/tool2 -printf '%p %m %u:%g\\n' | sort; /opt/tool/bin/tool; /opt/tool2/bin/tool; cat /opt/tool2/VERSION; dpkg-query -W -f='${Status}\\n' xz-utils"),
+      [
+        '/opt/tool 755 root:root', '/opt/tool/bin 755 root:root', '/opt/tool/bin/tool 755 root:root', '/opt/tool/conf 755 root:root', '/opt/tool/conf/tool.conf 644 root:root',
+        '/opt/tool2 755 root:root', '/opt/tool2/VERSION 644 app:app', '/opt/tool2/bin 755 app:app', '/opt/tool2/bin/tool 755 app:app',
+        'tool 1.0', 'tool 2.0', '2.0', 'install ok installed', '',
+      ].join('\n'),
+    );
+    assert.ok(http.requests.includes('/tool-2.0.tar.xz'), 'the release fetched from this server');
+    // the reboot: a new boot id, the marker; what a boot must keep (sysctl from its file, the enabled services) is checked by the checks after it
+    const [booted, marker] = ssh('cat /proc/sys/kernel/random/boot_id /var/lib/am-rebooted').split('\n');
+    assert.notEqual(`${booted}\n`, bootId, 'the host rebooted');
+    bootId = `${booted}\n`;
+    assert.equal(marker, 'rebooted by modules-all');
+    assert.equal(s['Reboot once'], 'changed');
     // (a new section's outcome on the host: here)
   });
 
@@ -241,12 +292,14 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     // exact: everything else is ok, main's checkout moves; unknown: the download whose checksum
     // differs, the move that reads main's registered result, and the checks (a change is predicted)
     const notOk = check2.tasks.filter((t) => t.status !== 'ok').map((t) => `${key(t)}: ${t.status}`);
-    assert.deepEqual(notOk, ['Checkout main: changed', `${BAD_CHECKSUM}: unknown`, 'Last move: unknown', ...CHECKS.map((c) => `${c}: unknown`)]);
+    const afterLastMove = ['Reboot marker', 'Reboot once', 'Back after the reboot', 'Rebooted once', ...CHECKS];
+    assert.deepEqual(notOk, ['Checkout main: changed', `${BAD_CHECKSUM}: unknown`, 'Last move: unknown', ...afterLastMove.map((c) => `${c}: unknown`)]);
     assert.match(check2.tasks.find((t) => t.task === 'Last move')!.note ?? '', /'at_main' is the result of a task/);
     const real2 = await run('real after a new commit', bad);
     assert.deepEqual(unexpectedFailures(real2), []);
     sameAsCheck(check2, real2);
     assert.equal(statusOf(real2)[BAD_CHECKSUM], 'failed');
+    assert.equal(statusOf(real2)['Reboot once'], 'skipped', 'the marker is there: no second reboot');
     assert.match(real2.tasks.find((t) => t.task === BAD_CHECKSUM)!.error!, /the sha1 of .* is not the checksum given .* left as it was/s);
     assert.equal(ssh('cat /srv/dl/tool.txt; ls -a /srv/dl | grep -c provision-tmp || true'), `${RELEASE}0\n`);
     assert.equal(ssh('git -C /srv/app rev-parse HEAD; cat /srv/moved; git -C /srv/tag rev-parse HEAD; cat /srv/am/deployed'), `${three}\n${commits.v1} ${commits.main} -> ${three}${commits.v1}\n${commits.main}\n`);
@@ -259,5 +312,6 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     const check3 = await run('--check after it', ['--check']);
     assert.deepEqual(check3.tasks.filter((t) => t.status !== 'ok' && t.status !== 'skipped').map((t) => `${key(t)}: ${t.status} ${t.note ?? ''}`), []);
     assert.equal(ssh('cat /srv/dl/tool.txt'), RELEASE);
+    assert.equal(ssh('cat /proc/sys/kernel/random/boot_id'), bootId, 'no reboot after the first real run');
   });
 });
