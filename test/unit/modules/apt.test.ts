@@ -13,7 +13,7 @@ const NOW = 1_800_000_000;
 describe('apt: args', () => {
   test('a single name becomes a list and defaults apply', () => {
     const a = parse(apt, { name: 'nginx' });
-    assert.deepEqual(a, { name: ['nginx'], state: 'present', update_cache: false, cache_valid_time: 0, install_recommends: false, start_services: false });
+    assert.deepEqual(a, { name: ['nginx'], state: 'present', upgrade: 'no', autoremove: false, update_cache: false, cache_valid_time: 0, install_recommends: false, start_services: false });
   });
 
   test('rejects bad package names and an empty task', () => {
