@@ -6,13 +6,13 @@
  *
  *   node dist/test/support/local-apt-repo.js DIR [--port N] [--host ADDR] [--versions 1.0,2.0]
  *
- * builds DIR (the key in DIR/key.asc, the packages in DIR/pool) and serves it until killed.
+ * builds DIR (a new key each time, in DIR/key.asc; the packages in DIR/pool) and serves it until killed.
  * Suites `stable` (the first version) and `next` (all), component `main`; packages `provtest-hello` (each version given) and
  * `provtest-lib` (its dependency, installed automatically, so autoremove removes it with it).
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, normalize, relative } from 'node:path';
@@ -45,8 +45,11 @@ export function buildDeb(outDir: string, p: TestPackage): string {
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-/** Packages and a signed Release for the .deb files under DIR/pool; the public key is DIR/key.asc. */
-export function writeIndex(dir: string, debs: string[], suite = 'stable'): void {
+/**
+ * Packages and a Release for the .deb files under DIR/pool, signed (InRelease) with the key in
+ * `gnupg` (a GNUPGHOME, made with a key by withSigningKey); the public key is DIR/key.asc.
+ */
+export function writeIndex(dir: string, debs: string[], suite: string, gnupg: string): void {
   const arch = run('dpkg', ['--print-architecture']).trim();
   const stanzas = debs.map((deb) => {
     const control = run('dpkg-deb', ['-f', deb]).trimEnd();
@@ -71,17 +74,31 @@ export function writeIndex(dir: string, debs: string[], suite = 'stable'): void 
     '',
   ].join('\n');
   writeFileSync(join(dist, 'Release'), release);
-  const gnupg = join(dir, '.gnupg');
-  mkdirSync(gnupg, { recursive: true, mode: 0o700 });
+  rmSync(join(dist, 'InRelease'), { force: true });
+  run('gpg', ['--batch', '--yes', '--clearsign', '-o', join(dist, 'InRelease'), join(dist, 'Release')], { GNUPGHOME: gnupg });
+}
+
+/**
+ * A throwaway signing key in a temporary GNUPGHOME for `sign`, its public part written to
+ * DIR/key.asc. gpg starts a gpg-agent for the home: it is stopped (gpgconf --kill all) and the
+ * home removed afterwards, so that nothing of it keeps running after the test.
+ */
+export function withSigningKey<T>(dir: string, sign: (gnupg: string) => T): T {
+  // short: the agent's socket path must fit in a sockaddr_un
+  const gnupg = mkdtempSync(join(tmpdir(), 'provgpg-'));
+  chmodSync(gnupg, 0o700);
   const env = { GNUPGHOME: gnupg };
   try {
-    statSync(join(dir, 'key.asc'));
-  } catch {
     run('gpg', ['--batch', '--quiet', '--passphrase', '', '--quick-gen-key', 'provision tests <tests@provision.invalid>', 'ed25519', 'sign', 'never'], env);
     writeFileSync(join(dir, 'key.asc'), run('gpg', ['--batch', '--armor', '--export'], env));
+    return sign(gnupg);
+  } finally {
+    try {
+      run('gpgconf', ['--kill', 'all'], env);
+    } finally {
+      rmSync(gnupg, { recursive: true, force: true });
+    }
   }
-  rmSync(join(dist, 'InRelease'), { force: true });
-  run('gpg', ['--batch', '--yes', '--clearsign', '-o', join(dist, 'InRelease'), join(dist, 'Release')], env);
 }
 
 /**
@@ -93,8 +110,10 @@ export function buildRepo(dir: string, versions: string[]): { key: string; debs:
   const pool = join(dir, 'pool');
   const lib = buildDeb(pool, { name: 'provtest-lib', version: '1.0' });
   const hello = versions.map((v) => buildDeb(pool, { name: 'provtest-hello', version: v, depends: 'provtest-lib' }));
-  writeIndex(dir, [lib, hello[0]], 'stable');
-  writeIndex(dir, [lib, ...hello], 'next');
+  withSigningKey(dir, (gnupg) => {
+    writeIndex(dir, [lib, hello[0]], 'stable', gnupg);
+    writeIndex(dir, [lib, ...hello], 'next', gnupg);
+  });
   return { key: readFileSync(join(dir, 'key.asc'), 'utf8'), debs: [lib, ...hello] };
 }
 

@@ -11,7 +11,7 @@ import { fact, TaskError, Unknown, type Change, type Command, type Effect, type 
 import { setsTo, unknownUnder, UnknownFact } from '../../engine/prediction.js';
 import type { FileFact } from '../files/facts.js';
 import type { UnitFact } from '../services/facts.js';
-import { aptActionSimFact, aptCacheFact, aptPolicyFact, aptSimulationFact, debFileFact, packageFact, type AptCacheFact, type AptPolicyFact, type AptSimulationFact, type DebFileFact, type PackageFact } from './facts.js';
+import { aptActionSimFact, aptCacheFact, aptPolicyFact, aptSimulationFact, debFileFact, packageFact, type AptCacheFact, type AptPolicyFact, type AptSimulationFact, type DebFileFact, type PackageFact, type SimulationStale } from './facts.js';
 
 const pkgName = z.string().regex(/^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:-]+)?$/, 'a Debian package name');
 
@@ -148,6 +148,7 @@ function packageChanges(args: Args, facts: Facts, ctx: ModuleContext, pending: b
     if (d.error !== undefined) throw new TaskError(`deb: ${args.deb} is not a readable .deb file (${d.error})`);
     if (d.installed === d.version) return autoremoveChanges(args, facts, changes);
     if (sim && !sim.ok) throw new Unknown(`apt-get -s cannot simulate installing ${args.deb} now: ${sim.error}`);
+    checkSimulation(sim, `installing ${args.deb}`);
     changes.push({
       action: 'install',
       target: d.package!,
@@ -181,6 +182,7 @@ function packageChanges(args: Args, facts: Facts, ctx: ModuleContext, pending: b
   const missing = latestPending ? (args.name ?? []) : notAsAsked(args, facts);
   if (missing.length === 0) return autoremoveChanges(args, facts, changes);
   if (sim && !sim.ok && !latestPending) throw new Unknown(`apt-get -s cannot simulate this ${args.state === 'absent' ? 'removal' : 'install'} now: ${sim.error}`);
+  if (!latestPending) checkSimulation(sim, `${args.state === 'absent' ? 'removing' : 'installing'} ${missing.join(', ')}`);
   if (args.state !== 'absent') {
     changes.push({
       action: 'install',
@@ -251,50 +253,16 @@ export const apt: StateModule<Args, Facts> = {
     return [...changes, ...rest];
   },
   predict(args, facts, changes) {
-    const effects: Effect[] = [];
-    const pkgChange = changes.find((c) => c.action !== 'update' && !(c.action === 'autoremove' && changes.length === 1));
-    // apt-get remove --auto-remove leaves nothing to autoremove
-    const done = pkgChange?.action === 'upgrade' && changes.length === 1 ? UPGRADES[args.upgrade] : pkgChange?.action === 'remove' && args.autoremove ? 'autoremove' : undefined;
-    if (pkgChange) effects.push(actionsAfter(done));
-    const cache = facts.__cache as AptCacheFact | undefined;
-    if (changes.some((c) => c.action === 'update')) effects.push(...indexUpdated(cache, 'the apt-get update of this task'));
-    else if (cache) effects.push(setsTo('apt_cache', { updatedAt: cache.now, now: cache.now }));
-    const sim = facts.__sim as AptSimulationFact | undefined;
-    const named = (args.name ?? []).map(bare);
-    const auto = changes.find((c) => c.action === 'autoremove');
-    if (auto) {
-      for (const n of (facts.__autoremove as AptSimulationFact).removes) effects.push(setsTo(`package:${n}`, { installed: false }));
-      if (!auto.uncertain && changes.length === 1) effects.push(actionsAfter('autoremove'));
-      effects.push(unknownUnder('unit:', `units after autoremove`));
+    const effects = predictPackages(args, facts, changes);
+    // what this task does to packages, as later tasks' simulations must take it (checkSimulation)
+    const delta: SimulationStale = { installed: {}, removed: [] };
+    for (const e of effects) {
+      const set = (e as { packageSet?: [string, PackageFact] }).packageSet;
+      if (!set) continue;
+      if (set[1].installed) delta.installed[set[0]] = set[1].version ?? '';
+      else delta.removed.push(set[0]);
     }
-    const up = changes.find((c) => c.action === 'upgrade');
-    if (up) {
-      const s = facts.__upgrade as AptSimulationFact;
-      if (up.uncertain) return [...effects, unknownUnder('package:', up.uncertain)];
-      for (const n of s.removes) effects.push(setsTo(`package:${n}`, { installed: false }));
-      for (const [n, version] of Object.entries(s.installs)) effects.push(setsTo(`package:${n}`, { installed: true, version } satisfies PackageFact));
-      effects.push(...providedByInstall(Object.keys(s.installs), args.start_services));
-      return effects;
-    }
-    const inst = changes.find((c) => c.action === 'install');
-    if (args.state === 'absent') {
-      if (!changes.some((c) => c.action === 'remove')) return effects;
-      const removed = sim?.ok ? [...new Set([...sim.removes, ...named])] : named;
-      for (const n of removed) effects.push(setsTo(`package:${n}`, { installed: false }));
-      // removal runs maintainer scripts: what they stop or delete is not modelled
-      effects.push(unknownUnder('unit:', `units after removing ${named.join(', ')}`));
-      return effects;
-    }
-    if (!inst) return effects;
-    if (inst.uncertain || !sim?.ok) {
-      // without a simulation (no package index yet) the dependencies are not known
-      effects.push(unknownUnder('package:', inst.uncertain ?? `the packages an install of ${inst.target} pulls in (apt-get -s: ${sim?.error ?? 'not run'})`));
-      return effects;
-    }
-    const installed = Object.keys(sim.installs);
-    for (const [n, version] of Object.entries(sim.installs)) effects.push(setsTo(`package:${n}`, { installed: true, version } satisfies PackageFact));
-    effects.push(...providedByInstall(installed, args.start_services));
-    return effects;
+    return Object.keys(delta.installed).length || delta.removed.length ? [...effects, simulationsSee(delta)] : effects;
   },
   // an apt task whose outcome is unknown may have changed anything but what Debian policy leaves to the admin
   footprint: () => [
@@ -304,6 +272,107 @@ export const apt: StateModule<Args, Facts> = {
     },
   ],
 };
+
+/** The package `name` will be as `value` (the effect remembers it for simulationsSee). */
+function packageSetsTo(name: string, value: PackageFact): Effect {
+  return Object.assign(setsTo(`package:${name}`, value), { packageSet: [name, value] as [string, PackageFact] });
+}
+
+/**
+ * Check mode: an apt-get -s a later task reads ran against the host as it is. This notes on it
+ * what this task is predicted to change in its packages (checkSimulation decides whether it stands).
+ */
+function simulationsSee(delta: SimulationStale): Effect {
+  return {
+    touches: (k) => k.startsWith('apt_simulation:'),
+    apply: (before) => {
+      const s = before as AptSimulationFact;
+      const was = s.stale ?? { installed: {}, removed: [] };
+      const installed = { ...was.installed };
+      for (const n of delta.removed) delete installed[n];
+      Object.assign(installed, delta.installed);
+      const removed = [...new Set([...was.removed.filter((n) => !(n in delta.installed)), ...delta.removed])];
+      return { ...s, stale: { ...was, installed, removed } } satisfies AptSimulationFact;
+    },
+  };
+}
+
+/**
+ * Check mode: apt-get -s ran against the host as it is, not as earlier tasks are predicted to
+ * leave it. Where they change packages, the simulation stands only where it cannot disagree with
+ * the predicted state; else this task's outcome is unknown, with the reason (never a guess).
+ * A removal cannot see the reverse dependencies among packages predicted to be installed; an
+ * install sees packages predicted to be removed as still there (it would not bring them back),
+ * and one that would install a package at another version than predicted is not what will run.
+ */
+function checkSimulation(sim: AptSimulationFact | undefined, what: string): void {
+  const st = sim?.stale;
+  if (!sim || !st) return;
+  const few = (ns: string[]) => (ns.length > 4 ? `${ns.slice(0, 4).join(', ')} and ${ns.length - 4} more` : ns.join(', '));
+  const installed = Object.keys(st.installed);
+  if (what.startsWith('remov')) {
+    if (installed.length) {
+      throw new Unknown(`apt-get -s ran against the host as it is, without ${few(installed)}, which earlier tasks are predicted to install: what ${what} takes with it is known only in the real run`);
+    }
+    return;
+  }
+  // a removed package the simulation installs anyway is one it saw missing (installed by an earlier task of this run)
+  const unseen = st.removed.filter((n) => !(n in sim.installs));
+  if (unseen.length) {
+    throw new Unknown(`apt-get -s ran against the host as it is, still with ${few(unseen)}, which earlier tasks are predicted to remove: whether ${what} brings any back is known only in the real run`);
+  }
+  const other = Object.entries(sim.installs).filter(([n, v]) => st.installed[n] !== undefined && st.installed[n] !== v);
+  if (other.length) {
+    throw new Unknown(`apt-get -s would install ${few(other.map(([n, v]) => `${n} ${v}`))} for ${what}, another version than earlier tasks are predicted to install: what it installs is known only in the real run`);
+  }
+}
+
+function predictPackages(args: Args, facts: Facts, changes: Change[]): Effect[] {
+  const effects: Effect[] = [];
+  const pkgChange = changes.find((c) => c.action !== 'update' && !(c.action === 'autoremove' && changes.length === 1));
+  // apt-get remove --auto-remove leaves nothing to autoremove
+  const done = pkgChange?.action === 'upgrade' && changes.length === 1 ? UPGRADES[args.upgrade] : pkgChange?.action === 'remove' && args.autoremove ? 'autoremove' : undefined;
+  if (pkgChange) effects.push(actionsAfter(done));
+  const cache = facts.__cache as AptCacheFact | undefined;
+  if (changes.some((c) => c.action === 'update')) effects.push(...indexUpdated(cache, 'the apt-get update of this task'));
+  else if (cache) effects.push(setsTo('apt_cache', { updatedAt: cache.now, now: cache.now }));
+  const sim = facts.__sim as AptSimulationFact | undefined;
+  const named = (args.name ?? []).map(bare);
+  const auto = changes.find((c) => c.action === 'autoremove');
+  if (auto) {
+    for (const n of (facts.__autoremove as AptSimulationFact).removes) effects.push(packageSetsTo(n, { installed: false }));
+    if (!auto.uncertain && changes.length === 1) effects.push(actionsAfter('autoremove'));
+    effects.push(unknownUnder('unit:', `units after autoremove`));
+  }
+  const up = changes.find((c) => c.action === 'upgrade');
+  if (up) {
+    const s = facts.__upgrade as AptSimulationFact;
+    if (up.uncertain) return [...effects, unknownUnder('package:', up.uncertain)];
+    for (const n of s.removes) effects.push(packageSetsTo(n, { installed: false }));
+    for (const [n, version] of Object.entries(s.installs)) effects.push(packageSetsTo(n, { installed: true, version }));
+    effects.push(...providedByInstall(Object.keys(s.installs), args.start_services));
+    return effects;
+  }
+  const inst = changes.find((c) => c.action === 'install');
+  if (args.state === 'absent') {
+    if (!changes.some((c) => c.action === 'remove')) return effects;
+    const removed = sim?.ok ? [...new Set([...sim.removes, ...named])] : named;
+    for (const n of removed) effects.push(packageSetsTo(n, { installed: false }));
+    // removal runs maintainer scripts: what they stop or delete is not modelled
+    effects.push(unknownUnder('unit:', `units after removing ${named.join(', ')}`));
+    return effects;
+  }
+  if (!inst) return effects;
+  if (inst.uncertain || !sim?.ok) {
+    // without a simulation (no package index yet) the dependencies are not known
+    effects.push(unknownUnder('package:', inst.uncertain ?? `the packages an install of ${inst.target} pulls in (apt-get -s: ${sim?.error ?? 'not run'})`));
+    return effects;
+  }
+  const installed = Object.keys(sim.installs);
+  for (const [n, version] of Object.entries(sim.installs)) effects.push(packageSetsTo(n, { installed: true, version }));
+  effects.push(...providedByInstall(installed, args.start_services));
+  return effects;
+}
 
 /** Check mode, after packages change: what upgrade/autoremove would do then is unknown, but for the one just done (nothing left). */
 function actionsAfter(done: string | undefined): Effect {

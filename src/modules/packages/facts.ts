@@ -68,6 +68,15 @@ export interface AptSimulationFact {
   installs: Record<string, string>;
   removes: string[];
   error?: string;
+  /** check mode: what earlier tasks are predicted to change, which apt-get -s, run on the host as it is, does not see */
+  stale?: SimulationStale;
+}
+
+/** Packages earlier tasks are predicted to install (name -> version) or remove, and an index update they run. */
+export interface SimulationStale {
+  installed: Record<string, string>;
+  removed: string[];
+  index?: string;
 }
 
 export const aptSimulationFact: FactKind<{ names: string[]; state: 'present' | 'absent' | 'latest'; recommends: boolean; autoremove?: boolean }, AptSimulationFact> = {
