@@ -29,6 +29,7 @@ import { parse } from 'yaml';
 import { runReport, type RunReport } from '../../src/engine/report.js';
 import { SPOOL_HEADER } from '../../src/modules/system/cron.js';
 import { compareReports, formatMismatch } from '../difftest/compare.js';
+import { buildRepo } from '../support/local-apt-repo.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'bin', 'provision.js');
@@ -95,7 +96,39 @@ const EXPECTED_UNKNOWN: Record<string, RegExp> = {
   ...Object.fromEntries(CHECKS.map((c) => [c, /not run in check mode: earlier tasks are predicted to change the hosts/])),
   // notified by a predicted change, but a task with unknown arguments ran before it
   'handler: Restart am-sleep': /'What stat saw' \(unknown in check mode\) may have changed anything here/,
+  // apt repositories: what autoremove removes after this run's installs is known only then
+  'Packages nothing needs go': /what apt-get would autoremove after the packages this task changes|may have changed anything here/,
 };
+
+// --- apt repositories (deb822_repository, apt_repository, apt latest and autoremove)
+const APT_REPO_TASKS = ['The local repository, deb822', 'Its next suite, one line', 'The newest provtest-hello', 'The old source gone, the index updated'];
+const APT_PRE_LIST = '/etc/apt/sources.list.d/provtest-pre.list';
+/**
+ * The local signed repository (test/support/local-apt-repo.ts) under the test's HTTP server, known
+ * to the host's index already (through a source the playbook removes, so check mode's apt-get -s
+ * sees its packages), and a package installed as a dependency that nothing needs (autoremove's).
+ */
+function aptRepoBefore(repoDir: string, base: string): void {
+  const { key } = buildRepo(repoDir, ['1.0', '2.0'], [{ name: 'provtest-orphan', version: '1.0' }]);
+  const only = `-o Dir::Etc::sourcelist=${APT_PRE_LIST} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0`;
+  ssh(
+    `set -e; mkdir -p /etc/apt/keyrings; printf '%s' '${key}' > /etc/apt/keyrings/provtest.asc; ` +
+      `echo 'deb [signed-by=/etc/apt/keyrings/provtest.asc] ${base}/apt next main' > ${APT_PRE_LIST}; ` +
+      `apt-get update -qq ${only}; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${only} provtest-orphan >/dev/null; apt-mark auto provtest-orphan >/dev/null`,
+  );
+}
+/** What the section did: the sources written (Ansible's field order), the old one gone, provtest-hello at the newest version, the orphan autoremoved. */
+function aptRepoAfter(base: string): void {
+  assert.equal(
+    ssh(`cat /etc/apt/sources.list.d/provtest.sources /etc/apt/sources.list.d/provtest-next.list; test ! -e ${APT_PRE_LIST} && echo pre gone`),
+    `Components: main\nX-Repolib-Name: provtest\nSigned-By: /etc/apt/keyrings/provtest.asc\nSuites: stable next\nTypes: deb\nURIs: ${base}/apt\n` +
+      `deb [signed-by=/etc/apt/keyrings/provtest.asc] ${base}/apt next main\npre gone\n`,
+  );
+  assert.equal(
+    ssh("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' provtest-hello provtest-lib; apt-mark showauto provtest-lib; dpkg-query -W provtest-orphan 2>&1 | grep -c 'no packages found' || true"),
+    'provtest-hello 2.0 install ok installed\nprovtest-lib 1.0 install ok installed\nprovtest-lib\n1\n',
+  );
+}
 
 /** A static file server (git's dumb HTTP protocol is static files) for `dir`, on `address`. */
 function serve(dir: string, host: string): Promise<{ server: Server; port: number; requests: string[] }> {
@@ -132,6 +165,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     base = `http://${bridge}:${http.port}`;
     // what the playbook changes that a fresh host does not have: a user with its own groups, one to remove, an old release
     ssh('useradd -m -s /bin/bash -G users deployer && useradd -m olduser && echo old > /home/olduser/notes && mkdir -p /srv/old-release/v0');
+    aptRepoBefore(join(dir, 'www', 'apt'), base);
     process.stderr.write(`modules-all: test host up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   });
   after(async () => {
@@ -170,6 +204,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
       assert.equal(s[t], 'changed', t);
     }
     assert.equal(s['Not installed stays not installed'], 'ok');
+    for (const t of APT_REPO_TASKS) assert.equal(s[t], 'changed', t);
     assert.equal(s[BAD_CHECKSUM], 'skipped');
   });
 
@@ -227,6 +262,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     assert.equal(ssh('cat /srv/am/tool.stat'), `${sha('sha256', RELEASE)} 0640 ${RELEASE.length}\n`);
     assert.equal(ssh('cat /srv/moved'), `${commits.v1}  -> ${commits.main}`);
     assert.ok(http.requests.some((u) => u.startsWith('/app.git/')), 'git fetched over HTTP from this server');
+    aptRepoAfter(base);
     // (a new section's outcome on the host: here)
   });
 

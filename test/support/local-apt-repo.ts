@@ -103,18 +103,19 @@ export function withSigningKey<T>(dir: string, sign: (gnupg: string) => T): T {
 
 /**
  * Build the repository: provtest-lib 1.0 and provtest-hello at each version (depending on
- * provtest-lib). Suite `stable` has the first version, suite `next` all of them: a host that adds
+ * provtest-lib), and the `extra` packages in both suites. Suite `stable` has the first version, suite `next` all of them: a host that adds
  * `next` sees the repository "gain" the newer versions.
  */
-export function buildRepo(dir: string, versions: string[]): { key: string; debs: string[] } {
+export function buildRepo(dir: string, versions: string[], extra: TestPackage[] = []): { key: string; debs: string[] } {
   const pool = join(dir, 'pool');
   const lib = buildDeb(pool, { name: 'provtest-lib', version: '1.0' });
   const hello = versions.map((v) => buildDeb(pool, { name: 'provtest-hello', version: v, depends: 'provtest-lib' }));
+  const more = extra.map((p) => buildDeb(pool, p));
   withSigningKey(dir, (gnupg) => {
-    writeIndex(dir, [lib, hello[0]], 'stable', gnupg);
-    writeIndex(dir, [lib, ...hello], 'next', gnupg);
+    writeIndex(dir, [lib, hello[0], ...more], 'stable', gnupg);
+    writeIndex(dir, [lib, ...hello, ...more], 'next', gnupg);
   });
-  return { key: readFileSync(join(dir, 'key.asc'), 'utf8'), debs: [lib, ...hello] };
+  return { key: readFileSync(join(dir, 'key.asc'), 'utf8'), debs: [lib, ...hello, ...more] };
 }
 
 /** Serve DIR's files over HTTP (GET and HEAD only, nothing outside DIR, no dot files). */
