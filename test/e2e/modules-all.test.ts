@@ -108,14 +108,27 @@ const APT_PRE_LIST = '/etc/apt/sources.list.d/provtest-pre.list';
  * to the host's index already (through a source the playbook removes, so check mode's apt-get -s
  * sees its packages), and a package installed as a dependency that nothing needs (autoremove's).
  */
-function aptRepoBefore(repoDir: string, base: string): void {
+async function aptRepoBefore(repoDir: string, base: string): Promise<void> {
   const { key } = buildRepo(repoDir, ['1.0', '2.0'], [{ name: 'provtest-orphan', version: '1.0' }]);
   const only = `-o Dir::Etc::sourcelist=${APT_PRE_LIST} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0`;
-  ssh(
+  await sshServing(
     `set -e; mkdir -p /etc/apt/keyrings; printf '%s' '${key}' > /etc/apt/keyrings/provtest.asc; ` +
       `echo 'deb [signed-by=/etc/apt/keyrings/provtest.asc] ${base}/apt next main' > ${APT_PRE_LIST}; ` +
       `apt-get update -qq ${only}; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${only} provtest-orphan >/dev/null; apt-mark auto provtest-orphan >/dev/null`,
   );
+}
+/** ssh without blocking this process: the host fetches from this process's HTTP server meanwhile. */
+function sshServing(cmd: string): Promise<string> {
+  const dir = join(ROOT, '.provision', 'testbed');
+  const args = ['-i', join(dir, 'id_ed25519'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `root@${address}`, cmd];
+  return new Promise((done, fail) => {
+    const p = spawn('ssh', args);
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('close', (code) => (code === 0 ? done(out) : fail(new Error(`ssh ${cmd.slice(-200)}: exit ${code}: ${err}`))));
+  });
 }
 /** What the section did: the sources written (Ansible's field order), the old one gone, provtest-hello at the newest version, the orphan autoremoved. */
 function aptRepoAfter(base: string): void {
@@ -165,7 +178,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     base = `http://${bridge}:${http.port}`;
     // what the playbook changes that a fresh host does not have: a user with its own groups, one to remove, an old release
     ssh('useradd -m -s /bin/bash -G users deployer && useradd -m olduser && echo old > /home/olduser/notes && mkdir -p /srv/old-release/v0');
-    aptRepoBefore(join(dir, 'www', 'apt'), base);
+    await aptRepoBefore(join(dir, 'www', 'apt'), base);
     process.stderr.write(`modules-all: test host up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   });
   after(async () => {
