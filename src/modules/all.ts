@@ -2,6 +2,8 @@
 import type { Module } from './contract.js';
 import { apt } from './packages/apt.js';
 import { packageModule } from './packages/package.js';
+import { deb822Repository } from './packages/deb822_repository.js';
+import { aptRepository } from './packages/apt_repository.js';
 import { assertModule } from './checks/assert.js';
 import { httpCheck } from './checks/http_check.js';
 import { waitFor } from './checks/wait_for.js';
@@ -33,6 +35,6 @@ import { waitForConnection } from './link/wait_for_connection.js';
 import { unarchive } from './files/unarchive.js';
 
 export function builtinModules(): Map<string, Module> {
-  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey, cron, sysctl, systemd, systemdService, hostname, timezone, reboot, waitForConnection, unarchive, packageModule];
+  const list: Module[] = [apt, file, copy, template, service, user, group, command, shell, waitFor, assertModule, httpCheck, mysqlDb, mysqlUser, mysqlReplication, haproxyBackendServer, lineinfile, blockinfile, replace, getUrl, git, stat, authorizedKey, cron, sysctl, systemd, systemdService, hostname, timezone, reboot, waitForConnection, unarchive, deb822Repository, aptRepository, packageModule];
   return new Map(list.map((m) => [m.name, m]));
 }

@@ -9,6 +9,8 @@ type Loader = () => Promise<Module>;
 
 const LOADERS: Record<string, Loader> = {
   apt: async () => (await import('./packages/apt.js')).apt,
+  deb822_repository: async () => (await import('./packages/deb822_repository.js')).deb822Repository,
+  apt_repository: async () => (await import('./packages/apt_repository.js')).aptRepository,
   file: async () => (await import('./files/file.js')).file,
   copy: async () => (await import('./files/copy.js')).copy,
   template: async () => (await import('./files/template.js')).template,

@@ -73,6 +73,15 @@ const PASSWORD_HASHES = [
   '$6$dtsalt2$b8pSu5beDr7x4ZsmN7cFq1gc5SwjjFBpWxKZTJOntgIkj/1tGnSgL/E4P3juJR8fW5ObkUQPD0canZnXckFyZ1',
 ] as const;
 const SERVICES = ['cron', 'atd', 'dt-sleep', 'dt-missing'] as const;
+/** apt sources that are written but never fetched (no update_cache): the URIs are never contacted. */
+const DT_KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZ0Ab1RYJKwYBBAHaRw8BAQdAdifftestkeynotusedbyaptAAAAAAAAAAAAAAA\n=dtdt\n-----END PGP PUBLIC KEY BLOCK-----\n';
+const DT_SIGNERS = [DT_KEY, 'dtkey.asc', '/usr/share/keyrings/debian-archive-keyring.gpg'] as const;
+const DT_REPO_LINES = ['deb http://127.0.0.1:9/dt stable main', 'deb [signed-by=/etc/apt/keyrings/dt-one.asc] http://127.0.0.1:9/dt next main contrib'] as const;
+/** .deb files the setup builds on each host (dpkg-deb), for apt's `deb`. */
+const DT_DEBS = ['/srv/dtdeb/dt-hello_1.0_all.deb', '/srv/dtdeb/dt-hello_2.0_all.deb', '/srv/dtdeb/missing.deb'] as const;
+const DEB_SETUP = ['1.0', '2.0']
+  .map((v) => `d=$(mktemp -d) && mkdir -p $d/DEBIAN /srv/dtdeb && printf 'Package: dt-hello\\nVersion: ${v}\\nArchitecture: all\\nMaintainer: dt <dt@provision.invalid>\\nDescription: difftest\\n' > $d/DEBIAN/control && dpkg-deb --root-owner-group --build $d /srv/dtdeb/dt-hello_${v}_all.deb >/dev/null && rm -rf $d`)
+  .join('\n');
 const UNIT_FILE = '/etc/systemd/system/dt-sleep.service';
 /** Existing system files the text editors change (harmless ones: nothing reads them during a case). */
 const SYSTEM_TEXT_FILES = ['/etc/issue', '/etc/motd', '/etc/issue.net'] as const;
@@ -362,6 +371,29 @@ class PlaybookGen {
     });
   }
 
+  /** deb822_repository / apt_repository without an index update, apt with a .deb built on the host, autoremove. */
+  aptSource(): { module: string; args: Record<string, unknown> } {
+    const k = this.r.weighted([['deb822', 4], ['line', 3], ['deb', 3], ['autoremove', 1]] as const);
+    const state = this.r.chance(0.8) ? 'present' : 'absent';
+    if (k === 'deb822') {
+      const args: Record<string, unknown> = { name: this.r.pick(['dt-one', 'DT two']), state };
+      if (state === 'present') {
+        Object.assign(args, { uris: 'http://127.0.0.1:9/dt', suites: this.r.pick(['stable', ['stable', 'next']]), components: this.r.pick(['main', ['main', 'contrib']]) });
+        if (this.r.chance(0.8)) args.signed_by = this.r.pick(DT_SIGNERS);
+        if (this.r.chance(0.3)) args.enabled = this.r.chance(0.5);
+        if (this.r.chance(0.2)) args.mode = this.r.pick(['0644', '0600']);
+      }
+      return { module: 'deb822_repository', args };
+    }
+    if (k === 'line') {
+      const args: Record<string, unknown> = { repo: this.r.pick(DT_REPO_LINES), state, update_cache: false };
+      if (this.r.chance(0.5)) args.filename = 'dt-line';
+      return { module: 'apt_repository', args };
+    }
+    if (k === 'deb') return { module: 'apt', args: { deb: this.r.pick(DT_DEBS) } };
+    return { module: 'apt', args: this.r.chance(0.5) ? { autoremove: true } : { name: 'dt-hello', state: 'absent', autoremove: true } };
+  }
+
   when(): string | undefined {
     if (!this.r.chance(0.3)) return undefined;
     if (this.facts.length && this.r.chance(0.2)) {
@@ -397,6 +429,7 @@ class PlaybookGen {
       ['authorized_key', 4],
       ['system', 6],
       ['unarchive', 4],
+      ['apt_source', 4],
     ] as const);
     const t: Task = {};
     let label = '';
@@ -515,6 +548,12 @@ class PlaybookGen {
         // Ansible's generic name for it (apt on Debian): name and state only
         if (Object.keys(args).length === 2 && this.r.chance(0.25)) [t.package, t.apt] = [args, undefined];
         label = `apt ${state} ${name.join(',')}`;
+        break;
+      }
+      case 'apt_source': {
+        const { module, args } = this.aptSource();
+        t[module] = args;
+        label = `${module} ${String(args.name ?? args.deb ?? args.repo ?? 'autoremove')}`;
         break;
       }
       case 'text': {
@@ -1016,7 +1055,7 @@ export function generate(seed: number): Case {
   }
   yesNo(r, playbook);
   yesNo(r, shared.taskFiles);
-  const c: Case = { name: `seed ${seed}`, hosts, templates, playbook };
+  const c: Case = { name: `seed ${seed}`, hosts, templates, playbook, files: { 'dtkey.asc': DT_KEY }, setup: { h1: DEB_SETUP, h2: DEB_SETUP } };
   if (Object.keys(shared.taskFiles).length) c.taskFiles = shared.taskFiles;
   if (Object.keys(shared.roles).length) c.roles = shared.roles;
   if (shared.files) c.files = shared.files;

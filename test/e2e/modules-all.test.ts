@@ -32,6 +32,7 @@ import { parse } from 'yaml';
 import { runReport, type RunReport } from '../../src/engine/report.js';
 import { SPOOL_HEADER } from '../../src/modules/system/cron.js';
 import { compareReports, formatMismatch } from '../difftest/compare.js';
+import { buildRepo } from '../support/local-apt-repo.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'bin', 'provision.js');
@@ -112,7 +113,54 @@ const EXPECTED_UNKNOWN: Record<string, RegExp> = {
   ...Object.fromEntries(CHECKS.map((c) => [c, /not run in check mode: earlier tasks are predicted to change the hosts/])),
   // notified by a predicted change, but a task with unknown arguments ran before it
   'handler: Restart am-sleep': /'What stat saw' \(unknown in check mode\) may have changed anything here/,
+  // apt repositories: what autoremove removes after this run's installs is known only then
+  'Packages nothing needs go': /what apt-get would autoremove after the packages this task changes|may have changed anything here/,
 };
+
+// --- apt repositories (deb822_repository, apt_repository, apt latest and autoremove)
+const APT_REPO_TASKS = ['The local repository, deb822', 'Its next suite, one line', 'The newest provtest-hello', 'The old source gone, the index updated'];
+const APT_PRE_LIST = '/etc/apt/sources.list.d/provtest-pre.list';
+/** The last play's autoremove, after 'Last move' (unknown arguments: it may have changed anything) in the --check after a new commit. */
+const APT_REPO_AFTER_UNKNOWN = ['Packages nothing needs go: unknown'];
+/**
+ * The local signed repository (test/support/local-apt-repo.ts) under the test's HTTP server, known
+ * to the host's index already (through a source the playbook removes, so check mode's apt-get -s
+ * sees its packages), and a package installed as a dependency that nothing needs (autoremove's).
+ */
+async function aptRepoBefore(repoDir: string, base: string): Promise<void> {
+  const { key } = buildRepo(repoDir, ['1.0', '2.0'], [{ name: 'provtest-orphan', version: '1.0' }]);
+  const only = `-o Dir::Etc::sourcelist=${APT_PRE_LIST} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0`;
+  await sshServing(
+    `set -e; mkdir -p /etc/apt/keyrings; printf '%s' '${key}' > /etc/apt/keyrings/provtest.asc; ` +
+      `echo 'deb [signed-by=/etc/apt/keyrings/provtest.asc] ${base}/apt next main' > ${APT_PRE_LIST}; ` +
+      `apt-get update -qq ${only}; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${only} provtest-orphan >/dev/null; apt-mark auto provtest-orphan >/dev/null`,
+  );
+}
+/** ssh without blocking this process: the host fetches from this process's HTTP server meanwhile. */
+function sshServing(cmd: string): Promise<string> {
+  const dir = join(ROOT, '.provision', 'testbed');
+  const args = ['-i', join(dir, 'id_ed25519'), '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', `root@${address}`, cmd];
+  return new Promise((done, fail) => {
+    const p = spawn('ssh', args);
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('close', (code) => (code === 0 ? done(out) : fail(new Error(`ssh ${cmd.slice(-200)}: exit ${code}: ${err}`))));
+  });
+}
+/** What the section did: the sources written (Ansible's field order), the old one gone, provtest-hello at the newest version, the orphan autoremoved. */
+function aptRepoAfter(base: string): void {
+  assert.equal(
+    ssh(`cat /etc/apt/sources.list.d/provtest.sources /etc/apt/sources.list.d/provtest-next.list; test ! -e ${APT_PRE_LIST} && echo pre gone`),
+    `Components: main\nX-Repolib-Name: provtest\nSigned-By: /etc/apt/keyrings/provtest.asc\nSuites: stable next\nTypes: deb\nURIs: ${base}/apt\n` +
+      `deb [signed-by=/etc/apt/keyrings/provtest.asc] ${base}/apt next main\npre gone\n`,
+  );
+  assert.equal(
+    ssh("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' provtest-hello provtest-lib; apt-mark showauto provtest-lib; dpkg-query -W provtest-orphan 2>&1 | grep -c 'no packages found' || true"),
+    'provtest-hello 2.0 install ok installed\nprovtest-lib 1.0 install ok installed\nprovtest-lib\n1\n',
+  );
+}
 
 /** A static file server (git's dumb HTTP protocol is static files) for `dir`, on `address`. */
 function serve(dir: string, host: string): Promise<{ server: Server; port: number; requests: string[] }> {
@@ -152,6 +200,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     // a tree the host has (file recurse, exact in --check): dirs and a script 0755, a file 0644, all root's
     ssh('mkdir -p /srv/legacy/lib && printf "#!/bin/sh\\n" > /srv/legacy/run && echo a > /srv/legacy/lib/a.txt && chmod 755 /srv/legacy /srv/legacy/lib /srv/legacy/run && chmod 644 /srv/legacy/lib/a.txt');
     bootId = ssh('cat /proc/sys/kernel/random/boot_id');
+    await aptRepoBefore(join(dir, 'www', 'apt'), base);
     process.stderr.write(`modules-all: test host up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   });
   after(async () => {
@@ -190,6 +239,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
       assert.equal(s[t], 'changed', t);
     }
     assert.equal(s['Not installed stays not installed'], 'ok');
+    for (const t of APT_REPO_TASKS) assert.equal(s[t], 'changed', t);
     assert.equal(s[BAD_CHECKSUM], 'skipped');
     assert.equal(ssh('cat /proc/sys/kernel/random/boot_id'), bootId, '--check does not reboot');
   });
@@ -278,6 +328,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     bootId = `${booted}\n`;
     assert.equal(marker, 'rebooted by modules-all');
     assert.equal(s['Reboot once'], 'changed');
+    aptRepoAfter(base);
     // (a new section's outcome on the host: here)
   });
 
@@ -293,7 +344,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     // differs, the move that reads main's registered result, and the checks (a change is predicted)
     const notOk = check2.tasks.filter((t) => t.status !== 'ok').map((t) => `${key(t)}: ${t.status}`);
     const afterLastMove = ['Reboot marker', 'Reboot once', 'Back after the reboot', 'Rebooted once', ...CHECKS];
-    assert.deepEqual(notOk, ['Checkout main: changed', `${BAD_CHECKSUM}: unknown`, 'Last move: unknown', ...afterLastMove.map((c) => `${c}: unknown`)]);
+    assert.deepEqual(notOk, ['Checkout main: changed', `${BAD_CHECKSUM}: unknown`, 'Last move: unknown', ...afterLastMove.map((c) => `${c}: unknown`), ...APT_REPO_AFTER_UNKNOWN]);
     assert.match(check2.tasks.find((t) => t.task === 'Last move')!.note ?? '', /'at_main' is the result of a task/);
     const real2 = await run('real after a new commit', bad);
     assert.deepEqual(unexpectedFailures(real2), []);

@@ -102,6 +102,8 @@ function planFile(args: Args, f: FileFact, who: IdentityFact): Change[] {
     const fresh = (type: FileFact['type'], base: number): FileFact => ({ ...f, type, mode: mode ?? modeUnder(who.umask, base), owner: who.user, group: who.group });
     switch (args.state) {
       case 'absent':
+        // a pending install may create the directory and put this path in it (nginx's sites-enabled/default)
+        if (f.type === 'absent' && f.parentByInstall) throw new Unknown(`${args.path} may come with a pending package install (its directory does not exist yet)`);
         if (f.type !== 'absent') changes.push({ action: 'remove', target: args.path, summary: `remove ${f.type} ${args.path}`, commands: [{ cmd: `rm -rf -- ${p}` }] });
         return changes;
       case 'directory':

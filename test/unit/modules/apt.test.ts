@@ -13,7 +13,7 @@ const NOW = 1_800_000_000;
 describe('apt: args', () => {
   test('a single name becomes a list and defaults apply', () => {
     const a = parse(apt, { name: 'nginx' });
-    assert.deepEqual(a, { name: ['nginx'], state: 'present', update_cache: false, cache_valid_time: 0, install_recommends: false, start_services: false });
+    assert.deepEqual(a, { name: ['nginx'], state: 'present', upgrade: 'no', autoremove: false, update_cache: false, cache_valid_time: 0, install_recommends: false, start_services: false });
   });
 
   test('rejects bad package names and an empty task', () => {
@@ -62,5 +62,32 @@ describe('apt: predict (what the fixtures cannot show: a later task)', () => {
       if (!startServices) assert.deepEqual(host.foldAll(['unit:cron.service'], missingUnit), { exists: true, active: 'inactive', enabled: 'unknown', needDaemonReload: false, byInstall: true });
       else assert.throws(() => host.foldAll(['unit:cron.service'], missingUnit), /start_services: its maintainer scripts may start it/);
     }
+  });
+
+  test('ex7: a later removal reads its simulation with the installs check mode predicted, and is unknown; the removals a later install cannot see make it unknown too', () => {
+    const a = parse(apt, { name: 'jq' });
+    const facts: Facts = { __sim: { ok: true, installs: { libonig5: '6.9.8-1', libjq1: '1.6-2.1', jq: '1.6-2.1' }, removes: [] }, jq: notInstalled };
+    const host = new HostPrediction('h1');
+    host.record(apt.predict!(a, facts, apt.plan(a, facts, check()), check()));
+    // the host as it is: libjq1 is not installed, so apt-get -s remove had nothing to do
+    const remove = parse(apt, { name: 'libjq1', state: 'absent' });
+    const liveSim: AptSimulationFact = { ok: true, installs: {}, removes: [] };
+    const seen = host.foldAll(['apt_simulation:absent:libjq1'], liveSim);
+    assert.deepEqual(seen.stale, { installed: { libonig5: '6.9.8-1', libjq1: '1.6-2.1', jq: '1.6-2.1' }, removed: [] });
+    const removeFacts: Facts = { __sim: seen, libjq1: host.foldAll(['package:libjq1'], notInstalled) };
+    assert.throws(() => apt.plan(remove, removeFacts, check()), (e: Error) => e.constructor.name === 'Unknown' && /without libonig5, libjq1, jq, which earlier tasks are predicted to install/.test(e.message));
+    // a task that finds its packages as asked does not need the simulation: still exact
+    const again = parse(apt, { name: ['libonig5', 'jq'] });
+    assert.deepEqual(apt.plan(again, { __sim: host.foldAll(['apt_simulation:present:libonig5,jq'], liveSim), libonig5: host.foldAll(['package:libonig5'], notInstalled), jq: host.foldAll(['package:jq'], notInstalled) }, check()), []);
+    // a predicted removal of jq: later simulations see it as removed, and it no longer counts as installed
+    const rm = parse(apt, { name: 'jq', state: 'absent' });
+    const rmFacts: Facts = { __sim: { ok: true, installs: {}, removes: ['jq'] }, jq: installed('1.6-2.1') };
+    host.record(apt.predict!(rm, rmFacts, apt.plan(rm, rmFacts, check()), check()));
+    assert.deepEqual(host.foldAll(['apt_simulation:present:jq'], liveSim).stale, { installed: { libonig5: '6.9.8-1', libjq1: '1.6-2.1' }, removed: ['jq'] });
+    const install = parse(apt, { name: 'jq' });
+    assert.throws(() => apt.plan(install, { __sim: host.foldAll(['apt_simulation:present:jq'], { ok: true, installs: {}, removes: [] }), jq: host.foldAll(['package:jq'], installed('1.6-2.1')) }, check()), /still with jq, which earlier tasks are predicted to remove/);
+    // on a host where jq never was, apt-get -s installs it (and lists it): that simulation stands
+    const fresh: AptSimulationFact = { ok: true, installs: { jq: '1.6-2.1' }, removes: [] };
+    assert.equal(apt.plan(install, { __sim: host.foldAll(['apt_simulation:present:jq'], fresh), jq: host.foldAll(['package:jq'], notInstalled) }, check()).length, 1);
   });
 });
