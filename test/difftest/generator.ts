@@ -546,7 +546,10 @@ class PlaybookGen {
         if (state === 'present' && this.r.chance(0.2)) args.start_services = true;
         t.apt = args;
         // Ansible's generic name for it (apt on Debian): name and state only
-        if (Object.keys(args).length === 2 && this.r.chance(0.25)) [t.package, t.apt] = [args, undefined];
+        if (Object.keys(args).length === 2 && this.r.chance(0.25)) {
+          t.package = args;
+          delete t.apt;
+        }
         label = `apt ${state} ${name.join(',')}`;
         break;
       }
