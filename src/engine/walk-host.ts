@@ -137,6 +137,8 @@ function walkPrediction(r: HostRunner, play: Play, h: HostState, hp: HostPlay, p
           hp.mayStop.push({ i: hp.seq++, at: prediction.host(h.inv.name).size, task: task.name });
           r.mayStop(h, `'${task.name}'`, 'it runs only if a task before it fails');
         }
+        // any_errors_fatal: if it runs and fails, every host of the batch stops (seed 28079)
+        if (task.anyErrorsFatal) r.fatalOutcome(h, task, 'unknown', { pos: [], caught: false });
       }
     },
     unknownInclude: (inc, reason) => {
