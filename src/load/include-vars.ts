@@ -5,22 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { z } from 'zod';
 import { hasTemplate } from '../engine/expr.js';
-import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type YamlSource } from './yaml.js';
-import { checkExpressions } from './task-checks.js';
-
-const varName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name: letters, digits, _');
+import { ConfigError, displayPath, where, type Path, type YamlSource } from './yaml.js';
+import { readVarsFile } from './vars-file.js';
 
 export function includedVars(src: YamlSource, at: Path, file: string, dirs: { roleDir?: string; playbookDir: string }, errors: string[]): Record<string, unknown> {
   if (hasTemplate(file)) throw new ConfigError(`${where(src, at)}: include_vars: the file is read at load and cannot be a {{ }} template: name the file literally`);
   const candidates = [...new Set([...(dirs.roleDir ? [join(dirs.roleDir, 'vars', file)] : []), resolve(dirname(src.file), file), resolve(dirs.playbookDir, file)])];
   const path = candidates.find((c) => existsSync(c));
   if (!path) throw new ConfigError(`${where(src, at)}: include_vars: ${file}: no such file (looked for ${candidates.map(displayPath).join(', ')})`);
-  const vsrc = loadYaml(path, { ansibleBooleans: true });
-  const v = vsrc.value ?? {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where(src, at)}: include_vars: ${displayPath(path)} must be a mapping of variables`);
-  parseWith(vsrc, z.record(varName, z.unknown()), v);
-  checkExpressions(vsrc, v, [], errors);
-  return v as Record<string, unknown>;
+  return readVarsFile(path, errors, () => `${where(src, at)}: include_vars: ${displayPath(path)} must be a mapping of variables`);
 }

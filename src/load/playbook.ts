@@ -8,7 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { patternError } from './inventory.js';
 import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type YamlSource } from './yaml.js';
-import { loadNodes, varName, type LoadCtx } from './tasks.js';
+import { loadNodes, type LoadCtx } from './tasks.js';
+import { readVarsFile, varName } from './vars-file.js';
 import { loadRole, roleEntry } from './roles.js';
 import { topLevel } from './inherit.js';
 import { checkExpressions } from './task-checks.js';
@@ -128,14 +129,7 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, ctx: Ctx): Play {
     for (const [j, vf] of (files ?? []).entries()) {
       const path = resolve(dirname(src.file), vf);
       mustExist(src, [i, key, j], `${key}:`, path);
-      const vsrc = loadYaml(path, { ansibleBooleans: true });
-      const v = vsrc.value ?? {};
-      if (typeof v !== 'object' || Array.isArray(v)) {
-        throw new ConfigError(`${where(src, [i, key, j])}: ${key} file ${displayPath(path)} must be a mapping of variables`);
-      }
-      parseWith(vsrc, z.record(varName, z.unknown()), v);
-      checkExpressions(vsrc, v, [], errors);
-      Object.assign(into, v);
+      Object.assign(into, readVarsFile(path, errors, () => `${where(src, [i, key, j])}: ${key} file ${displayPath(path)} must be a mapping of variables`));
     }
   };
   checkExpressions(src, p.vars ?? {}, [i, 'vars'], errors);

@@ -10,8 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type YamlSource } from './yaml.js';
 import { inherit, type Inherited } from './inherit.js';
-import { loadTaskFile, varName, type LoadCtx, type RoleEntry } from './tasks.js';
-import { checkExpressions } from './task-checks.js';
+import { loadTaskFile, type LoadCtx, type RoleEntry } from './tasks.js';
+import { readVarsFile, varName } from './vars-file.js';
 import type { Node, Task } from './tree.js';
 
 const isDir = (p: string) => {
@@ -44,14 +44,10 @@ function roleFile(dir: string, sub: string, name = 'main'): string | undefined {
 
 function varsFile(file: string | undefined): Record<string, unknown> {
   if (!file) return {};
-  const src = loadYaml(file, { ansibleBooleans: true });
-  const v = src.value ?? {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where(src, [])}: a mapping of variables`);
-  parseWith(src, z.record(varName, z.unknown()), v);
   const errors: string[] = [];
-  checkExpressions(src, v, [], errors);
+  const v = readVarsFile(file, errors, (src) => `${where(src, [])}: a mapping of variables`);
   if (errors.length) throw new ConfigError(errors.join('\n'));
-  return v as Record<string, unknown>;
+  return v;
 }
 
 const roleEntrySchema = z.union([

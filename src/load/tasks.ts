@@ -7,11 +7,12 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { conditionSyntaxError, hasTemplate } from '../engine/expr.js';
-import { ACTION_SCHEMAS, ASSERT_THAT, ASSERT_THAT_SCHEMA } from '../engine/actions.js';
+import { ACTION_SCHEMAS, ASSERT_THAT } from '../engine/actions.js';
 import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type YamlSource } from './yaml.js';
 import { allConditions, inherit, type Inherited, type OwnSettings } from './inherit.js';
 import { checkArgs, checkExpressions, checkFiles, type FileCheckCtx } from './task-checks.js';
 import { includedVars } from './include-vars.js';
+import { varName } from './vars-file.js';
 import type { Block, Include, LoopControl, Node, Task } from './tree.js';
 import type { Module } from '../modules/contract.js';
 
@@ -59,9 +60,13 @@ const NOT_YET: Record<string, string> = {
 };
 
 const stringList = z.union([z.string().min(1), z.array(z.string().min(1))]).transform((v) => (Array.isArray(v) ? v : [v]));
-export const varName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name: letters, digits, _');
 const condition = z.union([z.string().min(1), z.boolean()]);
 const conditions = z.union([condition, z.array(condition).min(1)]);
+/** Ansible's `assert` with `that:` (engine/actions.ts runs it) */
+const assertThatSchema = z
+  .object({ that: conditions, fail_msg: z.string().optional(), msg: z.string().optional(), success_msg: z.string().optional(), quiet: z.boolean().optional() })
+  .strict()
+  .refine((o) => !(o.fail_msg !== undefined && o.msg !== undefined), 'assert takes fail_msg or msg (its old name), not both');
 const vars = z.record(varName, z.unknown());
 
 const loopControl = z
@@ -345,7 +350,7 @@ function loadTask(src: YamlSource, obj: Record<string, unknown>, path: Path, par
   const thatForm = moduleName(key) === 'assert' && isThatForm(obj[key]);
   const name = thatForm ? ASSERT_THAT : moduleName(key);
   const mod = modules.get(name);
-  const actionSchema = thatForm ? ASSERT_THAT_SCHEMA : ACTION_SCHEMAS[name];
+  const actionSchema = thatForm ? assertThatSchema : ACTION_SCHEMAS[name];
   if (!mod && !actionSchema) throw new ConfigError(`${where(src, [...path, key])}: unknown module '${key}' (modules: ${known()})`);
   const meta = parseWith(src, taskMeta, Object.fromEntries(Object.entries(obj).filter(([k]) => TASK_KEYS.has(k))), path);
   if (!handler && meta.listen) throw new ConfigError(`${where(src, [...path, 'listen'], true)}: 'listen' belongs to handlers`);
