@@ -41,21 +41,10 @@ export const ACTION_SCHEMAS: Record<string, z.ZodType> = {
 
 /**
  * Ansible's `assert: { that: [...] }`: conditions evaluated on the controller, as `when:` is.
- * The loader gives such a task this internal name; `assert` with `cmd` is the host check
- * (modules/checks/assert.ts).
+ * The loader gives such a task this internal name (and checks its arguments, with the other
+ * conditions' schema); `assert` with `cmd` is the host check (modules/checks/assert.ts).
  */
 export const ASSERT_THAT = 'assert_that';
-const condition = z.union([z.string().min(1), z.boolean()]);
-export const ASSERT_THAT_SCHEMA = z
-  .object({
-    that: z.union([condition, z.array(condition).min(1)]),
-    fail_msg: z.string().optional(),
-    msg: z.string().optional(),
-    success_msg: z.string().optional(),
-    quiet: z.boolean().optional(),
-  })
-  .strict()
-  .refine((o) => !(o.fail_msg !== undefined && o.msg !== undefined), 'assert takes fail_msg or msg (its old name), not both');
 
 export const isAction = (module: string): boolean => Object.hasOwn(ACTION_SCHEMAS, module) || module === ASSERT_THAT;
 

@@ -28,6 +28,12 @@ function files(dir: string, tree: Record<string, string>): void {
 
 const line = (r: { report: { tasks: { task: string; status: string }[] } }) => r.report.tasks.map((t) => `${t.task}=${t.status}`);
 
+/** `text` written as `dir/name` (with `tree` beside it) is refused at load with a message matching `re`. */
+function refuse(dir: string, name: string, text: string, re: RegExp, tree: Record<string, string> = {}): void {
+  files(dir, { ...tree, [name]: text });
+  assert.throws(() => loadPlaybook(join(dir, name), builtinModules(), { root: dir }), re);
+}
+
 describe('language: roles, includes, blocks, result control', () => {
   it('roles with a dependency (once per play), defaults below the inventory, vars above the play, role files first, handlers and listen', async () => {
     const dir = tmp();
@@ -206,23 +212,18 @@ describe('language: roles, includes, blocks, result control', () => {
 
   it('refuses at load: unknown role, dependency cycle, missing import_tasks file, rescue without block, loop_var hiding a var, unknown listen target', () => {
     const dir = tmp();
-    const modules = builtinModules();
-    const refuse = (name: string, text: string, re: RegExp, tree: Record<string, string> = {}) => {
-      files(dir, { ...tree, [name]: text });
-      assert.throws(() => loadPlaybook(join(dir, name), modules, { root: dir }), re);
-    };
-    refuse('a.yml', '- hosts: all\n  roles: [nosuch]\n', /a\.yml:2:11: unknown role 'nosuch' \(looked in /);
-    refuse('b.yml', '- hosts: all\n  roles: [x]\n', /role dependency cycle: x -> y -> x/, {
+    refuse(dir, 'a.yml', '- hosts: all\n  roles: [nosuch]\n', /a\.yml:2:11: unknown role 'nosuch' \(looked in /);
+    refuse(dir, 'b.yml', '- hosts: all\n  roles: [x]\n', /role dependency cycle: x -> y -> x/, {
       'roles/x/meta/main.yml': 'dependencies: [y]\n',
       'roles/y/meta/main.yml': 'dependencies: [x]\n',
     });
-    refuse('c.yml', '- hosts: all\n  tasks:\n    - import_tasks: missing.yml\n', /c\.yml:3:21: import_tasks: .*missing\.yml: no such file/);
-    refuse('d.yml', '- hosts: all\n  tasks:\n    - rescue: []\n', /d\.yml:3:7: 'rescue' belongs to a block/);
-    refuse('e.yml', '- hosts: all\n  tasks:\n    - block:\n        - debug: { msg: x }\n          loop: [1]\n          loop_control: { loop_var: v }\n      vars: { v: 1 }\n', /loop_control\.loop_var: 'v' would hide the variable/);
-    refuse('f.yml', '- hosts: all\n  tasks:\n    - command: x\n      notify: nobody\n  handlers:\n    - name: h\n      listen: somebody\n      debug: {}\n', /notifies 'nobody', but the play has no handler of that name \(the play's handlers: 'h', 'somebody'/);
-    refuse('g.yml', '- hosts: all\n  tasks:\n    - command: x\n      async: 10\n', /g\.yml:4:7: 'async': not supported/);
-    refuse('h.yml', '- hosts: all\n  strategy: free\n  tasks: []\n', /h\.yml:2:3: 'strategy': not supported/);
-    refuse('i.yml', '- hosts: all\n  any_errors_fatal: maybe\n  tasks: []\n', /i\.yml:2:\d+: .*any_errors_fatal: expected boolean/);
+    refuse(dir, 'c.yml', '- hosts: all\n  tasks:\n    - import_tasks: missing.yml\n', /c\.yml:3:21: import_tasks: .*missing\.yml: no such file/);
+    refuse(dir, 'd.yml', '- hosts: all\n  tasks:\n    - rescue: []\n', /d\.yml:3:7: 'rescue' belongs to a block/);
+    refuse(dir, 'e.yml', '- hosts: all\n  tasks:\n    - block:\n        - debug: { msg: x }\n          loop: [1]\n          loop_control: { loop_var: v }\n      vars: { v: 1 }\n', /loop_control\.loop_var: 'v' would hide the variable/);
+    refuse(dir, 'f.yml', '- hosts: all\n  tasks:\n    - command: x\n      notify: nobody\n  handlers:\n    - name: h\n      listen: somebody\n      debug: {}\n', /notifies 'nobody', but the play has no handler of that name \(the play's handlers: 'h', 'somebody'/);
+    refuse(dir, 'g.yml', '- hosts: all\n  tasks:\n    - command: x\n      async: 10\n', /g\.yml:4:7: 'async': not supported/);
+    refuse(dir, 'h.yml', '- hosts: all\n  strategy: free\n  tasks: []\n', /h\.yml:2:3: 'strategy': not supported/);
+    refuse(dir, 'i.yml', '- hosts: all\n  any_errors_fatal: maybe\n  tasks: []\n', /i\.yml:2:\d+: .*any_errors_fatal: expected boolean/);
   });
 
   it('become_user runs as that user (owner, whoami); environment reaches every command; check_mode: false runs a probe for real in a dry run', async () => {
@@ -411,11 +412,8 @@ vars:
     assert.match(real.report.tasks[3].error ?? '', /port 8080 is too high \(assertion: port < 1000, evaluated to false\)/);
     const check = await runPlaybook({ inventory: inventory(tmp()), playbook, dir, check: true });
     assert.deepEqual(line(check), ['probe=unknown', 'holds=ok', 'reads the probe=unknown', 'does not hold=failed', 'quiet=ok']);
-    const modules = builtinModules();
-    writeFileSync(join(dir, 'j.yml'), '- hosts: all\n  tasks:\n    - assert:\n        that:\n          - x is defined\n');
-    assert.throws(() => loadPlaybook(join(dir, 'j.yml'), modules, { root: dir }), /j\.yml:5:13: that: .*typeof x !== 'undefined'/);
-    writeFileSync(join(dir, 'k.yml'), '- hosts: all\n  tasks:\n    - assert: { that: [], msg: x }\n');
-    assert.throws(() => loadPlaybook(join(dir, 'k.yml'), modules, { root: dir }), /k\.yml:3:\d+: /);
+    refuse(dir, 'j.yml', '- hosts: all\n  tasks:\n    - assert:\n        that:\n          - x is defined\n', /j\.yml:5:13: that: .*typeof x !== 'undefined'/);
+    refuse(dir, 'k.yml', '- hosts: all\n  tasks:\n    - assert: { that: [], msg: x }\n', /k\.yml:3:\d+: /);
   });
 
   it('include_vars (read at load, role vars/ first, name:) and pause (waits in a real run, not in a dry run; prompt refused)', async () => {
@@ -449,14 +447,9 @@ vars:
     const check = await runPlaybook({ inventory: inventory(tmp()), playbook, dir, check: true });
     assert.ok(paused(check) < 900, 'a dry run does not pause');
     assert.deepEqual(line(check), line(real));
-    const modules = builtinModules();
-    const refuse = (name: string, text: string, re: RegExp) => {
-      writeFileSync(join(dir, name), text);
-      assert.throws(() => loadPlaybook(join(dir, name), modules, { root: dir }), re);
-    };
-    refuse('a.yml', '- hosts: all\n  tasks:\n    - include_vars: nosuch.yml\n', /a\.yml:3:21: include_vars: nosuch\.yml: no such file/);
-    refuse('b.yml', '- hosts: all\n  tasks:\n    - include_vars: "{{ x }}.yml"\n', /b\.yml:3:21: include_vars: the file is read at load/);
-    refuse('c.yml', '- hosts: all\n  tasks:\n    - pause: { prompt: "go on?" }\n', /c\.yml:3:\d+: .*pause.*prompt/);
-    refuse('d.yml', '- hosts: all\n  tasks:\n    - include_vars: { file: vars/app.yml, dir: vars }\n', /d\.yml:3:\d+: .*dir/);
+    refuse(dir, 'a.yml', '- hosts: all\n  tasks:\n    - include_vars: nosuch.yml\n', /a\.yml:3:21: include_vars: nosuch\.yml: no such file/);
+    refuse(dir, 'b.yml', '- hosts: all\n  tasks:\n    - include_vars: "{{ x }}.yml"\n', /b\.yml:3:21: include_vars: the file is read at load/);
+    refuse(dir, 'c.yml', '- hosts: all\n  tasks:\n    - pause: { prompt: "go on?" }\n', /c\.yml:3:\d+: .*pause.*prompt/);
+    refuse(dir, 'd.yml', '- hosts: all\n  tasks:\n    - include_vars: { file: vars/app.yml, dir: vars }\n', /d\.yml:3:\d+: .*dir/);
   });
 });
