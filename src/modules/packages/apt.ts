@@ -148,7 +148,7 @@ function packageChanges(args: Args, facts: Facts, ctx: ModuleContext, pending: b
     if (d.error !== undefined) throw new TaskError(`deb: ${args.deb} is not a readable .deb file (${d.error})`);
     if (d.installed === d.version) return autoremoveChanges(args, facts, changes);
     if (sim && !sim.ok) throw new Unknown(`apt-get -s cannot simulate installing ${args.deb} now: ${sim.error}`);
-    checkSimulation(sim, `installing ${args.deb}`);
+    checkSimulation(sim, `installing ${args.deb}`, false);
     changes.push({
       action: 'install',
       target: d.package!,
@@ -182,7 +182,7 @@ function packageChanges(args: Args, facts: Facts, ctx: ModuleContext, pending: b
   const missing = latestPending ? (args.name ?? []) : notAsAsked(args, facts);
   if (missing.length === 0) return autoremoveChanges(args, facts, changes);
   if (sim && !sim.ok && !latestPending) throw new Unknown(`apt-get -s cannot simulate this ${args.state === 'absent' ? 'removal' : 'install'} now: ${sim.error}`);
-  if (!latestPending) checkSimulation(sim, `${args.state === 'absent' ? 'removing' : 'installing'} ${missing.join(', ')}`);
+  if (!latestPending) checkSimulation(sim, `${args.state === 'absent' ? 'removing' : 'installing'} ${missing.join(', ')}`, args.state === 'absent');
   if (args.state !== 'absent') {
     changes.push({
       action: 'install',
@@ -305,12 +305,12 @@ function simulationsSee(delta: SimulationStale): Effect {
  * install sees packages predicted to be removed as still there (it would not bring them back),
  * and one that would install a package at another version than predicted is not what will run.
  */
-function checkSimulation(sim: AptSimulationFact | undefined, what: string): void {
+function checkSimulation(sim: AptSimulationFact | undefined, what: string, removal: boolean): void {
   const st = sim?.stale;
   if (!sim || !st) return;
   const few = (ns: string[]) => (ns.length > 4 ? `${ns.slice(0, 4).join(', ')} and ${ns.length - 4} more` : ns.join(', '));
   const installed = Object.keys(st.installed);
-  if (what.startsWith('remov')) {
+  if (removal) {
     if (installed.length) {
       throw new Unknown(`apt-get -s ran against the host as it is, without ${few(installed)}, which earlier tasks are predicted to install: what ${what} takes with it is known only in the real run`);
     }
