@@ -46,6 +46,9 @@ export const ACTION_SCHEMAS: Record<string, z.ZodType> = {
  */
 export const ASSERT_THAT = 'assert_that';
 
+/** The module's name as the playbook wrote it (reports, output): `assert` for either form. */
+export const writtenModule = (module: string): string => (module === ASSERT_THAT ? 'assert' : module);
+
 export const isAction = (module: string): boolean => Object.hasOwn(ACTION_SCHEMAS, module) || module === ASSERT_THAT;
 
 export interface ActionResult {

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pLimit from 'p-limit';
 import { hasTemplate, UnknownVar, type Scope } from './expr.js';
+import { writtenModule } from './actions.js';
 import { lastLines } from './shell.js';
 import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
 import { executeLoop, type Outcome, type TaskEnv } from './pipeline/task.js';
@@ -618,7 +619,7 @@ export class Runner implements HostRunner {
       play: play.name,
       task: task.name,
       ...(title ? { title } : {}),
-      module: task.module,
+      module: writtenModule(task.module),
       status,
       changes,
       durationMs: ms,
