@@ -238,6 +238,11 @@ function bridgeAddress(s: Subnet): string {
   return intToIp(s.network + 1);
 }
 
+/** The controller's address on a testbed's bridge (for servers a test starts for its hosts). */
+export function testbedBridgeAddress(cidr: string): string {
+  return bridgeAddress(parseSubnet(cidr));
+}
+
 /** lb-01, web-01, web-02, [lb-02,] node-04, node-05, ... */
 export function testbedHostNames(count: number, lbPair = false): string[] {
   const fixed = ['lb-01', 'web-01', 'web-02', ...(lbPair ? ['lb-02'] : [])];

@@ -12,8 +12,14 @@
  * not know), debug, fail, assert (that), meta: flush_handlers, handlers with listen, include_tasks with loops
  * and loop_control, import_tasks, roles (roles:, import_role, include_role, meta dependencies,
  * defaults, vars, handlers, templates and files), pre_tasks / post_tasks and yes/no booleans.
+ *
+ * Some cases fetch (get_url, git from the harness's HTTP server: fetch-fixtures.ts), with curl
+ * and git installed by the setup (or not) and an earlier download or clone on the host; a few
+ * reboot a host in the middle of a play.
  */
+import { createHash } from 'node:crypto';
 import type { Case, CaseHost, CaseRole } from './case.js';
+import { FETCH_FILES, GIT_COMMITS } from './fetch-fixtures.js';
 
 /** mulberry32: a tiny deterministic PRNG. */
 export class Rng {
@@ -82,6 +88,10 @@ const DT_DEBS = ['/srv/dtdeb/dt-hello_1.0_all.deb', '/srv/dtdeb/dt-hello_2.0_all
 const DEB_SETUP = ['1.0', '2.0']
   .map((v) => `d=$(mktemp -d) && mkdir -p $d/DEBIAN /srv/dtdeb && printf 'Package: dt-hello\\nVersion: ${v}\\nArchitecture: all\\nMaintainer: dt <dt@provision.invalid>\\nDescription: difftest\\n' > $d/DEBIAN/control && dpkg-deb --root-owner-group --build $d /srv/dtdeb/dt-hello_${v}_all.deb >/dev/null && rm -rf $d`)
   .join('\n');
+/** get_url's checksums of what the server serves, in Ansible's ALGORITHM:HEX form. */
+const checksumOf = (file: string, algorithm: 'sha256' | 'md5' | 'sha1') => `${algorithm}:${createHash(algorithm).update(FETCH_FILES[file]).digest('hex')}`;
+/** git's checkouts: two of their own, and a sandbox directory other tasks fill. */
+const GIT_DESTS = ['/srv/dt/g1', '/opt/dt/g2', '/srv/dt/a'] as const;
 const UNIT_FILE = '/etc/systemd/system/dt-sleep.service';
 /** Existing system files the text editors change (harmless ones: nothing reads them during a case). */
 const SYSTEM_TEXT_FILES = ['/etc/issue', '/etc/motd', '/etc/issue.net'] as const;
@@ -208,6 +218,10 @@ interface Shared {
   roles: Record<string, CaseRole>;
   /** files/ next to the playbook (copy's directory src, unarchive's archives), when a task uses them */
   files?: Record<string, string>;
+  /** The case has get_url and git tasks (its setup installs curl and git, mostly). */
+  fetch?: boolean;
+  /** A play of the case reboots its hosts once. */
+  reboot?: boolean;
 }
 
 interface Register {
@@ -394,6 +408,34 @@ class PlaybookGen {
     return { module: 'apt', args: this.r.chance(0.5) ? { autoremove: true } : { name: 'dt-hello', state: 'absent', autoremove: true } };
   }
 
+  /** get_url and git against the harness's server ({{ dt_http }}); what is served: fetch-fixtures.ts. */
+  fetch(): { module: string; args: Record<string, unknown> } {
+    if (this.r.chance(0.6)) {
+      const file = this.r.weighted([['one.txt', 4], ['two.txt', 3], ['missing.txt', 1]] as const);
+      const args: Record<string, unknown> = { url: `{{ dt_http }}/${file}`, dest: this.r.chance(0.4) ? '/srv/dt/dl.txt' : this.r.chance(0.5) ? `${this.r.pick(ROOTS)}/dl.txt` : this.path() };
+      if (this.r.chance(0.45)) args.checksum = checksumOf(this.r.pick(['one.txt', 'two.txt']), this.r.weighted([['sha256', 3], ['md5', 1], ['sha1', 1]] as const));
+      if (this.r.chance(0.2)) args.force = true;
+      if (this.r.chance(0.1)) args.headers = { 'X-Dt': 'difftest' };
+      if (this.r.chance(0.1)) args.timeout = 5;
+      this.attrs(args, 0.25);
+      return { module: 'get_url', args };
+    }
+    const args: Record<string, unknown> = { repo: `{{ dt_http }}/${this.r.chance(0.92) ? 'app' : 'none'}.git`, dest: this.r.pick(GIT_DESTS) };
+    args.version = this.r.weighted([
+      ['main', 3],
+      ['v1.0', 2],
+      ['next', 2],
+      ['HEAD', 1],
+      [GIT_COMMITS.c1, 1],
+      [GIT_COMMITS.c3.slice(0, 10), 1],
+      ['nosuch', 0.5],
+    ] as const);
+    if (this.r.chance(0.2)) args.force = true;
+    if (this.r.chance(0.15)) args.depth = 1;
+    if (this.r.chance(0.1)) args.update = false;
+    return { module: 'git', args };
+  }
+
   when(): string | undefined {
     if (!this.r.chance(0.3)) return undefined;
     if (this.facts.length && this.r.chance(0.2)) {
@@ -430,6 +472,7 @@ class PlaybookGen {
       ['system', 6],
       ['unarchive', 4],
       ['apt_source', 4],
+      ['fetch', this.shared.fetch ? 14 : 0],
     ] as const);
     const t: Task = {};
     let label = '';
@@ -610,6 +653,12 @@ class PlaybookGen {
         label = `authorized_key ${user} ${String(args.state ?? 'present')}`;
         break;
       }
+      case 'fetch': {
+        const { module, args } = this.fetch();
+        t[module] = args;
+        label = `${module} ${String(args.url ?? args.version)} ${String(args.dest)}`;
+        break;
+      }
       case 'system': {
         const [module, args] = systemTask(this.r);
         t[module] = args;
@@ -656,6 +705,16 @@ class PlaybookGen {
     }
     if (this.r.chance(0.15)) named.notify = this.notifyTarget();
     return named;
+  }
+
+  /** A reboot in the middle of the play (the boot keeps /srv, /opt and /home, not /run or a started service), and maybe a wait. */
+  reboot(): Task[] {
+    const t: Task = { name: `${this.id()} reboot`, reboot: { reboot_timeout: 120, connect_timeout: 5 } };
+    const when = this.when();
+    if (when) t.when = when;
+    if (this.r.chance(0.3)) t.ignore_errors = true;
+    const wait: Task[] = this.r.chance(0.5) ? [{ name: `${this.id()} wait_for_connection`, wait_for_connection: { timeout: 60 } }] : [];
+    return [t, ...wait];
   }
 
   /** A handler to notify: its name, or a topic it listens to. */
@@ -962,6 +1021,7 @@ class PlaybookGen {
     }
     const count = this.r.int(4, 11);
     for (let i = 0; i < count; i++) tasks.push(...this.entry());
+    if (this.shared.reboot && index === 1) tasks.splice(this.r.int(1, tasks.length), 0, ...this.reboot());
     const play: Record<string, unknown> = { name: `p${index}`, hosts, vars: { greeting: this.r.pick(['hi', 'hello']) } };
     if (Object.values(login).some((h) => h.user !== 'root') || this.r.chance(0.3)) play.become = this.r.chance(0.7);
     if (this.r.chance(0.1)) play.any_errors_fatal = true;
@@ -1020,6 +1080,25 @@ function makeRoles(r: Rng): Record<string, CaseRole> {
   return roles;
 }
 
+/**
+ * A fetching case's setup on one host: curl and git installed (mostly), /srv/dt, and what an
+ * earlier run left: a download at /srv/dt/dl.txt, a checkout at /srv/dt/g1 (at a tag or a branch, maybe with
+ * a local change). $DT_HTTP is the server (the harness exports it).
+ */
+function fetchSetup(r: Rng, host: string): string[] {
+  const lines: string[] = [];
+  if (r.chance(0.9)) lines.push('apt-get install -y -q --no-install-recommends curl git >/dev/null', 'mkdir -p /srv/dt');
+  else return [`# ${host}: curl and git are not installed`];
+  // one of the served files, or other content (one line each)
+  const body = r.pick([FETCH_FILES['one.txt'], FETCH_FILES['two.txt'], 'old\n']).trim();
+  if (r.chance(0.4)) lines.push(`printf '%s\\n' '${body}' > /srv/dt/dl.txt`);
+  if (r.chance(0.4)) {
+    lines.push(`git clone -q "$DT_HTTP/app.git" /srv/dt/g1 && git -C /srv/dt/g1 -c advice.detachedHead=false checkout -q ${r.pick(['v1.0', 'next', 'main'])}`);
+    if (r.chance(0.3)) lines.push('echo local >> /srv/dt/g1/VERSION');
+  }
+  return lines;
+}
+
 /** Keys whose boolean values Ansible users often write as yes / no (the loader reads both). */
 const YES_NO_KEYS = new Set(['ignore_errors', 'become', 'create_home', 'enabled', 'system', 'update_cache', 'start_services']);
 
@@ -1047,7 +1126,7 @@ export function generate(seed: number): Case {
   const plays = r.int(1, 3);
   const targets = Array.from({ length: plays }, () => r.weighted([['all', 6], ['h1', 2], ['h2', 1]] as const));
   const inRun = (h: string) => targets.some((t) => t === 'all' || t === h);
-  const shared: Shared = { taskFiles: {}, roles: makeRoles(r) };
+  const shared: Shared = { taskFiles: {}, roles: makeRoles(r), fetch: r.chance(0.15), reboot: r.chance(0.04) };
   for (let i = 1; i <= plays; i++) {
     const target = targets[i - 1];
     const other = target === 'h1' ? 'h2' : target === 'h2' ? 'h1' : undefined;
@@ -1058,7 +1137,8 @@ export function generate(seed: number): Case {
   }
   yesNo(r, playbook);
   yesNo(r, shared.taskFiles);
-  const c: Case = { name: `seed ${seed}`, hosts, templates, playbook, files: { 'dtkey.asc': DT_KEY }, setup: { h1: DEB_SETUP, h2: DEB_SETUP } };
+  const setup = (h: string) => [DEB_SETUP, ...(shared.fetch ? fetchSetup(r, h) : [])].join('\n');
+  const c: Case = { name: `seed ${seed}`, hosts, templates, playbook, files: { 'dtkey.asc': DT_KEY }, setup: { h1: setup('h1'), h2: setup('h2') } };
   if (Object.keys(shared.taskFiles).length) c.taskFiles = shared.taskFiles;
   if (Object.keys(shared.roles).length) c.roles = shared.roles;
   if (shared.files) c.files = shared.files;

@@ -1,7 +1,9 @@
 /**
  * The differential tester's harness: its own testbed (state dir /var/lib/provision/difftest,
  * bridge provdt0, subnet 10.78.0.0/24, containers dt-h1-J / dt-h2-J: independent of the main
- * testbed; PROVISION_DIFFTEST_DIR/_SUBNET/_BRIDGE/_PREFIX/_WORK give another instance), and, per case, on one group of containers: reset them to the base image, add the
+ * testbed; PROVISION_DIFFTEST_DIR/_SUBNET/_BRIDGE/_PREFIX/_WORK give another instance) with an
+ * HTTP server on its bridge for get_url and git (fetch-fixtures.ts; {{ dt_http }} in a case,
+ * $DT_HTTP in its setup), and, per case, on one group of containers: reset them to the base image, add the
  * `deploy` login user (passwordless sudo, the controller's key), run the case's setup, then
  * `provision --check --json` and the real run (`--json`) from that same state, and compare.
  */
@@ -11,7 +13,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { runReport, type RunReport } from '../../src/engine/report.js';
-import { testbedDown, testbedExec, testbedResetHost, testbedStatus, testbedUp, type TestbedOptions } from '../../src/testbed/index.js';
+import { testbedBridgeAddress, testbedDown, testbedExec, testbedResetHost, testbedStatus, testbedUp, type TestbedOptions } from '../../src/testbed/index.js';
+import { serveStatic, type StaticServer } from '../support/static-server.js';
+import { buildFetchTree } from './fetch-fixtures.js';
 import { caseToYaml, HOST_NAMES, writeCaseFiles, type Case } from './case.js';
 import { compareReports, formatMismatch, type Comparison } from './compare.js';
 import { caseStructure } from './structure.js';
@@ -69,6 +73,9 @@ export class Bed {
   private readonly children = new Set<ChildProcess>();
   private stopping = false;
   private readonly tb: TestbedOptions;
+  /** get_url's and git's server (fetch-fixtures.ts), on the bridge: cases reach it as {{ dt_http }} and setups as $DT_HTTP. */
+  private http?: StaticServer;
+  private httpBase = '';
 
   constructor(
     readonly jobs: number,
@@ -90,6 +97,9 @@ export class Bed {
       );
     }
     const hosts = await testbedUp(this.tb);
+    const bridge = testbedBridgeAddress(SUBNET);
+    this.http = await serveStatic(buildFetchTree(path.join(WORK, 'fetch')), bridge);
+    this.httpBase = `http://${bridge}:${this.http.port}/dt`;
     const byName = new Map(hosts.map((h) => [h.name, h.address]));
     for (let j = 1; j <= this.jobs; j++) {
       const g: Group = {};
@@ -106,6 +116,8 @@ export class Bed {
 
   async down(): Promise<void> {
     this.interrupt();
+    this.http?.server.close();
+    this.http?.server.closeAllConnections();
     await testbedDown(this.tb);
   }
 
@@ -118,7 +130,7 @@ export class Bed {
     }
     await Promise.all(
       used.map(async (h) => {
-        const script = DEPLOY_SETUP + (c.setup?.[h] ? `\n${c.setup[h]}\n` : '');
+        const script = `export DT_HTTP=${this.httpBase}\n${DEPLOY_SETUP}` + (c.setup?.[h] ? `\n${c.setup[h]}\n` : '');
         const r = await testbedExec(g[h].name, ['bash', '-c', script], { timeoutMs: 10 * 60_000 }, this.tb);
         if (r.code !== 0) throw new Error(`setup of ${h} (${g[h].name}) failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().slice(-800)}`);
       }),
@@ -134,6 +146,7 @@ export class Bed {
       hosts[h] = { address: g[h].address, user: spec.user, ...(spec.become !== undefined ? { become: spec.become } : {}) };
     }
     const inventory = {
+      vars: { dt_http: this.httpBase },
       defaults: { port: 22, key: path.join(stateDir, 'id_ed25519'), known_hosts: path.join(stateDir, 'known_hosts'), host_key_policy: 'strict', connect_timeout: 20 },
       hosts,
     };

@@ -235,7 +235,7 @@ test('generator: 120 seeds give valid playbooks covering every module and featur
       const text = stringify(c.playbook);
       const all = caseToYaml(c);
       for (const k of LANGUAGE) if (all.includes(k)) seen.add(k);
-      for (const k of ['file:', 'copy:', 'template:', 'user:', 'group:', 'service:', 'apt:', 'command:', 'shell:', 'creates:', 'removes:', 'unless:', 'register:', 'when:', 'loop:', 'notify:', 'handlers:', 'delegate_to:', 'become:', 'ignore_errors:', 'update_cache:', 'lineinfile:', 'blockinfile:', 'replace:']) {
+      for (const k of ['file:', 'copy:', 'template:', 'user:', 'group:', 'service:', 'apt:', 'command:', 'shell:', 'creates:', 'removes:', 'unless:', 'register:', 'when:', 'loop:', 'notify:', 'handlers:', 'delegate_to:', 'become:', 'ignore_errors:', 'update_cache:', 'lineinfile:', 'blockinfile:', 'replace:', 'get_url:', 'git:', 'reboot:']) {
         if (text.includes(`${k}`)) seen.add(k);
       }
       for (const st of ['file', 'directory', 'link', 'absent', 'touch']) if (text.includes(`state: ${st}\n`)) seen.add(`state ${st}`);
@@ -249,7 +249,7 @@ test('generator: 120 seeds give valid playbooks covering every module and featur
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.equal(seen.size, 24 + 5 + 1 + LANGUAGE.length, `seen: ${[...seen].join(' ')}`);
+  assert.equal(seen.size, 27 + 5 + 1 + LANGUAGE.length, `seen: ${[...seen].join(' ')}`);
 });
 
 test('regression corpus: the 8 examples of issue 6 and more, all valid playbooks (and the open cases too)', () => {
