@@ -11,7 +11,8 @@
  *
  * Downloads come from an HTTP server this test starts on the controller, bound to the test
  * bridge's address (only the test host reaches it): a file, a release tar.xz made here and a
- * bare git repository served over git's dumb HTTP protocol. mysql_* and haproxy_backend_server are covered by the site e2e.
+ * bare git repository served over git's dumb HTTP protocol; a signed apt repository (test/support/local-apt-repo.ts).
+ * mysql_* and haproxy_backend_server are covered by the site e2e.
  *
  * A new module: a section in site.yml (see its header), its unknowns in EXPECTED_UNKNOWN and
  * its outcome on the host in the real run's SECTIONS below.
@@ -32,7 +33,7 @@ import { parse } from 'yaml';
 import { runReport, type RunReport } from '../../src/engine/report.js';
 import { SPOOL_HEADER } from '../../src/modules/system/cron.js';
 import { compareReports, formatMismatch } from '../difftest/compare.js';
-import { buildRepo } from '../support/local-apt-repo.js';
+import { buildDeb, buildRepo } from '../support/local-apt-repo.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'bin', 'provision.js');
@@ -90,6 +91,8 @@ const EXPECTED_UNKNOWN: Record<string, RegExp> = {
   // the spool directory and the crontab group come with the cron package the first task installs
   "App's nightly report": /\/var\/spool\/cron\/crontabs and the crontab group come with the cron package a pending install brings/,
   "App's groups": /check_mode: false runs it for real in a dry run, but earlier tasks are predicted to change the hosts/,
+  // assert that: reads the command's registered output, known only when it runs
+  'App is in ops, its limits sane': /'app_groups' is the result of a task whose outcome is unknown/,
   // what a URL serves is known only by downloading it; git is not installed yet
   'Download by checksum': /what http:\/\/.*\/tool\.txt serves .* is known only when it is downloaded/,
   'Same file, md5': /\/srv\/dl\/tool\.txt is written by a task whose outcome is unknown/,
@@ -115,25 +118,46 @@ const EXPECTED_UNKNOWN: Record<string, RegExp> = {
   'handler: Restart am-sleep': /'What stat saw' \(unknown in check mode\) may have changed anything here/,
   // apt repositories: what autoremove removes after this run's installs is known only then
   'Packages nothing needs go': /what apt-get would autoremove after the packages this task changes|may have changed anything here/,
+  // the first task after 'What stat saw' that reads what it may have touched (a .deb names its package
+  // inside it, and is read on the host as it is: after any predicted change it would be unknown anyway)
+  'A package from a .deb file': /'What stat saw' \(unknown in check mode\) may have changed anything here/,
 };
 
 // --- apt repositories (deb822_repository, apt_repository, apt latest and autoremove)
-const APT_REPO_TASKS = ['The local repository, deb822', 'Its next suite, one line', 'The newest provtest-hello', 'The old source gone, the index updated'];
+const APT_REPO_TASKS = ['The local repository, deb822', 'Its next suite, one line', 'The newest provtest-hello', 'A tool from it, by the generic module', 'The old source gone, the index updated'];
 const APT_PRE_LIST = '/etc/apt/sources.list.d/provtest-pre.list';
 /** The last play's autoremove, after 'Last move' (unknown arguments: it may have changed anything) in the --check after a new commit. */
-const APT_REPO_AFTER_UNKNOWN = ['Packages nothing needs go: unknown'];
+const APT_REPO_AFTER_UNKNOWN = ['A package from a .deb file: unknown', 'Packages nothing needs go: unknown'];
+/** The .deb file apt's deb: installs (built here with the local repository's tooling, not in its index). */
+const DEB_DIR = '/var/cache/provtest';
 /**
  * The local signed repository (test/support/local-apt-repo.ts) under the test's HTTP server, known
  * to the host's index already (through a source the playbook removes, so check mode's apt-get -s
- * sees its packages), and a package installed as a dependency that nothing needs (autoremove's).
+ * sees its packages), and a package installed as a dependency that nothing needs (autoremove's);
+ * provtest-up 1.0 installed, 1.1 in the repository (dist-upgrade's); a .deb file on the host (deb's).
  */
 async function aptRepoBefore(repoDir: string, base: string): Promise<void> {
-  const { key } = buildRepo(repoDir, ['1.0', '2.0'], [{ name: 'provtest-orphan', version: '1.0' }]);
+  const { key } = buildRepo(repoDir, ['1.0', '2.0'], [
+    { name: 'provtest-orphan', version: '1.0' },
+    { name: 'provtest-tool', version: '1.0' },
+    { name: 'provtest-up', version: '1.0' },
+    { name: 'provtest-up', version: '1.1' },
+  ]);
+  const deb = readFileSync(buildDeb(join(repoDir, '..', '..', 'debs'), { name: 'provtest-local', version: '1.0' }));
   const only = `-o Dir::Etc::sourcelist=${APT_PRE_LIST} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0`;
   await sshServing(
-    `set -e; mkdir -p /etc/apt/keyrings; printf '%s' '${key}' > /etc/apt/keyrings/provtest.asc; ` +
+    `set -e; mkdir -p /etc/apt/keyrings ${DEB_DIR}; printf '%s' '${key}' > /etc/apt/keyrings/provtest.asc; ` +
       `echo 'deb [signed-by=/etc/apt/keyrings/provtest.asc] ${base}/apt next main' > ${APT_PRE_LIST}; ` +
-      `apt-get update -qq ${only}; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${only} provtest-orphan >/dev/null; apt-mark auto provtest-orphan >/dev/null`,
+      `printf '%s' '${deb.toString('base64')}' | base64 -d > ${DEB_DIR}/provtest-local_1.0_all.deb; ` +
+      `apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${only} provtest-orphan provtest-up=1.0 >/dev/null; apt-mark auto provtest-orphan >/dev/null`,
+  );
+  // dist-upgrade upgrades every source's packages: the Debian mirror's too, when it has moved on since
+  // the testbed's base root filesystem was made (a point release: many packages, slow, and not the
+  // same from one run to the next). The index is updated above from every source: only provtest-up may be upgradable
+  assert.equal(
+    await sshServing("apt-get -s -q dist-upgrade | awk '/^Inst / { print $2 }'"),
+    'provtest-up\n',
+    "the Debian mirror has newer packages than the testbed's base image: make it anew (remove /var/cache/provision/rootfs/bookworm, then testbed up), or the dist-upgrade here pulls them all",
   );
 }
 /** ssh without blocking this process: the host fetches from this process's HTTP server meanwhile. */
@@ -159,6 +183,11 @@ function aptRepoAfter(base: string): void {
   assert.equal(
     ssh("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' provtest-hello provtest-lib; apt-mark showauto provtest-lib; dpkg-query -W provtest-orphan 2>&1 | grep -c 'no packages found' || true"),
     'provtest-hello 2.0 install ok installed\nprovtest-lib 1.0 install ok installed\nprovtest-lib\n1\n',
+  );
+  // package (apt on Debian), deb (the file's package, not in any source), dist-upgrade (provtest-up from 1.0 to 1.1)
+  assert.equal(
+    ssh("dpkg-query -W -f='${Package} ${Version} ${Status}\\n' provtest-local provtest-tool provtest-up; cat /usr/share/provtest/provtest-local"),
+    'provtest-local 1.0 install ok installed\nprovtest-tool 1.0 install ok installed\nprovtest-up 1.1 install ok installed\n1.0\n',
   );
 }
 
@@ -235,10 +264,11 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     assert.deepEqual(unknown.map(key).sort(), Object.keys(EXPECTED_UNKNOWN).sort());
     // the rest is exact; what is certain here: the installs, the accounts, the files, the settings
     const s = statusOf(check);
-    for (const t of ['Tools', 'Group app', 'User app', 'Old user gone with its home', 'Settings hard link', 'Message of the day, the old one kept', 'os-release copied on the host', 'Hosts of the app', 'Passwords expire', 'Daily cleanup', 'Forwarding on', 'Host name', 'Time zone', 'am-sleep running', 'No e2scrub in a container', 'cron running', 'Site contents', 'Site directory itself', "Legacy tree is app's, closed to others", 'Start page hard link', 'Release directories', 'Release 1.0 from the controller']) {
+    for (const t of ['Everything upgraded', 'Tools', 'Group app', 'User app', 'Old user gone with its home', 'Settings hard link', 'Message of the day, the old one kept', 'os-release copied on the host', 'Hosts of the app', 'Passwords expire', 'Daily cleanup', 'Forwarding on', 'Host name', 'Time zone', 'am-sleep running', 'No e2scrub in a container', 'cron running', 'Site contents', 'Site directory itself', "Legacy tree is app's, closed to others", 'Start page hard link', 'Release directories', 'Release 1.0 from the controller', 'App limits']) {
       assert.equal(s[t], 'changed', t);
     }
-    assert.equal(s['Not installed stays not installed'], 'ok');
+    for (const t of ['Not installed stays not installed', 'Limits of the app', 'am-sleep settles']) assert.equal(s[t], 'ok', t);
+    assert.ok(check.tasks.find((t) => t.task === 'am-sleep settles')!.durationMs < 1000, 'pause does not wait in a dry run');
     for (const t of APT_REPO_TASKS) assert.equal(s[t], 'changed', t);
     assert.equal(s[BAD_CHECKSUM], 'skipped');
     assert.equal(ssh('cat /proc/sys/kernel/random/boot_id'), bootId, '--check does not reboot');
@@ -255,7 +285,7 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     const unknownWas = Object.fromEntries(Object.keys(EXPECTED_UNKNOWN).map((t) => [t, s[t]]));
     assert.deepEqual(unknownWas, {
       ...expected('changed', Object.keys(EXPECTED_UNKNOWN)),
-      ...expected('ok', ["App's groups", 'Same file, md5', 'Facts of the download', 'Reboot marker', 'Back after the reboot', ...CHECKS]),
+      ...expected('ok', ["App's groups", 'App is in ops, its limits sane', 'Same file, md5', 'Facts of the download', 'Reboot marker', 'Back after the reboot', ...CHECKS]),
     });
     // packages
     assert.equal(ssh("dpkg-query -W -f='${Package} ${Status}\\n' cron curl git; command -v nano || echo no nano"), 'cron install ok installed\ncurl install ok installed\ngit install ok installed\nno nano\n');
@@ -329,6 +359,10 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     assert.equal(marker, 'rebooted by modules-all');
     assert.equal(s['Reboot once'], 'changed');
     aptRepoAfter(base);
+    assert.deepEqual(real.tasks.find((t) => t.task === 'Everything upgraded')!.changes.map((c) => c.summary), ['dist-upgrade: provtest-up']);
+    // include_vars: the file's values, read by a later copy (and by the assert, which passed)
+    assert.equal(ssh('cat /srv/am/limits.conf'), 'max_connections = 200\nworkers = 4\n');
+    assert.ok(real.tasks.find((t) => t.task === 'am-sleep settles')!.durationMs >= 1000, 'pause waited its second');
     // (a new section's outcome on the host: here)
   });
 
