@@ -385,9 +385,9 @@ class PlaybookGen {
     });
   }
 
-  /** deb822_repository / apt_repository without an index update, apt with a .deb built on the host, autoremove. */
+  /** deb822_repository / apt_repository without an index update, apt with a .deb built on the host, autoremove, upgrade. */
   aptSource(): { module: string; args: Record<string, unknown> } {
-    const k = this.r.weighted([['deb822', 4], ['line', 3], ['deb', 3], ['autoremove', 1]] as const);
+    const k = this.r.weighted([['deb822', 4], ['line', 3], ['deb', 3], ['autoremove', 1], ['upgrade', 1]] as const);
     const state = this.r.chance(0.8) ? 'present' : 'absent';
     if (k === 'deb822') {
       const args: Record<string, unknown> = { name: this.r.pick(['dt-one', 'DT two']), state };
@@ -405,6 +405,8 @@ class PlaybookGen {
       return { module: 'apt_repository', args };
     }
     if (k === 'deb') return { module: 'apt', args: { deb: this.r.pick(DT_DEBS) } };
+    // what the host has is the base image's, so mostly nothing to upgrade (apt-get -s says so either way)
+    if (k === 'upgrade') return { module: 'apt', args: { upgrade: this.r.pick(['dist', 'safe', 'yes', 'full']) } };
     return { module: 'apt', args: this.r.chance(0.5) ? { autoremove: true } : { name: 'dt-hello', state: 'absent', autoremove: true } };
   }
 
@@ -580,7 +582,7 @@ class PlaybookGen {
       }
       case 'apt': {
         const name = [...this.r.pick(PACKAGES)];
-        const state = this.r.chance(0.75) ? 'present' : 'absent';
+        const state = this.r.weighted([['present', 6], ['latest', 1.5], ['absent', 2.5]] as const);
         const args: Record<string, unknown> = { name: name.length === 1 ? name[0] : name, state };
         if (this.r.chance(0.15)) {
           args.update_cache = true;
@@ -599,7 +601,7 @@ class PlaybookGen {
       case 'apt_source': {
         const { module, args } = this.aptSource();
         t[module] = args;
-        label = `${module} ${String(args.name ?? args.deb ?? args.repo ?? 'autoremove')}`;
+        label = `${module} ${String(args.name ?? args.deb ?? args.repo ?? (args.upgrade ? `upgrade ${String(args.upgrade)}` : 'autoremove'))}`;
         break;
       }
       case 'text': {
