@@ -220,9 +220,11 @@ function readZip(b: Buffer): Raw[] {
 export function memberPath(name: string, strip = 0): string | undefined {
   if (name.startsWith('/')) throw new ArchiveError(`member ${JSON.stringify(name)} has an absolute path (it would be written outside dest)`);
   if (/[\0\n\r]/.test(name)) throw new ArchiveError(`member ${JSON.stringify(name)} has a control character in its name (not supported)`);
-  const parts = name.split('/').filter((s) => s !== '' && s !== '.');
+  // repeated slashes are one, as tar reads them; GNU tar's --strip-components counts '.' as a
+  // component ('./a/f.txt' with 1 is 'a/f.txt'), so it is dropped only from what is kept
+  const parts = name.split('/').filter((s) => s !== '');
   if (parts.includes('..')) throw new ArchiveError(`member ${JSON.stringify(name)} has a '..' in its path (it would be written outside dest)`);
-  const kept = parts.slice(strip);
+  const kept = parts.slice(strip).filter((s) => s !== '.');
   return kept.length ? kept.join('/') : undefined;
 }
 

@@ -70,6 +70,10 @@ export const fileFact: FactKind<FileParams, FileFact> = {
   seenBy: (f, reader) => {
     if (f.hidden) return `it is read as ${reader}, who may not search its directory: how an earlier task's change looks to ${reader} is not modelled`;
     if (f.gates?.some((g) => !dirGrants(g, reader, 1))) return `it is read as ${reader}, who may not search a directory that an earlier task makes or changes above it`;
+    // its content as an earlier task leaves it is known here, but not to a reader it does not grant reading (seed 32309)
+    if (f.type === 'file' && f.sha256 !== undefined && f.mode !== undefined && !dirGrants({ owner: f.owner ?? '', mode: f.mode }, reader, 4)) {
+      return `it is read as ${reader}, whom the file as an earlier task leaves it (mode ${f.mode}, owner ${f.owner ?? 'unknown'}) does not grant reading its content`;
+    }
     return undefined;
   },
 };
@@ -124,9 +128,9 @@ export function notPermitted(f: FileFact, who: IdentityFact, changes: { action: 
 }
 
 /**
- * Whether `user` (not root) has the permission `bits` (2 write, 1 search) on a directory: the
- * owner's class if it owns it; otherwise the group's or the others' class, whichever applies
- * (group membership is not modelled: both must grant it).
+ * Whether `user` (not root) has the permission `bits` (4 read, 2 write, 1 search) on a directory
+ * or a file: the owner's class if it owns it; otherwise the group's or the others' class,
+ * whichever applies (group membership is not modelled: both must grant it).
  */
 export function dirGrants(dir: { owner: string; mode: string }, user: string, bits: number): boolean {
   const m = parseInt(dir.mode, 8);

@@ -32,10 +32,11 @@ export interface HostArchiveFact {
 }
 
 /**
- * The names, with './' and empty parts dropped, `strip` leading parts removed, and each
- * directory above them: relative paths under dest (awk, one process, no fork per name).
+ * The names, with empty parts dropped, `strip` leading parts removed (a '.' counts, as in GNU
+ * tar), '.' dropped from the rest, and each directory above them: relative paths under dest
+ * (awk, one process, no fork per name).
  */
-const AWK_PATHS = `awk -v strip="$strip" '{ n = split($0, a, "/"); p = ""; k = 0; for (i = 1; i <= n; i++) { if (a[i] == "" || a[i] == ".") continue; k++; if (k <= strip) continue; p = (p == "" ? a[i] : p "/" a[i]); if (!(p in seen)) { seen[p] = 1; print "./" p } } }'`;
+const AWK_PATHS = `awk -v strip="$strip" '{ n = split($0, a, "/"); p = ""; k = 0; for (i = 1; i <= n; i++) { if (a[i] == "") continue; k++; if (k <= strip || a[i] == ".") continue; p = (p == "" ? a[i] : p "/" a[i]); if (!(p in seen)) { seen[p] = 1; print "./" p } } }'`;
 
 export const hostArchiveFact: FactKind<HostArchiveParams, HostArchiveFact> = {
   kind: 'unarchive_src',

@@ -121,4 +121,16 @@ describe('check mode: mkdir -p and the access to what lies under it', () => {
     // a reader that could not search the directory when the fact was read (hidden) sees no predicted change as predicted
     assert.match(fileFact.seenBy!({ type: 'directory', parentExists: true, hidden: true }, 'nobody') ?? '', /not modelled/);
   });
+
+  test('a file whose content check mode knows is seen with it only by a reader it grants reading (seed 32309)', () => {
+    // root wrote it 0700: deploy's fact would have no content (the real copy then plans an update and fails)
+    const rootOnly: FileFact = { type: 'file', parentExists: true, mode: '0700', owner: 'root', group: 'root', size: 19, sha256: 'x' };
+    assert.match(fileFact.seenBy!(rootOnly, 'deploy') ?? '', /does not grant reading its content/);
+    assert.equal(fileFact.seenBy!({ ...rootOnly, mode: '0644' }, 'deploy'), undefined);
+    assert.equal(fileFact.seenBy!({ ...rootOnly, owner: 'deploy', mode: '0600' }, 'deploy'), undefined);
+    // the group's class alone does not grant it (membership is not modelled)
+    assert.ok(fileFact.seenBy!({ ...rootOnly, mode: '0640' }, 'deploy'));
+    // no content known: nothing to hide
+    assert.equal(fileFact.seenBy!({ ...rootOnly, sha256: undefined }, 'deploy'), undefined);
+  });
 });

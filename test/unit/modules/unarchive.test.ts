@@ -136,6 +136,21 @@ test('unarchive: mode and owner applied to every member; strip-components; list_
   assert.deepEqual((unarchive.registerData!(a, facts, changes, local, ctx).files as string[]).sort(), ['README', 'bin', 'bin/run', 'start']);
 });
 
+test("unarchive: --strip-components counts a leading './' as GNU tar does (seed 32271)", async () => {
+  for (const remote of [false, true]) {
+    const { root, dest } = project();
+    const t = tree(root);
+    // members ./app/README, ./app/bin/run...: stripping 1 removes '.', not 'app'
+    execFileSync('tar', ['-cf', join(root, 'files', 'dot.tar'), './app'], { cwd: t });
+    const src = remote ? join(root, 'files', 'dot.tar') : 'dot.tar';
+    const first = await cycle({ src, dest, remote_src: remote, extra_opts: ['--strip-components=1'] }, root);
+    assert.match(first[0].summary, /app\/README \(missing\)/);
+    assert.equal(readFileSync(join(dest, 'app/bin/run'), 'utf8'), '#!/bin/sh\necho run\n');
+    await cycle({ src, dest, remote_src: remote, extra_opts: ['--strip-components=2'] }, root);
+    assert.equal(readFileSync(join(dest, 'bin/run'), 'utf8'), '#!/bin/sh\necho run\n');
+  }
+});
+
 test('unarchive: creates skips; dest must be an existing directory', async () => {
   const { root, dest } = project();
   const src = makeArchive(root, 'tar');
