@@ -89,7 +89,7 @@ describe('runner', () => {
     assert.equal(report.recap.h1.failed, 1);
     const fail = report.tasks.find((t) => t.status === 'failed')!;
     assert.match(fail.error!, /exit code 1: test h1 != h1/);
-    assert.match(fail.error!, /nothing of this task was applied/);
+    assert.match(fail.error!, /no earlier change of this task was applied\n {2}what the failed command did before it failed is not undone/);
   });
 
   it('an unreachable host is reported and the others proceed; a dropped connection fails only that host', async () => {

@@ -29,7 +29,9 @@ export async function applyPlan(
       const error =
         `${change.summary}: command failed with exit code ${last.code}: ${mask(cmdLine.trim()).slice(0, 300)}` +
         (err ? `\n  stderr: ${indent(err)}` : out ? `\n  stdout: ${indent(out)}` : '') +
-        (done.length ? `\n  already applied on this host before the failure: ${done.join('; ')}` : `\n  nothing of this task was applied`);
+        (done.length ? `\n  already applied on this host before the failure: ${done.join('; ')}` : `\n  no earlier change of this task was applied`) +
+        // a command that fails may have done part of its change (tar extracts before a mode step fails)
+        `\n  what the failed command did before it failed is not undone`;
       return { ok: false, error, last };
     }
   }
