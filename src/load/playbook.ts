@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { patternError } from './inventory.js';
 import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type YamlSource } from './yaml.js';
 import { loadNodes, type LoadCtx } from './tasks.js';
-import { readVarsFile, varName } from './vars-file.js';
+import { readVarsFile, varsSchema } from './vars-file.js';
 import { loadRole, roleEntry } from './roles.js';
 import { topLevel } from './inherit.js';
 import { checkExpressions } from './task-checks.js';
@@ -43,9 +43,9 @@ const playSchema = z
     environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.union([z.string(), z.number(), z.boolean()])).optional(),
     connection: z.enum(['local', 'ssh'], { message: "connection: 'local' (run the play's tasks on the controller) or 'ssh'" }).optional(),
     gather_facts: z.boolean().optional(),
-    vars: z.record(varName, z.unknown()).optional(),
+    vars: varsSchema.optional(),
     vars_files: z.array(z.string().min(1)).optional(),
-    defaults: z.record(varName, z.unknown()).optional(),
+    defaults: varsSchema.optional(),
     defaults_files: z.array(z.string().min(1)).optional(),
     tags: stringList.optional(),
     pre_tasks: z.array(z.unknown()).optional(),

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type YamlSource } from './yaml.js';
 import { inherit, type Inherited } from './inherit.js';
 import { loadTaskFile, type LoadCtx, type RoleEntry } from './tasks.js';
-import { readVarsFile, varName } from './vars-file.js';
+import { readVarsFile, varName, varsSchema } from './vars-file.js';
 import type { Node, Task } from './tree.js';
 
 const isDir = (p: string) => {
@@ -56,7 +56,7 @@ const roleEntrySchema = z.union([
     .object({
       role: z.string().min(1).optional(),
       name: z.string().min(1).optional(),
-      vars: z.record(varName, z.unknown()).optional(),
+      vars: varsSchema.optional(),
       when: z.union([z.string().min(1), z.boolean(), z.array(z.union([z.string().min(1), z.boolean()]))]).optional(),
       tags: z.union([z.string().min(1), z.array(z.string().min(1))]).optional(),
       become: z.boolean().optional(),

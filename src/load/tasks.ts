@@ -12,7 +12,7 @@ import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type Y
 import { allConditions, inherit, type Inherited, type OwnSettings } from './inherit.js';
 import { checkArgs, checkExpressions, checkFiles, type FileCheckCtx } from './task-checks.js';
 import { includedVars } from './include-vars.js';
-import { varName } from './vars-file.js';
+import { varName, varsSchema } from './vars-file.js';
 import type { Block, Include, LoopControl, Node, Task } from './tree.js';
 import type { Module } from '../modules/contract.js';
 
@@ -67,7 +67,6 @@ const assertThatSchema = z
   .object({ that: conditions, fail_msg: z.string().optional(), msg: z.string().optional(), success_msg: z.string().optional(), quiet: z.boolean().optional() })
   .strict()
   .refine((o) => !(o.fail_msg !== undefined && o.msg !== undefined), 'assert takes fail_msg or msg (its old name), not both');
-const vars = z.record(varName, z.unknown());
 
 const loopControl = z
   .object({
@@ -84,7 +83,7 @@ const common = {
   when: conditions.optional(),
   tags: stringList.optional(),
   become: z.boolean().optional(),
-  vars: vars.optional(),
+  vars: varsSchema.optional(),
   ignore_errors: z.boolean().optional(),
   no_log: z.boolean().optional(),
   become_user: z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$|\{\{[\s\S]*\}\}/i, "a user name, or a '{{ expression }}' giving one").optional(),

@@ -1088,9 +1088,8 @@ function makeRoles(r: Rng): Record<string, CaseRole> {
  * a local change). $DT_HTTP is the server (the harness exports it).
  */
 function fetchSetup(r: Rng, host: string): string[] {
-  const lines: string[] = [];
-  if (r.chance(0.9)) lines.push('apt-get install -y -q --no-install-recommends curl git >/dev/null', 'mkdir -p /srv/dt');
-  else return [`# ${host}: curl and git are not installed`];
+  if (!r.chance(0.9)) return [`# ${host}: curl and git are not installed`];
+  const lines = ['apt-get install -y -q --no-install-recommends curl git >/dev/null', 'mkdir -p /srv/dt'];
   // one of the served files, or other content (one line each)
   const body = r.pick([FETCH_FILES['one.txt'], FETCH_FILES['two.txt'], 'old\n']).trim();
   if (r.chance(0.4)) lines.push(`printf '%s\\n' '${body}' > /srv/dt/dl.txt`);

@@ -69,9 +69,9 @@ export const fileFact: FactKind<FileParams, FileFact> = {
   aliases: (_p, live) => (live.real ? [`file:${live.real}`] : []),
   seenBy: (f, reader) => {
     if (f.hidden) return `it is read as ${reader}, who may not search its directory: how an earlier task's change looks to ${reader} is not modelled`;
-    if (f.gates?.some((g) => !dirGrants(g, reader, 1))) return `it is read as ${reader}, who may not search a directory that an earlier task makes or changes above it`;
+    if (f.gates?.some((g) => !modeGrants(g, reader, 1))) return `it is read as ${reader}, who may not search a directory that an earlier task makes or changes above it`;
     // its content as an earlier task leaves it is known here, but not to a reader it does not grant reading (seed 32309)
-    if (f.type === 'file' && f.sha256 !== undefined && f.mode !== undefined && !dirGrants({ owner: f.owner ?? '', mode: f.mode }, reader, 4)) {
+    if (f.type === 'file' && f.sha256 !== undefined && f.mode !== undefined && !modeGrants({ owner: f.owner ?? '', mode: f.mode }, reader, 4)) {
       return `it is read as ${reader}, whom the file as an earlier task leaves it (mode ${f.mode}, owner ${f.owner ?? 'unknown'}) does not grant reading its content`;
     }
     return undefined;
@@ -132,14 +132,14 @@ export function notPermitted(f: FileFact, who: IdentityFact, changes: { action: 
  * or a file: the owner's class if it owns it; otherwise the group's or the others' class,
  * whichever applies (group membership is not modelled: both must grant it).
  */
-export function dirGrants(dir: { owner: string; mode: string }, user: string, bits: number): boolean {
-  const m = parseInt(dir.mode, 8);
-  if (dir.owner === user) return ((m >> 6) & bits) === bits;
+export function modeGrants(path: { owner: string; mode: string }, user: string, bits: number): boolean {
+  const m = parseInt(path.mode, 8);
+  if (path.owner === user) return ((m >> 6) & bits) === bits;
   return ((m >> 3) & bits) === bits && (m & bits) === bits;
 }
 
 /** Whether `user` (not root) may create entries in a directory: write and search permission. */
-const mayEnter = (dir: { owner: string; mode: string }, user: string) => dirGrants(dir, user, 3);
+const mayEnter = (dir: { owner: string; mode: string }, user: string) => modeGrants(dir, user, 3);
 
 /** The mode a new file (base 0666) or directory (base 0777) gets under `umask`. */
 export function modeUnder(umask: string, base: number): string {
