@@ -238,8 +238,8 @@ function bridgeAddress(s: Subnet): string {
   return intToIp(s.network + 1);
 }
 
-/** The controller's address on a testbed's bridge (for servers a test starts for its hosts). */
-export function testbedBridgeAddress(cidr: string): string {
+/** The controller's address on a testbed's bridge (for servers a test starts for its hosts); by default the subnet `testbed up` takes without --subnet. */
+export function testbedBridgeAddress(cidr: string = process.env.PROVISION_TESTBED_SUBNET ?? DEFAULT_SUBNET): string {
   return bridgeAddress(parseSubnet(cidr));
 }
 

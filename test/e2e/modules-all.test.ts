@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { runReport, type RunReport } from '../../src/engine/report.js';
 import { SPOOL_HEADER } from '../../src/modules/system/cron.js';
+import { testbedBridgeAddress } from '../../src/testbed/index.js';
 import { compareReports, formatMismatch } from '../difftest/compare.js';
 import { buildDeb, buildRepo } from '../support/local-apt-repo.js';
 import { serveStatic, type StaticServer } from '../support/static-server.js';
@@ -206,8 +207,8 @@ describe('every module in one playbook on a fresh test host', { skip: !isRoot &&
     const up = await provision(['testbed', 'up', '--hosts', '1', '--quiet']);
     assert.equal(up.code, 0, `testbed up failed: ${up.stderr}`);
     [[hostName, { address }]] = Object.entries((parse(readFileSync(join(ROOT, 'inventory', 'testbed.yml'), 'utf8')) as { hosts: Record<string, { address: string }> }).hosts);
-    // the bridge's address (the testbed gives it .1 of the hosts' subnet): only the test host reaches it
-    const bridge = address.replace(/\.\d+$/, '.1');
+    // the bridge's address (the testbed's subnet, as `testbed up` above chose it): only the test host reaches it
+    const bridge = testbedBridgeAddress();
     http = await serveStatic(join(dir, 'www'), bridge);
     base = `http://${bridge}:${http.port}`;
     // what the playbook changes that a fresh host does not have: a user with its own groups, one to remove, an old release
