@@ -2,7 +2,8 @@
 // list in parallel, run `true` on each, exit.
 //
 //   node bench/floor-ssh2.mjs TARGETS.json            ssh2, as provision connects
-//   node bench/floor-ssh2.mjs TARGETS.json --openssh  one OpenSSH `ssh host true` process per host
+//   node bench/floor-ssh2.mjs TARGETS.json --openssh [SSH OPTION...]
+//                                                     one OpenSSH `ssh host true` process per host
 //
 // TARGETS.json: [{ name, address, port, user, key, knownHosts, hostKeyPolicy }] (bench/floor.sh
 // writes it from the inventory). ssh2 mode loads ssh2 the way a provision run does: the bundle's
@@ -17,9 +18,9 @@ import process from 'node:process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const [file, mode] = process.argv.slice(2);
+const [file, mode, ...sshOptions] = process.argv.slice(2);
 if (!file || (mode !== undefined && mode !== '--openssh')) {
-  process.stderr.write('usage: node bench/floor-ssh2.mjs TARGETS.json [--openssh]\n');
+  process.stderr.write('usage: node bench/floor-ssh2.mjs TARGETS.json [--openssh [SSH OPTION...]]\n');
   process.exit(2);
 }
 const targets = JSON.parse(readFileSync(file, 'utf8'));
@@ -30,12 +31,13 @@ function fail(t, err) {
 }
 
 if (mode === '--openssh') {
-  // as the floor in bench/floor.sh: BatchMode, the key, the known_hosts, strict checking
+  // as the floor in bench/floor.sh: BatchMode, the key, the known_hosts, strict checking (and
+  // the options given after --openssh, e.g. its key exchange)
   await Promise.all(
     targets.map(
       (t) =>
         new Promise((resolve) => {
-          const args = ['-i', t.key, '-o', `UserKnownHostsFile=${t.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-p', String(t.port), `${t.user}@${t.address}`, 'true'];
+          const args = ['-i', t.key, '-o', `UserKnownHostsFile=${t.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-p', String(t.port), ...sshOptions, `${t.user}@${t.address}`, 'true'];
           const p = spawn('ssh', args, { stdio: ['ignore', 'inherit', 'inherit'] });
           p.on('error', (err) => (fail(t, err), resolve()));
           p.on('exit', (code, sig) => {

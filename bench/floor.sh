@@ -2,10 +2,14 @@
 # What the floor allows (issue 21): for N hosts (arguments; default 3 10), ROUNDS (default 7)
 # interleaved rounds (the order rotated each round) of
 #   1. the floor: N parallel OpenSSH `ssh host true` (BatchMode, the testbed's key and known_hosts);
+#   1k. the same with the key exchange and cipher ssh2 negotiates (curve25519-sha256,
+#      aes128-gcm) instead of OpenSSH's default (9.x: sntrup761x25519-sha512, ~70 ms of client CPU
+#      per connection; curve25519 ~10 ms);
 #   2. `node -e 0`;
 #   3. bench/floor-ssh2.mjs: Node + ssh2 loaded from the bundle's connection chunk, connecting to
 #      the N hosts in parallel as provision does, `true` on each, exit;
 #   4. bench/floor-ssh2.mjs --openssh: Node spawning the N `ssh host true` of (1);
+#   4k. the same with the key exchange and cipher of (1k);
 #   5. provision's no-op of bench/scale.yml (converged once first), --forks N;
 # then the medians of wall, CPU (user+sys of the process and its children, /usr/bin/time) and
 # peak RSS (/usr/bin/time's: the largest single process of the tree, not a sum), the ratio of each
@@ -108,19 +112,23 @@ for N in "$@"; do
   # (1) as bench/shell.sh's floor, in its own bash so that /usr/bin/time sees its CPU
   # shellcheck disable=SC2016
   FLOOR=(bash -c 'o=(); while [ "$1" != -- ]; do o+=("$1"); shift; done; shift; p=(); for a; do ssh "${o[@]}" "$a" true & p+=($!); done; rc=0; for x in "${p[@]}"; do wait "$x" || rc=1; done; exit $rc' floor "${SSHO[@]}" -- $ADDRS)
+  KEX=(-o KexAlgorithms=curve25519-sha256@libssh.org,curve25519-sha256 -c aes128-gcm@openssh.com)
+  FLOORK=("${FLOOR[@]:0:4}" "${SSHO[@]}" "${KEX[@]}" -- $ADDRS)
   t "${P[@]}" bench/scale.yml -i "$INV" --forks "$N"
   echo
   echo "== $N hosts: converge run $T s (load $(load))"
   declare -A W=() CP=() RS=() PR=()
-  KINDS=(floor node ssh2 openssh provision)
+  KINDS=(floor floork node ssh2 openssh opensshk provision)
   run_kind() {
     local k=$1 a b
     a=$(lastpid)
     case $k in
       floor) t "${FLOOR[@]}" ;;
+      floork) t "${FLOORK[@]}" ;;
       node) t node -e 0 ;;
       ssh2) t node bench/floor-ssh2.mjs "$TMP/targets-$N.json" ;;
       openssh) t node bench/floor-ssh2.mjs "$TMP/targets-$N.json" --openssh ;;
+      opensshk) t node bench/floor-ssh2.mjs "$TMP/targets-$N.json" --openssh "${KEX[@]}" ;;
       provision) t "${P[@]}" bench/scale.yml -i "$INV" --forks "$N"; noop ;;
     esac
     b=$(lastpid)
@@ -131,27 +139,29 @@ for N in "$@"; do
     line=""
     a=$(lastpid); b=$(lastpid); PR[nothing]+=" $((b - a - 1))"
     # rotate the order each round
-    for i in 0 1 2 3 4; do run_kind "${KINDS[$(((i + r - 1) % 5))]}"; done
+    for i in "${!KINDS[@]}"; do run_kind "${KINDS[$(((i + r - 1) % ${#KINDS[@]}))]}"; done
     echo "round $r (load $(load)):$line"
   done
   # shellcheck disable=SC2086
   {
-    fw=$(median ${W[floor]}); fc=$(median ${CP[floor]})
+    fw=$(median ${W[floor]}); fc=$(median ${CP[floor]}); kw=$(median ${W[floork]})
     echo "medians of $ROUNDS rounds, $N hosts (wall s / CPU s user+sys / peak RSS MiB; processes started on $PREFIX-01), load now $(load):"
-    printf '  %-44s %8s %6s %7s %6s %8s %10s\n' "" wall "/(1)" cpu "/(1)" "rss" "procs"
+    printf '  %-46s %8s %6s %6s %7s %6s %8s %10s\n' "" wall "/(1)" "/(1k)" cpu "/(1)" "rss" "procs"
     for k in "${KINDS[@]}"; do
       case $k in
         floor) label="(1) $N x ssh host true (OpenSSH)" ;;
+        floork) label="(1k) the same, curve25519 and aes128-gcm" ;;
         node) label="(2) node -e 0" ;;
         ssh2) label="(3) node + ssh2 (connection chunk), true" ;;
         openssh) label="(4) node spawning $N x ssh host true" ;;
+        opensshk) label="(4k) the same, curve25519 and aes128-gcm" ;;
         provision) label="(5) provision no-op, scale.yml, --forks $N" ;;
       esac
       w=$(median ${W[$k]}); c=$(median ${CP[$k]})
-      printf '  %-44s %8s %6s %7s %6s %8s %10s\n' "$label" "$w" "$(awk -v a="$w" -v b="$fw" 'BEGIN{printf "%.2f", a/b}')" "$c" \
+      printf '  %-46s %8s %6s %6s %7s %6s %8s %10s\n' "$label" "$w" "$(awk -v a="$w" -v b="$fw" 'BEGIN{printf "%.2f", a/b}')" "$(awk -v a="$w" -v b="$kw" 'BEGIN{printf "%.2f", a/b}')" "$c" \
         "$(awk -v a="$c" -v b="$fc" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }')" "$(median ${RS[$k]})" "$(range ${PR[$k]})"
     done
-    printf '  %-44s %8s %6s %7s %6s %8s %10s\n' "(nothing: host background between two reads)" "" "" "" "" "" "$(range ${PR[nothing]})"
+    printf '  %-46s %8s %6s %6s %7s %6s %8s %10s\n' "(nothing: host background between two reads)" "" "" "" "" "" "" "$(range ${PR[nothing]})"
   }
   unset W CP RS PR
 done
