@@ -15,7 +15,10 @@
 # peak RSS (/usr/bin/time's: the largest single process of the tree, not a sum), the ratio of each
 # to (1), and the processes started on the first host by each (the last pid of its pid namespace
 # before and after, read with nsenter, whose own process is subtracted; threads count too;
-# "nothing" is two reads with nothing between, the host's own background noise).
+# "nothing" is two reads with nothing between, the host's own background noise), and the CPU the
+# N hosts' sshd spent on it (the growth of each sshd listener's cutime+cstime, i.e. of the
+# connections and sessions it reaped, with their commands, read 0.2 s after the command ended;
+# work that leaves sshd's tree, e.g. systemd's, is not in it).
 #
 # As root, on a PRIVATE testbed only (never the main one, never the testbed lock):
 #   PROVISION_TESTBED_DIR=/var/lib/provision/tb-floor BRIDGE=provfl0 SUBNET=10.92.0.0/24 \
@@ -67,16 +70,30 @@ range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } EN
 INIT=
 hostinit() {
   local p i
-  p=$(cat "$TB/$PREFIX-01.pid")
+  p=$(cat "$TB/$1.pid")
   for i in 1 2 3 4; do
     if [ "$(readlink "/proc/$p/ns/pid")" != "$(readlink /proc/self/ns/pid)" ]; then INIT=$p; return 0; fi
     p=$(pgrep -P "$p" | head -1)
     [ -n "$p" ] || break
   done
-  echo "no process of $PREFIX-01 in a pid namespace of its own" >&2
+  echo "no process of $1 in a pid namespace of its own" >&2
   return 1
 }
 lastpid() { nsenter -t "$INIT" -p -m cat /proc/sys/kernel/ns_last_pid; }
+# the sshd listeners of the first N hosts (LISTENERS), and the CPU ticks their reaped children used
+listeners() {
+  local i l
+  LISTENERS=()
+  for i in $(seq 1 "$1"); do
+    hostinit "$(printf '%s-%02d' "$PREFIX" "$i")"
+    l=$(pgrep -P "$INIT" -x sshd | head -1)
+    [ -n "$l" ] || { echo "no sshd listener on $PREFIX-$i" >&2; return 1; }
+    LISTENERS+=("$l")
+  done
+  hostinit "$PREFIX-01"
+}
+hostticks() { local l; for l in "${LISTENERS[@]}"; do sed 's/.*) //' "/proc/$l/stat"; done | awk '{ s += $14 + $15 } END { print s }'; }
+HZ=$(getconf CLK_TCK)
 noop() { grep -q 'no changes: every host is converged' "$TMP/out" || { echo "not a no-op:" >&2; tail -20 "$TMP/out" >&2; exit 1; }; }
 
 . bench/build.sh
@@ -88,7 +105,7 @@ if [ "${REUSE:-0}" != 1 ]; then
   t "${P[@]}" testbed up -q "${TBFLAGS[@]}" --names "$NAMES"
   echo "testbed up, $MAXN hosts: $T s"
 fi
-hostinit
+hostinit "$PREFIX-01"
 echo "$PREFIX-01's init: pid $INIT ($(cat "/proc/$INIT/comm")), $(readlink "/proc/$INIT/ns/pid")"
 KEY=$ROOT/.provision/testbed/id_ed25519
 KH=$ROOT/.provision/testbed/known_hosts
@@ -117,11 +134,12 @@ for N in "$@"; do
   t "${P[@]}" bench/scale.yml -i "$INV" --forks "$N"
   echo
   echo "== $N hosts: converge run $T s (load $(load))"
-  declare -A W=() CP=() RS=() PR=()
+  listeners "$N"
+  declare -A W=() CP=() RS=() PR=() HC=()
   KINDS=(floor floork node ssh2 openssh opensshk provision)
   run_kind() {
-    local k=$1 a b
-    a=$(lastpid)
+    local k=$1 a b h0 h1 hc
+    a=$(lastpid); h0=$(hostticks)
     case $k in
       floor) t "${FLOOR[@]}" ;;
       floork) t "${FLOORK[@]}" ;;
@@ -131,9 +149,10 @@ for N in "$@"; do
       opensshk) t node bench/floor-ssh2.mjs "$TMP/targets-$N.json" --openssh "${KEX[@]}" ;;
       provision) t "${P[@]}" bench/scale.yml -i "$INV" --forks "$N"; noop ;;
     esac
-    b=$(lastpid)
-    W[$k]+=" $T"; CP[$k]+=" $C"; RS[$k]+=" $R"; PR[$k]+=" $((b - a - 1))"
-    line="$line $k ${T}s/${C}s/$((b - a - 1))p"
+    sleep 0.2
+    b=$(lastpid); h1=$(hostticks); hc=$(awk -v a="$h0" -v b="$h1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')
+    W[$k]+=" $T"; CP[$k]+=" $C"; RS[$k]+=" $R"; PR[$k]+=" $((b - a - 1))"; HC[$k]+=" $hc"
+    line="$line $k ${T}s/${C}s/${hc}s/$((b - a - 1))p"
   }
   for r in $(seq 1 "$ROUNDS"); do
     line=""
@@ -145,8 +164,8 @@ for N in "$@"; do
   # shellcheck disable=SC2086
   {
     fw=$(median ${W[floor]}); fc=$(median ${CP[floor]}); kw=$(median ${W[floork]})
-    echo "medians of $ROUNDS rounds, $N hosts (wall s / CPU s user+sys / peak RSS MiB; processes started on $PREFIX-01), load now $(load):"
-    printf '  %-46s %8s %6s %6s %7s %6s %8s %10s\n' "" wall "/(1)" "/(1k)" cpu "/(1)" "rss" "procs"
+    echo "medians of $ROUNDS rounds, $N hosts (wall s / controller CPU s user+sys / peak RSS MiB / the hosts' sshd CPU s; processes started on $PREFIX-01), load now $(load):"
+    printf '  %-46s %8s %6s %6s %7s %6s %8s %8s %10s\n' "" wall "/(1)" "/(1k)" cpu "/(1)" "rss" "hostcpu" "procs"
     for k in "${KINDS[@]}"; do
       case $k in
         floor) label="(1) $N x ssh host true (OpenSSH)" ;;
@@ -158,10 +177,10 @@ for N in "$@"; do
         provision) label="(5) provision no-op, scale.yml, --forks $N" ;;
       esac
       w=$(median ${W[$k]}); c=$(median ${CP[$k]})
-      printf '  %-46s %8s %6s %6s %7s %6s %8s %10s\n' "$label" "$w" "$(awk -v a="$w" -v b="$fw" 'BEGIN{printf "%.2f", a/b}')" "$(awk -v a="$w" -v b="$kw" 'BEGIN{printf "%.2f", a/b}')" "$c" \
-        "$(awk -v a="$c" -v b="$fc" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }')" "$(median ${RS[$k]})" "$(range ${PR[$k]})"
+      printf '  %-46s %8s %6s %6s %7s %6s %8s %8s %10s\n' "$label" "$w" "$(awk -v a="$w" -v b="$fw" 'BEGIN{printf "%.2f", a/b}')" "$(awk -v a="$w" -v b="$kw" 'BEGIN{printf "%.2f", a/b}')" "$c" \
+        "$(awk -v a="$c" -v b="$fc" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }')" "$(median ${RS[$k]})" "$(median ${HC[$k]})" "$(range ${PR[$k]})"
     done
-    printf '  %-46s %8s %6s %6s %7s %6s %8s %10s\n' "(nothing: host background between two reads)" "" "" "" "" "" "" "$(range ${PR[nothing]})"
+    printf '  %-46s %8s %6s %6s %7s %6s %8s %8s %10s\n' "(nothing: host background between two reads)" "" "" "" "" "" "" "" "$(range ${PR[nothing]})"
   }
-  unset W CP RS PR
+  unset W CP RS PR HC
 done
