@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { codeCacheLoader } from '../bin/code-cache.js';
+import { codeCacheLoader, withHash } from '../bin/code-cache.js';
 
 const root = process.argv[2];
 const cliDir = join(root, 'dist', 'bundle', 'cli');
@@ -27,6 +27,6 @@ try {
 }
 process.exitCode = 0;
 for (const [name, script] of loader.scripts) {
-  writeFileSync(join(cacheDir, `${name}.cache`), script.createCachedData());
+  writeFileSync(join(cacheDir, `${name}.cache`), withHash(script.createCachedData()));
   process.stdout.write(`${name}\n`);
 }

@@ -3,7 +3,7 @@
 //   NAME.js        the chunk as one function expression (exports, require, module, __provisionImport,
 //                  __provisionImportMeta): its import() expressions and import.meta rewritten
 //                  (acorn), then its import/export statements made CommonJS (esbuild's transform)
-//   NAME.js.cache  V8's code cache of NAME.js: after a warm-up run of typical commands
+//   NAME.js.cache  its SHA-1 and V8's code cache of NAME.js: after a warm-up run of typical commands
 //                  (scripts/code-cache-warm.mjs) for the chunks those load, so the cache also holds
 //                  the functions they ran; of a plain compile for the others.
 // The caches are made by a child `node` without flags: V8 rejects a cache made under other flags or
@@ -79,8 +79,9 @@ const PLAIN = `
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
+import { withHash } from ${JSON.stringify(new URL('../bin/code-cache.js', import.meta.url).href)};
 const [dir, cliDir, ...names] = process.argv.slice(1);
 for (const n of names) {
   const f = join(dir, n);
-  writeFileSync(f + '.cache', new Script(readFileSync(f, 'utf8'), { filename: join(cliDir, n) }).createCachedData());
+  writeFileSync(f + '.cache', withHash(new Script(readFileSync(f, 'utf8'), { filename: join(cliDir, n) }).createCachedData()));
 }`;
