@@ -52,7 +52,8 @@ export function codeCacheLoader(cliDir, cacheDir, keep = false) {
     const known = modules.get(name);
     if (known) return known.exports;
     const file = join(cliDir, name);
-    const source = readFileSync(join(cacheDir, name), 'utf8');
+    const formFile = join(cacheDir, name);
+    const source = readFileSync(formFile, 'utf8');
     let cachedData;
     let state = 'none';
     try {
@@ -61,11 +62,12 @@ export function codeCacheLoader(cliDir, cacheDir, keep = false) {
     } catch {
       cachedData = undefined;
     }
-    const script = new Script(source, { filename: file, cachedData });
+    // stack traces name the file that runs, the function form
+    const script = new Script(source, { filename: formFile, cachedData });
     if (cachedData !== undefined) state = script.cachedDataRejected ? 'rejected' : 'used';
     cache.set(name, state);
     if (keep) scripts.set(name, script);
-    log('load %j for module (code cache: %s)', file, state);
+    log('load %j for module (code cache: %s, function form %j)', file, state, formFile);
 
     const module = { exports: {} };
     modules.set(name, module);

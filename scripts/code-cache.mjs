@@ -69,7 +69,7 @@ export async function buildCodeCache(root, cliDir) {
   const warm = spawnSync(process.execPath, [join(root, 'scripts', 'code-cache-warm.mjs'), root], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   if (warm.status !== 0) throw new Error(`code cache warm-up failed (${warm.status}):\n${warm.stderr}`);
   const warmed = new Set(warm.stdout.trim().split('\n').filter(Boolean));
-  const rest = spawnSync(process.execPath, ['--input-type=module', '-e', PLAIN, cacheDir, cliDir, ...formed.filter((n) => !warmed.has(n))], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const rest = spawnSync(process.execPath, ['--input-type=module', '-e', PLAIN, cacheDir, ...formed.filter((n) => !warmed.has(n))], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   if (rest.status !== 0) throw new Error(`code cache of the other chunks failed:\n${rest.stderr}`);
   return { warmed: warmed.size, plain: formed.length - warmed.size, esm: names.length - formed.length };
 }
@@ -80,8 +80,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 import { withHash } from ${JSON.stringify(new URL('../bin/code-cache.js', import.meta.url).href)};
-const [dir, cliDir, ...names] = process.argv.slice(1);
+const [dir, ...names] = process.argv.slice(1);
 for (const n of names) {
   const f = join(dir, n);
-  writeFileSync(f + '.cache', withHash(new Script(readFileSync(f, 'utf8'), { filename: join(cliDir, n) }).createCachedData()));
+  writeFileSync(f + '.cache', withHash(new Script(readFileSync(f, 'utf8'), { filename: f }).createCachedData()));
 }`;

@@ -32,7 +32,7 @@ function run(root: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs
     env: { ...process.env, CI: '1', NO_COLOR: '1', NODE_DEBUG: 'esm,module', PROVISION_NO_BUNDLE: '', PROVISION_NO_CODE_CACHE: '', ...env },
   });
   const cache = new Map<string, string>();
-  for (const m of r.stderr.matchAll(/load "[^"]*\/dist\/bundle\/cli\/([^"/]+\.js)" for module \(code cache: (\w+)\)/g)) cache.set(m[1], m[2]);
+  for (const m of r.stderr.matchAll(/load "[^"]*\/dist\/bundle\/cli\/([^"/]+\.js)" for module \(code cache: (\w+),/g)) cache.set(m[1], m[2]);
   const esm = new Set<string>();
   for (const m of r.stderr.matchAll(/Storing file:\/\/\S*\/dist\/bundle\/cli\/([^/\s]+\.js)/g)) esm.add(m[1]);
   const stderr = r.stderr
