@@ -5,6 +5,7 @@
 # RSS from /usr/bin/time; the load average before and after.
 #   `node -e 0`, `--version`, `--syntax-check bench/scale.yml`, and (HOSTS=1, needs the converged
 #   private testbed in inventory/testbed.yml) the no-op of bench/scale.yml with --forks 3.
+#   VERSION20=1: only `node -e 0` and `--version`, each 20 times in a row per measurement.
 #   NOCACHE=1 adds this checkout with PROVISION_NO_CODE_CACHE=1 (same build, plain bundle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ trap 'rm -rf "$out"' EXIT
 variants=(base new)
 [ -n "${NOCACHE:-}" ] && variants+=(nocache)
 cmds=(node0 version syntax)
+# VERSION20=1: 20 runs of each in a row (/usr/bin/time counts in 10 ms: finer per run)
+[ -n "${VERSION20:-}" ] && cmds=(node0x20 version20)
 [ -n "${HOSTS:-}" ] && cmds+=(noop)
 echo "node $(node --version), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $ROUNDS rounds"
 run() { # variant cmd
@@ -26,6 +29,8 @@ run() { # variant cmd
   case $c in
     node0) [ "$v" = base ] || return 0; set -- node -e 0 ;;
     version) set -- node "$bin" --version ;;
+    version20) set -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do node "$0" --version; done' "$bin" ;;
+    node0x20) [ "$v" = base ] || return 0; set -- sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do node -e 0; done' ;;
     syntax) set -- node "$bin" --syntax-check bench/scale.yml ;;
     noop) set -- node "$bin" --inventory testbed --forks 3 bench/scale.yml ;;
   esac
