@@ -78,5 +78,9 @@ await build({
   logLevel: 'warning',
 });
 
+// V8's code cache of the chunks (scripts/code-cache.mjs, loaded by bin/code-cache.js)
+const { buildCodeCache } = await import('./code-cache.mjs');
+await buildCodeCache(root, outdir);
+
 // the published types (scripts/types.mjs)
 await import('./types.mjs');
