@@ -136,7 +136,7 @@ export const getUrl: StateModule<Args, Facts> = {
       ...accountFacts(a.owner, a.group),
     } as never;
   },
-  plan: (a, facts, ctx) => permitted(facts.file, facts.who, planGetUrl(a, facts, ctx.mask)),
+  plan: (a, facts, ctx) => permitted(facts.file, facts.who, planGetUrl(a, facts, ctx.mask), a),
   /** Only attribute changes are predicted: a download makes the task unknown (footprint). */
   predict(a, facts, changes): Effect[] {
     if (changes.some((c) => c.uncertain)) return contentFootprint(a.dest);

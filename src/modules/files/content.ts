@@ -9,7 +9,7 @@ import { sq } from '../../engine/shell.js';
 import type { Change, Command, ModuleContext, StateModule } from '../contract.js';
 import { fact, TaskError, type Effect } from '../contract.js';
 import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
-import { fileFact, identityFact, MAX_CONTENT, normMode, notPermitted, type FileFact, type IdentityFact } from './facts.js';
+import { fileFact, identityFact, MAX_CONTENT, normMode, notPermitted, type FileFact, type IdentityFact, type WriteOwnership } from './facts.js';
 import { namesOf, normPath, pathBecomes, unknownTree } from './effects.js';
 import { maybe, UnknownFact } from '../../engine/prediction.js';
 import { unitFileWritten } from '../services/facts.js';
@@ -191,8 +191,8 @@ export function backupFile(stdout: string): string | undefined {
 }
 
 /** Check mode: changes a non-root user may not be allowed to make are uncertain. */
-export function permitted(f: FileFact, who: IdentityFact, changes: Change[]): Change[] {
-  const why = notPermitted(f, who, changes);
+export function permitted(f: FileFact, who: IdentityFact, changes: Change[], writes?: WriteOwnership): Change[] {
+  const why = notPermitted(f, who, changes, writes);
   return why ? changes.map((c) => ({ ...c, uncertain: why })) : changes;
 }
 
@@ -203,7 +203,7 @@ export const contentStages: Pick<StateModule<ContentArgs, ContentFacts, Buffer>,
   facts: (args, ctx) => ({ file: fact(fileFact, { path: args.dest, content: true }), who: fact(identityFact, { become: ctx.become }), ...accountFacts(args.owner, args.group) }),
   plan: (args, facts, ctx, content) => {
     requireAccounts(facts, args.owner, args.group);
-    return permitted(facts.file, facts.who, planContent(args, content, facts.file, ctx, shownBytes(ctx)));
+    return permitted(facts.file, facts.who, planContent(args, content, facts.file, ctx, shownBytes(ctx)), args);
   },
   predict: (args, facts, _changes, _ctx, content) => predictContent(args, content, facts.file, facts.who),
   footprint: (args) => contentFootprint(args.dest),

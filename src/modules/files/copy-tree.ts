@@ -101,7 +101,7 @@ export function planTreeCopy(args: TreeCopyArgs, facts: TreeCopyFacts, ctx: Modu
       const shownBytes = shown === undefined ? undefined : (shown?.bytes.get(t.rel!) ?? null);
       mine.push(...planBytes({ ...fileArgs(args), dest: t.path }, { sha256: sha256(bytes), size: bytes.length, bytes }, f, ctx, shownBytes));
     }
-    changes.push(...permitted(f, who, mine));
+    changes.push(...permitted(f, who, mine, args));
   }
   return changes;
 }

@@ -102,7 +102,7 @@ export const copy: StateModule<Args, Facts, Buffer | LocalTree | undefined> = {
     if (isLocalTree(content)) return planTreeCopy(args, facts as unknown as TreeCopyFacts, ctx, content);
     if (!args.remote_src) return contentStages.plan(args, facts, ctx, content as Buffer);
     requireAccounts(facts, args.owner, args.group);
-    return permitted(facts.file, facts.who, planBytes(args, remoteWanted(args.src!, facts.srcFile!, ctx.check), facts.file, ctx));
+    return permitted(facts.file, facts.who, planBytes(args, remoteWanted(args.src!, facts.srcFile!, ctx.check), facts.file, ctx), args);
   },
   predict: (args, facts, changes, ctx, content) =>
     isLocalTree(content)

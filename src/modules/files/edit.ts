@@ -123,7 +123,7 @@ function plan(args: EditArgs, facts: ContentFacts, ctx: ModuleContext, edit: Edi
     if (c.action !== 'update' && c.action !== 'create') continue;
     if (args.backup && c.action === 'update') c.commands.unshift(backupCommand(args.path));
   }
-  return permitted(f, facts.who, changes);
+  return permitted(f, facts.who, changes, args);
 }
 
 /** The new content as it may be shown: the display arguments' edit (placeholders for secrets) of the same old content. */

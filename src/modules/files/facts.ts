@@ -112,16 +112,34 @@ export const identityFact: FactKind<{ become: boolean }, IdentityFact> = {
   },
 };
 
+/** The owner and group a content write gives its new file (`chown` of the temporary file). */
+export interface WriteOwnership {
+  owner?: string;
+  group?: string;
+}
+
 /**
  * Check mode: why `who` (not root) may not be able to make `changes` to the path of `f`, or
  * undefined when it may (it owns what it changes, and may write the directory).
  */
-export function notPermitted(f: FileFact, who: IdentityFact, changes: { action: string }[]): string | undefined {
+export function notPermitted(f: FileFact, who: IdentityFact, changes: { action: string }[], writes?: WriteOwnership): string | undefined {
   if (who.user === 'root' || changes.length === 0) return undefined;
   const canWriteDir = f.nearDir !== undefined ? f.nearDir !== null && mayEnter(f.nearDir, who.user) : f.dirWritable === true;
   const owns = f.type === 'absent' || f.owner === who.user;
+  // a write chowns its new file to the old one's owner and group, then to the given ones: only
+  // root gives a file away, and group membership beyond the primary group is not modelled
+  const mayChown =
+    writes === undefined ||
+    ((writes.owner === undefined || writes.owner === who.user) &&
+      (writes.group === undefined || writes.group === who.group) &&
+      (f.type === 'absent' || f.group === who.group));
   for (const c of changes) {
-    const ok = ['create', 'remove', 'update'].includes(c.action) ? canWriteDir && owns : c.action === 'chmod' ? owns : false;
+    const write = c.action === 'create' || c.action === 'update';
+    if (write && canWriteDir && owns && !mayChown) {
+      const to = [writes?.owner ?? (f.type === 'absent' ? undefined : f.owner), writes?.group ?? (f.type === 'absent' ? undefined : f.group)];
+      return `it runs as ${who.user} without become: whether ${who.user} may give the new file the owner and group ${to.map((x) => x ?? '-').join(':')} is known only when it runs`;
+    }
+    const ok = write || c.action === 'remove' ? canWriteDir && owns : c.action === 'chmod' ? owns : false;
     if (!ok) return `it runs as ${who.user} without become: whether ${who.user} may ${c.action} this is known only when it runs`;
   }
   return undefined;
