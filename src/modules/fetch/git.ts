@@ -61,6 +61,15 @@ function target(a: Args, f: Facts): Target {
 const notAdvertised = (a: Args, t: Target) =>
   t.kind === 'commit' && !t.advertised ? `whether ${a.repo} has commit ${t.commit} (no branch or tag of it points there) is known only when it is fetched` : undefined;
 
+/**
+ * --depth over http(s): git's dumb HTTP transport (a plain web server) cannot fetch shallow, and
+ * `git ls-remote` reads both transports alike (difftest seed 40221).
+ */
+const shallowOverHttp = (a: Args, t: Target, repo: string) =>
+  a.depth !== undefined && t.kind !== 'commit' && /^https?:\/\//i.test(a.repo)
+    ? `whether ${repo} serves shallow fetches (depth; git's dumb HTTP transport does not) is known only when it runs`
+    : undefined;
+
 /** Pure: clone, or fetch and check out, so that dest's checked-out commit is the one `version` names. */
 export function planGit(a: Args, f: Facts, mask: (s: string) => string = (s) => s): Change[] {
   const repo = mask(a.repo);
@@ -70,7 +79,7 @@ export function planGit(a: Args, f: Facts, mask: (s: string) => string = (s) => 
   if (d.type === 'directory' && !d.empty) throw new TaskError(`${a.dest} exists, is not empty and is not a git checkout`);
   if (d.type === 'repo' && !a.update) return [];
   const t = target(a, f);
-  const uncertain = notAdvertised(a, t);
+  const uncertain = notAdvertised(a, t) ?? shallowOverHttp(a, t, repo);
   const checkCommit = `${GIT} -C ${dest} cat-file -e ${sq(`${t.commit}^{commit}`)} 2>/dev/null || { printf '%s\\n' ${sq(`git: commit ${t.commit} is not in ${a.repo}`)} >&2; exit 3; }`;
   if (d.type !== 'repo') {
     // --depth fetches one branch: a commit given by hash may lie on any, so it gets a full clone
