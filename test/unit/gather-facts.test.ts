@@ -37,7 +37,8 @@ describe('gather_facts: false', () => {
     - { name: b, copy: { dest: "{{ base }}/b.txt", content: "{{ facts.hostname }}\\\\n" } }
 `;
     const r = await runPlaybook({ inventory: inventory(dir), playbook, dir });
-    assert.deepEqual(statuses(r.report), ['h1|a|changed', 'h2|a|changed', 'h2|b|changed']);
+    // the hosts run the first play at once: which of them reports first is not determined
+    assert.deepEqual(statuses(r.report).sort(), ['h1|a|changed', 'h2|a|changed', 'h2|b|changed']);
     assert.equal(factReads(r, 'h1'), 0);
     assert.equal(factReads(r, 'h2'), 1);
   });
