@@ -531,7 +531,10 @@ class PlaybookGen {
       case 'command': {
         const c = this.command();
         if (this.r.chance(0.1)) {
-          c.args.cmd = `touch ${loopPath()}`;
+          // it declares what it writes, as every generated command (the path is rendered per item)
+          const p = loopPath();
+          c.args.cmd = `touch ${p}`;
+          c.args.writes = [p];
           c.label = 'touch loop';
         }
         t[c.module] = c.args;

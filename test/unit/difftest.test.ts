@@ -211,6 +211,34 @@ test('generator: the same seed gives the same case, different seeds differ', () 
   assert.ok(new Set(xs).size > 990);
 });
 
+/** Every task of a playbook, blocks and task files included. */
+function* tasksOf(c: Case): Generator<Record<string, unknown>> {
+  const walk = function* (ts: unknown): Generator<Record<string, unknown>> {
+    if (!Array.isArray(ts)) return;
+    for (const t of ts as Record<string, unknown>[]) {
+      yield t;
+      for (const k of ['block', 'rescue', 'always', 'tasks', 'pre_tasks', 'post_tasks', 'handlers']) yield* walk(t[k]);
+    }
+  };
+  yield* walk(c.playbook);
+  for (const ts of Object.values(c.taskFiles ?? {})) yield* walk(ts);
+  for (const r of Object.values(c.roles ?? {})) for (const ts of Object.values(r as Record<string, unknown>)) yield* walk(ts);
+}
+
+test('generator: a command that declares its effects declares what it writes (seed 42050: a touch loop declared another path)', () => {
+  let checked = 0;
+  for (let s = 1; s <= 400; s++) {
+    for (const t of tasksOf(generate(s))) {
+      const a = (t.command ?? t.shell) as { cmd?: string; writes?: string[] } | undefined;
+      const m = a?.cmd ? /^(?:touch|mkdir -p|rm -rf) (\/\S+)$/.exec(a.cmd) : null;
+      if (!m || a!.writes === undefined) continue;
+      checked++;
+      assert.ok(a!.writes.includes(m[1]), `seed ${s}: '${a!.cmd}' declares writes ${JSON.stringify(a!.writes)}`);
+    }
+  }
+  assert.ok(checked > 500, `only ${checked} commands checked`);
+});
+
 function loads(c: Case, dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   // with root: literally named templates, files and task files must exist and compile
