@@ -96,6 +96,10 @@ describe('www.foobar.com on Vagrant machines (docker provider)', { skip: !isRoot
     timings.imageMs = image.ms;
     assert.equal(image.code, 0, `provision testbed image --docker: ${image.stderr}`);
     vagrant(['destroy', '-f']); // leftovers of an interrupted run
+    // and containers of the same names that another checkout's interrupted run left (its .vagrant
+    // is not this one's, so its destroy above does not see them)
+    const stale = sh('docker', ['ps', '-aq', '--filter', 'name=^foobar-'], 30_000).stdout.trim().split('\n').filter(Boolean);
+    if (stale.length) assert.equal(sh('docker', ['rm', '-f', ...stale], 60_000).code, 0, 'docker rm -f of stale foobar- containers');
     rmSync(KNOWN_HOSTS, { force: true }); // new machines, new host keys
     const up = vagrant(['up', '--provider=docker']);
     timings.vagrantUpMs = up.ms;
