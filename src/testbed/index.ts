@@ -86,6 +86,8 @@ export interface ExecResult {
 const SUITE = 'bookworm';
 const DEFAULT_MIRROR = 'http://deb.debian.org/debian';
 const DEFAULT_SUBNET = '10.77.0.0/24';
+/** The subnet a testbed takes: the one given, else $PROVISION_TESTBED_SUBNET, else the default. */
+const subnetCidr = (given?: string) => given ?? process.env.PROVISION_TESTBED_SUBNET ?? DEFAULT_SUBNET;
 const DEFAULT_BRIDGE = 'prov0';
 const DEFAULT_HOSTS = 3;
 const HOST_OFFSET = 10; // first host is .10
@@ -165,7 +167,7 @@ function resolveConfig(opts: TestbedOptions): Config {
   const hosts = names ? names.length : Math.max(opts.hosts ?? DEFAULT_HOSTS, lbPair ? DEFAULT_HOSTS + 1 : 1);
   if (!Number.isInteger(hosts) || hosts < 1) throw new TestbedError(`--hosts must be a positive integer, got ${hosts}`);
   if (hosts > 99) throw new TestbedError(`--hosts ${hosts} is too many (max 99)`);
-  const subnet = parseSubnet(opts.subnet ?? process.env.PROVISION_TESTBED_SUBNET ?? DEFAULT_SUBNET);
+  const subnet = parseSubnet(subnetCidr(opts.subnet));
   const size = 2 ** (32 - subnet.prefix);
   if (HOST_OFFSET + hosts >= size - 1) {
     throw new TestbedError(`subnet ${subnet.cidr} is too small for ${hosts} hosts (they use .${HOST_OFFSET} upwards)`);
@@ -239,8 +241,8 @@ function bridgeAddress(s: Subnet): string {
 }
 
 /** The controller's address on a testbed's bridge (for servers a test starts for its hosts); by default the subnet `testbed up` takes without --subnet. */
-export function testbedBridgeAddress(cidr: string = process.env.PROVISION_TESTBED_SUBNET ?? DEFAULT_SUBNET): string {
-  return bridgeAddress(parseSubnet(cidr));
+export function testbedBridgeAddress(cidr?: string): string {
+  return bridgeAddress(parseSubnet(subnetCidr(cidr)));
 }
 
 /** lb-01, web-01, web-02, [lb-02,] node-04, node-05, ... */
