@@ -136,8 +136,11 @@ export function notPermitted(f: FileFact, who: IdentityFact, changes: { action: 
   for (const c of changes) {
     const write = c.action === 'create' || c.action === 'update';
     if (write && canWriteDir && owns && !mayChown) {
-      const to = [writes?.owner ?? (f.type === 'absent' ? undefined : f.owner), writes?.group ?? (f.type === 'absent' ? undefined : f.group)];
-      return `it runs as ${who.user} without become: whether ${who.user} may give the new file the owner and group ${to.map((x) => x ?? '-').join(':')} is known only when it runs`;
+      const kept = f.type === 'absent' ? undefined : f;
+      const owner = writes?.owner ?? kept?.owner;
+      const group = writes?.group ?? kept?.group;
+      const to = [owner !== undefined && owner !== who.user ? `owner ${owner}` : '', group !== undefined && group !== who.group ? `group ${group}` : ''].filter(Boolean).join(' and ');
+      return `it runs as ${who.user} without become: whether ${who.user} may give the new file the ${to} is known only when it runs`;
     }
     const ok = write || c.action === 'remove' ? canWriteDir && owns : c.action === 'chmod' ? owns : false;
     if (!ok) return `it runs as ${who.user} without become: whether ${who.user} may ${c.action} this is known only when it runs`;
