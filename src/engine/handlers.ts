@@ -20,7 +20,7 @@ export async function runHandlers(r: HostRunner, play: Play, h: HostState, hp: H
   const uncertain = (handler: Task): (() => void) | undefined => {
     const first = Math.min(...names(handler).map((n) => hp.firstNotifier.get(n) ?? Infinity));
     const stop = hp.mayStop.find((s) => s.i >= first);
-    return stop && r.prediction?.host(h.inv.name).uncertainSince(stop.at, `'${stop.task}' may fail (its outcome is unknown in check mode), and then the tasks after it do not run`);
+    return stop && r.prediction?.host(h.inv.name).uncertainSince(stop.at, `'${stop.task}' may fail (its outcome is unknown in check mode), and then the tasks after it do not run`, h.inv.name);
   };
   for (const handler of play.handlers) {
     if (h.unreachable) break;

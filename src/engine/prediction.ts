@@ -28,6 +28,8 @@ interface Conditional {
 
 export class HostPrediction {
   private readonly effects: Effect[] = [];
+  /** the host whose task recorded each effect (undefined: not said, e.g. a module fixture) */
+  private readonly recordedBy: (string | undefined)[] = [];
   private readonly conditions = new Map<Effect, Conditional>();
 
   constructor(public readonly host: string) {}
@@ -40,6 +42,7 @@ export class HostPrediction {
     for (const e of effects) {
       if (by?.mayHaveStopped !== undefined) this.conditions.set(e, { effect: maybe(e, by.mayHaveStopped), by: by.host });
       this.effects.push(e);
+      this.recordedBy.push(by?.host);
     }
   }
 
@@ -59,21 +62,28 @@ export class HostPrediction {
   }
 
   /**
-   * The effects recorded from `index` on may not happen (the tasks that made them run only if an
-   * unknown task before them does not fail): until `restore()`, they make unknown what they change.
+   * The effects recorded from `index` on by tasks of host `by` may not happen (the tasks that made
+   * them run only if an unknown task of `by` before them does not fail): until `restore()`, they
+   * make unknown what they change. Effects of other hosts' tasks happen either way: hosts run
+   * their tasks at the same time, so theirs may be recorded after `index` too.
    */
-  uncertainSince(index: number, reason: string): () => void {
-    const certain = this.effects.slice(index);
-    const uncertain = certain.map((e) => maybe(e, reason));
-    // what another host's task sees of them stays conditional
-    uncertain.forEach((u, j) => {
-      const c = this.conditions.get(certain[j]);
-      if (c) this.conditions.set(u, c);
-    });
-    this.effects.splice(index, certain.length, ...uncertain);
+  uncertainSince(index: number, reason: string, by: string): () => void {
+    const replaced: { at: number; certain: Effect; uncertain: Effect }[] = [];
+    for (let at = index; at < this.effects.length; at++) {
+      const recorder = this.recordedBy[at];
+      if (recorder !== undefined && recorder !== by) continue;
+      const certain = this.effects[at];
+      const uncertain = maybe(certain, reason);
+      // what another host's task sees of it stays conditional
+      const c = this.conditions.get(certain);
+      if (c) this.conditions.set(uncertain, c);
+      this.effects[at] = uncertain;
+      replaced.push({ at, certain, uncertain });
+    }
     return () => {
-      this.effects.splice(index, certain.length, ...certain);
-      uncertain.forEach((u) => this.conditions.delete(u));
+      // an effect made uncertain again meanwhile (for good) stays so
+      for (const { at, certain, uncertain } of replaced) if (this.effects[at] === uncertain) this.effects[at] = certain;
+      for (const { uncertain } of replaced) this.conditions.delete(uncertain);
     };
   }
 
@@ -142,9 +152,9 @@ export class Prediction {
     return new Map([...this.hosts].map(([name, h]) => [name, h.size]));
   }
 
-  /** The effects recorded on every host since `marks` (sizes()) may not happen, for `reason`: for good. */
-  uncertainSinceAll(marks: Map<string, number>, reason: string): void {
-    for (const [name, h] of this.hosts) if (h.size > (marks.get(name) ?? 0)) h.uncertainSince(marks.get(name) ?? 0, reason);
+  /** The effects that tasks of host `by` recorded on every host since `marks` (sizes()) may not happen, for `reason`: for good. */
+  uncertainSinceAll(marks: Map<string, number>, reason: string, by: string): void {
+    for (const [name, h] of this.hosts) if (h.size > (marks.get(name) ?? 0)) h.uncertainSince(marks.get(name) ?? 0, reason, by);
   }
 
   /** Total effects recorded so far (a cheap version stamp for snapshots). */

@@ -118,7 +118,7 @@ function walkPrediction(r: HostRunner, play: Play, h: HostState, hp: HostPlay, p
       const first = hp.mayStop[mark.stops];
       const effects = new Map(mark.effects);
       if (first) effects.set(h.inv.name, first.at);
-      prediction.uncertainSinceAll(effects, reason);
+      prediction.uncertainSinceAll(effects, reason, h.inv.name);
       const before = first?.registered ?? mark.registered;
       for (const [k, v] of Object.entries(h.registered)) if (before[k] !== v) h.registered[k] = partlyUnknown({}, `'${k}' may not have been set: ${reason}`);
     },

@@ -130,3 +130,16 @@ export function caseToYaml(c: Case, comment: string[] = []): string {
   const head = comment.map((l) => `# ${l}`.trimEnd()).join('\n');
   return (head ? head + '\n' : '') + stringify(body, { lineWidth: 0 });
 }
+
+/**
+ * Whether a task of the case says `check_mode: false`: it then changes the hosts in the dry run
+ * too, so the real run needs the hosts reset to the state the dry run started from.
+ */
+export function changesHostsInCheck(c: Case): boolean {
+  const has = (v: unknown): boolean => {
+    if (Array.isArray(v)) return v.some(has);
+    if (v === null || typeof v !== 'object') return false;
+    return Object.entries(v).some(([k, x]) => (k === 'check_mode' && x === false) || has(x));
+  };
+  return has(c.playbook) || has(c.taskFiles) || has(c.roles);
+}

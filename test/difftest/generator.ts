@@ -700,6 +700,9 @@ class PlaybookGen {
     if (this.r.chance(0.12)) named.become = this.r.chance(0.5);
     // check_mode: true: it says what it would change in both runs, and changes nothing
     if (this.r.chance(0.06)) named.check_mode = true;
+    // check_mode: false: it runs for real in the dry run too (the harness then resets the hosts
+    // before the real run, which must start from the same state)
+    else if (this.r.chance(0.05)) named.check_mode = false;
     // any_errors_fatal: a failure stops every host (the play's hosts then run in step)
     if (this.r.chance(0.04)) named.any_errors_fatal = true;
     // Only from a play on one host: within a play, hosts run their tasks independently, so a task

@@ -16,7 +16,7 @@ import { runReport, type RunReport } from '../../src/engine/report.js';
 import { testbedBridgeAddress, testbedDown, testbedExec, testbedResetHost, testbedStatus, testbedUp, type TestbedOptions } from '../../src/testbed/index.js';
 import { serveStatic, type StaticServer } from '../support/static-server.js';
 import { buildFetchTree } from './fetch-fixtures.js';
-import { caseToYaml, HOST_NAMES, writeCaseFiles, type Case } from './case.js';
+import { caseToYaml, changesHostsInCheck, HOST_NAMES, writeCaseFiles, type Case } from './case.js';
 import { compareReports, formatMismatch, type Comparison } from './compare.js';
 import { caseStructure } from './structure.js';
 
@@ -205,6 +205,7 @@ export class Bed {
       const check = await this.provision([...base, '--check'], dir);
       ms.check = Date.now() - t;
       if (this.stopping) throw new Error('interrupted');
+      if (changesHostsInCheck(c)) await this.reset(g, c);
       t = Date.now();
       const real = await this.provision(base, dir);
       ms.real = Date.now() - t;

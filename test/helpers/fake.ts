@@ -16,13 +16,19 @@ export function tmp(prefix = 'prov-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** A host that answers late: each command that contains `match` takes `ms` longer. */
+export interface Slow {
+  match: string;
+  ms: number;
+}
+
 /** Runs commands with the local sh (tests only touch their temp dirs); can fail on demand. */
 export class FakeConnection implements Connection {
   execs: string[] = [];
   closed = false;
   constructor(
     public readonly host: string,
-    private readonly faults: { dropAfter?: number } = {},
+    private readonly faults: { dropAfter?: number; slow?: Slow[] } = {},
   ) {}
 
   exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
@@ -30,6 +36,7 @@ export class FakeConnection implements Connection {
     if (this.faults.dropAfter !== undefined && this.execs.length > this.faults.dropAfter) {
       return Promise.reject(new ConnectionError(this.host, `connection to ${this.host} lost: ECONNRESET`));
     }
+    const delay = this.faults.slow?.find((x) => cmd.includes(x.match))?.ms ?? 0;
     return new Promise((resolve) => {
       // become_user: as that user (the tests run as root, which switches with runuser, as a root login does)
       const asUser = opts.become && opts.becomeUser !== undefined && opts.becomeUser !== 'root';
@@ -38,7 +45,7 @@ export class FakeConnection implements Connection {
       let stderr = '';
       p.stdout.on('data', (d) => (stdout += d));
       p.stderr.on('data', (d) => (stderr += d));
-      p.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+      p.on('close', (code) => setTimeout(() => resolve({ code: code ?? 1, stdout, stderr }), delay));
       p.stdin.on('error', () => undefined);
       p.stdin.end(opts.stdin ?? '');
     });
@@ -69,6 +76,8 @@ export async function runPlaybook(opts: {
   skipTags?: string[];
   unreachable?: string[];
   dropAfter?: Record<string, number>;
+  /** per host: commands that answer late (to order what hosts do at the same time) */
+  slow?: Record<string, Slow[]>;
   extraVars?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
   /** -v / -vv: emit command events */
@@ -102,7 +111,7 @@ export async function runPlaybook(opts: {
     connect: async (h) => {
       log.push(`connect ${h.name}`);
       if (opts.unreachable?.includes(h.name)) throw new ConnectionError(h.name, `${h.name} (${h.address}:22): connection refused`);
-      const c = new FakeConnection(h.name, { dropAfter: opts.dropAfter?.[h.name] });
+      const c = new FakeConnection(h.name, { dropAfter: opts.dropAfter?.[h.name], slow: opts.slow?.[h.name] });
       conns.set(h.name, c);
       connects.set(h.name, (connects.get(h.name) ?? 0) + 1);
       return c;

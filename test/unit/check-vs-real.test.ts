@@ -191,6 +191,68 @@ describe('check mode is exact or says unknown (issue 6 examples)', () => {
     assert.equal(status(check, 'h1|handler:done'), 'unknown');
   });
 
+  it("a block's possible failure on one host leaves another host's own effects certain (was: the notes e2e, now and then)", async () => {
+    // h2 (slow) writes its file while h1 is inside its block, and reads it again after h1's block
+    // has ended with a task that may fail: h1 not going on cannot undo what h2 did
+    const playbook = `
+- hosts: web
+  tasks:
+    - name: Own file
+      copy: { dest: "{{ base }}/own-{{ sub }}", content: "x" }
+    - name: A block
+      block:
+        - name: h1 reads slowly in the block
+          stat: { path: "{{ base }}/slow-{{ sub }}" }
+        - name: May fail
+          command: "test -e {{ base }}/never"
+          when: "host.name === 'h1'"
+      rescue:
+        - name: Said
+          debug: { msg: "the block failed" }
+    - name: h2 reads slowly after the block
+      stat: { path: "{{ base }}/later-{{ sub }}" }
+    - name: Own file again
+      copy: { dest: "{{ base }}/own-{{ sub }}", content: "x" }
+`;
+    // h1: marks at the block's start, ends it at ~600 ms; h2: records its file at ~300 ms, reads it again at ~1200 ms
+    const slow = { h1: [{ match: 'slow-one', ms: 600 }], h2: [{ match: 'own-two', ms: 300 }, { match: 'later-two', ms: 900 }] };
+    const dir = tmp();
+    // each fact read when its task runs (not all of them ahead, at the play's start), so that the delays order the hosts
+    process.env.PROVISION_FACT_CACHE = 'off';
+    let check, real;
+    try {
+      check = rows((await runPlaybook({ inventory: inventory(dir), playbook, dir, check: true, slow })).report);
+      real = rows((await runPlaybook({ inventory: inventory(dir), playbook, dir, slow })).report);
+    } finally {
+      delete process.env.PROVISION_FACT_CACHE;
+    }
+    assert.equal(status(check, 'h1|May fail'), 'unknown');
+    assert.equal(status(check, 'h2|Own file again'), 'ok', JSON.stringify(check, null, 1));
+    assert.equal(status(real, 'h2|Own file again'), 'ok');
+  });
+
+  it('check_mode: false after predicted changes: a false condition skips it, and what it may change is unknown after it', async () => {
+    const { check } = await checkThenReal(`
+- hosts: h1
+  tasks:
+    - name: A change
+      copy: { dest: "{{ base }}/a", content: "x" }
+    - name: Not on this host
+      command: "touch {{ base }}/not-here"
+      check_mode: false
+      when: "host.name === 'h2'"
+    - name: Touch for real
+      command: "touch {{ base }}/b"
+      check_mode: false
+    - name: Remove what it made
+      file: { path: "{{ base }}/b", state: absent }
+`);
+    assert.equal(status(check, 'h1|Not on this host'), 'skipped');
+    assert.equal(status(check, 'h1|Touch for real'), 'unknown');
+    // was 'ok': the touch was not recorded, so check trusted the live state (b absent)
+    assert.equal(status(check, 'h1|Remove what it made'), 'unknown');
+  });
+
   it('a host gets one connection even when its play and a delegated task connect at once (was: a leaked connection, a hung run)', async () => {
     const dir = tmp();
     const playbook = `

@@ -72,16 +72,7 @@ const none = (status: TaskStatus, error?: string): Outcome => ({ status, error, 
 
 export async function executeTask(env: TaskEnv, play: Play, task: Task, become0: boolean | undefined, scope: Scope, notes: string[]): Promise<Outcome> {
   if (isAction(task.module)) return executeAction(env, task, scope, notes);
-  if (env.prediction && task.checkMode === false) {
-    // it runs for real in a dry run: what it sees is what the real run sees only while nothing
-    // is predicted to change
-    if (env.prediction.changed) {
-      return none('unknown', 'check_mode: false runs it for real in a dry run, but earlier tasks are predicted to change the hosts: what it would see then is not known');
-    }
-    const o = await executeTask({ ...env, prediction: undefined }, play, { ...task, checkMode: undefined }, become0, scope, notes);
-    notes.push('ran for real in check mode (check_mode: false)');
-    return { ...o, resultKnown: true };
-  }
+  if (env.prediction && task.checkMode === false) return runForRealInCheck(env, env.prediction, play, task, become0, scope, notes);
   const mod = env.modules.get(task.module)!;
   let footprint: (() => void) | undefined;
   let display: DisplayRender | undefined;
@@ -156,6 +147,31 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
     }
     return redactOutcome({ ...outcome, changes: [], registerData: {} }, display?.redactor);
   }
+}
+
+/**
+ * check_mode: false in a dry run: the task runs for real. What it sees is what the real run sees
+ * only while nothing is predicted to change; after that it is unknown, and what it may change
+ * (its footprint) is recorded as for any unknown task.
+ */
+async function runForRealInCheck(env: TaskEnv, prediction: Prediction, play: Play, task: Task, become0: boolean | undefined, scope: Scope, notes: string[]): Promise<Outcome> {
+  if (prediction.changed) {
+    try {
+      if (task.when !== undefined && !scope.condition(task.when)) {
+        notes.push(`condition is false: ${String(task.when)}`);
+        return none('skipped');
+      }
+    } catch (e) {
+      const outcome = classify(env, e, task);
+      if (outcome.status === 'unknown') recordUnknownTask(env, task, scope, `'${task.name}'`);
+      return { ...outcome, changes: [], registerData: {} };
+    }
+    recordUnknownTask(env, task, scope, `'${task.name}'`);
+    return none('unknown', 'check_mode: false runs it for real in a dry run, but earlier tasks are predicted to change the hosts: what it would see then is not known');
+  }
+  const o = await executeTask({ ...env, prediction: undefined }, play, { ...task, checkMode: undefined }, become0, scope, notes);
+  notes.push('ran for real in check mode (check_mode: false)');
+  return { ...o, resultKnown: true };
 }
 
 /** The task's `environment:` rendered: names were checked at load; values are strings. */
