@@ -91,6 +91,9 @@ const subnetCidr = (given?: string) => given ?? process.env.PROVISION_TESTBED_SU
 const DEFAULT_BRIDGE = 'prov0';
 const DEFAULT_HOSTS = 3;
 const HOST_OFFSET = 10; // first host is .10
+const LB_VIP_OFFSET = 100; // the load balancer pair's virtual IP is .100
+/** a /24 holds .10 to .209 (100 hosts and more, for the scale benchmarks) */
+const MAX_HOSTS = 200;
 const SSH_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 /** Bump when the base rootfs customisation changes: a cached base with another version is rebuilt. */
@@ -166,12 +169,13 @@ function resolveConfig(opts: TestbedOptions): Config {
   const lbPair = names ? false : (opts.lbPair ?? process.env.PROVISION_TESTBED_LB_PAIR === '1');
   const hosts = names ? names.length : Math.max(opts.hosts ?? DEFAULT_HOSTS, lbPair ? DEFAULT_HOSTS + 1 : 1);
   if (!Number.isInteger(hosts) || hosts < 1) throw new TestbedError(`--hosts must be a positive integer, got ${hosts}`);
-  if (hosts > 99) throw new TestbedError(`--hosts ${hosts} is too many (max 99)`);
+  if (hosts > MAX_HOSTS) throw new TestbedError(`--hosts ${hosts} is too many (max ${MAX_HOSTS})`);
   const subnet = parseSubnet(subnetCidr(opts.subnet));
   const size = 2 ** (32 - subnet.prefix);
   if (HOST_OFFSET + hosts >= size - 1) {
     throw new TestbedError(`subnet ${subnet.cidr} is too small for ${hosts} hosts (they use .${HOST_OFFSET} upwards)`);
   }
+  if (lbPair && HOST_OFFSET + hosts > LB_VIP_OFFSET) throw new TestbedError(`${hosts} hosts with a load balancer pair: the pair's virtual IP .${LB_VIP_OFFSET} would be a host's address (at most ${LB_VIP_OFFSET - HOST_OFFSET} hosts)`);
   const bridge = opts.bridge ?? DEFAULT_BRIDGE;
   if (!/^[a-zA-Z0-9_-]{1,15}$/.test(bridge)) throw new TestbedError(`invalid bridge name "${bridge}"`);
   const cacheDir = process.env.PROVISION_CACHE_DIR || '/var/cache/provision';
@@ -838,7 +842,7 @@ IPv6AcceptRA=no
 
 /** The virtual IP of the load balancer pair: .100 of the subnet. */
 function lbVip(cfg: Config): string {
-  return intToIp(cfg.subnet.network + 100);
+  return intToIp(cfg.subnet.network + LB_VIP_OFFSET);
 }
 
 function inventoryText(plan: HostPlan[], cfg: Config): string {
@@ -1410,7 +1414,7 @@ interface CliOptions {
 
 function parseHostCount(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 99) throw new InvalidArgumentError('expected an integer between 1 and 99');
+  if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS) throw new InvalidArgumentError(`expected an integer between 1 and ${MAX_HOSTS}`);
   return n;
 }
 
