@@ -11,14 +11,14 @@ import pLimit from 'p-limit';
 import { hasTemplate, UnknownVar, type Scope } from './expr.js';
 import { writtenModule } from './actions.js';
 import { lastLines } from './shell.js';
-import { HOST_FACTS_SCRIPT, parseHostFacts } from './pipeline/facts.js';
+import { HOST_FACTS_SCRIPT, hostFactsKind, parseHostFacts } from './pipeline/facts.js';
 import { executeLoop, type Outcome, type TaskEnv } from './pipeline/task.js';
 import { executeControlled, resultValue } from './pipeline/result-control.js';
 import { walk, type Place } from './walk.js';
 import { playHasStart, startMatcher } from './start-at.js';
 import { Prediction } from './prediction.js';
 import { FactCache, factCacheMode } from './pipeline/fact-cache.js';
-import { plannedReads, readAhead, type ReadAheadHost } from './pipeline/read-ahead.js';
+import { plannedReads, readAhead, Rider, type ReadAheadHost } from './pipeline/read-ahead.js';
 import { NextPlayReads } from './next-play.js';
 import { checksAheadOn, mayFollow, runChecksAhead, sameRun, type ChecksAhead, type PlannedChecks } from './pipeline/checks-ahead.js';
 import { taskScope } from './scope.js';
@@ -37,7 +37,7 @@ import type { Include, Play, Playbook, Task } from '../load/playbook.js';
 import type { HostRecap, RunIdentity, RunReport, TaskReport } from './report.js';
 import type { Masker, SecretStore } from './secrets.js';
 import type { Emit } from './events.js';
-import { ConnectionError, TaskError, type CheckCommand, type Connection, type HostFacts, type HostLink, type Module } from '../modules/contract.js';
+import { ConnectionError, fact, TaskError, type CheckCommand, type Connection, type HostFacts, type HostLink, type Module } from '../modules/contract.js';
 
 export { taskScope } from './scope.js';
 
@@ -232,7 +232,7 @@ export class Runner implements HostRunner {
         if (warm.state !== 'queued' || this.interrupted) return new Error('not needed');
         warm.state = 'running';
         // the first play's facts are read beside the host facts, in the same moment (next-play.ts)
-        const r = await this.handshake(h, (conn) => this.readNextPlay(h, undefined, conn)).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+        const r = await this.handshake(h, (conn, hostFacts) => this.readNextPlay(h, undefined, conn, hostFacts)).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
         warm.state = 'done';
         return r;
       });
@@ -266,21 +266,32 @@ export class Runner implements HostRunner {
     }
   }
 
-  /** SSH handshake and host facts (unless no play wants them); the connection is closed again on failure. */
-  private async handshake(h: HostState, connected?: (conn: Connection) => void): Promise<Opened> {
+  /**
+   * SSH handshake and host facts (unless no play wants them); the connection is closed again on
+   * failure. `connected` may start the first play's read-ahead, whose round trip then carries the
+   * host facts (one command less on the host); else they are read on their own.
+   */
+  private async handshake(h: HostState, connected?: (conn: Connection, hostFacts?: Rider<HostFacts>) => void): Promise<Opened> {
     const t0 = Date.now();
     let conn: Connection | undefined;
     try {
       conn = await this.opts.connect(h.inv);
-      connected?.(conn);
+      // with a root login, a read with become reads as one without
+      const rider = h.gather ? new Rider<HostFacts>(fact(hostFactsKind, null), h.inv.user === 'root') : undefined;
+      connected?.(conn, rider);
       if (!h.gather) return { conn, ms: Date.now() - t0 };
-      const r = await conn.exec(HOST_FACTS_SCRIPT, { become: false, timeoutMs: 30000 });
-      if (r.code !== 0 && !r.stdout) throw new ConnectionError(h.inv.name, `gathering host facts failed (exit ${r.code}): ${lastLines(r.stderr, 3)}`);
-      return { conn, facts: parseHostFacts(r.stdout), ms: Date.now() - t0 };
+      const carried = rider?.taken ? await rider.value.catch(() => undefined) : undefined;
+      return { conn, facts: carried ?? (await this.readHostFacts(h, conn)), ms: Date.now() - t0 };
     } catch (e) {
       await conn?.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  private async readHostFacts(h: HostState, conn: Connection): Promise<HostFacts> {
+    const r = await conn.exec(HOST_FACTS_SCRIPT, { become: false, timeoutMs: 30000 });
+    if (r.code !== 0 && !r.stdout) throw new ConnectionError(h.inv.name, `gathering host facts failed (exit ${r.code}): ${lastLines(r.stderr, 3)}`);
+    return parseHostFacts(r.stdout);
   }
 
   /** Who the host's commands run as without become: what the host says, or (facts not gathered) the inventory's user. */
@@ -363,10 +374,10 @@ export class Runner implements HostRunner {
   }
 
   /** Read the facts of the host's next play after `after` now, while it waits (next-play.ts). */
-  private readNextPlay(h: HostState, after: Play | undefined, conn: Connection): void {
+  private readNextPlay(h: HostState, after: Play | undefined, conn: Connection, hostFacts?: Rider<HostFacts>): void {
     // it goes on reading while it waits for its next play, and the run goes on
     const idle = () => !h.inPlay && !h.failed && !h.unreachable && !this.interrupted && !this.stopped && !this.ended;
-    this.nextPlay.start(h.inv.name, after, (play, cache) => this.readAhead(play, h, play.tasks, { conn, cache }), idle);
+    this.nextPlay.start(h.inv.name, after, (play, cache) => this.readAhead(play, h, play.tasks, { conn, cache, hostFacts }), idle);
   }
 
   /**
@@ -414,7 +425,7 @@ export class Runner implements HostRunner {
    * host facts may not be known yet then: a task whose arguments depend on them renders
    * differently at its start and reads its own facts). Whether the read succeeded.
    */
-  async readAhead(play: Play, h: HostState, tasks: Task[] = play.tasks, into?: { conn: Connection; cache: FactCache }): Promise<boolean> {
+  async readAhead(play: Play, h: HostState, tasks: Task[] = play.tasks, into?: { conn: Connection; cache: FactCache; hostFacts?: Rider<HostFacts> }): Promise<boolean> {
     const cache = into?.cache ?? h.cache;
     cache.renew();
     if (this.cacheMode === 'off') return false;
@@ -436,7 +447,7 @@ export class Runner implements HostRunner {
     };
     const reads = plannedReads(host, play, tasks.filter((t) => this.selected(t)));
     const conn = tracedConnection(into?.conn ?? h.conn!, { host: h.inv.name, task: `${play.name} (read ahead)`, emit: this.emit, mask: this.opts.masker.mask, trace: this.opts.traceCommands });
-    return readAhead(conn, cache, reads);
+    return readAhead(conn, cache, reads, into?.hostFacts);
   }
 
   /**

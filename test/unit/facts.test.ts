@@ -374,11 +374,11 @@ describe('host facts', () => {
     const out = [
       'hostname=web-01', 'login_user=deploy', 'fqdn=web-01.example', 'os_id=debian', 'os_version=12', 'os_codename=bookworm',
       'uname=6.1.0-18-amd64 x86_64', 'cpus=2', 'mem_kb=2048000',
-      'route=default via 10.0.0.1 dev eth1 proto dhcp src 10.0.0.5 metric 100',
-      'route=default via 10.9.0.1 dev eth0',
-      'addr=2: eth0    inet 10.9.0.7/24 brd 10.9.0.255 scope global eth0\\       valid_lft forever preferred_lft forever',
-      'addr=3: eth1    inet 10.0.0.5/24 brd 10.0.0.255 scope global dynamic eth1\\       valid_lft 86000sec preferred_lft 86000sec',
-      'addr=3: eth1    inet 10.0.0.6/24 scope global secondary eth1',
+      'default via 10.0.0.1 dev eth1 proto dhcp src 10.0.0.5 metric 100',
+      'default via 10.9.0.1 dev eth0',
+      '2: eth0    inet 10.9.0.7/24 brd 10.9.0.255 scope global eth0\\       valid_lft forever preferred_lft forever',
+      '3: eth1    inet 10.0.0.5/24 brd 10.0.0.255 scope global dynamic eth1\\       valid_lft 86000sec preferred_lft 86000sec',
+      '3: eth1    inet 10.0.0.6/24 scope global secondary eth1',
     ].join('\n');
     assert.deepEqual(parseHostFacts(out), {
       hostname: 'web-01', loginUser: 'deploy', fqdn: 'web-01.example', os: { id: 'debian', version: '12', codename: 'bookworm' },

@@ -103,9 +103,9 @@ describe('Ansible fact names', () => {
     'uname=6.1.0-18-amd64 x86_64',
     'cpus=4',
     'mem_kb=8131484',
-    'route=default via 10.0.0.1 dev eth0 proto static',
-    'addr=2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0',
-    'addr=3: eth1    inet 192.168.1.5/24 brd 192.168.1.255 scope global eth1',
+    'default via 10.0.0.1 dev eth0 proto static',
+    '2: eth0    inet 10.0.0.5/24 brd 10.0.0.255 scope global eth0',
+    '3: eth1    inet 192.168.1.5/24 brd 192.168.1.255 scope global eth1',
   ].join('\n');
 
   it('map HostFacts to ansible_* (and ansible_facts without the prefix)', () => {

@@ -2,7 +2,7 @@
  * Gather facts: all of a task's fact snippets run in ONE shell round trip.
  */
 import { randomBytes } from 'node:crypto';
-import type { Connection, FactRequest, HostFacts } from '../../modules/contract.js';
+import type { Connection, FactKind, FactRequest, HostFacts } from '../../modules/contract.js';
 import { lastLines } from '../shell.js';
 import { TaskError, Unknown } from '../../modules/contract.js';
 import type { HostPrediction } from '../prediction.js';
@@ -151,23 +151,39 @@ export const HOST_FACTS_SCRIPT = [
   `echo "uname=$(uname -r -m)"`,
   `echo "cpus=$(nproc 2>/dev/null || echo 1)"`,
   `while read -r k v _; do if [ "$k" = MemTotal: ]; then echo "mem_kb=$v"; break; fi; done < /proc/meminfo 2>/dev/null`,
-  `{ ip -4 -o route show default; echo; ip -4 -o addr show scope global; } 2>/dev/null | while read -r l; do case "$l" in default*) echo "route=$l" ;; ?*) echo "addr=$l" ;; esac; done`,
+  // one ip for both (-batch), and its lines as they are: parseHostFacts tells routes from addresses
+  `ip -4 -o -batch - 2>/dev/null <<'EOF' || { ip -4 -o route show default; ip -4 -o addr show scope global; } 2>/dev/null`,
+  'route show default',
+  'addr show scope global',
+  'EOF',
 ].join('\n');
+
+/** The host facts as a fact request, so that a read-ahead's round trip can carry them (read-ahead.ts Rider); never cached. */
+export const hostFactsKind: FactKind<null, HostFacts> = {
+  kind: 'host-facts',
+  key: () => 'host-facts:',
+  script: () => HOST_FACTS_SCRIPT,
+  parse: (out) => parseHostFacts(out),
+  volatile: true,
+};
 
 export function parseHostFacts(out: string): HostFacts {
   const kv: Record<string, string> = {};
   const routes: string[] = [];
   const addrs: { dev: string; ip: string }[] = [];
   for (const line of out.split('\n')) {
+    // ip's lines: "default via 10.0.0.1 dev eth0 ...", "2: eth0    inet 10.0.0.5/24 brd ... scope global eth0 ..."
+    if (/^default\s/.test(line)) {
+      routes.push(line.trim());
+      continue;
+    }
+    const m = /^\d+:\s+(\S+)\s+inet\s+([0-9.]+)\//.exec(line);
+    if (m) {
+      if (!addrs.some((a) => a.dev === m[1] && a.ip === m[2])) addrs.push({ dev: m[1], ip: m[2] });
+      continue;
+    }
     const i = line.indexOf('=');
-    if (i <= 0) continue;
-    const [k, v] = [line.slice(0, i), line.slice(i + 1).trim()];
-    if (k === 'route') routes.push(v);
-    else if (k === 'addr') {
-      // "2: eth0    inet 10.0.0.5/24 brd ... scope global eth0 ..."
-      const m = /^\d+:\s+(\S+)\s+inet\s+([0-9.]+)\//.exec(v);
-      if (m) addrs.push({ dev: m[1], ip: m[2] });
-    } else kv[k] = v;
+    if (i > 0) kv[line.slice(0, i)] = line.slice(i + 1).trim();
   }
   const words = routes[0]?.split(/\s+/) ?? [];
   const dev = words.includes('dev') ? (words[words.indexOf('dev') + 1] ?? '') : '';

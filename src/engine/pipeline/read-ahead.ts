@@ -85,17 +85,59 @@ function factsContext(host: ReadAheadHost, play: Play, become: boolean): ModuleC
 }
 
 /**
- * Read `reads` into `cache`: one round trip per become setting. A failure only means the tasks
- * read for themselves. Whether every round trip succeeded.
+ * A fact request that a read-ahead's round trip may carry for someone else (the host facts, in
+ * the first read-ahead of a host: one command less there, scheduler.ts), at most once. `become`:
+ * whether a round trip with become may carry it (it reads the same as without: a root login).
  */
-export async function readAhead(conn: Connection, cache: FactCache, reads: Read[]): Promise<boolean> {
+export class Rider<T> {
+  private state: 'free' | 'taken' = 'free';
+  readonly value: Promise<T>;
+  private settle!: { resolve: (v: T) => void; reject: (e: unknown) => void };
+
+  constructor(
+    readonly req: FactRequest<T>,
+    readonly become: boolean,
+  ) {
+    this.value = new Promise<T>((resolve, reject) => (this.settle = { resolve, reject }));
+    // awaited only once taken
+    this.value.catch(() => undefined);
+  }
+
+  get taken(): boolean {
+    return this.state === 'taken';
+  }
+
+  /** The request, for a round trip (with `become`) about to start; undefined when it cannot carry it. */
+  take(become: boolean): FactRequest<T> | undefined {
+    if (this.state !== 'free' || (become && !this.become)) return undefined;
+    this.state = 'taken';
+    return this.req;
+  }
+
+  done(value: T): void {
+    this.settle.resolve(value);
+  }
+
+  failed(e: unknown): void {
+    this.settle.reject(e);
+  }
+}
+
+/**
+ * Read `reads` into `cache`: one round trip per become setting, the first able to also carrying
+ * `rider`. A failure only means the tasks read for themselves. Whether every round trip succeeded.
+ */
+export async function readAhead<T>(conn: Connection, cache: FactCache, reads: Read[], rider?: Rider<T>): Promise<boolean> {
   let ok = true;
   for (const become of [false, true]) {
     const reqs = reads.filter((r) => r.become === become).map((r) => r.req);
     if (reqs.length === 0) continue;
+    const carried = rider?.take(become);
     try {
-      await readFacts(conn, reqs, become, cache);
-    } catch {
+      const values = await readFacts(conn, carried ? [...reqs, carried] : reqs, become, cache);
+      if (carried) rider!.done(values[values.length - 1] as T);
+    } catch (e) {
+      if (carried) rider!.failed(e);
       // the tasks will read (and report) it themselves
       ok = false;
     }
