@@ -145,11 +145,12 @@ export async function readFacts(conn: Connection, requests: FactRequest[], becom
 export const HOST_FACTS_SCRIPT = [
   `if read -r hn < /proc/sys/kernel/hostname 2>/dev/null; then :; else hn=$(hostname 2>/dev/null || cat /etc/hostname); fi; echo "hostname=$hn"`,
   `echo "login_user=$(id -un)"`,
-  `echo "fqdn=$(hostname -f 2>/dev/null || echo "$hn")"`,
+  // not in $(…): a command substitution of a list forks once more
+  `printf 'fqdn='; hostname -f 2>/dev/null || echo "$hn"`,
   `if [ -r /etc/os-release ]; then . /etc/os-release; fi; echo "os_id=\${ID:-unknown}"; echo "os_version=\${VERSION_ID:-}"; echo "os_codename=\${VERSION_CODENAME:-}"`,
   // uname prints the kernel release before the machine, whatever the order of its options
   `echo "uname=$(uname -r -m)"`,
-  `echo "cpus=$(nproc 2>/dev/null || echo 1)"`,
+  `printf 'cpus='; nproc 2>/dev/null || echo 1`,
   `while read -r k v _; do if [ "$k" = MemTotal: ]; then echo "mem_kb=$v"; break; fi; done < /proc/meminfo 2>/dev/null`,
   // one ip for both (-batch), and its lines as they are: parseHostFacts tells routes from addresses
   `ip -4 -o -batch - 2>/dev/null <<'EOF' || { ip -4 -o route show default; ip -4 -o addr show scope global; } 2>/dev/null`,
