@@ -22,9 +22,11 @@
 #
 # As root, on a PRIVATE testbed only (never the main one, never the testbed lock):
 #   PROVISION_TESTBED_DIR=/var/lib/provision/tb-floor BRIDGE=provfl0 SUBNET=10.92.0.0/24 \
-#     [PREFIX=fl] [ROUNDS=7] [REUSE=1] [KEEP=1] bash bench/floor.sh [N ...]
+#     [PREFIX=fl] [ROUNDS=7] [REUSE=1] [KEEP=1] [CONNECT_TIMEOUT=S] bash bench/floor.sh [N ...]
 # brings up max(N) hosts PREFIX-01.. (REUSE=1: they are already up), uses the first N of them for
-# each N, and brings the testbed down at the end (KEEP=1 keeps it).
+# each N, and brings the testbed down at the end (KEEP=1 keeps it). CONNECT_TIMEOUT: provision's
+# connect_timeout in seconds (the inventory's default is 10; 100 hosts' first handshakes at once
+# on 2 cores take longer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -117,7 +119,8 @@ for N in "$@"; do
     /^hosts:/ { h = 1; print; next }
     h && /^  [^ ]/ { if (++k > n) next; print; next }
     h && /^[^ ]/ { h = 0 }
-    { gsub(/\.\.\/\.provision\//, root "/.provision/"); print }' inventory/testbed.yml >"$INV"
+    { gsub(/\.\.\/\.provision\//, root "/.provision/"); print }
+    /^defaults:/ && ct { print "  connect_timeout: " ct }' ct="${CONNECT_TIMEOUT:-}" inventory/testbed.yml >"$INV"
   node --input-type=module -e "
     const { loadInventory } = await import('$ROOT/dist/src/load/inventory.js');
     const hs = [...loadInventory('$INV', '$ROOT').hosts.values()];
