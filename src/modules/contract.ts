@@ -92,6 +92,12 @@ export interface FactKind<P, T> {
    * `split` gives each its own output, as its own `script` would have printed it, for `parse`.
    */
   readonly batch?: { script(params: P[]): string; split(out: string, params: P[]): string[] };
+  /**
+   * `script` (not `batch.script`) only runs commands: it sets no variable, changes no shell state
+   * and never exits. It then runs in the fact script's own shell rather than in a subshell of
+   * its own, a fork less on the host (~3 ms there).
+   */
+  readonly inline?: boolean;
 }
 
 export interface FactRequest<T = unknown> {

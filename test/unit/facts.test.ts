@@ -242,6 +242,22 @@ describe('gather: buildFactScript / parseFactOutput', () => {
     );
   });
 
+  test("a kind that needs no subshell runs in the script's own shell (a fork less); the others keep theirs", () => {
+    const reqs: FactRequest[] = [fact(groupFact, { name: 'provision-no-such-group' }), fact(exitFact, { cmd: 'x=1; exit 3' }), fact(groupFact, { name: 'root' })];
+    const script = buildFactScript(reqs, BOUNDARY);
+    const lines = script.split('\n');
+    // the line after each section's header opens it
+    assert.deepEqual(
+      lines.flatMap((l, i) => (/^printf '%s\\n' '@@/.test(l) ? [lines[i + 1]] : [])),
+      ['{', '(', '{'],
+    );
+    const r = spawnSync('sh', ['-c', `${script}\necho "x=\${x:-unset}"`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    // the exit and the variable stayed in the exit fact's subshell
+    assert.match(r.stdout, /\nx=unset\n$/);
+    assert.deepEqual(parseFactOutput(reqs, r.stdout, BOUNDARY), [{ exists: false }, { rc: 3 }, { exists: true, gid: 0 }]);
+  });
+
   test('round trip: the generated script run for real with sh -c on this machine (read-only)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'provision-facts-'));
     const body = 'hello facts\nline 2\n';

@@ -36,7 +36,11 @@ function sectionScript(s: Section, requests: FactRequest[]): string {
 /** Build one script for many fact requests; each section is framed by a random boundary. */
 export function buildFactScript(requests: FactRequest[], boundary: string): string {
   return sections(requests)
-    .map((s, i) => `printf '%s\\n' '@@${boundary} ${i}'\n(\n${sectionScript(s, requests)}\n)\nprintf '\\n@@${boundary} end %s\\n' "$?"`)
+    .map((s, i) => {
+      // a section runs in a subshell of its own (its variables, `set --` and exit stay there), unless its kind needs none
+      const [open, close] = s.kind.inline && s.members.length === 1 ? ['{', '}'] : ['(', ')'];
+      return `printf '%s\\n' '@@${boundary} ${i}'\n${open}\n${sectionScript(s, requests)}\n${close}\nprintf '\\n@@${boundary} end %s\\n' "$?"`;
+    })
     .join('\n');
 }
 

@@ -105,6 +105,7 @@ export const identityFact: FactKind<{ become: boolean }, IdentityFact> = {
   key: (p) => `identity:${p.become ? 'become' : 'login'}`,
   // one `id`, and umask printed by the shell itself: no command substitution to fork for
   script: () => `printf 'id='; LC_ALL=C id; printf 'umask='; umask`,
+  inline: true,
   parse: (out) => {
     const kv = keyValues(out);
     const { user, group } = parseId(kv.id ?? '');

@@ -27,6 +27,7 @@ export const unitFact: FactKind<{ name: string }, UnitFact> = {
   kind: 'unit',
   key: (p) => `unit:${unitName(p.name)}`,
   script: (p) => `${SHOW} ${sq(unitName(p.name))} 2>/dev/null || echo LoadState=error`,
+  inline: true,
   // one systemctl show for all (it prints a block per unit, in order, with an empty line
   // between); if it fails (a name it refuses), each unit on its own, as its own script would
   batch: {

@@ -45,6 +45,7 @@ export const groupFact: FactKind<{ name: string }, GroupFact> = {
   kind: 'group',
   key: (p) => `group:${p.name}`,
   script: (p) => `getent group ${sq(p.name)} || true`,
+  inline: true,
   parse: (out) => {
     const line = out.trim();
     if (!line) return { exists: false };
@@ -61,6 +62,7 @@ export const loginDefsFact: FactKind<Record<string, never>, LoginDefsFact> = {
   kind: 'login_defs',
   key: () => 'login_defs',
   script: () => `grep -E '^[[:space:]]*(HOME_MODE|UMASK)[[:space:]]' /etc/login.defs 2>/dev/null || true`,
+  inline: true,
   parse: (out) => {
     const kv: Record<string, string> = {};
     for (const line of out.split('\n')) {
