@@ -77,10 +77,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
   let footprint: (() => void) | undefined;
   let display: DisplayRender | undefined;
   try {
-    if (task.when !== undefined && !scope.condition(task.when)) {
-      notes.push(`condition is false: ${String(task.when)}`);
-      return none('skipped');
-    }
+    if (conditionFalse(task, scope, notes)) return none('skipped');
     // delegate_to may be a template (e.g. "{{ item }}" in a loop over groups.loadbalancers)
     if (hasTemplate(task.delegateTo)) task = { ...task, delegateTo: String(scope.render(task.delegateTo)) };
     const rendered = scope.render(task.args);
@@ -157,10 +154,7 @@ export async function executeTask(env: TaskEnv, play: Play, task: Task, become0:
 async function runForRealInCheck(env: TaskEnv, prediction: Prediction, play: Play, task: Task, become0: boolean | undefined, scope: Scope, notes: string[]): Promise<Outcome> {
   if (prediction.changed) {
     try {
-      if (task.when !== undefined && !scope.condition(task.when)) {
-        notes.push(`condition is false: ${String(task.when)}`);
-        return none('skipped');
-      }
+      if (conditionFalse(task, scope, notes)) return none('skipped');
     } catch (e) {
       const outcome = classify(env, e, task);
       if (outcome.status === 'unknown') recordUnknownTask(env, task, scope, `'${task.name}'`);
@@ -172,6 +166,13 @@ async function runForRealInCheck(env: TaskEnv, prediction: Prediction, play: Pla
   const o = await executeTask({ ...env, prediction: undefined }, play, { ...task, checkMode: undefined }, become0, scope, notes);
   notes.push('ran for real in check mode (check_mode: false)');
   return { ...o, resultKnown: true };
+}
+
+/** Whether the task's `when` is false (noted); throws what evaluating it throws (an unknown value in check mode). */
+function conditionFalse(task: Task, scope: Scope, notes: string[]): boolean {
+  if (task.when === undefined || scope.condition(task.when)) return false;
+  notes.push(`condition is false: ${String(task.when)}`);
+  return true;
 }
 
 /** The task's `environment:` rendered: names were checked at load; values are strings. */
@@ -209,10 +210,7 @@ function declared(task: Task, args: unknown): unknown {
 /** set_fact, debug, fail, meta (engine/actions.ts): on the controller, in check mode too. */
 async function executeAction(env: TaskEnv, task: Task, scope: Scope, notes: string[]): Promise<Outcome> {
   try {
-    if (task.when !== undefined && !scope.condition(task.when)) {
-      notes.push(`condition is false: ${String(task.when)}`);
-      return none('skipped');
-    }
+    if (conditionFalse(task, scope, notes)) return none('skipped');
     const r = runAction(task.module, task.args, scope);
     if (r.note !== undefined) notes.push(env.masker.mask(r.note));
     // a dry run does not wait
