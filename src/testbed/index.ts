@@ -94,7 +94,10 @@ const HOST_OFFSET = 10; // first host is .10
 const LB_VIP_OFFSET = 100; // the load balancer pair's virtual IP is .100
 /** a /24 holds .10 to .209 (100 hosts and more, for the scale benchmarks) */
 const MAX_HOSTS = 200;
+/** How long a booting host's sshd gets, plus SSH_TIMEOUT_PER_HOST_MS per host of the plan: hosts boot
+ * at once, and 100 of them on 2 cores take minutes (some first answered after 60 s at load 120). */
 const SSH_TIMEOUT_MS = 60_000;
+const SSH_TIMEOUT_PER_HOST_MS = 1_500;
 const STOP_TIMEOUT_MS = 20_000;
 /** Bump when the base rootfs customisation changes: a cached base with another version is rebuilt. */
 const BASE_VERSION = '1';
@@ -1120,9 +1123,10 @@ async function logTail(cfg: Config, name: string, lines = 15): Promise<string> {
   return clean.trim().split('\n').slice(-lines).join('\n');
 }
 
-async function waitForSsh(cfg: Config, host: HostPlan, booted: Booted | undefined): Promise<void> {
+async function waitForSsh(cfg: Config, host: HostPlan, booted: Booted | undefined, hosts: number): Promise<void> {
   const t0 = Date.now();
-  const deadline = t0 + SSH_TIMEOUT_MS;
+  const timeoutMs = SSH_TIMEOUT_MS + SSH_TIMEOUT_PER_HOST_MS * Math.max(0, hosts - 1);
+  const deadline = t0 + timeoutMs;
   const logFile = path.join(cfg.dir, `${host.name}.log`);
   while (Date.now() < deadline) {
     if (booted?.exited()) {
@@ -1137,7 +1141,7 @@ async function waitForSsh(cfg: Config, host: HostPlan, booted: Booted | undefine
     await sleep(250);
   }
   throw new TestbedError(
-    `${host.name} (${host.address}): sshd did not answer within ${SSH_TIMEOUT_MS / 1000}s; see ${logFile}\n${await logTail(cfg, host.name)}`,
+    `${host.name} (${host.address}): sshd did not answer within ${timeoutMs / 1000}s; see ${logFile}\n${await logTail(cfg, host.name)}`,
   );
 }
 
@@ -1164,7 +1168,7 @@ async function ensureHost(cfg: Config, host: HostPlan, ctx: HostContext): Promis
     await fs.writeFile(path.join(cfg.dir, `${host.name}.pid`), `${booted.pid}\n`);
     cfg.log(`${host.name}: booting (pid ${booted.pid}, ${host.address})`);
   }
-  await waitForSsh(cfg, host, booted);
+  await waitForSsh(cfg, host, booted, ctx.plan.length);
   return hostKey;
 }
 
@@ -1376,7 +1380,7 @@ export async function testbedResetHost(name: string, opts: TestbedOptions = {}):
   await prepareRootfs(cfg, host, { plan: state.hosts, planChanged: false, pubkey, dns: await upstreamNameserver() }, false);
   const booted = bootHost(cfg, name);
   await fs.writeFile(path.join(cfg.dir, `${name}.pid`), `${booted.pid}\n`);
-  await waitForSsh(cfg, host, booted);
+  await waitForSsh(cfg, host, booted, 1);
 }
 
 /**

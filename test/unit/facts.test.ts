@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, realpathSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, realpathSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { buildFactScript, HOST_FACTS_SCRIPT, parseFactOutput, parseHostFacts } from '../../src/engine/pipeline/facts.js';
@@ -11,7 +11,7 @@ import { aptCacheFact, packageFact } from '../../src/modules/packages/facts.js';
 import { exitFact } from '../../src/modules/commands/facts.js';
 import { fileFact, keyValues, normMode, parseId, type FileFact } from '../../src/modules/files/facts.js';
 import { unitFact, unitFileWritten, unitName, type UnitFact } from '../../src/modules/services/facts.js';
-import { groupFact, userFact } from '../../src/modules/users/facts.js';
+import { groupFact, userFact, type UserFact } from '../../src/modules/users/facts.js';
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 
@@ -192,6 +192,15 @@ describe('user and group facts: parse getent', () => {
 
   test('an absent user', () => {
     assert.deepEqual(userFact.parse('passwd=\n', { name: 'nosuch' }), { exists: false });
+  });
+
+  test('read on this machine, in a fact script of several sections (the user section runs inline)', () => {
+    const reqs = [fact(userFact, { name: 'root' }), fact(userFact, { name: 'no-such-user-pv' }), fact(groupFact, { name: 'root' })];
+    const out = execFileSync('sh', ['-c', buildFactScript(reqs, 'B')], { encoding: 'utf8' });
+    const [root, none, group] = parseFactOutput(reqs, out, 'B') as [UserFact, UserFact, { exists: boolean; gid?: number }];
+    assert.deepEqual(root, { exists: true, uid: 0, home: '/root', shell: execFileSync('getent', ['passwd', 'root'], { encoding: 'utf8' }).trim().split(':')[6], group: 'root', groups: [] });
+    assert.deepEqual(none, { exists: false });
+    assert.deepEqual(group, { exists: true, gid: 0 });
   });
 
   test('`id` without names (no such user or group in the databases) gives the numbers, as `id -un` / `-Gn` print them', () => {
@@ -406,6 +415,20 @@ describe('host facts', () => {
     });
   });
 
+  test('the CPUs from a list of ranges, and uname and nproc where /proc and /sys lack them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'provision-host-facts-'));
+    try {
+      writeFileSync(join(dir, 'online'), '0-3,8,10-11\n');
+      const run = (script: string) => parseHostFacts(execFileSync('sh', ['-c', script], { encoding: 'utf8' }));
+      assert.equal(run(HOST_FACTS_SCRIPT.replace('/sys/devices/system/cpu/online', join(dir, 'online'))).cpus, 7);
+      const without = run(HOST_FACTS_SCRIPT.replace('/sys/devices/system/cpu/online', join(dir, 'none')).replace('/proc/sys/kernel/arch', join(dir, 'none')));
+      assert.equal(without.cpus, Number(execFileSync('nproc', { encoding: 'utf8' })));
+      assert.equal(`${without.kernel} ${without.arch}`, execFileSync('uname', ['-r', '-m'], { encoding: 'utf8' }).trim());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('read on this machine: what its own commands say', () => {
     const r = spawnSync('sh', ['-c', HOST_FACTS_SCRIPT], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
@@ -415,7 +438,8 @@ describe('host facts', () => {
     assert.equal(f.loginUser, userInfo().username);
     assert.equal(f.kernel, sh('uname -r'));
     assert.equal(f.arch, sh('uname -m'));
-    assert.equal(f.cpus, Number(sh('nproc')));
+    // the online CPUs, as /proc/cpuinfo lists them (Ansible's processor_vcpus), not nproc's affinity
+    assert.equal(f.cpus, Number(sh('grep -c ^processor /proc/cpuinfo')));
     assert.equal(f.memoryMb, Math.round(Number(sh("awk '/^MemTotal:/ {print $2}' /proc/meminfo")) / 1024));
     if (spawnSync('sh', ['-c', 'command -v ip']).status === 0) {
       assert.deepEqual(f.ipv4, sh("ip -4 -o addr show scope global | awk '{split($4,a,\"/\"); print a[1]}'").split('\n').filter(Boolean));

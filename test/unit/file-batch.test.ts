@@ -1,8 +1,8 @@
 /**
  * The batched file facts (src/modules/files/file-batch.ts) against each file's own script, on
- * real files with this machine's sh, stat, sha256sum, cat and base64: every file's parsed fact
- * must be the same. Also: the fallback when a command of the batch fails, and a content that
- * changes during the read, which must fail the read rather than be misread.
+ * real files with this machine's sh, stat, sha256sum, tail and base64: every file's parsed fact
+ * must be the same. Also: the fallback when a command of the batch fails, and a content whose
+ * size changes during the read, which must fail the read rather than be misread.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileFact, MAX_CONTENT, type FileParams } from '../../src/modules/files/facts.js';
+import { SMALL_HASHED } from '../../src/modules/files/file-batch.js';
 
 let dir = '';
 let shims = '';
@@ -107,17 +108,36 @@ describe('batched file facts', () => {
     assert.deepEqual(batched, own);
   });
 
-  it('fail the read, not misread, when a content changes between its hash and its read', () => {
-    // a cat that returns other bytes of the same length: the piece's hash gives it away
-    const other = path('cat-shim');
+  it('fail the read, not misread, when a content changes size between stat and its read', () => {
+    const other = path('tail-shim');
     mkdirSync(other);
-    writeFileSync(join(other, 'cat'), '#!/bin/sh\n/usr/bin/cat "$@" | tr a-z b-za\n', { mode: 0o755 });
-    const ps: FileParams[] = [{ path: path('plain.txt'), content: true }, { path: path('empty'), content: true }];
-    const out = sh(fileFact.batch!.script(ps), { PATH: `${other}:${process.env.PATH}` });
-    assert.throws(() => fileFact.batch!.split(out, ps), /changed while its facts were read/);
-    // and one that returns more bytes than the files hold
-    writeFileSync(join(other, 'cat'), '#!/bin/sh\n/usr/bin/cat "$@"; echo more\n', { mode: 0o755 });
-    const longer = sh(fileFact.batch!.script(ps), { PATH: `${other}:${process.env.PATH}` });
-    assert.throws(() => fileFact.batch!.split(longer, ps), /changed while their facts were read/);
+    const ps: FileParams[] = [{ path: path('plain.txt'), content: true }, { path: path('empty'), content: true }, { path: path('plain.txt') }];
+    const read = (shim: string) => {
+      writeFileSync(join(other, 'tail'), `#!/bin/sh\n${shim}\n`, { mode: 0o755 });
+      return sh(fileFact.batch!.script(ps), { PATH: `${other}:${process.env.PATH}` });
+    };
+    // the real tail through the shim: read as the own scripts read
+    const { own } = both(ps);
+    assert.deepEqual(fileFact.batch!.split(read('exec /usr/bin/tail "$@"'), ps).map((o, i) => fileFact.parse(o, ps[i])), own);
+    // the first file shorter than stat said: the next header is not where the sizes put it
+    assert.throws(() => fileFact.batch!.split(read('/usr/bin/tail "$@" | sed s/hello/hi/'), ps), /changed while (its|their) facts were read/);
+    // the last file longer than stat said
+    assert.throws(() => fileFact.batch!.split(read('/usr/bin/tail "$@"; echo more'), ps), /changed while (its|their) facts were read/);
+    // no headers (a tail that ignores -v): never taken for contents
+    assert.throws(() => fileFact.batch!.split(read('shift 4; cat "$@"'), ps), /changed while (its|their) facts were read/);
+  });
+
+  it('hash a small file on the controller and a larger one with sha256sum, as its own script does', () => {
+    writeFileSync(path('medium'), Buffer.alloc(SMALL_HASHED + 1, 98));
+    writeFileSync(path('small'), Buffer.alloc(SMALL_HASHED, 98));
+    const ps: FileParams[] = [{ path: path('small') }, { path: path('medium') }];
+    const out = sh(fileFact.batch!.script(ps));
+    // the small one is in the content read, the larger one in sha256sum's list
+    assert.match(out, /content 0\n/);
+    assert.match(out, /sha 1\n/);
+    const { own, batched } = both(ps);
+    assert.deepEqual(batched, own);
+    assert.equal(own[0].sha256?.length, 64);
+    assert.equal(own[0].content, undefined);
   });
 });

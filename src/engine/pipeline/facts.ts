@@ -148,13 +148,16 @@ export async function readFacts(conn: Connection, requests: FactRequest[], becom
  */
 export const HOST_FACTS_SCRIPT = [
   `if read -r hn < /proc/sys/kernel/hostname 2>/dev/null; then :; else hn=$(hostname 2>/dev/null || cat /etc/hostname); fi; echo "hostname=$hn"`,
-  `echo "login_user=$(id -un)"`,
-  // not in $(…): a command substitution of a list forks once more
+  // not in $(…): a command substitution forks once more (the `|| echo` ends the line where it fails)
+  `printf 'login_user='; id -un 2>/dev/null || echo`,
   `printf 'fqdn='; hostname -f 2>/dev/null || echo "$hn"`,
   `if [ -r /etc/os-release ]; then . /etc/os-release; fi; echo "os_id=\${ID:-unknown}"; echo "os_version=\${VERSION_ID:-}"; echo "os_codename=\${VERSION_CODENAME:-}"`,
-  // uname prints the kernel release before the machine, whatever the order of its options
-  `echo "uname=$(uname -r -m)"`,
-  `printf 'cpus='; nproc 2>/dev/null || echo 1`,
+  // the kernel's release and machine from /proc (builtins; `uname -r -m` where a kernel lacks
+  // kernel.arch, before 6.1), as uname prints them: release first
+  `if read -r kr < /proc/sys/kernel/osrelease && read -r km < /proc/sys/kernel/arch; then echo "uname=$kr $km"; else printf 'uname='; uname -r -m 2>/dev/null || echo; fi 2>/dev/null`,
+  // the online CPUs, as Ansible counts them for processor_vcpus (/proc/cpuinfo's), from their list
+  // ("0-3,8"); nproc where there is none
+  `if read -r on 2>/dev/null < /sys/devices/system/cpu/online && [ -n "$on" ]; then n=0; IFS=,; for r in $on; do case $r in *-*) n=$((n + \${r#*-} - \${r%-*} + 1)) ;; *) n=$((n + 1)) ;; esac; done; unset IFS; echo "cpus=$n"; else printf 'cpus='; nproc 2>/dev/null || echo 1; fi`,
   `while read -r k v _; do if [ "$k" = MemTotal: ]; then echo "mem_kb=$v"; break; fi; done < /proc/meminfo 2>/dev/null`,
   // one ip for both (-batch), and its lines as they are: parseHostFacts tells routes from addresses
   `ip -4 -o -batch - 2>/dev/null <<'EOF' || { ip -4 -o route show default; ip -4 -o addr show scope global; } 2>/dev/null`,

@@ -7,12 +7,16 @@
  * real path: file-script.ts `head` and `real`) and notes whether the file is there and readable.
  * Then, for all at once:
  *  - `stat` of every file that is there (its own script's four lines each);
- *  - `sha256sum` of every readable regular file, with the sizes from `stat` deciding, as its own
- *    script does, whose content is read instead (at most MAX_CONTENT bytes);
- *  - `cat` of those contents, one after the other, through one `base64`. (Printed as `content=`
- *    and `sha256=` lines, like its own script's, so that -vv hides them.) The controller cuts them
- *    at the sizes `stat` gave and checks each piece against its `sha256sum`: a file that changed
- *    between the two fails the read (the tasks then read their own facts), it is never misread.
+ *  - the contents of the readable regular files whose content is asked for (at most MAX_CONTENT
+ *    bytes, the sizes from `stat` deciding, as their own script does) and of those whose hash only
+ *    is asked for that are small (at most SMALL_HASHED: their hash is taken on the controller, a
+ *    `sha256sum` less), one after the other: one `tail -v -c +1` through one `base64`. `tail -v`
+ *    puts a header with its name before each file; the controller cuts the contents at the sizes
+ *    `stat` gave and finds each next header where the sizes say it starts, and the end of the
+ *    last where the output ends: a file whose size changed between `stat` and `tail` fails the
+ *    read (the tasks then read their own facts), it is never misread;
+ *  - `sha256sum` of the other readable regular files (hash only, larger). (Printed as `content=`
+ *    and `sha256=` lines, like its own script's, so that -vv hides them.)
  * If `stat` or `sha256sum` fails (a file removed meanwhile), each file's own script runs after
  * all, and its output is what counts. Paths that the own script reads with other commands
  * ('.', '..', '//', a relative path) run their own script in any case.
@@ -23,6 +27,8 @@ import { TaskError } from '../contract.js';
 import { fileScript, fileScriptParts, MAX_CONTENT, STAT_LINES, type FileParams } from './file-script.js';
 
 const UNREADABLE = 'pf_unreadable=yes';
+/** A file whose hash only is asked for is read whole, and hashed on the controller, up to this size. */
+export const SMALL_HASHED = 64 * 1024;
 
 export const fileBatch = { script: batchScript, split: splitBatch };
 
@@ -51,22 +57,19 @@ function batchScript(ps: FileParams[]): string {
     `if [ $# -gt 0 ]; then st=$(stat --printf '${STAT_LINES}\\n' -- "$@") || fb=1; printf '%s\\n' "$st"; fi`,
     // each file's size, as sz_<index>, read from stat's lines by builtins
     `if [ -z "$fb" ] && [ -n "$sx" ]; then set -- $sx; while IFS= read -r l; do case $l in size=*) if [ $# -gt 0 ]; then eval "sz_$1=\\\${l#size=}"; shift; fi ;; esac; done <<PFEOF\n$st\nPFEOF\nfi`,
+    // cx: read whole (content asked for, or a small file's hash); hx: hashed on the host
     'hx=; cx=',
-    ...plain.map((i) =>
-      ps[i].content
-        ? `case " $rx " in *" ${i} "*) if [ "\${sz_${i}:-x}" -le ${MAX_CONTENT} ] 2>/dev/null; then cx="$cx ${i}"; else hx="$hx ${i}"; fi ;; esac`
-        : `case " $rx " in *" ${i} "*) hx="$hx ${i}" ;; esac`,
+    ...plain.map(
+      (i) =>
+        `case " $rx " in *" ${i} "*) if [ "\${sz_${i}:-x}" -le ${ps[i].content ? MAX_CONTENT : SMALL_HASHED} ] 2>/dev/null; then cx="$cx ${i}"; else hx="$hx ${i}"; fi ;; esac`,
     ),
-    // sha256sum of both lists, in index order
-    'ax=',
-    ...plain.map((i) => `case " $hx $cx " in *" ${i} "*) ax="$ax ${i}" ;; esac`),
-    collect('$ax'),
-    `echo "${mark} sha$ax"`,
+    collect('$hx'),
+    `echo "${mark} sha$hx"`,
     // as content= and sha256= lines, which -vv does not show (engine/display.ts traceOutput)
     `if [ $# -gt 0 ]; then h=$(sha256sum -- "$@") || fb=1; while IFS= read -r l; do printf 'sha256=%s\\n' "$l"; done <<PFEOF\n$h\nPFEOF\nfi`,
     collect('$cx'),
     `echo "${mark} content$cx"`,
-    `printf 'content='; if [ $# -gt 0 ]; then cat -- "$@" | base64 -w0; fi; echo`,
+    `printf 'content='; if [ $# -gt 0 ]; then tail -v -c +1 -- "$@" | base64 -w0; fi; echo`,
     `if [ -n "$fb" ]; then echo '${mark} fallback'`,
     ...plain.map(own),
     'fi',
@@ -117,6 +120,15 @@ function splitBatch(out: string, ps: FileParams[]): string[] {
   );
   const data = Buffer.from(content.lines.join('').replace(/^content=/, ''), 'base64');
   let offset = 0;
+  /** The next file's content in `data`: after the header `tail -v` prints before it, `size` bytes long. */
+  const nextContent = (i: number, size: number): Buffer => {
+    const header = Buffer.from(`${offset > 0 ? '\n' : ''}==> ${ps[i].path} <==\n`);
+    if (!data.subarray(offset, offset + header.length).equals(header)) throw new TaskError(`the files' contents changed while their facts were read (at ${ps[i].path})`);
+    const piece = data.subarray(offset + header.length, offset + header.length + size);
+    offset += header.length + size;
+    if (piece.length !== size) throw new TaskError(`${ps[i].path} changed while its facts were read`);
+    return piece;
+  };
   for (const p of parts) {
     if (p.words[0] === 'own') own(p);
     if (!/^\d+$/.test(p.words[0] ?? '')) continue;
@@ -127,12 +139,9 @@ function splitBatch(out: string, ps: FileParams[]): string[] {
     const statLines = s >= 0 ? stat.lines.slice(s * 4, s * 4 + 4) : [];
     const size = Number(statLines[3]?.slice('size='.length));
     if (content.at.includes(i)) {
-      const piece = data.subarray(offset, offset + size);
-      offset += size;
-      if (piece.length !== size || createHash('sha256').update(piece).digest('hex') !== hashOf.get(i)) {
-        throw new TaskError(`${ps[i].path} changed while its facts were read`);
-      }
-      lines.push(`content=${piece.toString('base64')}`, 'content_read=yes');
+      const piece = nextContent(i, size);
+      if (ps[i].content) lines.push(`content=${piece.toString('base64')}`, 'content_read=yes');
+      else lines.push(`sha256=${createHash('sha256').update(piece).digest('hex')}`);
     } else if (hashOf.has(i)) {
       lines.push(`sha256=${hashOf.get(i)}`);
     } else if (unreadable && ps[i].content && size <= MAX_CONTENT) {

@@ -17,9 +17,11 @@ export const userFact: FactKind<{ name: string }, UserFact> = {
   key: (p) => `user:${p.name}`,
   script: (p) => {
     const n = sq(p.name);
-    // one `id` for the primary group and the groups (forks are what a host spends its time on)
-    return `if e=$(getent passwd ${n}); then echo "passwd=$e"; printf 'id='; LC_ALL=C id ${n}; else echo passwd=; fi`;
+    // one `id` for the primary group and the groups, and getent straight to the output, not in a
+    // $(…) of a subshell (forks are what a host spends its time on)
+    return `printf 'passwd='; if getent passwd ${n}; then printf 'id='; LC_ALL=C id ${n}; else echo; fi`;
   },
+  inline: true,
   parse: (out) => {
     const lines = keyValues(out);
     if (!lines.passwd) return { exists: false };
