@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import './zod-jitless.js';
 import { detectInventoryFormat, loadAnsibleInventory } from './ansible/index.js';
 import { templateSyntaxError } from '../engine/expr.js';
 import { ConfigError, displayPath, formatPath, parseWith, where, type Path, type YamlSource } from './yaml.js';

@@ -7,6 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import './zod-jitless.js';
 import { ConfigError, displayPath, loadYaml, parseWith, where } from './yaml.js';
 
 export const PROJECT_FILE = 'provision.yml';

@@ -8,6 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import './zod-jitless.js';
 import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type YamlSource } from './yaml.js';
 import { inherit, type Inherited } from './inherit.js';
 import { loadTaskFile, type LoadCtx, type RoleEntry } from './tasks.js';

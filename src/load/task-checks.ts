@@ -5,6 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { z } from 'zod';
+import './zod-jitless.js';
 import { hasTemplate, templateSyntaxError } from '../engine/expr.js';
 import { checkTemplateFile } from './template-check.js';
 import { listLocalTree } from '../modules/files/local-tree.js';

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import './zod-jitless.js';
 import { conditionSyntaxError, hasTemplate } from '../engine/expr.js';
 import { ACTION_SCHEMAS, ASSERT_THAT } from '../engine/actions.js';
 import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type YamlSource } from './yaml.js';

@@ -3,6 +3,7 @@
  * One reading for all of them: a mapping of variable names, its {{ }} checked at load.
  */
 import { z } from 'zod';
+import './zod-jitless.js';
 import { checkExpressions } from './task-checks.js';
 import { ConfigError, loadYaml, parseWith, type YamlSource } from './yaml.js';
 
