@@ -3,7 +3,8 @@
  * local connection.
  *
  * The script never appears on a command line: the remote login shell, sudo, `ps` and sudo's log
- * only ever see a fixed bootstrap (`sh -c '…'` that reads a script of N bytes from its stdin and
+ * only ever see `sh -s` (a command without stdin of its own: sh reads the script from stdin, see
+ * stdinScript) or a fixed bootstrap (`sh -c '…'` that reads a script of N bytes from its stdin and
  * evaluates it). The script is sent on stdin, followed by the command's own stdin bytes, which the
  * script then reads as its stdin (binary-safe: the bootstrap reads exactly N bytes).
  */
@@ -56,14 +57,27 @@ export function bootstrap(n: number): string {
   return `__pv_s=$(dd bs=${n} count=1 iflag=fullblock 2>/dev/null || dd bs=1 count=${n} 2>/dev/null; echo .) || exit 125; __pv_s=\${__pv_s%.}; eval "$__pv_s"`;
 }
 
-/** `sh -c '<cmd>'`, optionally guarded by the host's `timeout` utility. `cmd` must hold no secret. */
-export function shCommand(cmd: string, timeoutMs?: number): string {
-  if (timeoutMs === undefined || !(timeoutMs > 0)) return `sh -c ${shQuote(cmd)}`;
+/**
+ * A command without stdin of its own needs no bootstrap: `sh -s` reads the script from stdin
+ * itself, as one `eval '…' </dev/null` line. sh parses that whole line before it runs any of it,
+ * so nothing the script runs can read the script, and a cut-off script runs none of it (an
+ * unterminated quote). Two processes fewer on the host per command than the bootstrap's `$(dd)`.
+ */
+export function stdinScript(cmd: string): Buffer {
+  return Buffer.from(`eval ${shQuote(cmd)} </dev/null\n`, 'utf8');
+}
+
+/**
+ * `sh -c '<cmd>'` (or `sh -s` for a script on stdin, when `cmd` is undefined), optionally guarded
+ * by the host's `timeout` utility. `cmd` must hold no secret.
+ */
+export function shCommand(cmd: string | undefined, timeoutMs?: number): string {
+  const sh = cmd === undefined ? 'sh -s' : `sh -c ${shQuote(cmd)}`;
+  if (timeoutMs === undefined || !(timeoutMs > 0)) return sh;
   const secs = String(Math.ceil(timeoutMs / 100) / 10);
-  const guard =
-    `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${secs} sh -c "$1"; ` +
-    `else exec sh -c "$1"; fi`;
-  return `sh -c ${shQuote(guard)} sh ${shQuote(cmd)}`;
+  const inner = cmd === undefined ? 'sh -s' : 'sh -c "$1"';
+  const guard = `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${secs} ${inner}; else exec ${inner}; fi`;
+  return cmd === undefined ? `sh -c ${shQuote(guard)}` : `sh -c ${shQuote(guard)} sh ${shQuote(cmd)}`;
 }
 
 function toBuffer(s: string | Buffer | undefined): Buffer {
@@ -72,10 +86,12 @@ function toBuffer(s: string | Buffer | undefined): Buffer {
 }
 
 /**
- * Wrap a command. In every case the script travels on stdin behind a fixed bootstrap (see above).
+ * Wrap a command. In every case the script travels on stdin, read by `sh -s` when there is no data
+ * (the command's own stdin) and behind a fixed bootstrap when there is (see above); `sh -…` below
+ * is either.
  *
- *  - no become (or already root): `sh -c '<bootstrap>'`; stdin: script + data.
- *  - become, no password: `sudo -n -- sh -c '<bootstrap>'`; stdin: script + data.
+ *  - no become (or already root): `sh -…`; stdin: script + data.
+ *  - become, no password: `sudo -n -- sh -…`; stdin: script + data.
  *  - become with password: one channel whose stdin is `password\n` + script + data. A login-user
  *    shell reads the password line with the `read` builtin, stores the rest in a private mktemp
  *    file, pipes the password to `sudo -S` with the `printf` builtin (never on an argv), and the
@@ -86,9 +102,11 @@ function toBuffer(s: string | Buffer | undefined): Buffer {
  * With `timeoutMs`, the bootstrap is guarded by the host's `timeout -s KILL` (see shCommand).
  */
 export function wrapCommand(cmd: string, o: WrapOptions): Wrapped {
+  const data = toBuffer(o.stdin);
   const script = Buffer.from(cmd, 'utf8');
-  const payload = Buffer.concat([script, toBuffer(o.stdin)]);
-  const boot = bootstrap(script.length);
+  // without stdin of its own, sh reads the script itself (stdinScript); else the bootstrap does
+  const payload = data.length === 0 ? stdinScript(cmd) : Buffer.concat([script, data]);
+  const boot = data.length === 0 ? undefined : bootstrap(script.length);
   const other = o.become && o.becomeUser !== undefined && o.becomeUser !== 'root' ? o.becomeUser : undefined;
   if (other !== undefined && !/^[a-z_][a-z0-9_.-]*\$?$/i.test(other)) throw new Error(`become_user: '${other}' is not a user name`);
   if (other !== undefined && o.isRoot) {

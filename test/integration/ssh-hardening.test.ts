@@ -25,13 +25,14 @@ const psArgs = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8', max
 /**
  * Run a script holding a unique marker that sleeps a moment; while it sleeps, no process's argv
  * holds the marker (but the sleep itself is visible, so the look happened at the right time).
- * The command's stdin, after the script, must arrive byte-exact.
+ * The command's stdin, after the script, must arrive byte-exact; without stdin of its own (the
+ * script is read by `sh -s`, wrap.ts), not one byte of the script reaches the command's stdin.
  */
-async function assertScriptNotInArgv(conn: Connection, opts: ExecOptions = {}): Promise<void> {
+async function assertScriptNotInArgv(conn: Connection, opts: ExecOptions = {}, withStdin = true): Promise<void> {
   const marker = `MARKER-${randomBytes(8).toString('hex')}`;
   const nap = `${2 + Math.floor(Math.random() * 1000) / 1000}`;
-  const data = randomBytes(300 * 1024);
-  const running = conn.exec(`SECRET_PW='${marker}'; sleep ${nap}; sha256sum; echo "$SECRET_PW" | wc -c`, { ...opts, stdin: data });
+  const data = withStdin ? randomBytes(300 * 1024) : Buffer.alloc(0);
+  const running = conn.exec(`SECRET_PW='${marker}'; sleep ${nap}; sha256sum; echo "$SECRET_PW" | wc -c`, { ...opts, ...(withStdin ? { stdin: data } : {}) });
   running.catch(() => undefined); // awaited below; no unhandled rejection if an assertion fails first
   let seenSleep = false;
   for (let i = 0; i < 15 && !seenSleep; i++) {
@@ -81,6 +82,8 @@ describe('ssh hardening', { skip }, () => {
     try {
       await assertScriptNotInArgv(c);
       await assertScriptNotInArgv(c, { timeoutMs: 20_000 });
+      await assertScriptNotInArgv(c, {}, false);
+      await assertScriptNotInArgv(c, { timeoutMs: 20_000 }, false);
       // trailing newlines, quotes, here-docs and $0 survive the trip through the bootstrap
       const r = await c.exec(`cat <<'EOF'\n'q' "d" \\\\ $x\nEOF\necho "$0" | grep -c sh\n\n\n`);
       assert.equal(r.stdout, `'q' "d" \\\\ $x\n1\n`);
@@ -131,6 +134,7 @@ describe('ssh hardening', { skip }, () => {
       try {
         await assertScriptNotInArgv(c);
         await assertScriptNotInArgv(c, { timeoutMs: 20_000 });
+        await assertScriptNotInArgv(c, { timeoutMs: 20_000 }, false);
         assert.equal((await c.exec('id -un')).stdout, 'root\n');
       } finally {
         await c.close();
@@ -141,6 +145,7 @@ describe('ssh hardening', { skip }, () => {
       const c = await connectSsh(target({ user: 'provhardpw', become: true, becomePassword: PASSWORD }));
       try {
         await assertScriptNotInArgv(c);
+        await assertScriptNotInArgv(c, {}, false);
         const r = await c.exec('cat; id -un');
         assert.equal(r.stdout, 'root\n');
         const data = randomBytes(200 * 1024);
@@ -166,6 +171,16 @@ describe('ssh hardening', { skip }, () => {
 describe('local connection hardening', () => {
   test('the script is never on an argv; stdin exact', async () => {
     await assertScriptNotInArgv(new LocalConnection());
+    await assertScriptNotInArgv(new LocalConnection(), {}, false);
+  });
+
+  test('a script without stdin of its own: sh -s reads all of it before running any; quotes, trailing newlines and the exit code kept', async () => {
+    const c = new LocalConnection();
+    const big = `x='${'y'.repeat(256 * 1024)}'\n`;
+    const r = await c.exec(`${big}cat; head -c 10; printf '%s\\n' "\${#x}"; echo "$0"; exit 7\n\n\n`);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [7, `${256 * 1024}\nsh\n`, '']);
+    assert.equal((await c.exec("printf '%s' \"it's\"\n\n")).stdout, "it's");
+    assert.equal((await c.exec('')).code, 0);
   });
 
   test('a dd without iflag=fullblock: the byte-by-byte fallback reads exactly the script', async () => {
