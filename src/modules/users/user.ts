@@ -36,7 +36,7 @@ const userSchema = z
   .strict();
 type UserArgs = z.infer<typeof userSchema>;
 
-type UserFacts = { user: UserFact; home: FileFact; defs: LoginDefsFact; shadow?: ShadowFact } & Record<`group:${string}`, GroupFact>;
+type UserFacts = { user: UserFact; home: FileFact; defs?: LoginDefsFact; shadow?: ShadowFact } & Record<`group:${string}`, GroupFact>;
 
 export const user: StateModule<UserArgs, UserFacts> = {
   name: 'user',
@@ -48,7 +48,9 @@ export const user: StateModule<UserArgs, UserFacts> = {
     const names = a.state === 'absent' ? [] : [a.group ?? a.name, ...(a.groups ?? [])];
     const groups = Object.fromEntries(names.map((g) => [`group:${g}`, fact(groupFact, { name: g })]));
     const shadow = a.state === 'present' && a.password ? { shadow: fact(shadowFact, { name: a.name }) } : {};
-    return { user: fact(userFact, { name: a.name }), home: fact(fileFact, { path: homeOf(a) }), defs: fact(loginDefsFact, {}), ...shadow, ...groups } as FactsOf<UserFacts>;
+    // login.defs only matters for a home useradd would create (a grep less on the host otherwise)
+    const defs = a.state === 'present' && createsHome(a) ? { defs: fact(loginDefsFact, {}) } : {};
+    return { user: fact(userFact, { name: a.name }), home: fact(fileFact, { path: homeOf(a) }), ...defs, ...shadow, ...groups } as FactsOf<UserFacts>;
   },
   plan(a, facts) {
     const u = facts.user;
@@ -73,7 +75,7 @@ export const user: StateModule<UserArgs, UserFacts> = {
       if (supplementary(a).length) opts.push(`--groups ${sq(supplementary(a).join(','))}`);
       if (a.home) opts.push(`--home-dir ${sq(a.home)}`);
       opts.push(a.shell ? `--shell ${sq(a.shell)}` : a.system ? '--shell /usr/sbin/nologin' : '--shell /bin/bash');
-      opts.push((a.create_home ?? !a.system) ? '--create-home' : '--no-create-home');
+      opts.push(createsHome(a) ? '--create-home' : '--no-create-home');
       return [{ action: 'create', target: a.name, summary: `create ${a.system ? 'system ' : ''}user ${a.name}`, commands: [{ cmd: `useradd ${opts.join(' ')} ${n}` }] }, ...planPassword(a, facts.shadow, true)];
     }
     const changes: Change[] = [];
@@ -123,11 +125,13 @@ export const user: StateModule<UserArgs, UserFacts> = {
     else if (!u.exists) effects.push(unknownUnder(`shadow:${a.name}`, `the password field useradd writes for ${a.name} is known only after it runs`));
     if (u.exists) return effects;
     if (!a.group) effects.push(setsTo(`group:${a.name}`, { exists: true } satisfies GroupFact));
-    if (a.create_home ?? !a.system) {
+    if (createsHome(a)) {
       const path = homeOf(a);
       const names = namesOf(path, home);
       if (home.type === 'absent' && home.parentExists) {
-        effects.push(pathBecomes(names, () => ({ type: 'directory', parentExists: true, mode: defs.homeMode, owner: a.name, group, real: home.real })));
+        if (!defs) throw new Error('user: the login.defs fact was not read');
+        const mode = defs.homeMode;
+        effects.push(pathBecomes(names, () => ({ type: 'directory', parentExists: true, mode, owner: a.name, group, real: home.real })));
         effects.push(unknownTree(names, `${path} is filled from /etc/skel by useradd`, false));
       } else if (home.type === 'absent') {
         const why = `useradd creates ${path} and its missing parent directories`;
@@ -143,6 +147,8 @@ const supplementary = (a: UserArgs) => [...new Set((a.groups ?? []).filter((g) =
 
 /** The home directory useradd uses. */
 const homeOf = (a: UserArgs) => a.home ?? `/home/${a.name}`;
+/** useradd --create-home (the default for a user that is not a system user) */
+const createsHome = (a: UserArgs) => a.create_home ?? !a.system;
 
 /** What shadowFact keeps of a password hash. */
 const digestOf = (hash: string) => createHash('sha256').update(hash).digest('hex');
