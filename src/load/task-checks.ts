@@ -2,13 +2,14 @@
  * Load-time checks of one task's arguments: the module's schema (values with {{ }} are checked
  * again after rendering), the syntax of every expression, and the files it names literally.
  */
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { statSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
 import { z } from 'zod';
 import './zod-jitless.js';
 import { hasTemplate, templateSyntaxError } from '../engine/expr.js';
 import { checkTemplateFile } from './template-check.js';
 import { listLocalTree } from '../modules/files/local-tree.js';
+import { localCandidates, localPath } from '../modules/files/local-path.js';
 import { ConfigError, displayPath, formatPath, where, zodIssues, type Path, type YamlSource } from './yaml.js';
 import type { Module } from '../modules/contract.js';
 
@@ -61,20 +62,12 @@ const literal = (v: unknown): v is string => typeof v === 'string' && v !== '' &
 
 /**
  * Files that tasks name literally must exist, found where the modules look for them
- * (see readLocal in modules/files/copy.ts and mysql_db's import): `files/` or `templates/` next
- * to the playbook, then under the project root. Templates must be UTF-8 and compile.
+ * (modules/files/local-path.ts, and mysql_db's import). Templates must be UTF-8 and compile.
  */
 export function checkFiles(src: YamlSource, moduleName: string, args: Record<string, unknown>, path: Path, ctx: FileCheckCtx, errors: string[]): void {
   const root = ctx.root;
   if (root === undefined) return;
-  // as readLocal does: the role's own directory, then next to the playbook, then the project
-  const near = (dir: string, rel: string): string => {
-    for (const base of [...(ctx.roleDir ? [ctx.roleDir] : []), ctx.playbookDir]) {
-      const n = resolve(join(base, dir), rel);
-      if (existsSync(n)) return n;
-    }
-    return resolve(join(root, dir), rel);
-  };
+  const base = { root, playbookDir: ctx.playbookDir, ...(ctx.roleDir ? { roleDir: ctx.roleDir } : {}) };
   const isDir = (f: string) => {
     try {
       return statSync(f).isDirectory();
@@ -93,7 +86,7 @@ export function checkFiles(src: YamlSource, moduleName: string, args: Record<str
   const onHost = (moduleName === 'copy' || moduleName === 'unarchive') && (args.remote_src === true || args.remote_src === 'yes');
   if ((moduleName === 'template' || moduleName === 'copy' || moduleName === 'unarchive') && literal(args.src) && !onHost && !/^[a-z][a-z0-9+.-]*:\/\//i.test(String(args.src))) {
     const dir = moduleName === 'template' ? 'templates' : 'files';
-    const file = near(dir, args.src);
+    const file = localPath(base, dir, args.src);
     if (moduleName === 'copy' && isDir(file)) {
       // a directory src: what copy-tree.ts refuses in it (links, special files, too many) is refused here
       const entries = listLocalTree(file, `files/${args.src.replace(/\/+$/, '')}`);
@@ -102,7 +95,8 @@ export function checkFiles(src: YamlSource, moduleName: string, args: Record<str
       return;
     }
     if (!isFile(file)) {
-      errors.push(`${where(src, [...path, 'src'])}: ${moduleName}: src '${args.src}' not found (looked in ${[...(ctx.roleDir ? [ctx.roleDir] : []), ctx.playbookDir].map((b) => displayPath(resolve(join(b, dir), String(args.src)))).join(', ')} and ${displayPath(file)})`);
+      const looked = localCandidates(base, dir, args.src).map(displayPath);
+      errors.push(`${where(src, [...path, 'src'])}: ${moduleName}: src '${args.src}' not found (looked in ${looked.slice(0, -1).join(', ')} and ${looked[looked.length - 1]})`);
       return;
     }
     if (moduleName === 'template') {

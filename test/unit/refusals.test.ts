@@ -210,7 +210,7 @@ describe('referenced files exist at load', () => {
     const p = project(
       `- hosts: all\n  tasks:\n    - name: a\n      template: { src: nope.ejs, dest: /tmp/a }\n    - name: b\n      copy: { src: nope.txt, dest: /tmp/b }\n    - name: c\n      mysql_db: { name: app, import: nope.sql }\n    - name: d\n      copy: { src: "{{ computed }}", dest: /tmp/d }\n`,
     );
-    const err = await refused([p.pb, '-i', p.inv, '--syntax-check'], /site\.yml:4:24: template: src 'nope\.ejs' not found \(looked in .*templates\/nope\.ejs and .*templates\/nope\.ejs\)/);
+    const err = await refused([p.pb, '-i', p.inv, '--syntax-check'], /site\.yml:4:24: template: src 'nope\.ejs' not found \(looked in .*templates\/nope\.ejs, .*\/nope\.ejs and .*templates\/nope\.ejs\)/);
     assert.match(err, /site\.yml:6:20: copy: src 'nope\.txt' not found/);
     assert.match(err, /site\.yml:8:38: mysql_db: import file 'nope\.sql' not found/);
     assert.doesNotMatch(err, /computed/);
@@ -224,6 +224,16 @@ describe('referenced files exist at load', () => {
     const r = await runMain([p.pb, '-i', p.inv, '--syntax-check']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /syntax ok/);
+  });
+
+  it('as Ansible: a src beside the playbook itself, or naming its templates/ or files/ directory, is found', async () => {
+    const p = project(task('      template: { src: beside.j2, dest: /tmp/a }\n    - name: u\n      copy: { src: files/f.txt, dest: /tmp/b }\n    - name: v\n      template: { src: templates/t.ejs, dest: /tmp/c }\n'), {
+      'beside.j2': 'x {{ 1 }}\n',
+      'files/f.txt': 'f\n',
+      'templates/t.ejs': 'x <%- 1 %>\n',
+    });
+    const r = await runMain([p.pb, '-i', p.inv, '--syntax-check']);
+    assert.equal(r.code, 0, r.stderr);
   });
 
   it('vars_files, defaults_files and import_playbook name the reference', () => {

@@ -1,6 +1,5 @@
 /** copy: a file with the given content (inline `content`, or `src` relative to files/). */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { fact, TaskError, Unknown, type FactsOf, type ModuleContext, type StateModule } from '../contract.js';
 import { backupFile, contentStages, permitted, planBytes, predictBytes, type ContentFacts, type Wanted } from './content.js';
@@ -9,6 +8,7 @@ import { requireAccounts } from '../users/facts.js';
 import { isLocalTree, listLocalTree, readLocalTree, type LocalTree } from './local-tree.js';
 import { planTreeCopy, predictTreeCopy, treeCopyFacts, type TreeCopyFacts } from './copy-tree.js';
 import { missingParentsMade, normPath } from './effects.js';
+import { localPath, type LocalBase } from './local-path.js';
 
 export const fileAttrs = {
   // A number is refused: YAML reads an unquoted 0640 as the decimal 640.
@@ -37,20 +37,14 @@ const schema = z
 
 type Args = z.infer<typeof schema>;
 
-/** Read `dir/rel` (dir: files or templates) in the task's role, else next to the playbook, else under the project root. */
-export function readLocal(ctx: { root: string; playbookDir?: string; roleDir?: string }, dir: string, rel: string): Buffer {
+/** Read `dir/rel` (dir: files or templates) where Ansible looks for it (local-path.ts). */
+export function readLocal(ctx: LocalBase, dir: string, rel: string): Buffer {
   const path = localPath(ctx, dir, rel);
   try {
     return readFileSync(path);
   } catch (e) {
     throw new TaskError(`cannot read ${dir}/${rel}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-}
-
-/** Where readLocal finds `dir/rel`. */
-export function localPath(ctx: { root: string; playbookDir?: string; roleDir?: string }, dir: string, rel: string): string {
-  const near = [ctx.roleDir, ctx.playbookDir].flatMap((base) => (base ? [resolve(join(base, dir), rel)] : [])).find((p) => existsSync(p));
-  return near ?? resolve(join(ctx.root, dir), rel);
 }
 
 /** The entries of a directory `src` on the controller, or undefined when src is not a directory. */

@@ -11,8 +11,7 @@
  * the archive's (tar --no-same-owner): files belong to the user that runs the task, or to
  * `owner`/`group`.
  */
-import { existsSync, statSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { statSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { sq } from '../../engine/shell.js';
 import { UnknownFact } from '../../engine/prediction.js';
@@ -20,6 +19,7 @@ import { fact, TaskError, Unknown, type Change, type Command, type Effect, type 
 import { fileFact, identityFact, modeUnder, type FileFact, type IdentityFact } from './facts.js';
 import { namesOf, pathBecomes, unknownTree } from './effects.js';
 import { fileAttrs, readLocal } from './copy.js';
+import { localPath } from './local-path.js';
 import { accountFacts, requireAccounts, type AccountFacts } from '../users/facts.js';
 import { packageFact, type PackageFact } from '../packages/facts.js';
 import { ArchiveError, MAX_ARCHIVE_BYTES, readArchive, type Listing, type Member } from './archive-read.js';
@@ -74,16 +74,10 @@ function listingOf(a: Args, bytes: Buffer): Listing {
   return l;
 }
 
-/** Where readLocal finds `files/<src>` (the role's, the playbook's, the project's). */
-function localPath(ctx: ModuleContext, rel: string): string {
-  const near = [ctx.roleDir, ctx.playbookDir].flatMap((base) => (base ? [resolve(join(base, 'files'), rel)] : [])).find((p) => existsSync(p));
-  return near ?? resolve(join(ctx.root, 'files'), rel);
-}
-
 /** facts() runs before prepare() (and again to verify): the controller's archive read once per version of the file. */
 const byFile = new Map<string, Listing | null>();
 function controllerListing(a: Args, ctx: ModuleContext): Listing | null {
-  const path = localPath(ctx, a.src);
+  const path = localPath(ctx, 'files', a.src);
   let id: string;
   try {
     const st = statSync(path);
