@@ -25,6 +25,15 @@ const PLAY_NOT_YET: Record<string, string> = {
   strategy: 'not supported: hosts run their tasks independently within a play, like the free strategy; plays are barriers',
   vars_prompt: 'not supported: pass values with --extra-vars',
   module_defaults: 'not supported yet',
+  remote_user: "not supported: the login user is the inventory's (`user:`, or `ansible_user` in an Ansible inventory); provision keeps one connection per host for the run",
+  port: "not supported: the SSH port is the inventory's (`port:`, or `ansible_port` in an Ansible inventory)",
+  gather_subset: 'not supported: provision gathers one small fixed set of host facts (`gather_facts: false` skips them)',
+  ignore_errors: 'not supported on a play yet: put its tasks in a block with it',
+  no_log: 'not supported on a play yet: put its tasks in a block with it',
+  check_mode: 'not supported on a play yet: put its tasks in a block with it',
+  run_once: 'not supported on a play yet: put its tasks in a block with it',
+  throttle: 'not supported on a play yet: put its tasks in a block with it',
+  diff: 'not supported: --diff shows the diffs of the whole run',
 };
 
 const stringList = z.union([z.string().min(1), z.array(z.string().min(1))]).transform((v) => (Array.isArray(v) ? v : [v]));

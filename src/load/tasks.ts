@@ -58,6 +58,8 @@ const NOT_YET: Record<string, string> = {
   with_items: 'write `loop:` instead (with_items flattens one level: `loop: "{{ list.flat() }}"`)',
   with_dict: "write `loop: \"{{ Object.entries(d).map(([key, value]) => ({ key, value })) }}\"` instead",
   local_action: 'write the module with `delegate_to: localhost` instead',
+  remote_user: "not supported: the login user is the inventory's (`user:`, or `ansible_user` in an Ansible inventory); provision keeps one connection per host for the run",
+  diff: 'not supported: --diff shows the diffs of the whole run',
 };
 
 const stringList = z.union([z.string().min(1), z.array(z.string().min(1))]).transform((v) => (Array.isArray(v) ? v : [v]));

@@ -223,6 +223,9 @@ describe('language: roles, includes, blocks, result control', () => {
     refuse(dir, 'f.yml', '- hosts: all\n  tasks:\n    - command: x\n      notify: nobody\n  handlers:\n    - name: h\n      listen: somebody\n      debug: {}\n', /notifies 'nobody', but the play has no handler of that name \(the play's handlers: 'h', 'somebody'/);
     refuse(dir, 'g.yml', '- hosts: all\n  tasks:\n    - command: x\n      async: 10\n', /g\.yml:4:7: 'async': not supported/);
     refuse(dir, 'h.yml', '- hosts: all\n  strategy: free\n  tasks: []\n', /h\.yml:2:3: 'strategy': not supported/);
+    refuse(dir, 'j.yml', '- hosts: all\n  remote_user: deploy\n  tasks: []\n', /j\.yml:2:3: 'remote_user': not supported: the login user is the inventory's \(`user:`, or `ansible_user`/);
+    refuse(dir, 'k.yml', '- hosts: all\n  tasks:\n    - command: x\n      remote_user: deploy\n', /k\.yml:4:7: 'remote_user': not supported/);
+    refuse(dir, 'l.yml', '- hosts: all\n  ignore_errors: true\n  tasks: []\n', /l\.yml:2:3: 'ignore_errors': not supported on a play yet: put its tasks in a block with it/);
     refuse(dir, 'i.yml', '- hosts: all\n  any_errors_fatal: maybe\n  tasks: []\n', /i\.yml:2:\d+: .*any_errors_fatal: expected boolean/);
   });
 
