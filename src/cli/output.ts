@@ -71,11 +71,18 @@ export function formatRecap(report: RunReport): string {
   }
   if (report.stopped) lines.push(pc.red(`STOPPED: ${describeStop(report.stopped)}`));
   const changed = Object.values(report.recap).reduce((n, r) => n + r.changed, 0);
+  const unknown = Object.values(report.recap).reduce((n, r) => n + r.unknown, 0);
   const failed = Object.values(report.recap).some((r) => r.failed > 0 || r.unreachable);
+  // a dry run with unknown tasks never claims convergence: the real run may change them
   const summary = report.interrupted
     ? pc.red('INTERRUPTED: the tasks listed above ran; the rest did not')
     : failed
-      ? pc.red('FAILED') : changed === 0 ? pc.green('no changes: every host is converged') : pc.yellow(`${changed} task(s) ${report.check ? 'would change' : 'changed'}`);
+      ? pc.red('FAILED')
+      : unknown > 0
+        ? pc.magenta(`${changed} task(s) would change, ${unknown} unknown (check mode cannot know what they will do; see above)`)
+        : changed === 0
+          ? pc.green('no changes: every host is converged')
+          : pc.yellow(`${changed} task(s) ${report.check ? 'would change' : 'changed'}`);
   lines.push(`${summary} ${pc.dim(`in ${(report.durationMs / 1000).toFixed(1)} s`)}`);
   return lines.join('\n');
 }
