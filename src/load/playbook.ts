@@ -12,7 +12,7 @@ import { ConfigError, displayPath, loadYaml, parseWith, where, type Path, type Y
 import { loadNodes, type LoadCtx } from './tasks.js';
 import { readVarsFile, varsSchema } from './vars-file.js';
 import { loadRole, roleEntry } from './roles.js';
-import { topLevel } from './inherit.js';
+import { inherit, topLevel } from './inherit.js';
 import { checkExpressions } from './task-checks.js';
 import { staticTasks, usesAnyErrorsFatal, type Play, type Playbook, type Task } from './tree.js';
 import type { Module } from '../modules/contract.js';
@@ -28,11 +28,6 @@ const PLAY_NOT_YET: Record<string, string> = {
   remote_user: "not supported: the login user is the inventory's (`user:`, or `ansible_user` in an Ansible inventory); provision keeps one connection per host for the run",
   port: "not supported: the SSH port is the inventory's (`port:`, or `ansible_port` in an Ansible inventory)",
   gather_subset: 'not supported: provision gathers one small fixed set of host facts (`gather_facts: false` skips them)',
-  ignore_errors: 'not supported on a play yet: put its tasks in a block with it',
-  no_log: 'not supported on a play yet: put its tasks in a block with it',
-  check_mode: 'not supported on a play yet: put its tasks in a block with it',
-  run_once: 'not supported on a play yet: put its tasks in a block with it',
-  throttle: 'not supported on a play yet: put its tasks in a block with it',
   diff: 'not supported: --diff shows the diffs of the whole run',
 };
 
@@ -66,6 +61,12 @@ const playSchema = z
     serial: z.union([serialValue, z.array(serialValue).min(1)]).optional(),
     max_fail_percentage: z.number().min(0).max(100).optional(),
     any_errors_fatal: z.boolean().optional(),
+    // inherited by every task and handler of the play, as a block's (tasks.ts)
+    ignore_errors: z.boolean().optional(),
+    no_log: z.boolean().optional(),
+    check_mode: z.boolean().optional(),
+    run_once: z.boolean().optional(),
+    throttle: z.number().int().min(1).optional(),
   })
   .strict();
 
@@ -166,7 +167,14 @@ function loadPlay(src: YamlSource, entry: unknown, i: number, ctx: Ctx): Play {
     loadRole,
     playVars: new Set([...Object.keys(vars), ...Object.keys(defaults)]),
   };
-  const top = topLevel(tags, { ...(p.become_user !== undefined ? { becomeUser: p.become_user } : {}), ...(p.environment ? { environment: p.environment } : {}), ...(p.any_errors_fatal ? { anyErrorsFatal: true } : {}) });
+  // the play's own task keywords reach its tasks as an enclosing block's do
+  const top = inherit(topLevel(tags, { ...(p.become_user !== undefined ? { becomeUser: p.become_user } : {}), ...(p.environment ? { environment: p.environment } : {}), ...(p.any_errors_fatal ? { anyErrorsFatal: true } : {}) }), {
+    ignore_errors: p.ignore_errors,
+    no_log: p.no_log,
+    check_mode: p.check_mode,
+    run_once: p.run_once,
+    throttle: p.throttle,
+  });
   // Ansible's order: pre_tasks, handlers flushed, roles, tasks, handlers flushed, post_tasks
   const pre = loadNodes(src, p.pre_tasks, [i, 'pre_tasks'], top, lctx);
   const roles = (p.roles ?? []).flatMap((r, k) => {

@@ -1033,6 +1033,11 @@ class PlaybookGen {
     const play: Record<string, unknown> = { name: `p${index}`, hosts, vars: { greeting: this.r.pick(['hi', 'hello']) } };
     if (Object.values(login).some((h) => h.user !== 'root') || this.r.chance(0.3)) play.become = this.r.chance(0.7);
     if (this.r.chance(0.1)) play.any_errors_fatal = true;
+    // the play's task keywords, inherited by all its tasks and handlers as from a block
+    if (this.r.chance(0.06)) play.ignore_errors = true;
+    if (this.r.chance(0.04)) play.no_log = true;
+    if (this.r.chance(0.04)) play.check_mode = this.r.chance(0.5);
+    if (this.r.chance(0.04)) play.throttle = 1;
     // roles: run before the tasks (the case's roles, at most once each per play)
     const free = Object.keys(this.shared.roles).filter((n) => !this.usedRoles.has(n));
     if (free.length && this.r.chance(0.5)) {

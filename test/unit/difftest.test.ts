@@ -268,6 +268,8 @@ test('generator: 120 seeds give valid playbooks covering every module and featur
       }
       for (const st of ['file', 'directory', 'link', 'absent', 'touch']) if (text.includes(`state: ${st}\n`)) seen.add(`state ${st}`);
       if (Object.values(c.hosts).some((h) => h.user === 'deploy')) seen.add('deploy');
+      // the play's own task keywords (inherited by its tasks and handlers)
+      for (const k of ['ignore_errors', 'no_log', 'check_mode', 'throttle']) if ((c.playbook as Record<string, unknown>[]).some((p) => k in p)) seen.add(`play ${k}`);
       // Round trip through the case file format.
       const f = path.join(dir, 'case.yml');
       writeFileSync(f, caseToYaml(c, ['comment']));
@@ -277,7 +279,7 @@ test('generator: 120 seeds give valid playbooks covering every module and featur
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.equal(seen.size, 27 + 5 + 1 + LANGUAGE.length, `seen: ${[...seen].join(' ')}`);
+  assert.equal(seen.size, 27 + 5 + 1 + 4 + LANGUAGE.length, `seen: ${[...seen].join(' ')}`);
 });
 
 test('regression corpus: the 8 examples of issue 6 and more, all valid playbooks (and the open cases too)', () => {

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runPlaybook, statuses, tmp } from '../helpers/fake.js';
-import { loadPlaybook } from '../../src/load/playbook.js';
+import { loadPlaybook, type Task } from '../../src/load/playbook.js';
 import { builtinModules } from '../../src/modules/all.js';
 
 const inventory = (dir: string) => `
@@ -70,6 +70,26 @@ describe('language: roles, includes, blocks, result control', () => {
     assert.equal(readFileSync(join(dir, 'one', 'handled'), 'utf8'), 'yes\n');
     const again = await runPlaybook({ inventory: inventory(dir), playbook, dir });
     assert.ok(again.report.tasks.every((t) => t.status === 'ok'), line(again).join(', '));
+  });
+
+  it("a play's ignore_errors, no_log, check_mode, run_once and throttle reach its pre_tasks, roles, tasks and handlers; a task's own wins", () => {
+    const dir = tmp();
+    files(dir, {
+      'roles/r/tasks/main.yml': '- name: in the role\n  command: { cmd: "true" }\n',
+      'p.yml':
+        '- hosts: all\n  ignore_errors: true\n  no_log: true\n  check_mode: false\n  run_once: true\n  throttle: 2\n' +
+        '  pre_tasks:\n    - name: pre\n      command: { cmd: "true" }\n  roles: [r]\n' +
+        '  tasks:\n    - name: own\n      command: { cmd: "true" }\n      ignore_errors: false\n      check_mode: true\n      notify: h\n' +
+        '  handlers:\n    - name: h\n      command: { cmd: "true" }\n',
+    });
+    const play = loadPlaybook(join(dir, 'p.yml'), builtinModules(), { root: dir }).plays[0];
+    const of = (t: Task) => [t.name, t.ignoreErrors, t.noLog, t.checkMode, t.runOnce, t.throttle];
+    assert.deepEqual([...play.tasks, ...play.handlers].filter((t) => t.name !== '(flush handlers)').map(of), [
+      ['pre', true, true, false, true, 2],
+      ['r : in the role', true, true, false, true, 2],
+      ['own', false, true, true, true, 2],
+      ['h', true, true, false, true, 2],
+    ]);
   });
 
   it('block / rescue / always: the failure is rescued, always runs, the failed task is visible in rescue', async () => {
@@ -225,7 +245,7 @@ describe('language: roles, includes, blocks, result control', () => {
     refuse(dir, 'h.yml', '- hosts: all\n  strategy: free\n  tasks: []\n', /h\.yml:2:3: 'strategy': not supported/);
     refuse(dir, 'j.yml', '- hosts: all\n  remote_user: deploy\n  tasks: []\n', /j\.yml:2:3: 'remote_user': not supported: the login user is the inventory's \(`user:`, or `ansible_user`/);
     refuse(dir, 'k.yml', '- hosts: all\n  tasks:\n    - command: x\n      remote_user: deploy\n', /k\.yml:4:7: 'remote_user': not supported/);
-    refuse(dir, 'l.yml', '- hosts: all\n  ignore_errors: true\n  tasks: []\n', /l\.yml:2:3: 'ignore_errors': not supported on a play yet: put its tasks in a block with it/);
+    refuse(dir, 'l.yml', '- hosts: all\n  throttle: 0\n  tasks: []\n', /l\.yml:2:\d+: .*throttle/);
     refuse(dir, 'i.yml', '- hosts: all\n  any_errors_fatal: maybe\n  tasks: []\n', /i\.yml:2:\d+: .*any_errors_fatal: expected boolean/);
   });
 
