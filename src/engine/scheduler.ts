@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pLimit from 'p-limit';
 import { hasTemplate, UnknownVar, type Scope } from './expr.js';
-import { writtenModule } from './actions.js';
+import { varsSetBy, writtenModule } from './actions.js';
 import { lastLines } from './shell.js';
 import { HOST_FACTS_SCRIPT, hostFactsKind, parseHostFacts } from './pipeline/facts.js';
 import { executeLoop, type Outcome, type TaskEnv } from './pipeline/task.js';
@@ -646,6 +646,11 @@ export class Runner implements HostRunner {
     // (rc, stdout, results …) is not; an unknown task's status is not known either (result-control.ts).
     if (task.register) h.registered[task.register] = resultValue(this.opts.check && !outcome.resultKnown, task, outcome);
     if (outcome.facts && status !== 'skipped') Object.assign(h.registered, outcome.facts);
+    // check mode: a set_fact / include_vars whose outcome is unknown (its condition reads an
+    // unknown value, an item of its loop is unknown) may have set what it sets (seed 55015)
+    if (this.opts.check && status === 'unknown') {
+      for (const k of varsSetBy(task.module, task.args)) if (!Object.hasOwn(outcome.facts ?? {}, k)) h.registered[k] = new UnknownVar(`'${k}' may have been set by '${task.name}', whose outcome is unknown in check mode`);
+    }
     this.emit({ type: 'task-result', result });
     return result;
   }
